@@ -1,0 +1,42 @@
+# Two commands on a fresh machine:  make eval   and   make test
+# Both create .venv (if missing) and install the pinned CPU stack first.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+CONSTRAINTS := requirements/constraints.txt
+STAMP  := $(VENV)/.installed
+
+.PHONY: eval test install bench clean-venv
+
+install: $(STAMP)
+
+# torch first (the CPU wheel; 2.13.0 is the version pinned), then torchattacks
+# without its torchvision requirement, then the project itself (editable, so
+# zoo/ and leaderboards/ are found in this checkout).
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "robustbench-snn needs Python >= 3.11; set PYTHON=python3.11")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet -c $(CONSTRAINTS) torch
+	$(PIP) install --quiet --no-deps -c $(CONSTRAINTS) torchattacks
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e '.[dev]'
+	touch $(STAMP)
+
+# Default evaluation: RSC-SNN (Poisson coding) on the embedded digits test set
+# under BPTT-aware PGD with EOT; upserts leaderboards/digits_linf.csv.
+eval: $(STAMP)
+	$(VENV)/bin/rbsnn eval --model rsc-snn --attack pgd
+	$(VENV)/bin/rbsnn leaderboard --dataset digits --norm linf
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+# Speed of our LIF layer against snntorch and spikingjelly, as ratios.
+bench: $(STAMP)
+	$(PIP) install --quiet -c $(CONSTRAINTS) snntorch
+	$(PIP) install --quiet --no-deps -c $(CONSTRAINTS) spikingjelly loguru
+	$(PY) benchmarks/bench_neurons.py
+
+clean-venv:
+	rm -rf $(VENV)

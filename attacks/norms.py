@@ -1,0 +1,96 @@
+"""Threat models as norm balls around the clean input, intersected with the
+valid input range [0, 1].
+
+Each ball supplies the three pieces a first-order attack varies by norm: a
+random start inside the ball, the steepest-ascent step for that norm, and the
+projection back onto ball ∩ [0, 1] (Madry et al., ICLR 2018, Sec. 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from robustbench_snn.errors import UnknownNameError
+
+_TINY = 1e-12
+
+
+def _per_example_norm(t: torch.Tensor, p: float) -> torch.Tensor:
+    """``||t_i||_p`` for each example, shaped to broadcast against ``t``."""
+    n = t.flatten(1).norm(p=p, dim=1)
+    return n.view(-1, *([1] * (t.dim() - 1)))
+
+
+@dataclass(frozen=True)
+class NormBall:
+    eps: float
+    name = "?"
+
+    def __post_init__(self) -> None:
+        if self.eps < 0:
+            raise ValueError(f"eps must be >= 0, got {self.eps}")
+
+    def random_start(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def step(self, x_adv: torch.Tensor, grad: torch.Tensor, alpha: float) -> torch.Tensor:
+        raise NotImplementedError
+
+    def project(self, x_adv: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def distance(self, x_adv: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Per-example distance ``||x_adv - x||`` in this norm, shape [B]."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class LinfBall(NormBall):
+    name = "linf"
+
+    def random_start(self, x: torch.Tensor) -> torch.Tensor:
+        # Same draw as torchattacks' PGD, so a shared seed gives a shared start.
+        return (x + torch.empty_like(x).uniform_(-self.eps, self.eps)).clamp(0, 1)
+
+    def step(self, x_adv: torch.Tensor, grad: torch.Tensor, alpha: float) -> torch.Tensor:
+        return x_adv + alpha * grad.sign()
+
+    def project(self, x_adv: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return (x + (x_adv - x).clamp(-self.eps, self.eps)).clamp(0, 1)
+
+    def distance(self, x_adv: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return (x_adv - x).flatten(1).abs().amax(1)
+
+
+@dataclass(frozen=True)
+class L2Ball(NormBall):
+    name = "l2"
+
+    def random_start(self, x: torch.Tensor) -> torch.Tensor:
+        # Uniform direction, radius eps * U(0, 1) (torchattacks' PGDL2 start).
+        d = torch.randn_like(x)
+        d = d / (_per_example_norm(d, 2) + _TINY)
+        r = torch.rand(x.shape[0], *([1] * (x.dim() - 1)), dtype=x.dtype, device=x.device)
+        return self.project(x + d * r * self.eps, x)
+
+    def step(self, x_adv: torch.Tensor, grad: torch.Tensor, alpha: float) -> torch.Tensor:
+        return x_adv + alpha * grad / (_per_example_norm(grad, 2) + _TINY)
+
+    def project(self, x_adv: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        delta = x_adv - x
+        scale = torch.clamp(self.eps / (_per_example_norm(delta, 2) + _TINY), max=1.0)
+        return (x + delta * scale).clamp(0, 1)
+
+    def distance(self, x_adv: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return (x_adv - x).flatten(1).norm(p=2, dim=1)
+
+
+NORMS: dict[str, type[NormBall]] = {"linf": LinfBall, "l2": L2Ball}
+
+
+def make_ball(norm: str, eps: float) -> NormBall:
+    if norm not in NORMS:
+        raise UnknownNameError("norm", norm, NORMS)
+    return NORMS[norm](eps)

@@ -1,0 +1,50 @@
+"""FGSM and PGD (Linf / L2) through BPTT with EOT.
+
+Projected gradient descent on the loss, Madry et al. (ICLR 2018) eq. (2):
+
+    x^{k+1} = Proj_{B_eps(x) ∩ [0,1]} ( x^k + alpha * step_p(∇_x L(x^k)) )
+
+with ``step_inf = sign`` and ``step_2 = g/||g||_2`` (see :mod:`.norms`) and
+the EOT gradient of :mod:`.gradient`. FGSM (Goodfellow et al., ICLR 2015) is
+the one-step case from the clean input with ``alpha = eps``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .gradient import eot_gradient
+from .norms import NormBall
+
+
+def pgd(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    ball: NormBall,
+    steps: int = 10,
+    alpha: float | None = None,
+    random_start: bool = True,
+    eot: int = 1,
+) -> torch.Tensor:
+    """Untargeted PGD; returns ``x_adv`` in ``ball`` around ``x`` and in [0, 1].
+
+    ``alpha`` defaults to ``2.5 * eps / steps`` (Madry et al.'s rule).
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    if ball.eps == 0:
+        return x.detach().clone()
+    alpha = 2.5 * ball.eps / steps if alpha is None else alpha
+    x = x.detach()
+    x_adv = ball.random_start(x) if random_start else x.clone()
+    for _ in range(steps):
+        grad = eot_gradient(model, x_adv, y, eot)
+        x_adv = ball.project(ball.step(x_adv, grad, alpha), x).detach()
+    return x_adv
+
+
+def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBall, eot: int = 1, **_: object) -> torch.Tensor:
+    """One gradient step of size eps from the clean input."""
+    return pgd(model, x, y, ball, steps=1, alpha=ball.eps, random_start=False, eot=eot)

@@ -1,0 +1,271 @@
+"""``rbsnn``: train, evaluate and list SNN models; show leaderboards.
+
+Bad input (unknown names, missing data, bad values) prints one line
+``rbsnn: error: ...`` to stderr and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+from .errors import UnknownNameError, UserInputError
+
+DEFAULT_EPS = {"linf": "8/255", "l2": "0.5"}
+#: Default EOT samples and scoring draws for models with a stochastic encoder.
+STOCHASTIC_EOT = 10
+STOCHASTIC_DRAWS = 10
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line (no usage dump) and exit 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UserInputError(f"{message} (see `{self.prog} --help`)")
+
+
+def parse_eps(text: str) -> float:
+    """``'8/255'`` or ``'0.03'`` -> float >= 0."""
+    try:
+        value = float(Fraction(text))
+    except (ValueError, ZeroDivisionError):
+        raise UserInputError(f"bad --eps {text!r}; give a number or a fraction such as 8/255") from None
+    if value < 0:
+        raise UserInputError(f"bad --eps {text!r}; it must be >= 0")
+    return value
+
+
+def _positive_int(name: str):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {text!r}") from None
+        if v < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {text!r}")
+        return v
+
+    return parse
+
+
+def _resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UserInputError("--device cuda requested but no CUDA device is available; valid: auto, cpu")
+    return device
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="digits", help="digits (embedded, default), mnist, fashion-mnist, cifar10")
+    p.add_argument("--data-dir", default=None, help="folder with the dataset's standard files (not needed for digits)")
+    p.add_argument("--zoo-dir", default=None, help="model zoo folder (default: the repository's zoo/ or $RBSNN_ZOO)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rbsnn", description="Adversarial-robustness benchmark for spiking neural networks.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("list", help="registered models, attacks, datasets and zoo checkpoints").add_argument(
+        "--dataset", default=None, help="show zoo accuracy for this dataset only"
+    )
+
+    t = sub.add_parser("train", help="train a registered model and write it to the zoo")
+    t.add_argument("--model", required=True)
+    t.add_argument("--epochs", type=_positive_int("--epochs"), default=None)
+    t.add_argument("--lr", type=float, default=None)
+    t.add_argument("--batch-size", type=_positive_int("--batch-size"), default=64)
+    t.add_argument("--T", type=_positive_int("--T"), default=None, help="time steps (SNNs only; default: the model's)")
+    t.add_argument("--surrogate", default=None, help="training surrogate, name[:width] (default atan:1)")
+    t.add_argument("--n-train", type=_positive_int("--n-train"), default=None, help="train on the first N training examples only")
+    _common(t)
+
+    e = sub.add_parser("eval", help="attack a zoo model and upsert its leaderboard row")
+    e.add_argument("--model", required=True)
+    e.add_argument("--attack", default="pgd")
+    e.add_argument("--norm", default="linf", help="linf (default) or l2")
+    e.add_argument("--eps", default=None, help="perturbation budget; default 8/255 (linf) or 0.5 (l2), inputs in [0, 1]")
+    e.add_argument("--steps", type=_positive_int("--steps"), default=10)
+    e.add_argument("--alpha", default=None, help="step size (default 2.5*eps/steps; FGSM uses eps)")
+    e.add_argument("--surrogate", default=None, help="attack surrogate name[:width] (default: the model's training surrogate)")
+    e.add_argument("--eot", type=_positive_int("--eot"), default=None, help=f"EOT samples per gradient (default {STOCHASTIC_EOT} for stochastic encoders, else 1)")
+    e.add_argument("--draws", type=_positive_int("--draws"), default=None, help=f"encoder draws per accuracy (default {STOCHASTIC_DRAWS} for stochastic encoders, else 1)")
+    e.add_argument("--n-examples", type=_positive_int("--n-examples"), default=None, help="first N test examples (default: all)")
+    e.add_argument("--batch-size", type=_positive_int("--batch-size"), default=250)
+    e.add_argument("--out", default=None, help="leaderboard CSV (default leaderboards/<dataset>_<norm>.csv)")
+    e.add_argument("--no-save", action="store_true", help="print the result without writing the leaderboard")
+    _common(e)
+
+    lb = sub.add_parser("leaderboard", help="print a leaderboard sorted by robust accuracy")
+    lb.add_argument("--dataset", default="digits")
+    lb.add_argument("--norm", default="linf")
+    lb.add_argument("--file", default=None, help="a leaderboard CSV (overrides --dataset/--norm)")
+    return parser
+
+
+def _check_name(kind: str, name: str, valid) -> None:
+    if name not in valid:
+        raise UnknownNameError(kind, name, valid)
+
+
+def _say(quiet: bool, msg: str) -> None:
+    if not quiet:
+        print(msg, file=sys.stderr)
+
+
+def cmd_list(args) -> int:
+    from robustbench_snn.attacks import ATTACKS
+
+    from .data import DATASETS
+    from .registry import get_model_entry, list_models
+    from .zoo import checkpoint_paths, read_card
+
+    print("models:")
+    datasets = [args.dataset] if args.dataset else list(DATASETS)
+    for name in list_models():
+        entry = get_model_entry(name)
+        zoo = []
+        for ds in datasets:
+            if checkpoint_paths(name, ds)[1].is_file():
+                card = read_card(name, ds)
+                zoo.append(f"{ds}: {card['clean_acc']:.2f}% clean, {card['encoder']}, T={card['T']}")
+        print(f"  {name:<10} defense={entry.defense:<5} {entry.description}")
+        for z in zoo:
+            print(f"  {'':<10} zoo {z}")
+    print("attacks:")
+    for name, (_, desc) in ATTACKS.items():
+        print(f"  {name:<10} {desc}")
+    print("datasets: " + ", ".join(DATASETS))
+    return 0
+
+
+def cmd_train(args, argv: list[str]) -> int:
+    from .data import load_dataset
+    from .registry import get_model_entry
+    from .surrogate import Surrogate
+    from .train import TrainConfig, train_model
+    from .zoo import save_checkpoint
+
+    entry = get_model_entry(args.model)
+    train = load_dataset(args.dataset, "train", args.data_dir).head(args.n_train)
+    test = load_dataset(args.dataset, "test", args.data_dir)
+    defaults = entry.train_defaults
+    cfg = TrainConfig(
+        epochs=args.epochs or defaults.get("epochs", 30),
+        lr=args.lr or defaults.get("lr", 2e-3),
+        batch_size=args.batch_size,
+        seed=args.seed,
+    )
+    build = {}
+    if args.T is not None:
+        build["T"] = args.T
+    if args.surrogate is not None:
+        build["surrogate"] = str(Surrogate.parse(args.surrogate))
+    device = _resolve_device(args.device)
+    model, card = train_model(args.model, train, test, cfg, build, command="rbsnn " + shlex.join(argv), quiet=args.quiet, device=device)
+    weights, card_path = save_checkpoint(model, card, args.zoo_dir)
+    print(f"{args.model} on {args.dataset}: clean accuracy {card['clean_acc']:.2f}% ({card['train_seconds']:.0f} s); wrote {weights} and {card_path.name}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    import torch
+
+    from robustbench_snn.attacks import ATTACKS, NORMS
+
+    from .data import DATASETS, load_dataset
+    from .harness import AttackConfig, evaluate
+    from .leaderboard import default_path, upsert
+    from .provenance import git_commit, today, version
+    from .registry import get_model_entry
+    from .surrogate import Surrogate
+    from .zoo import load_checkpoint
+
+    get_model_entry(args.model)  # unknown model: fail before any work
+    _check_name("attack", args.attack, ATTACKS)
+    _check_name("norm", args.norm, NORMS)
+    _check_name("dataset", args.dataset, DATASETS)
+    eps_text = args.eps or DEFAULT_EPS[args.norm]
+    eps = parse_eps(eps_text)
+    alpha = parse_eps(args.alpha) if args.alpha is not None else None
+    surrogate = Surrogate.parse(args.surrogate) if args.surrogate else None
+    device = _resolve_device(args.device)
+
+    model, card = load_checkpoint(args.model, args.dataset, args.zoo_dir)
+    model.to(device)
+    data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
+    eot = args.eot or (STOCHASTIC_EOT if model.stochastic else 1)
+    draws = args.draws or (STOCHASTIC_DRAWS if model.stochastic else 1)
+    cfg = AttackConfig(args.attack, args.norm, eps, args.steps, alpha, eot)
+    surrogate_attack = str(surrogate) if surrogate else card["surrogate"]
+    _say(args.quiet, f"{args.model} on {args.dataset} ({len(data)} examples): {args.attack} {args.norm} eps={eps_text} steps={args.steps} eot={eot} draws={draws} surrogate={surrogate_attack}")
+    torch.set_grad_enabled(True)
+    res = evaluate(model, data, cfg, draws=draws, surrogate=surrogate, seed=args.seed, batch_size=args.batch_size, quiet=args.quiet)
+    print(f"{args.model} {args.dataset} {args.attack} {args.norm} eps={eps_text}: clean {100 * res.clean_acc:.2f}%  robust {100 * res.robust_acc:.2f}%  (n={len(data)}, {res.seconds:.1f} s)")
+
+    if args.no_save:
+        return 0
+    command = ["rbsnn", "eval", "--model", args.model, "--attack", args.attack, "--dataset", args.dataset,
+               "--norm", args.norm, "--eps", eps_text, "--steps", str(args.steps), "--eot", str(eot),
+               "--draws", str(draws), "--seed", str(args.seed)]
+    if args.alpha is not None:
+        command += ["--alpha", args.alpha]
+    if surrogate:
+        command += ["--surrogate", str(surrogate)]
+    if args.n_examples:
+        command += ["--n-examples", str(args.n_examples)]
+    if args.data_dir:
+        command += ["--data-dir", args.data_dir]
+    row = {
+        "model": args.model, "dataset": args.dataset, "defense": card["defense"], "encoder": card["encoder"],
+        "T": card["T"], "neuron": card["neuron"], "surrogate_train": card["surrogate"],
+        "surrogate_attack": surrogate_attack if card["T"] else "none", "attack": args.attack, "norm": args.norm,
+        "eps": eps, "steps": 1 if args.attack == "fgsm" else args.steps,
+        "alpha": round(eps if args.attack == "fgsm" else (alpha if alpha is not None else 2.5 * eps / args.steps), 6),
+        "eot": eot, "draws": draws, "n_examples": len(data),
+        "clean_acc": round(100 * res.clean_acc, 2), "robust_acc": round(100 * res.robust_acc, 2),
+        "seed": args.seed, "date": today(), "version": version(), "commit": git_commit(), "command": shlex.join(command),
+    }
+    out = Path(args.out) if args.out else default_path(args.dataset, args.norm)
+    upsert(out, row)
+    print(f"leaderboard row written to {out}")
+    return 0
+
+
+def cmd_leaderboard(args) -> int:
+    from .leaderboard import default_path, format_table, read
+
+    path = Path(args.file) if args.file else default_path(args.dataset, args.norm)
+    if not path.is_file():
+        raise UserInputError(f"no leaderboard at {path}; run `rbsnn eval` first or pass --file")
+    print(f"{path}:")
+    print(format_table(read(path)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "list":
+            return cmd_list(args)
+        if args.command == "train":
+            return cmd_train(args, argv)
+        if args.command == "eval":
+            return cmd_eval(args)
+        return cmd_leaderboard(args)
+    except UserInputError as e:
+        print(f"rbsnn: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Datasets as tensors: ``x: [N, C, H, W]`` float in [0, 1], ``y: [N]`` int64.
+
+Nothing is downloaded. ``digits`` (scikit-learn's bundled 8x8 handwritten
+digits, 1,797 images) works on any machine; ``mnist``, ``fashion-mnist`` and
+``cifar10`` are read from the standard files under ``data_dir``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import UnknownNameError, UserInputError
+
+SPLITS = ("train", "test")
+#: Fixed digits split: 500 test images (stratified, seed 0), the rest train.
+DIGITS_TEST_SIZE = 500
+DIGITS_SPLIT_SEED = 0
+
+
+class DataNotFoundError(UserInputError, FileNotFoundError):
+    """The files of a dataset are not where the user said they would be."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    split: str
+    x: torch.Tensor  # [N, C, H, W] in [0, 1]
+    y: torch.Tensor  # [N]
+    num_classes: int
+
+    @property
+    def in_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x.shape[1:])  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def head(self, n: int | None) -> "Dataset":
+        """The first ``n`` examples (all if ``n`` is None)."""
+        if n is None:
+            return self
+        if n < 1:
+            raise UserInputError(f"number of examples must be >= 1, got {n}")
+        return Dataset(self.name, self.split, self.x[:n], self.y[:n], self.num_classes)
+
+
+def _load_digits(split: str, data_dir: Path | None) -> Dataset:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    x = bunch.images.astype(np.float32) / 16.0  # 0..16 -> [0, 1]
+    idx_train, idx_test = train_test_split(
+        np.arange(len(x)), test_size=DIGITS_TEST_SIZE, random_state=DIGITS_SPLIT_SEED, stratify=bunch.target
+    )
+    idx = idx_train if split == "train" else idx_test
+    return Dataset("digits", split, torch.from_numpy(x[idx]).unsqueeze(1), torch.from_numpy(bunch.target[idx]).long(), 10)
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (gzipped or not): big-endian header, uint8 payload."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise UserInputError(f"{path} is not an unsigned-byte IDX file")
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    payload = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if payload.size != int(np.prod(dims)):
+        raise UserInputError(f"{path}: header says {dims} but holds {payload.size} bytes")
+    return payload.reshape(dims)
+
+
+_IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"), "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+
+
+def _find(data_dir: Path, stem: str, subdirs: tuple[str, ...]) -> Path | None:
+    for sub in subdirs:
+        for suffix in ("", ".gz"):
+            p = data_dir / sub / (stem + suffix)
+            if p.is_file():
+                return p
+    return None
+
+
+def _require_dir(name: str, data_dir: Path | None, expected: str) -> Path:
+    if data_dir is None:
+        raise DataNotFoundError(f"dataset {name!r} needs --data-dir: a folder holding {expected} (nothing is downloaded)")
+    return Path(data_dir)
+
+
+def _load_idx_dataset(name: str, torchvision_dir: str):
+    def load(split: str, data_dir: Path | None) -> Dataset:
+        img_stem, lbl_stem = _IDX_FILES[split]
+        expected = f"{img_stem}[.gz] and {lbl_stem}[.gz]"
+        root = _require_dir(name, data_dir, expected)
+        subdirs = ("", f"{torchvision_dir}/raw", torchvision_dir)
+        img, lbl = _find(root, img_stem, subdirs), _find(root, lbl_stem, subdirs)
+        if img is None or lbl is None:
+            raise DataNotFoundError(f"dataset {name!r}: expected {expected} in {root} (or {root}/{torchvision_dir}/raw)")
+        x = torch.from_numpy(read_idx(img).astype(np.float32) / 255.0).unsqueeze(1)
+        y = torch.from_numpy(read_idx(lbl).astype(np.int64))
+        if len(x) != len(y):
+            raise UserInputError(f"dataset {name!r}: {len(x)} images but {len(y)} labels in {root}")
+        return Dataset(name, split, x, y, 10)
+
+    return load
+
+
+def _load_cifar10(split: str, data_dir: Path | None) -> Dataset:
+    files = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+    root = _require_dir("cifar10", data_dir, "cifar-10-batches-py/ (the python version)")
+    base = root / "cifar-10-batches-py" if (root / "cifar-10-batches-py").is_dir() else root
+    missing = [f for f in files if not (base / f).is_file()]
+    if missing:
+        raise DataNotFoundError(f"dataset 'cifar10': expected {', '.join(missing)} in {base}")
+    xs, ys = [], []
+    for f in files:
+        with open(base / f, "rb") as fh:
+            batch = pickle.load(fh, encoding="latin1")
+        xs.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+        ys.append(np.asarray(batch["labels"], dtype=np.int64))
+    x = torch.from_numpy(np.concatenate(xs).astype(np.float32) / 255.0)
+    return Dataset("cifar10", split, x, torch.from_numpy(np.concatenate(ys)), 10)
+
+
+LOADERS = {
+    "digits": _load_digits,
+    "mnist": _load_idx_dataset("mnist", "MNIST"),
+    "fashion-mnist": _load_idx_dataset("fashion-mnist", "FashionMNIST"),
+    "cifar10": _load_cifar10,
+}
+DATASETS = tuple(LOADERS)
+
+
+def load_dataset(name: str, split: str = "test", data_dir: str | Path | None = None) -> Dataset:
+    """Load ``split`` of dataset ``name`` (see module docstring)."""
+    if name not in LOADERS:
+        raise UnknownNameError("dataset", name, LOADERS)
+    if split not in SPLITS:
+        raise UnknownNameError("split", split, SPLITS)
+    return LOADERS[name](split, Path(data_dir) if data_dir is not None else None)

@@ -1,0 +1,128 @@
+"""Evaluation harness: clean and robust accuracy of a model under one attack.
+
+Accuracy of a stochastic model (Poisson encoder) is the *expected* accuracy:
+each example's score is the fraction of ``draws`` independent encoder draws
+that classify it correctly. An example's robust score is
+``min(clean score, adversarial score)``, so for deterministic models an
+example counts as robust only if it is classified correctly both clean and
+under attack (AutoAttack's convention), and robust accuracy never exceeds
+clean accuracy.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from robustbench_snn.attacks import get_attack, make_ball
+
+from .data import Dataset
+from .neurons import set_surrogate, spiking_neurons
+from .surrogate import Surrogate
+
+#: Tolerance for the ball check (float32 rounding of x + delta).
+BALL_TOL = 1e-5
+
+
+class AttackEscapedBallError(RuntimeError):
+    """An attack returned a point outside the threat model; its number would be meaningless."""
+
+
+@dataclass(frozen=True)
+class AttackConfig:
+    attack: str = "pgd"
+    norm: str = "linf"
+    eps: float = 8 / 255
+    steps: int = 10
+    alpha: float | None = None  # None: 2.5 * eps / steps
+    eot: int = 1
+    random_start: bool = True
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    clean_acc: float  # in [0, 1]
+    robust_acc: float
+    clean_per_example: torch.Tensor  # [N] fraction of draws correct
+    robust_per_example: torch.Tensor  # [N]
+    max_distance: float  # largest ||x_adv - x|| seen, in the attack's norm
+    seconds: float
+
+
+@torch.no_grad()
+def accuracy_per_example(model: nn.Module, x: torch.Tensor, y: torch.Tensor, draws: int = 1, batch_size: int = 256) -> torch.Tensor:
+    """Fraction of ``draws`` forward passes that predict ``y``, per example: ``[N]``."""
+    device = next(model.parameters()).device
+    scores = torch.zeros(len(y))
+    for i in range(0, len(y), batch_size):
+        xb, yb = x[i : i + batch_size].to(device), y[i : i + batch_size].to(device)
+        hits = torch.zeros(len(yb), device=device)
+        for _ in range(draws):
+            hits += (model(xb).argmax(1) == yb).float()
+        scores[i : i + batch_size] = (hits / draws).cpu()
+    return scores
+
+
+@contextmanager
+def attack_surrogate(model: nn.Module, surrogate: Surrogate | str | None):
+    """Temporarily use ``surrogate`` in every neuron's backward pass."""
+    neurons = spiking_neurons(model)
+    saved = [n.surrogate for n in neurons]
+    if surrogate is not None:
+        set_surrogate(model, surrogate)
+    try:
+        yield
+    finally:
+        for n, s in zip(neurons, saved):
+            n.surrogate = s
+
+
+def evaluate(
+    model: nn.Module,
+    data: Dataset,
+    cfg: AttackConfig,
+    *,
+    draws: int = 1,
+    surrogate: Surrogate | str | None = None,
+    seed: int = 0,
+    batch_size: int = 250,
+    quiet: bool = False,
+) -> EvalResult:
+    """Attack every example of ``data`` once; score clean and adversarial inputs over ``draws``.
+
+    Seeding ``torch`` here makes encoder draws and random starts, hence the
+    numbers, reproducible for a given seed.
+    """
+    torch.manual_seed(seed)
+    model.eval()
+    attack = get_attack(cfg.attack)
+    ball = make_ball(cfg.norm, cfg.eps)
+    device = next(model.parameters()).device
+    start = time.perf_counter()
+    clean = accuracy_per_example(model, data.x, data.y, draws, batch_size)
+    robust = torch.zeros(len(data))
+    max_dist = 0.0
+    with attack_surrogate(model, surrogate):
+        for i in tqdm(range(0, len(data), batch_size), desc=f"{cfg.attack} {data.name}", disable=quiet, unit="batch"):
+            x, y = data.x[i : i + batch_size].to(device), data.y[i : i + batch_size].to(device)
+            x_adv = attack(model, x, y, ball, steps=cfg.steps, alpha=cfg.alpha, random_start=cfg.random_start, eot=cfg.eot)
+            max_dist = max(max_dist, check_in_ball(ball, x_adv, x, cfg.attack))
+            robust[i : i + batch_size] = accuracy_per_example(model, x_adv, y, draws, batch_size)
+    robust = torch.minimum(clean, robust)
+    return EvalResult(clean.mean().item(), robust.mean().item(), clean, robust, max_dist, time.perf_counter() - start)
+
+
+def check_in_ball(ball, x_adv: torch.Tensor, x: torch.Tensor, attack: str) -> float:
+    """Raise unless ``x_adv`` is within ``ball`` of ``x`` and in [0, 1]; return the largest distance."""
+    dist = ball.distance(x_adv, x).max().item() if len(x) else 0.0
+    lo, hi = x_adv.min().item(), x_adv.max().item()
+    if dist > ball.eps + BALL_TOL or lo < -BALL_TOL or hi > 1 + BALL_TOL:
+        raise AttackEscapedBallError(
+            f"attack {attack!r} left the threat model: {ball.name} distance {dist:.6g} > eps {ball.eps:.6g} or values in [{lo:.4g}, {hi:.4g}] outside [0, 1]"
+        )
+    return dist

@@ -1,0 +1,93 @@
+"""Classifier interface shared by SNNs and ANN baselines.
+
+Every model maps a batch of static inputs ``x: [B, C, H, W]`` in [0, 1] to
+logits ``[B, num_classes]``, so the same attacks (ours, torchattacks,
+foolbox) run on SNNs and ANNs alike. A spiking model is
+``encoder -> body -> readout``::
+
+    x [B, C, H, W] --encoder--> [T, B, C, H, W] --body--> [T, B, K] --mean over T--> logits [B, K]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..encoders import Encoder
+from ..neurons import spiking_neurons
+
+
+class Classifier(nn.Module):
+    """Base class: subclasses implement ``forward`` and ``config``."""
+
+    #: Filled in by the factory so checkpoints can be rebuilt from their card.
+    registry_name: str = ""
+    build_kwargs: dict[str, Any]
+
+    @property
+    def stochastic(self) -> bool:
+        """True when repeated forward passes on one input may differ."""
+        return False
+
+    def config(self) -> dict[str, Any]:
+        """Descriptive fields for cards and leaderboard rows."""
+        raise NotImplementedError
+
+
+class SpikingClassifier(Classifier):
+    """``encoder -> body -> mean over T``.
+
+    ``body`` maps ``[T, B, ...] -> [T, B, K]``; with ``readout="membrane"`` its
+    last layer is a non-spiking linear layer and the logits are the mean
+    membrane input over T; with ``readout="rate"`` the body ends in spiking
+    neurons and the logits are ``rate_scale *`` the output firing rates.
+    """
+
+    def __init__(self, encoder: Encoder, body: nn.Module, readout: str = "membrane", rate_scale: float = 10.0) -> None:
+        super().__init__()
+        if readout not in ("membrane", "rate"):
+            raise ValueError(f"readout must be 'membrane' or 'rate', got {readout!r}")
+        self.encoder = encoder
+        self.body = body
+        self.readout = readout
+        self.rate_scale = rate_scale
+
+    @property
+    def T(self) -> int:
+        return self.encoder.T
+
+    @property
+    def stochastic(self) -> bool:
+        return self.encoder.stochastic
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: [B, C, H, W] -> [T, B, C, H, W] -> [T, B, K] -> [B, K]
+        out = self.body(self.encoder(x)).mean(0)
+        return out * self.rate_scale if self.readout == "rate" else out
+
+    def config(self) -> dict[str, Any]:
+        neurons = spiking_neurons(self)
+        first = neurons[0]
+        return {
+            "encoder": self.encoder.name,
+            "T": self.T,
+            "neuron": type(first).__name__,
+            "surrogate": str(first.surrogate),
+            "readout": self.readout,
+        }
+
+
+class ANNClassifier(Classifier):
+    """A conventional network; reported with T=0 and no encoder."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def config(self) -> dict[str, Any]:
+        return {"encoder": "none", "T": 0, "neuron": "ReLU", "surrogate": "none", "readout": "logits"}

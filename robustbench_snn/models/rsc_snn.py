@@ -1,0 +1,19 @@
+"""``rsc-snn``: spiking CNN with Poisson (Bernoulli rate) coding, trained
+through the stochastic encoder, as in RSC-SNN ("Towards understanding the
+robustness of SNNs with Poisson coding": rate coding acts as randomized
+smoothing of the input). The coding-rate parameter and majority vote come
+with the defenses issue.
+"""
+
+from ..registry import register_model
+from .snn import build_snn, spiking_cnn_body
+
+
+@register_model(
+    "rsc-snn",
+    defense="rsc",
+    description="spiking CNN, Poisson rate coding (randomized-smoothing coding), LIF",
+    train_defaults={"epochs": 30, "lr": 2e-3},
+)
+def rsc_snn(in_shape, num_classes, T: int = 8, **kwargs):
+    return build_snn(spiking_cnn_body, in_shape, num_classes, encoder="poisson", T=T, **kwargs)

@@ -1,0 +1,71 @@
+"""Spiking MLP and spiking CNN bodies, shared by the registered SNNs."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..encoders import create_encoder
+from ..errors import UnknownNameError
+from ..layers import TimeDistributed
+from ..neurons import NEURONS
+from .base import SpikingClassifier
+
+
+def _neuron(neuron: str, surrogate: str, tau: float):
+    if neuron not in NEURONS:
+        raise UnknownNameError("neuron", neuron, NEURONS)
+    kwargs = {"surrogate": surrogate, "detach_reset": True}
+    if neuron == "lif":
+        kwargs["tau"] = tau
+    return NEURONS[neuron](**kwargs)
+
+
+def spiking_cnn_body(
+    in_shape: tuple[int, ...],
+    num_classes: int,
+    channels: tuple[int, int] = (16, 32),
+    hidden: int = 128,
+    neuron: str = "lif",
+    surrogate: str = "atan",
+    tau: float = 2.0,
+) -> nn.Sequential:
+    """Two conv-BN-LIF-avgpool blocks, a spiking hidden layer, linear readout.
+
+    ``[T, B, C, H, W] -> [T, B, num_classes]``.
+    """
+    c, h, w = in_shape
+    c1, c2 = channels
+    flat = c2 * (h // 4) * (w // 4)
+    return nn.Sequential(
+        TimeDistributed(nn.Conv2d(c, c1, 3, padding=1, bias=False), nn.BatchNorm2d(c1)),
+        _neuron(neuron, surrogate, tau),
+        TimeDistributed(nn.AvgPool2d(2)),
+        TimeDistributed(nn.Conv2d(c1, c2, 3, padding=1, bias=False), nn.BatchNorm2d(c2)),
+        _neuron(neuron, surrogate, tau),
+        TimeDistributed(nn.AvgPool2d(2), nn.Flatten(), nn.Linear(flat, hidden)),
+        _neuron(neuron, surrogate, tau),
+        TimeDistributed(nn.Linear(hidden, num_classes)),
+    )
+
+
+def spiking_mlp_body(
+    in_shape: tuple[int, ...],
+    num_classes: int,
+    hidden: int = 256,
+    neuron: str = "lif",
+    surrogate: str = "atan",
+    tau: float = 2.0,
+) -> nn.Sequential:
+    """Flatten, one spiking hidden layer, linear readout: ``[T, B, ...] -> [T, B, K]``."""
+    n_in = 1
+    for d in in_shape:
+        n_in *= d
+    return nn.Sequential(
+        TimeDistributed(nn.Flatten(), nn.Linear(n_in, hidden)),
+        _neuron(neuron, surrogate, tau),
+        TimeDistributed(nn.Linear(hidden, num_classes)),
+    )
+
+
+def build_snn(body_fn, in_shape, num_classes, *, encoder: str, T: int, **body_kwargs) -> SpikingClassifier:
+    return SpikingClassifier(create_encoder(encoder, T), body_fn(in_shape, num_classes, **body_kwargs))

@@ -1,0 +1,30 @@
+"""Where a number came from: project version, git commit, date."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import subprocess
+from pathlib import Path
+
+from . import __version__
+
+#: The repository root (holds zoo/ and leaderboards/ in a source checkout).
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def git_commit(root: Path = ROOT) -> str:
+    """Short commit hash, with ``+dirty`` when tracked files differ from it; 'unknown' outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def today() -> str:
+    return _dt.date.today().isoformat()
+
+
+def version() -> str:
+    return __version__

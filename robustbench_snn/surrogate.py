@@ -1,0 +1,121 @@
+"""Surrogate gradients for the Heaviside spike function.
+
+The forward pass of every spiking neuron is the Heaviside step
+``s = H(v - v_th)``; its true derivative is zero almost everywhere, so training
+(BPTT) and white-box attacks replace it in the backward pass by a smooth
+pseudo-derivative ``g(x)`` (Neftci, Mostafa & Zenke, "Surrogate Gradient
+Learning in Spiking Neural Networks", IEEE SPM 2019).
+
+Which surrogate an *attack* uses matters as much as which one training used:
+a too-narrow surrogate gives vanishing input gradients and over-credits the
+model. We therefore keep a small family, selectable by name, all
+parameterised by one ``width`` chosen so that every member has the same
+normalisation: peak ``g(0) = 1/width`` and integral ``∫ g = 1``.
+
+==========  ========================================================  =================================
+name        g(x)                                                      literature form
+==========  ========================================================  =================================
+atan        (a/2) / (1 + (π a x / 2)²),  a = 2/width                   SpikingJelly ``ATan(alpha=a)``
+sigmoid     k σ(kx)(1 - σ(kx)),          k = 4/width                   SpikingJelly ``Sigmoid(alpha=k)``
+triangle    max(0, 1 - |x|/width) / width                             Bellec et al. 2018 (piecewise-linear)
+rectangle   1[|x| < width/2] / width                                  Wu et al. 2018 (STBP rectangular)
+==========  ========================================================  =================================
+
+``width=1`` reproduces SpikingJelly's defaults for atan (alpha=2) and
+sigmoid (alpha=4).  A surrogate is written ``name`` or ``name:width`` on the
+command line (``atan:0.5``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .errors import UnknownNameError, UserInputError
+
+SurrogateGrad = Callable[[torch.Tensor, float], torch.Tensor]
+
+
+def _atan(x: torch.Tensor, width: float) -> torch.Tensor:
+    alpha = 2.0 / width
+    return (alpha / 2) / (1 + (math.pi / 2 * alpha * x) ** 2)
+
+
+def _sigmoid(x: torch.Tensor, width: float) -> torch.Tensor:
+    k = 4.0 / width
+    sg = torch.sigmoid(k * x)
+    return k * sg * (1 - sg)
+
+
+def _triangle(x: torch.Tensor, width: float) -> torch.Tensor:
+    return torch.clamp(1 - x.abs() / width, min=0) / width
+
+
+def _rectangle(x: torch.Tensor, width: float) -> torch.Tensor:
+    return (x.abs() < width / 2).to(x.dtype) / width
+
+
+SURROGATES: dict[str, SurrogateGrad] = {
+    "atan": _atan,
+    "sigmoid": _sigmoid,
+    "triangle": _triangle,
+    "rectangle": _rectangle,
+}
+
+
+@dataclass(frozen=True)
+class Surrogate:
+    """A named surrogate derivative with its width (see module docstring)."""
+
+    name: str = "atan"
+    width: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.name not in SURROGATES:
+            raise UnknownNameError("surrogate", self.name, SURROGATES)
+        if not self.width > 0:
+            raise UserInputError(f"surrogate width must be > 0, got {self.width:g}")
+
+    def grad(self, x: torch.Tensor) -> torch.Tensor:
+        return SURROGATES[self.name](x, self.width)
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.width:g}"
+
+    @classmethod
+    def parse(cls, spec: "str | Surrogate") -> "Surrogate":
+        """Parse ``'atan'`` or ``'atan:0.5'`` into a :class:`Surrogate`."""
+        if isinstance(spec, Surrogate):
+            return spec
+        name, _, width = spec.partition(":")
+        if not width:
+            return cls(name)
+        try:
+            return cls(name, float(width))
+        except ValueError:
+            raise UserInputError(f"bad surrogate width in {spec!r}; write name:width, e.g. atan:0.5") from None
+
+
+class _SpikeFunction(torch.autograd.Function):
+    """Heaviside forward, surrogate backward. The backward is built from
+    differentiable torch ops, so double backprop (input-gradient
+    regularisers) works through it."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x)
+        ctx.surrogate = surrogate
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        return grad_out * ctx.surrogate.grad(x), None
+
+
+def spike(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
+    """``H(x)`` with the given surrogate derivative in the backward pass."""
+    return _SpikeFunction.apply(x, surrogate)

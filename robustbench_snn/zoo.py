@@ -1,0 +1,63 @@
+"""Model zoo: ``zoo/<dataset>/<model>.safetensors`` + ``<model>.json`` card.
+
+The card holds everything needed to rebuild the network (registry name,
+input shape, classes, build kwargs) and to reproduce it (training command,
+seed, commit) plus its measured clean test accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file, save_file
+
+from .atomic import atomic_write_bytes
+from .errors import UserInputError
+from .provenance import ROOT
+from .registry import create_model
+
+DEFAULT_ZOO = ROOT / "zoo"
+
+
+def zoo_dir(path: str | Path | None = None) -> Path:
+    """``path``, else ``$RBSNN_ZOO``, else the repository's ``zoo/``."""
+    return Path(path or os.environ.get("RBSNN_ZOO") or DEFAULT_ZOO)
+
+
+def checkpoint_paths(model: str, dataset: str, root: str | Path | None = None) -> tuple[Path, Path]:
+    base = zoo_dir(root) / dataset / model
+    return base.with_suffix(".safetensors"), base.with_suffix(".json")
+
+
+def save_checkpoint(model, card: dict[str, Any], root: str | Path | None = None) -> tuple[Path, Path]:
+    """Write weights and card atomically (card last, so a card implies weights)."""
+    weights, card_path = checkpoint_paths(card["model"], card["dataset"], root)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tmp = weights.with_suffix(".safetensors.tmp")
+    save_file(state, str(tmp))
+    os.replace(tmp, weights)
+    atomic_write_bytes(card_path, (json.dumps(card, indent=2, sort_keys=True) + "\n").encode())
+    return weights, card_path
+
+
+def read_card(model: str, dataset: str, root: str | Path | None = None) -> dict[str, Any]:
+    _, card_path = checkpoint_paths(model, dataset, root)
+    if not card_path.is_file():
+        raise UserInputError(
+            f"no zoo checkpoint for model {model!r} on {dataset!r} at {card_path}; "
+            f"train it with: rbsnn train --model {model} --dataset {dataset}"
+        )
+    return json.loads(card_path.read_text())
+
+
+def load_checkpoint(model: str, dataset: str, root: str | Path | None = None):
+    """Rebuild ``model`` from its card and load its weights; returns ``(model, card)`` in eval mode."""
+    card = read_card(model, dataset, root)
+    weights, _ = checkpoint_paths(model, dataset, root)
+    net = create_model(card["model"], tuple(card["in_shape"]), card["num_classes"], **card["build_kwargs"])
+    net.load_state_dict(load_file(str(weights)))
+    return net.eval(), card
