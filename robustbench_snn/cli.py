@@ -147,11 +147,11 @@ def cmd_list(args) -> int:
     return 0
 
 
-def cmd_train(args, argv: list[str]) -> int:
+def cmd_train(args) -> int:
     from .data import load_dataset
     from .registry import get_model_entry
     from .surrogate import Surrogate
-    from .train import TrainConfig, train_model
+    from .train import TrainConfig, default_epochs, train_model
     from .zoo import save_checkpoint
 
     entry = get_model_entry(args.model)
@@ -159,7 +159,7 @@ def cmd_train(args, argv: list[str]) -> int:
     test = load_dataset(args.dataset, "test", args.data_dir)
     defaults = entry.train_defaults
     cfg = TrainConfig(
-        epochs=args.epochs or defaults.get("epochs", 30),
+        epochs=args.epochs or default_epochs(args.dataset),
         lr=args.lr or defaults.get("lr", 2e-3),
         batch_size=args.batch_size,
         seed=args.seed,
@@ -170,7 +170,10 @@ def cmd_train(args, argv: list[str]) -> int:
     if args.surrogate is not None:
         build["surrogate"] = str(Surrogate.parse(args.surrogate))
     device = _resolve_device(args.device)
-    model, card = train_model(args.model, train, test, cfg, build, command="rbsnn " + shlex.join(argv), quiet=args.quiet, device=device)
+    command = ["rbsnn", "train", "--model", args.model, "--dataset", args.dataset, "--epochs", str(cfg.epochs),
+               "--lr", f"{cfg.lr:g}", "--batch-size", str(cfg.batch_size), "--seed", str(cfg.seed)]
+    command += [a for k, v in (("--T", args.T), ("--surrogate", build.get("surrogate")), ("--n-train", args.n_train), ("--data-dir", args.data_dir)) if v is not None for a in (k, str(v))]
+    model, card = train_model(args.model, train, test, cfg, build, command=shlex.join(command), quiet=args.quiet, device=device)
     weights, card_path = save_checkpoint(model, card, args.zoo_dir)
     print(f"{args.model} on {args.dataset}: clean accuracy {card['clean_acc']:.2f}% ({card['train_seconds']:.0f} s); wrote {weights} and {card_path.name}")
     return 0
@@ -258,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             return cmd_list(args)
         if args.command == "train":
-            return cmd_train(args, argv)
+            return cmd_train(args)
         if args.command == "eval":
             return cmd_eval(args)
         return cmd_leaderboard(args)

@@ -68,6 +68,12 @@ def accuracy_per_example(model: nn.Module, x: torch.Tensor, y: torch.Tensor, dra
     return scores
 
 
+def clean_accuracy(model: nn.Module, data: Dataset, draws: int = 1, seed: int = 0, batch_size: int = 250) -> torch.Tensor:
+    """Per-example clean scores exactly as :func:`evaluate` computes them for ``seed``."""
+    torch.manual_seed(seed)
+    return accuracy_per_example(model.eval(), data.x, data.y, draws, batch_size)
+
+
 @contextmanager
 def attack_surrogate(model: nn.Module, surrogate: Surrogate | str | None):
     """Temporarily use ``surrogate`` in every neuron's backward pass."""
@@ -98,13 +104,11 @@ def evaluate(
     Seeding ``torch`` here makes encoder draws and random starts, hence the
     numbers, reproducible for a given seed.
     """
-    torch.manual_seed(seed)
-    model.eval()
     attack = get_attack(cfg.attack)
     ball = make_ball(cfg.norm, cfg.eps)
     device = next(model.parameters()).device
     start = time.perf_counter()
-    clean = accuracy_per_example(model, data.x, data.y, draws, batch_size)
+    clean = clean_accuracy(model, data, draws, seed, batch_size)
     robust = torch.zeros(len(data))
     max_dist = 0.0
     with attack_surrogate(model, surrogate):

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from .atomic import atomic_write_bytes
 from .errors import UserInputError
@@ -37,9 +37,7 @@ def save_checkpoint(model, card: dict[str, Any], root: str | Path | None = None)
     weights, card_path = checkpoint_paths(card["model"], card["dataset"], root)
     weights.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = weights.with_suffix(".safetensors.tmp")
-    save_file(state, str(tmp))
-    os.replace(tmp, weights)
+    atomic_write_bytes(weights, save(state))
     atomic_write_bytes(card_path, (json.dumps(card, indent=2, sort_keys=True) + "\n").encode())
     return weights, card_path
 
