@@ -202,9 +202,9 @@ def cmd_eval(args) -> int:
     surrogate = Surrogate.parse(args.surrogate) if args.surrogate else None
     device = _resolve_device(args.device)
 
+    data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
     model, card = load_checkpoint(args.model, args.dataset, args.zoo_dir)
     model.to(device)
-    data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
     eot = args.eot or (STOCHASTIC_EOT if model.stochastic else 1)
     draws = args.draws or (STOCHASTIC_DRAWS if model.stochastic else 1)
     cfg = AttackConfig(args.attack, args.norm, eps, args.steps, alpha, eot)

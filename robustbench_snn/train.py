@@ -65,6 +65,30 @@ def fit(model, data: Dataset, cfg: TrainConfig, objective, quiet: bool = False, 
     return losses
 
 
+@torch.no_grad()
+def recalibrate_batchnorm(model, data: Dataset, batch_size: int = 256, max_batches: int = 50, device: str = "cpu") -> None:
+    """Re-estimate every BatchNorm's running mean/variance as an exact average
+    over (up to ``max_batches``) training batches with the final weights.
+
+    The exponential moving average BN keeps during training lags the
+    weights; after a short run it is still near its initial (0, 1) and a
+    spiking network normalised with it can fall silent at test time.
+    """
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    saved = [bn.momentum for bn in bns]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average
+    model.train()
+    for i in range(0, min(len(data), batch_size * max_batches), batch_size):
+        model(data.x[i : i + batch_size].to(device))
+    for bn, m in zip(bns, saved):
+        bn.momentum = m
+    model.eval()
+
+
 def train_model(
     name: str,
     train: Dataset,
@@ -82,6 +106,7 @@ def train_model(
     model = create_model(name, train.in_shape, train.num_classes, **build_kwargs)
     start = time.perf_counter()
     losses = fit(model, train, cfg, get_objective(entry.defense), quiet=quiet, device=device)
+    recalibrate_batchnorm(model, train, device=device)
     seconds = time.perf_counter() - start
     draws = CARD_DRAWS if model.stochastic else 1
     clean = clean_accuracy(model.cpu(), test, draws=draws, seed=cfg.seed).mean().item()

@@ -20,7 +20,7 @@ def ann_cnn(in_shape, num_classes, channels: tuple[int, int] = (16, 32), hidden:
         nn.Sequential(
             nn.Conv2d(c, c1, 3, padding=1, bias=False), nn.BatchNorm2d(c1), nn.ReLU(), nn.AvgPool2d(2),
             nn.Conv2d(c1, c2, 3, padding=1, bias=False), nn.BatchNorm2d(c2), nn.ReLU(), nn.AvgPool2d(2),
-            nn.Flatten(), nn.Linear(c2 * (h // 4) * (w // 4), hidden), nn.ReLU(),
+            nn.Flatten(), nn.Linear(c2 * (h // 4) * (w // 4), hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(),
             nn.Linear(hidden, num_classes),
         )
     )

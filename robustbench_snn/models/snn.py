@@ -29,7 +29,11 @@ def spiking_cnn_body(
     surrogate: str = "atan",
     tau: float = 2.0,
 ) -> nn.Sequential:
-    """Two conv-BN-LIF-avgpool blocks, a spiking hidden layer, linear readout.
+    """Two conv-BN-LIF-avgpool blocks, a linear-BN-LIF hidden layer, linear readout.
+
+    Every spiking layer's input current is batch-normalised over T*B
+    (tdBN, Zheng et al., AAAI 2021), so neurons fire from the first step of
+    training instead of starting silent.
 
     ``[T, B, C, H, W] -> [T, B, num_classes]``.
     """
@@ -42,7 +46,7 @@ def spiking_cnn_body(
         TimeDistributed(nn.AvgPool2d(2)),
         TimeDistributed(nn.Conv2d(c1, c2, 3, padding=1, bias=False), nn.BatchNorm2d(c2)),
         _neuron(neuron, surrogate, tau),
-        TimeDistributed(nn.AvgPool2d(2), nn.Flatten(), nn.Linear(flat, hidden)),
+        TimeDistributed(nn.AvgPool2d(2), nn.Flatten(), nn.Linear(flat, hidden, bias=False), nn.BatchNorm1d(hidden)),
         _neuron(neuron, surrogate, tau),
         TimeDistributed(nn.Linear(hidden, num_classes)),
     )
@@ -56,12 +60,12 @@ def spiking_mlp_body(
     surrogate: str = "atan",
     tau: float = 2.0,
 ) -> nn.Sequential:
-    """Flatten, one spiking hidden layer, linear readout: ``[T, B, ...] -> [T, B, K]``."""
+    """Flatten, linear-BN-LIF hidden layer (tdBN), linear readout: ``[T, B, ...] -> [T, B, K]``."""
     n_in = 1
     for d in in_shape:
         n_in *= d
     return nn.Sequential(
-        TimeDistributed(nn.Flatten(), nn.Linear(n_in, hidden)),
+        TimeDistributed(nn.Flatten(), nn.Linear(n_in, hidden, bias=False), nn.BatchNorm1d(hidden)),
         _neuron(neuron, surrogate, tau),
         TimeDistributed(nn.Linear(hidden, num_classes)),
     )

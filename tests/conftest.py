@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from robustbench_snn.data import load_dataset
+from robustbench_snn.provenance import ROOT
+
+#: Real MNIST shipped beside the project on the team's machines (not by the project).
+MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
+needs_mnist = pytest.mark.skipif(not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file(), reason=f"real MNIST not found at {MNIST_DIR}")
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def digits_test():
+    return load_dataset("digits", "test")
+
+
+@pytest.fixture(scope="session")
+def zoo_snn_cnn():
+    from robustbench_snn.zoo import load_checkpoint
+
+    return load_checkpoint("snn-cnn", "digits")[0]
+
+
+@pytest.fixture(scope="session")
+def zoo_rsc_snn():
+    from robustbench_snn.zoo import load_checkpoint
+
+    return load_checkpoint("rsc-snn", "digits")[0]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "mnist: needs the real MNIST files")
+
+
+def mnist_dir() -> Path:
+    return MNIST_DIR

@@ -1,0 +1,140 @@
+import pytest
+import torch
+
+from robustbench_snn.attacks import ATTACKS, L2Ball, LinfBall, eot_gradient, fgsm, make_ball, pgd, torchattacks_pgd
+from robustbench_snn.errors import UnknownNameError
+from robustbench_snn.harness import AttackConfig, AttackEscapedBallError, evaluate
+from robustbench_snn.neurons import spiking_neurons
+
+EPS = {"linf": 8 / 255, "l2": 0.5}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_adversarial_examples_stay_in_ball_and_range(attack, norm, zoo_snn_cnn, digits_test):
+    x, y = digits_test.x[:64], digits_test.y[:64]
+    ball = make_ball(norm, EPS[norm])
+    torch.manual_seed(0)
+    x_adv = ATTACKS[attack][0](zoo_snn_cnn, x, y, ball, steps=5, alpha=None, random_start=True, eot=1)
+    assert x_adv.shape == x.shape
+    assert (ball.distance(x_adv, x) <= ball.eps + 1e-5).all()
+    assert x_adv.min() >= 0 and x_adv.max() <= 1
+    assert (x_adv != x).any()  # it did move
+
+
+def test_stochastic_model_attack_stays_in_ball(zoo_rsc_snn, digits_test):
+    x, y = digits_test.x[:32], digits_test.y[:32]
+    ball = LinfBall(8 / 255)
+    x_adv = pgd(zoo_rsc_snn, x, y, ball, steps=3, eot=4)
+    assert (ball.distance(x_adv, x) <= ball.eps + 1e-6).all() and x_adv.min() >= 0 and x_adv.max() <= 1
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_eps_zero_changes_nothing(attack, zoo_snn_cnn, digits_test):
+    data = digits_test.head(100)
+    res = evaluate(zoo_snn_cnn, data, AttackConfig(attack=attack, eps=0.0), quiet=True)
+    assert res.max_distance == 0.0
+    assert torch.equal(res.clean_per_example, res.robust_per_example)
+
+
+def test_pgd_lowers_snn_cnn_accuracy_on_digits(zoo_snn_cnn, digits_test):
+    default = evaluate(zoo_snn_cnn, digits_test, AttackConfig(), quiet=True)
+    large = evaluate(zoo_snn_cnn, digits_test, AttackConfig(eps=0.1), quiet=True)
+    # measured: 98.4 -> 93.6 at 8/255 and -> ~51 at eps 0.1 (digits are 8x8, 8/255 is a small budget)
+    assert default.robust_acc <= default.clean_acc - 0.03
+    assert large.robust_acc <= default.robust_acc - 0.25
+    assert large.robust_acc < 0.7
+
+
+def test_pgd_at_least_as_strong_as_fgsm_and_stronger_with_more_eps(zoo_snn_cnn, digits_test):
+    accs = [evaluate(zoo_snn_cnn, digits_test, AttackConfig(eps=e), quiet=True).robust_acc for e in (0.02, 0.06, 0.12, 0.25)]
+    assert accs == sorted(accs, reverse=True) and accs[-1] < 0.05
+    f = evaluate(zoo_snn_cnn, digits_test, AttackConfig(attack="fgsm", eps=0.1), quiet=True)
+    p = evaluate(zoo_snn_cnn, digits_test, AttackConfig(attack="pgd", eps=0.1), quiet=True)
+    assert p.robust_acc <= f.robust_acc
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_our_pgd_agrees_with_torchattacks(norm, zoo_snn_cnn, digits_test):
+    """Same model, surrogate, eps, steps, step size and (seeded) random start."""
+    data = digits_test.head(250)
+    eps = {"linf": 16 / 255, "l2": 1.0}[norm]  # a budget where the attack bites, so agreement is informative
+    ours = evaluate(zoo_snn_cnn, data, AttackConfig("pgd", norm, eps), seed=1, quiet=True)
+    theirs = evaluate(zoo_snn_cnn, data, AttackConfig("ta-pgd", norm, eps), seed=1, quiet=True)
+    assert ours.robust_acc < ours.clean_acc - 0.1
+    assert abs(ours.robust_acc - theirs.robust_acc) <= 0.02
+
+
+def test_pgd_matches_torchattacks_step_for_step_without_random_start(zoo_snn_cnn, digits_test):
+    x, y = digits_test.x[:50], digits_test.y[:50]
+    ball = LinfBall(16 / 255)
+    a = pgd(zoo_snn_cnn, x, y, ball, steps=5, random_start=False)
+    b = torchattacks_pgd(zoo_snn_cnn, x, y, ball, steps=5, random_start=False)
+    assert (a - b).abs().max() < 1e-5
+
+
+def test_fgsm_is_one_signed_step_of_size_eps(zoo_snn_cnn, digits_test):
+    x, y = digits_test.x[:20], digits_test.y[:20]
+    ball = LinfBall(0.05)
+    g = eot_gradient(zoo_snn_cnn, x, y)
+    expected = (x + 0.05 * g.sign()).clamp(0, 1)
+    assert torch.allclose(fgsm(zoo_snn_cnn, x, y, ball), expected)
+
+
+def test_eot_gradient_deterministic_model_is_independent_of_eot(zoo_snn_cnn, digits_test):
+    x, y = digits_test.x[:10], digits_test.y[:10]
+    assert torch.allclose(eot_gradient(zoo_snn_cnn, x, y, eot=1), eot_gradient(zoo_snn_cnn, x, y, eot=5), atol=1e-6)
+
+
+def test_eot_averaging_reduces_gradient_variance_on_poisson_model(zoo_rsc_snn, digits_test):
+    x, y = digits_test.x[:20], digits_test.y[:20]
+    torch.manual_seed(0)
+
+    def agreement(eot):  # cosine similarity of two independent estimates
+        a, b = eot_gradient(zoo_rsc_snn, x, y, eot), eot_gradient(zoo_rsc_snn, x, y, eot)
+        return torch.nn.functional.cosine_similarity(a.flatten(1), b.flatten(1)).mean().item()
+
+    # measured: ~0.87, ~0.94, ~0.99 for 1, 4, 64 draws
+    one, four, many = agreement(1), agreement(4), agreement(64)
+    assert one < four < many and many > 0.97 and one < 0.95
+
+
+def test_eot_gradient_batched_equals_sequential_in_expectation_shape(zoo_rsc_snn, digits_test):
+    x, y = digits_test.x[:8], digits_test.y[:8]
+    g = eot_gradient(zoo_rsc_snn, x, y, eot=6, max_batch=8)  # forces one copy per pass
+    assert g.shape == x.shape and g.abs().sum() > 0
+
+
+def test_harness_rejects_attack_that_leaves_the_ball(zoo_snn_cnn, digits_test, monkeypatch):
+    def cheat(model, x, y, ball, **_):
+        return (x + 2 * ball.eps).clamp(0, 1)
+
+    monkeypatch.setitem(ATTACKS, "cheat", (cheat, "test"))
+    with pytest.raises(AttackEscapedBallError, match="cheat"):
+        evaluate(zoo_snn_cnn, digits_test.head(10), AttackConfig(attack="cheat"), quiet=True)
+
+
+def test_attack_surrogate_is_restored(zoo_snn_cnn, digits_test):
+    before = [n.surrogate for n in spiking_neurons(zoo_snn_cnn)]
+    evaluate(zoo_snn_cnn, digits_test.head(10), AttackConfig(steps=1), surrogate="triangle:0.3", quiet=True)
+    assert [n.surrogate for n in spiking_neurons(zoo_snn_cnn)] == before
+
+
+def test_narrow_surrogate_changes_attack_gradient(zoo_snn_cnn, digits_test):
+    data = digits_test.head(200)
+    a = evaluate(zoo_snn_cnn, data, AttackConfig(), quiet=True)
+    b = evaluate(zoo_snn_cnn, data, AttackConfig(), surrogate="rectangle:0.05", quiet=True)
+    assert a.clean_acc == b.clean_acc and a.robust_acc != b.robust_acc
+
+
+def test_norm_balls_project_and_errors():
+    x = torch.full((2, 1, 4, 4), 0.5)
+    far = x + 1.0
+    assert LinfBall(0.1).distance(LinfBall(0.1).project(far, x), x).max() <= 0.1 + 1e-7
+    l2 = L2Ball(0.3)
+    p = l2.project(x + torch.randn_like(x), x)
+    assert (l2.distance(p, x) <= 0.3 + 1e-6).all()
+    with pytest.raises(UnknownNameError, match="valid: l2, linf"):
+        make_ball("l1", 0.1)
+    with pytest.raises(ValueError, match="eps"):
+        LinfBall(-1.0)

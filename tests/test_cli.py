@@ -1,0 +1,102 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from robustbench_snn.cli import main
+
+RBSNN = Path(sys.executable).parent / "rbsnn"
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    "argv, bad, valid",
+    [
+        (["eval", "--model", "nope", "--attack", "pgd"], "model 'nope'", "ann-cnn, rsc-snn, snn-cnn, snn-mlp"),
+        (["eval", "--model", "snn-cnn", "--attack", "cw"], "attack 'cw'", "fgsm, pgd, ta-pgd"),
+        (["eval", "--model", "snn-cnn", "--dataset", "imagenet"], "dataset 'imagenet'", "cifar10, digits, fashion-mnist, mnist"),
+        (["eval", "--model", "snn-cnn", "--norm", "l1"], "norm 'l1'", "l2, linf"),
+        (["eval", "--model", "snn-cnn", "--surrogate", "relu"], "surrogate 'relu'", "atan, rectangle, sigmoid, triangle"),
+        (["train", "--model", "nope"], "model 'nope'", "ann-cnn, rsc-snn, snn-cnn, snn-mlp"),
+    ],
+)
+def test_unknown_names_one_line_exit_2(capsys, argv, bad, valid):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("rbsnn: error: unknown ")
+    assert bad in err and f"valid: {valid}" in err
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["eval", "--model", "snn-cnn", "--eps", "abc"], "--eps 'abc'"),
+        (["eval", "--model", "snn-cnn", "--steps", "0"], "--steps must be a positive integer"),
+        (["eval", "--model", "snn-cnn", "--dataset", "mnist", "--data-dir", "/nonexistent"], "t10k-images-idx3-ubyte"),
+        (["eval"], "--model"),
+        (["frobnicate"], "frobnicate"),
+        (["leaderboard", "--file", "/nonexistent.csv"], "no leaderboard"),
+    ],
+)
+def test_bad_values_one_line_exit_2(capsys, argv, needle):
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and err.count("\n") == 1 and needle in err
+
+
+def test_console_script_exit_code_and_single_line():
+    proc = subprocess.run([str(RBSNN), "eval", "--model", "bogus"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "valid: " in proc.stderr
+
+
+def test_eval_writes_row_and_rerun_reproduces_exactly(capsys, tmp_path):
+    out = tmp_path / "lb.csv"
+    args = ["eval", "--model", "rsc-snn", "--attack", "pgd", "--n-examples", "40", "--steps", "3", "--eot", "2", "--draws", "3", "--out", str(out), "--quiet"]
+    assert run(capsys, *args)[0] == 0
+    first = pd.read_csv(out)
+    assert run(capsys, *args)[0] == 0
+    second = pd.read_csv(out)
+    assert len(second) == 1
+    cols = ["clean_acc", "robust_acc", "eps", "eot", "draws", "n_examples", "command"]
+    pd.testing.assert_frame_equal(first[cols], second[cols])
+    r = second.iloc[0]
+    assert (r.model, r.encoder, r["T"], r.eot, r.draws, r.n_examples) == ("rsc-snn", "poisson", 8, 2, 3, 40)
+    assert r.robust_acc <= r.clean_acc and r.eps == pytest.approx(8 / 255, abs=1e-6)
+    assert r.command.startswith("rbsnn eval --model rsc-snn --attack pgd --dataset digits --norm linf --eps 8/255")
+
+
+def test_row_command_reproduces_the_row(capsys, tmp_path):
+    out = tmp_path / "lb.csv"
+    assert run(capsys, "eval", "--model", "snn-cnn", "--eps", "0.05", "--n-examples", "60", "--out", str(out), "--quiet")[0] == 0
+    row = pd.read_csv(out).iloc[0]
+    argv = row.command.split()[1:] + ["--out", str(tmp_path / "again.csv"), "--quiet"]
+    assert run(capsys, *argv)[0] == 0
+    again = pd.read_csv(tmp_path / "again.csv").iloc[0]
+    assert (again.clean_acc, again.robust_acc) == (row.clean_acc, row.robust_acc)
+
+
+def test_train_then_eval_then_leaderboard(capsys, tmp_path):
+    zoo = tmp_path / "zoo"
+    code, out, _ = run(capsys, "train", "--model", "snn-mlp", "--epochs", "2", "--n-train", "300", "--T", "2", "--zoo-dir", str(zoo), "--quiet")
+    assert code == 0 and "clean accuracy" in out
+    card = pd.read_json(zoo / "digits" / "snn-mlp.json", typ="series")
+    assert card["T"] == 2 and card["epochs"] == 2 and "--n-train 300" in card["command"]
+    assert card["clean_acc"] > 50  # 2 epochs on 300 digits is far above chance (10%)
+    lb = tmp_path / "lb.csv"
+    assert run(capsys, "eval", "--model", "snn-mlp", "--zoo-dir", str(zoo), "--n-examples", "50", "--out", str(lb), "--quiet")[0] == 0
+    code, out, _ = run(capsys, "leaderboard", "--file", str(lb))
+    assert code == 0 and "snn-mlp" in out and "robust_acc" in out
+
+
+def test_list_shows_models_attacks_and_zoo(capsys):
+    code, out, _ = run(capsys, "list", "--dataset", "digits")
+    assert code == 0
+    for name in ("snn-cnn", "rsc-snn", "ann-cnn", "pgd", "fgsm", "zoo digits"):
+        assert name in out

@@ -1,0 +1,70 @@
+import os
+
+import pandas as pd
+import pytest
+
+from robustbench_snn import atomic
+from robustbench_snn.leaderboard import COLUMNS, format_table, read, upsert
+
+
+def row(**kw):
+    base = {c: "x" for c in COLUMNS}
+    base.update(model="snn-cnn", dataset="digits", norm="linf", eps=8 / 255, attack="pgd", clean_acc=98.4, robust_acc=93.6)
+    base.update(kw)
+    return base
+
+
+def test_upsert_replaces_same_key_and_appends_new(tmp_path):
+    path = tmp_path / "lb.csv"
+    upsert(path, row())
+    upsert(path, row(robust_acc=90.0))
+    df = read(path)
+    assert len(df) == 1 and df.loc[0, "robust_acc"] == 90.0
+    upsert(path, row(eps=16 / 255))
+    upsert(path, row(model="ann-cnn"))
+    upsert(path, row(attack="fgsm"))
+    assert len(read(path)) == 4
+    assert list(read(path).columns) == COLUMNS
+
+
+def test_eps_key_is_rounded_so_recomputed_floats_match(tmp_path):
+    path = tmp_path / "lb.csv"
+    upsert(path, row(eps=8 / 255))
+    upsert(path, row(eps=float("0.031372549")))
+    assert len(read(path)) == 1
+
+
+def test_write_is_atomic_old_file_survives_a_failed_write(tmp_path, monkeypatch):
+    path = tmp_path / "lb.csv"
+    upsert(path, row())
+    before = path.read_bytes()
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(atomic.os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        upsert(path, row(robust_acc=1.0))
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["lb.csv"]  # no temporary left behind
+
+
+def test_unknown_column_rejected(tmp_path):
+    with pytest.raises(ValueError, match="unknown leaderboard columns"):
+        upsert(tmp_path / "lb.csv", row(bogus=1))
+
+
+def test_table_sorted_by_robust_accuracy(tmp_path):
+    path = tmp_path / "lb.csv"
+    upsert(path, row(model="a", robust_acc=10.0))
+    upsert(path, row(model="b", robust_acc=50.0))
+    upsert(path, row(model="c", robust_acc=30.0))
+    lines = format_table(read(path)).splitlines()
+    assert [ln.split()[0] for ln in lines[1:]] == ["b", "c", "a"]
+
+
+def test_read_rejects_non_leaderboard(tmp_path):
+    p = tmp_path / "x.csv"
+    pd.DataFrame({"a": [1]}).to_csv(p, index=False)
+    with pytest.raises(ValueError, match="missing columns"):
+        read(p)

@@ -1,0 +1,66 @@
+import pytest
+import torch
+
+from robustbench_snn.errors import UnknownNameError, UserInputError
+from robustbench_snn.harness import clean_accuracy
+from robustbench_snn.models import SpikingClassifier
+from robustbench_snn.registry import create_model, list_models, register_model
+from robustbench_snn.zoo import checkpoint_paths, load_checkpoint, read_card, save_checkpoint
+from robustbench_snn.data import load_dataset
+
+ZOO_MODELS = ["ann-cnn", "rsc-snn", "snn-cnn", "snn-mlp"]
+
+
+def test_registry_lists_builtins_and_rejects_unknown():
+    assert set(ZOO_MODELS) <= set(list_models())
+    with pytest.raises(UnknownNameError, match="valid: " + ", ".join(list_models())):
+        create_model("resnet-snn", (1, 8, 8), 10)
+    with pytest.raises(ValueError, match="already registered"):
+        register_model("snn-cnn")(lambda *a: None)
+
+
+@pytest.mark.parametrize("name", ZOO_MODELS)
+@pytest.mark.parametrize("in_shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32)])
+def test_models_map_images_to_logits(name, in_shape):
+    model = create_model(name, in_shape, 10)
+    out = model(torch.rand(2, *in_shape))
+    assert out.shape == (2, 10)
+    if isinstance(model, SpikingClassifier):
+        assert model.T >= 1 and model.config()["neuron"] == "LIFNode"
+
+
+def test_time_major_body_shapes():
+    model = create_model("snn-cnn", (1, 8, 8), 10, T=3)
+    seq = model.encoder(torch.rand(5, 1, 8, 8))
+    assert seq.shape == (3, 5, 1, 8, 8)
+    assert model.body(seq).shape == (3, 5, 10)
+
+
+@pytest.mark.parametrize("name", ZOO_MODELS)
+def test_committed_digits_checkpoint_reproduces_its_card(name):
+    """The card's clean accuracy is re-measured here from the committed weights."""
+    model, card = load_checkpoint(name, "digits")
+    draws = card["clean_acc_draws"]
+    acc = clean_accuracy(model, load_dataset("digits", "test"), draws=draws, seed=card["seed"]).mean().item()
+    assert round(100 * acc, 2) == card["clean_acc"]
+    assert card["command"].startswith(f"rbsnn train --model {name} --dataset digits")
+    assert card["encoder"] == ("poisson" if name == "rsc-snn" else "none" if name == "ann-cnn" else "direct")
+
+
+def test_snn_cnn_digits_clean_accuracy_at_least_90(zoo_snn_cnn, digits_test):
+    assert clean_accuracy(zoo_snn_cnn, digits_test).mean().item() >= 0.90
+
+
+def test_checkpoint_roundtrip(tmp_path):
+    model = create_model("snn-mlp", (1, 8, 8), 10, T=2)
+    card = {"model": "snn-mlp", "dataset": "digits", "in_shape": [1, 8, 8], "num_classes": 10, "build_kwargs": {"T": 2}}
+    save_checkpoint(model, card, tmp_path)
+    loaded, card2 = load_checkpoint("snn-mlp", "digits", tmp_path)
+    x = torch.rand(4, 1, 8, 8)
+    assert torch.equal(model.eval()(x), loaded(x)) and card2 == card
+    assert checkpoint_paths("snn-mlp", "digits", tmp_path)[0].is_file()
+
+
+def test_missing_checkpoint_says_how_to_train(tmp_path):
+    with pytest.raises(UserInputError, match="rbsnn train --model snn-cnn --dataset mnist"):
+        read_card("snn-cnn", "mnist", tmp_path)
