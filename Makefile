@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip
 CONSTRAINTS := requirements/constraints.txt
 STAMP  := $(VENV)/.installed
 
-.PHONY: eval test install bench clean-venv
+.PHONY: eval test install bench leaderboards clean-venv
 
 install: $(STAMP)
 
@@ -40,3 +40,21 @@ bench: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Every committed leaderboard row, regenerated from the committed zoo. Each
+# row's `command` column is the single command that reproduces that row.
+DIGITS_MODELS := snn-cnn rsc-snn ann-cnn snn-mlp
+MNIST_MODELS  := snn-cnn rsc-snn ann-cnn
+MNIST_DIR     ?= ../shared/data/mnist
+
+leaderboards: $(STAMP)
+	for m in $(DIGITS_MODELS); do \
+	  $(VENV)/bin/rbsnn eval --quiet --model $$m --attack pgd && \
+	  $(VENV)/bin/rbsnn eval --quiet --model $$m --attack pgd --eps 0.1 && \
+	  $(VENV)/bin/rbsnn eval --quiet --model $$m --attack fgsm && \
+	  $(VENV)/bin/rbsnn eval --quiet --model $$m --attack pgd --norm l2 || exit 1; \
+	done
+	for m in $(MNIST_MODELS); do \
+	  $(VENV)/bin/rbsnn eval --quiet --model $$m --attack pgd --dataset mnist --data-dir $(MNIST_DIR) --n-examples 1000 && \
+	  $(VENV)/bin/rbsnn eval --quiet --model $$m --attack pgd --dataset mnist --data-dir $(MNIST_DIR) --n-examples 1000 --eps 0.1 || exit 1; \
+	done
