@@ -64,3 +64,20 @@ def test_checkpoint_roundtrip(tmp_path):
 def test_missing_checkpoint_says_how_to_train(tmp_path):
     with pytest.raises(UserInputError, match="rbsnn train --model snn-cnn --dataset mnist"):
         read_card("snn-cnn", "mnist", tmp_path)
+
+
+def test_rate_readout_logits_are_scaled_spike_counts():
+    model = create_model("snn-cnn", (1, 8, 8), 10, T=4, readout="rate")
+    assert model.readout == "rate" and model.config()["readout"] == "rate"
+    out = model.eval()(torch.rand(6, 1, 8, 8))
+    counts = out / model.rate_scale * model.T  # number of output spikes, 0..T
+    assert torch.allclose(counts, counts.round(), atol=1e-5) and counts.min() >= 0 and counts.max() <= 4
+    out.sum().backward()  # gradients flow through the output neurons' surrogate
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_if_neuron_and_soft_reset_build():
+    model = create_model("snn-mlp", (1, 8, 8), 10, neuron="if")
+    assert model.config()["neuron"] == "IFNode"
+    with pytest.raises(UnknownNameError, match="valid: if, lif"):
+        create_model("snn-mlp", (1, 8, 8), 10, neuron="izhikevich")

@@ -71,5 +71,24 @@ def spiking_mlp_body(
     )
 
 
-def build_snn(body_fn, in_shape, num_classes, *, encoder: str, T: int, **body_kwargs) -> SpikingClassifier:
-    return SpikingClassifier(create_encoder(encoder, T), body_fn(in_shape, num_classes, **body_kwargs))
+def build_snn(
+    body_fn,
+    in_shape,
+    num_classes,
+    *,
+    encoder: str,
+    T: int,
+    readout: str = "membrane",
+    neuron: str = "lif",
+    surrogate: str = "atan",
+    tau: float = 2.0,
+    **body_kwargs,
+) -> SpikingClassifier:
+    """``encoder -> body -> readout``. With ``readout="rate"`` the body's linear
+    output layer drives spiking output neurons and the logits are their
+    (scaled) firing rates; with ``"membrane"`` the logits are the mean
+    output current over T."""
+    body = body_fn(in_shape, num_classes, neuron=neuron, surrogate=surrogate, tau=tau, **body_kwargs)
+    if readout == "rate":
+        body.append(_neuron(neuron, surrogate, tau))
+    return SpikingClassifier(create_encoder(encoder, T), body, readout=readout)
