@@ -180,8 +180,6 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    import torch
-
     from robustbench_snn.attacks import ATTACKS, NORMS
 
     from .data import DATASETS, load_dataset
@@ -202,6 +200,7 @@ def cmd_eval(args) -> int:
     surrogate = Surrogate.parse(args.surrogate) if args.surrogate else None
     device = _resolve_device(args.device)
 
+    commit = git_commit()  # taken before the (long) evaluation, like the code it describes
     data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
     model, card = load_checkpoint(args.model, args.dataset, args.zoo_dir)
     model.to(device)
@@ -210,7 +209,6 @@ def cmd_eval(args) -> int:
     cfg = AttackConfig(args.attack, args.norm, eps, args.steps, alpha, eot)
     surrogate_attack = str(surrogate) if surrogate else card["surrogate"]
     _say(args.quiet, f"{args.model} on {args.dataset} ({len(data)} examples): {args.attack} {args.norm} eps={eps_text} steps={args.steps} eot={eot} draws={draws} surrogate={surrogate_attack}")
-    torch.set_grad_enabled(True)
     res = evaluate(model, data, cfg, draws=draws, surrogate=surrogate, seed=args.seed, batch_size=args.batch_size, quiet=args.quiet)
     print(f"{args.model} {args.dataset} {args.attack} {args.norm} eps={eps_text}: clean {100 * res.clean_acc:.2f}%  robust {100 * res.robust_acc:.2f}%  (n={len(data)}, {res.seconds:.1f} s)")
 
@@ -235,7 +233,7 @@ def cmd_eval(args) -> int:
         "alpha": round(eps if args.attack == "fgsm" else (alpha if alpha is not None else 2.5 * eps / args.steps), 6),
         "eot": eot, "draws": draws, "n_examples": len(data),
         "clean_acc": round(100 * res.clean_acc, 2), "robust_acc": round(100 * res.robust_acc, 2),
-        "seed": args.seed, "date": today(), "version": version(), "commit": git_commit(), "command": shlex.join(command),
+        "seed": args.seed, "date": today(), "version": version(), "commit": commit, "command": shlex.join(command),
     }
     out = Path(args.out) if args.out else default_path(args.dataset, args.norm)
     upsert(out, row)

@@ -101,6 +101,7 @@ def train_model(
 ):
     """Build, train and score registered model ``name``; returns ``(model, card)``."""
     entry = get_model_entry(name)
+    commit = git_commit()  # the code that runs is the code at start, whatever changes meanwhile
     build_kwargs = dict(build_kwargs or {})
     torch.manual_seed(cfg.seed)
     model = create_model(name, train.in_shape, train.num_classes, **build_kwargs)
@@ -129,7 +130,7 @@ def train_model(
         "train_seconds": round(seconds, 1),
         "threads": torch.get_num_threads(),
         "command": command,
-        "commit": git_commit(),
+        "commit": commit,
         "version": version(),
         "torch": torch.__version__,
         "python": sys.version.split()[0],
