@@ -100,3 +100,9 @@ def test_list_shows_models_attacks_and_zoo(capsys):
     assert code == 0
     for name in ("snn-cnn", "rsc-snn", "ann-cnn", "pgd", "fgsm", "zoo digits"):
         assert name in out
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_requested_without_cuda_is_a_one_line_error(capsys):
+    code, _, err = run(capsys, "eval", "--model", "snn-cnn", "--device", "cuda", "--n-examples", "5")
+    assert code == 2 and err.count("\n") == 1 and "no CUDA device" in err and "valid: auto, cpu" in err
