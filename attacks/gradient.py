@@ -10,7 +10,7 @@ Carlini & Wagner, ICML 2018, "Obfuscated Gradients..."):
 
 torchattacks and foolbox compute one draw per step (their EOT-PGD repeats
 whole forward passes in a Python loop); we batch the N draws through the
-model at once, capped at ``max_batch`` examples per pass.
+model in as few passes as fit :data:`MAX_PASS_ELEMENTS`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+#: Input values per forward pass when stacking EOT copies. Measured on 2 CPU
+#: cores (rsc-snn, MNIST, T=8, 250 images, EOT 10): passes of 250 images took
+#: 6.1 s, of 2,048 images 25.9 s -- large passes are memory-bound. 2**18
+#: values is ~330 MNIST images or ~4,000 digits images per pass.
+MAX_PASS_ELEMENTS = 2**18
 
 
 def cross_entropy_sum(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -31,17 +38,19 @@ def eot_gradient(
     y: torch.Tensor,
     eot: int = 1,
     loss_fn=cross_entropy_sum,
-    max_batch: int = 2048,
+    max_elements: int = MAX_PASS_ELEMENTS,
 ) -> torch.Tensor:
     """``(1/eot) Σ_i ∇_x loss(model(x), y)`` over ``eot`` forward passes.
 
     ``x: [B, ...]``; returns a gradient of the same shape. Each of the
-    ``eot`` copies of ``x`` gets its own encoder draw.
+    ``eot`` copies of ``x`` gets its own encoder draw. Copies are stacked
+    into one pass while the pass holds at most ``max_elements`` input
+    values (a fixed constant, so results do not depend on the machine).
     """
     if eot < 1:
         raise ValueError(f"eot must be >= 1, got {eot}")
     x = x.detach().requires_grad_(True)
-    copies_per_pass = max(1, min(eot, max_batch // max(1, len(x))))
+    copies_per_pass = max(1, min(eot, max_elements // max(1, x.numel())))
     done = 0
     while done < eot:
         k = min(copies_per_pass, eot - done)
