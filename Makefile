@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PIP) install --quiet -c $(CONSTRAINTS) torch
 	$(PIP) install --quiet --no-deps -c $(CONSTRAINTS) torchattacks
 	$(PIP) install --quiet -c $(CONSTRAINTS) -e '.[dev]'
+	@echo "(pip's note that torchattacks wants torchvision is expected: it never imports it; see README, Design notes)"
 	touch $(STAMP)
 
 # Default evaluation: RSC-SNN (Poisson coding) on the embedded digits test set

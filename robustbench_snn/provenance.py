@@ -12,11 +12,19 @@ from . import __version__
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: What determines a number: the code, the weights and the pinned stack. Edits
+#: elsewhere (README, the leaderboard CSVs a run is itself writing) do not
+#: make a result "dirty".
+RESULT_PATHS = ("robustbench_snn", "attacks", "defenses", "zoo", "pyproject.toml", "requirements")
+
+
 def git_commit(root: Path = ROOT) -> str:
-    """Short commit hash, with ``+dirty`` when tracked files differ from it; 'unknown' outside git."""
+    """Short commit hash, with ``+dirty`` when :data:`RESULT_PATHS` differ from it; 'unknown' outside git."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *RESULT_PATHS], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+dirty" if dirty else "")
