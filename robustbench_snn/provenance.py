@@ -12,18 +12,20 @@ from . import __version__
 ROOT = Path(__file__).resolve().parent.parent
 
 
-#: What determines a number: the code, the weights and the pinned stack. Edits
-#: elsewhere (README, the leaderboard CSVs a run is itself writing) do not
-#: make a result "dirty".
-RESULT_PATHS = ("robustbench_snn", "attacks", "defenses", "zoo", "pyproject.toml", "requirements")
+#: What determines a trained model: the code and the pinned stack.
+CODE_PATHS = ("robustbench_snn", "attacks", "defenses", "pyproject.toml", "requirements")
+#: What determines an evaluation: the code, the pinned stack and the weights.
+#: Edits elsewhere (README, the leaderboard CSV a run is itself writing, or for
+#: training the zoo it is about to overwrite) do not make a result "dirty".
+RESULT_PATHS = (*CODE_PATHS, "zoo")
 
 
-def git_commit(root: Path = ROOT) -> str:
-    """Short commit hash, with ``+dirty`` when :data:`RESULT_PATHS` differ from it; 'unknown' outside git."""
+def git_commit(root: Path = ROOT, paths: tuple[str, ...] = RESULT_PATHS) -> str:
+    """Short commit hash, with ``+dirty`` when ``paths`` differ from it; 'unknown' outside git."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", *RESULT_PATHS], cwd=root, capture_output=True, text=True, check=True
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *paths], cwd=root, capture_output=True, text=True, check=True
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

@@ -13,7 +13,7 @@ from robustbench_snn.defenses import get_objective
 
 from .data import Dataset
 from .harness import clean_accuracy
-from .provenance import git_commit, today, version
+from .provenance import CODE_PATHS, git_commit, today, version
 from .registry import create_model, get_model_entry
 
 #: Epochs when neither the command line nor the model sets them: small data
@@ -101,7 +101,7 @@ def train_model(
 ):
     """Build, train and score registered model ``name``; returns ``(model, card)``."""
     entry = get_model_entry(name)
-    commit = git_commit()  # the code that runs is the code at start, whatever changes meanwhile
+    commit = git_commit(paths=CODE_PATHS)  # the code at start; the zoo is this run's output
     build_kwargs = dict(build_kwargs or {})
     torch.manual_seed(cfg.seed)
     model = create_model(name, train.in_shape, train.num_classes, **build_kwargs)
