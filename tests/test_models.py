@@ -81,3 +81,24 @@ def test_if_neuron_and_soft_reset_build():
     assert model.config()["neuron"] == "IFNode"
     with pytest.raises(UnknownNameError, match="valid: if, lif"):
         create_model("snn-mlp", (1, 8, 8), 10, neuron="izhikevich")
+
+
+def test_card_command_reproduces_committed_weights(tmp_path):
+    """Every zoo checkpoint is reproducible by the command in its card (snn-mlp: ~3 s)."""
+    import shlex
+
+    from safetensors.torch import load_file
+
+    from robustbench_snn.cli import main
+
+    card = read_card("snn-mlp", "digits")
+    argv = shlex.split(card["command"])[1:] + ["--zoo-dir", str(tmp_path), "--quiet"]
+    assert main(argv) == 0
+    new_card = read_card("snn-mlp", "digits", tmp_path)
+    committed = load_file(str(checkpoint_paths("snn-mlp", "digits")[0]))
+    retrained = load_file(str(checkpoint_paths("snn-mlp", "digits", tmp_path)[0]))
+    if card["torch"] == torch.__version__ and card["threads"] == torch.get_num_threads():
+        assert all(torch.equal(committed[k], retrained[k]) for k in committed)  # same stack: bit for bit
+        assert new_card["clean_acc"] == card["clean_acc"]
+    else:  # another torch build or thread count may round differently
+        assert abs(new_card["clean_acc"] - card["clean_acc"]) <= 1.0
