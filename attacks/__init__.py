@@ -14,7 +14,7 @@ from robustbench_snn.errors import UnknownNameError
 from .adapters import torchattacks_pgd
 from .gradient import eot_gradient
 from .norms import NORMS, L2Ball, LinfBall, NormBall, make_ball
-from .pgd import fgsm, pgd
+from .pgd import default_alpha, fgsm, pgd
 
 AttackFn = Callable[..., "object"]
 
@@ -33,6 +33,6 @@ def get_attack(name: str) -> AttackFn:
 
 
 __all__ = [
-    "ATTACKS", "NORMS", "L2Ball", "LinfBall", "NormBall", "eot_gradient", "fgsm", "get_attack",
+    "ATTACKS", "NORMS", "L2Ball", "LinfBall", "NormBall", "default_alpha", "eot_gradient", "fgsm", "get_attack",
     "make_ball", "pgd", "torchattacks_pgd",
 ]

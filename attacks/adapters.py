@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .norms import NormBall
+from .pgd import default_alpha
 
 
 def torchattacks_pgd(
@@ -34,7 +35,7 @@ def torchattacks_pgd(
         raise ImportError("torchattacks is not installed; run `make eval` or `pip install --no-deps torchattacks==3.5.1`") from e
     if ball.eps == 0:
         return x.detach().clone()
-    alpha = 2.5 * ball.eps / steps if alpha is None else alpha
+    alpha = default_alpha(ball.eps, steps) if alpha is None else alpha
     if ball.name == "linf":
         if eot > 1:
             atk = torchattacks.EOTPGD(model, eps=ball.eps, alpha=alpha, steps=steps, eot_iter=eot, random_start=random_start)

@@ -18,6 +18,12 @@ from .gradient import eot_gradient
 from .norms import NormBall
 
 
+def default_alpha(eps: float, steps: int) -> float:
+    """PGD step size ``2.5 * eps / steps`` (Madry et al.'s rule): enough to cross
+    the ball and back within the step budget."""
+    return 2.5 * eps / steps
+
+
 def pgd(
     model: nn.Module,
     x: torch.Tensor,
@@ -30,13 +36,13 @@ def pgd(
 ) -> torch.Tensor:
     """Untargeted PGD; returns ``x_adv`` in ``ball`` around ``x`` and in [0, 1].
 
-    ``alpha`` defaults to ``2.5 * eps / steps`` (Madry et al.'s rule).
+    ``alpha`` defaults to :func:`default_alpha`.
     """
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     if ball.eps == 0:
         return x.detach().clone()
-    alpha = 2.5 * ball.eps / steps if alpha is None else alpha
+    alpha = default_alpha(ball.eps, steps) if alpha is None else alpha
     x = x.detach()
     x_adv = ball.random_start(x) if random_start else x.clone()
     for _ in range(steps):

@@ -180,7 +180,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from robustbench_snn.attacks import ATTACKS, NORMS
+    from robustbench_snn.attacks import ATTACKS, NORMS, default_alpha
 
     from .data import DATASETS, load_dataset
     from .harness import AttackConfig, evaluate
@@ -230,7 +230,7 @@ def cmd_eval(args) -> int:
         "T": card["T"], "neuron": card["neuron"], "surrogate_train": card["surrogate"],
         "surrogate_attack": surrogate_attack if card["T"] else "none", "attack": args.attack, "norm": args.norm,
         "eps": eps, "steps": 1 if args.attack == "fgsm" else args.steps,
-        "alpha": round(eps if args.attack == "fgsm" else (alpha if alpha is not None else 2.5 * eps / args.steps), 6),
+        "alpha": round(eps if args.attack == "fgsm" else (alpha if alpha is not None else default_alpha(eps, args.steps)), 6),
         "eot": eot, "draws": draws, "n_examples": len(data),
         "clean_acc": round(100 * res.clean_acc, 2), "robust_acc": round(100 * res.robust_acc, 2),
         "seed": args.seed, "date": today(), "version": version(), "commit": commit, "command": shlex.join(command),

@@ -39,7 +39,7 @@ class AttackConfig:
     norm: str = "linf"
     eps: float = 8 / 255
     steps: int = 10
-    alpha: float | None = None  # None: 2.5 * eps / steps
+    alpha: float | None = None  # None: attacks.default_alpha(eps, steps)
     eot: int = 1
     random_start: bool = True
 
