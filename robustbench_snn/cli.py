@@ -7,6 +7,7 @@ Bad input (unknown names, missing data, bad values) prints one line
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from fractions import Fraction
@@ -266,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserInputError as e:
         print(f"rbsnn: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `rbsnn leaderboard | head`: the reader left; exit quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 A factory takes ``(in_shape, num_classes, **kwargs)`` and returns a
 :class:`~robustbench_snn.models.base.Classifier`. Adding a model is one file in
-``robustbench_snn/models/`` that defines and decorates its factory (and is
-imported by ``robustbench_snn/models/__init__.py``).
+``robustbench_snn/models/`` that defines and decorates its factory (the
+package imports every module in that folder).
 """
 
 from __future__ import annotations

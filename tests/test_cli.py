@@ -106,3 +106,8 @@ def test_list_shows_models_attacks_and_zoo(capsys):
 def test_cuda_requested_without_cuda_is_a_one_line_error(capsys):
     code, _, err = run(capsys, "eval", "--model", "snn-cnn", "--device", "cuda", "--n-examples", "5")
     assert code == 2 and err.count("\n") == 1 and "no CUDA device" in err and "valid: auto, cpu" in err
+
+
+def test_closed_pipe_exits_quietly():
+    proc = subprocess.run(f"'{RBSNN}' list | head -1", shell=True, capture_output=True, text=True)
+    assert proc.stdout == "models:\n" and "Traceback" not in proc.stderr

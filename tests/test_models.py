@@ -102,3 +102,15 @@ def test_card_command_reproduces_committed_weights(tmp_path):
         assert new_card["clean_acc"] == card["clean_acc"]
     else:  # another torch build or thread count may round differently
         assert abs(new_card["clean_acc"] - card["clean_acc"]) <= 1.0
+
+
+def test_every_module_in_models_folder_is_imported():
+    """Adding a model is one file: the package imports each module in its folder."""
+    import sys
+    from pathlib import Path
+
+    import robustbench_snn.models as pkg
+
+    list_models()
+    files = [p.stem for p in Path(pkg.__file__).parent.glob("*.py") if p.stem != "__init__"]
+    assert files and all(f"robustbench_snn.models.{f}" in sys.modules for f in files)

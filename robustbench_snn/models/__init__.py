@@ -1,7 +1,13 @@
-"""Registered models. Importing this package registers every built-in model;
-a new model is one module here, imported below."""
+"""Registered models. Importing this package imports every module in this
+folder, and each module's ``@register_model`` registers its model: adding a
+model is adding one file here."""
 
-from . import ann_cnn, rsc_snn, snn_cnn, snn_mlp  # noqa: F401
+import importlib
+import pkgutil
+
 from .base import ANNClassifier, Classifier, SpikingClassifier
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["ANNClassifier", "Classifier", "SpikingClassifier"]
