@@ -67,7 +67,4 @@ def get_model_entry(name: str) -> ModelEntry:
 
 def create_model(name: str, in_shape: tuple[int, ...], num_classes: int, **kwargs: Any):
     """Build an untrained model ``name`` for inputs ``[B, *in_shape]``."""
-    model = get_model_entry(name).factory(tuple(in_shape), num_classes, **kwargs)
-    model.registry_name = name
-    model.build_kwargs = dict(kwargs)
-    return model
+    return get_model_entry(name).factory(tuple(in_shape), num_classes, **kwargs)

@@ -22,10 +22,6 @@ from ..neurons import spiking_neurons
 class Classifier(nn.Module):
     """Base class: subclasses implement ``forward`` and ``config``."""
 
-    #: Filled in by the factory so checkpoints can be rebuilt from their card.
-    registry_name: str = ""
-    build_kwargs: dict[str, Any]
-
     @property
     def stochastic(self) -> bool:
         """True when repeated forward passes on one input may differ."""
