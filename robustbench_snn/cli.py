@@ -112,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command(subcommand: str, *flags: tuple[str, object]) -> str:
+    """The canonical ``rbsnn`` command line recorded in cards and rows; flags whose value is None are left out."""
+    return shlex.join(["rbsnn", subcommand] + [a for flag, value in flags if value is not None for a in (flag, str(value))])
+
+
 def _check_name(kind: str, name: str, valid) -> None:
     if name not in valid:
         raise UnknownNameError(kind, name, valid)
@@ -158,10 +163,9 @@ def cmd_train(args) -> int:
     entry = get_model_entry(args.model)
     train = load_dataset(args.dataset, "train", args.data_dir).head(args.n_train)
     test = load_dataset(args.dataset, "test", args.data_dir)
-    defaults = entry.train_defaults
     cfg = TrainConfig(
         epochs=args.epochs or default_epochs(args.dataset),
-        lr=args.lr or defaults.get("lr", 2e-3),
+        lr=args.lr or entry.train_defaults.get("lr", TrainConfig.lr),
         batch_size=args.batch_size,
         seed=args.seed,
     )
@@ -171,10 +175,12 @@ def cmd_train(args) -> int:
     if args.surrogate is not None:
         build["surrogate"] = str(Surrogate.parse(args.surrogate))
     device = _resolve_device(args.device)
-    command = ["rbsnn", "train", "--model", args.model, "--dataset", args.dataset, "--epochs", str(cfg.epochs),
-               "--lr", f"{cfg.lr:g}", "--batch-size", str(cfg.batch_size), "--seed", str(cfg.seed)]
-    command += [a for k, v in (("--T", args.T), ("--surrogate", build.get("surrogate")), ("--n-train", args.n_train), ("--data-dir", args.data_dir)) if v is not None for a in (k, str(v))]
-    model, card = train_model(args.model, train, test, cfg, build, command=shlex.join(command), quiet=args.quiet, device=device)
+    command = _command(
+        "train", ("--model", args.model), ("--dataset", args.dataset), ("--epochs", cfg.epochs), ("--lr", f"{cfg.lr:g}"),
+        ("--batch-size", cfg.batch_size), ("--seed", cfg.seed), ("--T", args.T), ("--surrogate", build.get("surrogate")),
+        ("--n-train", args.n_train), ("--data-dir", args.data_dir),
+    )
+    model, card = train_model(args.model, train, test, cfg, build, command=command, quiet=args.quiet, device=device)
     weights, card_path = save_checkpoint(model, card, args.zoo_dir)
     print(f"{args.model} on {args.dataset}: clean accuracy {card['clean_acc']:.2f}% ({card['train_seconds']:.0f} s); wrote {weights} and {card_path.name}")
     return 0
@@ -215,17 +221,11 @@ def cmd_eval(args) -> int:
 
     if args.no_save:
         return 0
-    command = ["rbsnn", "eval", "--model", args.model, "--attack", args.attack, "--dataset", args.dataset,
-               "--norm", args.norm, "--eps", eps_text, "--steps", str(args.steps), "--eot", str(eot),
-               "--draws", str(draws), "--seed", str(args.seed)]
-    if args.alpha is not None:
-        command += ["--alpha", args.alpha]
-    if surrogate:
-        command += ["--surrogate", str(surrogate)]
-    if args.n_examples:
-        command += ["--n-examples", str(args.n_examples)]
-    if args.data_dir:
-        command += ["--data-dir", args.data_dir]
+    command = _command(
+        "eval", ("--model", args.model), ("--attack", args.attack), ("--dataset", args.dataset), ("--norm", args.norm),
+        ("--eps", eps_text), ("--steps", args.steps), ("--eot", eot), ("--draws", draws), ("--seed", args.seed),
+        ("--alpha", args.alpha), ("--surrogate", surrogate), ("--n-examples", args.n_examples), ("--data-dir", args.data_dir or None),
+    )
     row = {
         "model": args.model, "dataset": args.dataset, "defense": card["defense"], "encoder": card["encoder"],
         "T": card["T"], "neuron": card["neuron"], "surrogate_train": card["surrogate"],
@@ -234,7 +234,7 @@ def cmd_eval(args) -> int:
         "alpha": round(eps if args.attack == "fgsm" else (alpha if alpha is not None else default_alpha(eps, args.steps)), 6),
         "eot": eot, "draws": draws, "n_examples": len(data),
         "clean_acc": round(100 * res.clean_acc, 2), "robust_acc": round(100 * res.robust_acc, 2),
-        "seed": args.seed, "date": today(), "version": version(), "commit": commit, "command": shlex.join(command),
+        "seed": args.seed, "date": today(), "version": version(), "commit": commit, "command": command,
     }
     out = Path(args.out) if args.out else default_path(args.dataset, args.norm)
     upsert(out, row)

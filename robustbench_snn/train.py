@@ -110,7 +110,8 @@ def train_model(
     recalibrate_batchnorm(model, train, device=device)
     seconds = time.perf_counter() - start
     draws = CARD_DRAWS if model.stochastic else 1
-    clean = clean_accuracy(model.cpu(), test, draws=draws, seed=cfg.seed).mean().item()
+    model.cpu()
+    clean = clean_accuracy(model, test, draws=draws, seed=cfg.seed).mean().item()
     card = {
         "model": name,
         "dataset": train.name,
@@ -136,4 +137,4 @@ def train_model(
         "python": sys.version.split()[0],
         "date": today(),
     }
-    return model.cpu(), card
+    return model, card

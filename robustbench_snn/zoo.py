@@ -35,7 +35,6 @@ def checkpoint_paths(model: str, dataset: str, root: str | Path | None = None) -
 def save_checkpoint(model, card: dict[str, Any], root: str | Path | None = None) -> tuple[Path, Path]:
     """Write weights and card atomically (card last, so a card implies weights)."""
     weights, card_path = checkpoint_paths(card["model"], card["dataset"], root)
-    weights.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     atomic_write_bytes(weights, save(state))
     atomic_write_bytes(card_path, (json.dumps(card, indent=2, sort_keys=True) + "\n").encode())

@@ -11,7 +11,6 @@ from .base import ANNClassifier
 @register_model(
     "ann-cnn",
     description="ANN twin of snn-cnn (ReLU), baseline",
-    train_defaults={"lr": 2e-3},
 )
 def ann_cnn(in_shape, num_classes, channels: tuple[int, int] = (16, 32), hidden: int = 128):
     c, h, w = in_shape

@@ -13,7 +13,6 @@ from .snn import build_snn, spiking_cnn_body
     "rsc-snn",
     defense="rsc",
     description="spiking CNN, Poisson rate coding (randomized-smoothing coding), LIF",
-    train_defaults={"lr": 2e-3},
 )
 def rsc_snn(in_shape, num_classes, T: int = 8, **kwargs):
     return build_snn(spiking_cnn_body, in_shape, num_classes, encoder="poisson", T=T, **kwargs)

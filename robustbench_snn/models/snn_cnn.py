@@ -7,7 +7,6 @@ from .snn import build_snn, spiking_cnn_body
 @register_model(
     "snn-cnn",
     description="spiking CNN, direct coding, LIF, standard BPTT training",
-    train_defaults={"lr": 2e-3},
 )
 def snn_cnn(in_shape, num_classes, T: int = 4, **kwargs):
     return build_snn(spiking_cnn_body, in_shape, num_classes, encoder="direct", T=T, **kwargs)
