@@ -7,6 +7,9 @@
   Poisson process). This is the stochastic coding that RSC-SNN
   ("Towards understanding the robustness of SNNs with Poisson coding",
   i.e. randomized-smoothing coding) analyses as randomized smoothing.
+  Its coding rate ``rate`` scales the firing probability, ``p = rate * x``.
+* :class:`TTFSEncoder` -- time-to-first-spike (latency) coding: each input
+  element fires at most once, earlier for larger values.
 
 Gradients through the Poisson encoder use the straight-through estimator
 of the *expected* spike, ``s = x + (bernoulli(x) - x).detach()``: since
@@ -58,6 +61,11 @@ class Encoder(nn.Module):
             raise ValueError(f"number of time steps T must be >= 1, got {T}")
         self.T = T
 
+    @property
+    def label(self) -> str:
+        """Name plus non-default settings, for cards and leaderboard rows."""
+        return self.name
+
 
 @register_encoder("direct")
 class DirectEncoder(Encoder):
@@ -70,7 +78,13 @@ class DirectEncoder(Encoder):
 
 @register_encoder("poisson")
 class PoissonEncoder(Encoder):
-    """Bernoulli rate coding: ``s_t ~ Bernoulli(clamp(x, 0, 1))`` i.i.d. over t.
+    """Bernoulli rate coding: ``s_t ~ Bernoulli(rate * clamp(x, 0, 1))`` i.i.d. over t.
+
+    ``rate`` in (0, 1] is RSC-SNN's coding-rate knob (Wu et al., ACM MM
+    2024): lowering it makes spikes sparser, so each draw carries less of
+    the input and more Bernoulli noise (relative variance ``(1 - p) / p``)
+    -- stronger smoothing, lower clean accuracy. ``rate=1`` is plain
+    Poisson coding.
 
     ``seed`` makes the draws reproducible independently of the global RNG
     (call :meth:`reseed` to restart the stream); with ``seed=None`` the
@@ -79,18 +93,56 @@ class PoissonEncoder(Encoder):
 
     stochastic = True
 
-    def __init__(self, T: int, seed: int | None = None) -> None:
+    def __init__(self, T: int, seed: int | None = None, rate: float = 1.0) -> None:
         super().__init__(T)
+        if not 0 < rate <= 1:
+            raise ValueError(f"Poisson coding rate must be in (0, 1], got {rate}")
+        self.rate = rate
         self.generator: torch.Generator | None = None
         if seed is not None:
             self.reseed(seed)
+
+    @property
+    def label(self) -> str:
+        return self.name if self.rate == 1 else f"{self.name}(rate={self.rate:g})"
 
     def reseed(self, seed: int) -> None:
         self.generator = torch.Generator().manual_seed(seed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: [B, ...] -> spikes [T, B, ...] in {0, 1}
-        p = x.clamp(0, 1).unsqueeze(0).expand(self.T, *x.shape)
+        p = (self.rate * x.clamp(0, 1)).unsqueeze(0).expand(self.T, *x.shape)
         u = torch.rand(p.shape, generator=self.generator, dtype=p.dtype)
         s = (u.to(p.device) < p.detach()).to(p.dtype)
         return p + (s - p).detach()
+
+
+@register_encoder("ttfs")
+class TTFSEncoder(Encoder):
+    """Time-to-first-spike (latency) coding: element ``x`` fires once, at step
+    ``t(x) = round((1 - x) (T - 1))``, so larger values fire earlier; values
+    ``<= threshold`` never fire (Thorpe's rank/latency code; as used for
+    deep SNNs by e.g. Rueckauer & Liu 2018, Park et al. 2020).
+
+    Forward: exactly one-hot in time (at most one spike per element). The
+    hard step has zero derivative in ``x``, which would mask every
+    white-box attack; the backward pass therefore uses the derivative of the
+    linear interpolation between the two steps around the continuous spike
+    time ``tau(x) = (1 - x)(T - 1)``: ``s~_t = max(0, 1 - |t - tau(x)|)``
+    (a straight-through estimator written for this encoder -- no library
+    has one).
+    """
+
+    def __init__(self, T: int, threshold: float = 0.0) -> None:
+        super().__init__(T)
+        self.threshold = threshold
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: [B, ...] -> spikes [T, B, ...], one-hot along T (or all zero)
+        x = x.clamp(0, 1)
+        active = (x > self.threshold).to(x.dtype).unsqueeze(0)
+        tau = (1 - x) * (self.T - 1)  # continuous spike time
+        t = torch.arange(self.T, dtype=x.dtype, device=x.device).view(-1, *([1] * x.dim()))
+        soft = (1 - (t - tau.unsqueeze(0)).abs()).clamp(min=0) * active
+        hard = (t == tau.detach().round().unsqueeze(0)).to(x.dtype) * active
+        return soft + (hard - soft).detach()

@@ -79,7 +79,7 @@ def test_rate_readout_logits_are_scaled_spike_counts():
 def test_if_neuron_and_soft_reset_build():
     model = create_model("snn-mlp", (1, 8, 8), 10, neuron="if")
     assert model.config()["neuron"] == "IFNode"
-    with pytest.raises(UnknownNameError, match="valid: if, lif"):
+    with pytest.raises(UnknownNameError, match="valid: dlif, if, lif"):
         create_model("snn-mlp", (1, 8, 8), 10, neuron="izhikevich")
 
 

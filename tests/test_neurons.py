@@ -33,7 +33,7 @@ def test_lif_tau_matches_closed_form_membrane():
     x = torch.full((6, 1), 2.0)
     v, vs = torch.zeros(1), []
     for t in range(6):
-        v = n.charge(v, x[t])
+        v = n.charge(v, x[t], t)
         vs.append(v.item())
     assert vs == pytest.approx([2.0 * (1 - 0.75 ** (t + 1)) for t in range(6)], rel=1e-5)
 

@@ -32,19 +32,35 @@ class Classifier(nn.Module):
         raise NotImplementedError
 
 
-class SpikingClassifier(Classifier):
-    """``encoder -> body -> mean over T``.
+READOUTS = ("membrane", "rate", "weighted")
 
-    ``body`` maps ``[T, B, ...] -> [T, B, K]``; with ``readout="membrane"`` its
-    last layer is a non-spiking linear layer and the logits are the mean
-    membrane input over T; with ``readout="rate"`` the body ends in spiking
-    neurons and the logits are ``rate_scale *`` the output firing rates.
+
+def temporal_weights(T: int) -> torch.Tensor:
+    """``w_t = (T - t) / Σ_s (T - s)`` for t = 0..T-1: linearly decaying, sums to 1."""
+    w = torch.arange(T, 0, -1, dtype=torch.float32)
+    return w / w.sum()
+
+
+class SpikingClassifier(Classifier):
+    """``encoder -> body -> readout over T``.
+
+    ``body`` maps ``[T, B, ...] -> [T, B, K]``. Readouts:
+
+    * ``membrane``: the body ends in a non-spiking linear layer; logits are
+      its mean output over T.
+    * ``rate``: the body ends in spiking neurons; logits are ``rate_scale *``
+      their firing rates.
+    * ``weighted``: temporal-weighted decoding for latency (TTFS) coding:
+      ``logits = Σ_t w_t o_t`` with ``w_t ∝ T - t`` (t = 0..T-1), so evidence
+      that arrives early -- from the strongest inputs, which fire first --
+      counts most (the linearly decaying kernel of temporal-coding readouts,
+      e.g. Park et al., "T2FSNN", DAC 2020).
     """
 
     def __init__(self, encoder: Encoder, body: nn.Module, readout: str = "membrane", rate_scale: float = 10.0) -> None:
         super().__init__()
-        if readout not in ("membrane", "rate"):
-            raise ValueError(f"readout must be 'membrane' or 'rate', got {readout!r}")
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
         self.encoder = encoder
         self.body = body
         self.readout = readout
@@ -60,14 +76,17 @@ class SpikingClassifier(Classifier):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: [B, C, H, W] -> [T, B, C, H, W] -> [T, B, K] -> [B, K]
-        out = self.body(self.encoder(x)).mean(0)
+        out = self.body(self.encoder(x))
+        if self.readout == "weighted":
+            return torch.einsum("t,tbk->bk", temporal_weights(len(out)).to(out), out)
+        out = out.mean(0)
         return out * self.rate_scale if self.readout == "rate" else out
 
     def config(self) -> dict[str, Any]:
         neurons = spiking_neurons(self)
         first = neurons[0]
         return {
-            "encoder": self.encoder.name,
+            "encoder": self.encoder.label,
             "T": self.T,
             "neuron": type(first).__name__,
             "surrogate": str(first.surrogate),

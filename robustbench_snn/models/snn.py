@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from torch import nn
 
 from ..encoders import create_encoder
@@ -11,23 +14,27 @@ from ..neurons import NEURONS
 from .base import SpikingClassifier
 
 
-def _neuron(neuron: str, surrogate: str, tau: float):
+MakeNeuron = Callable[[], nn.Module]
+
+
+def make_neuron(neuron: str, surrogate: str, tau: float, T: int, **kwargs) -> nn.Module:
+    """One spiking-neuron layer of kind ``neuron`` (if / lif / dlif)."""
     if neuron not in NEURONS:
         raise UnknownNameError("neuron", neuron, NEURONS)
-    kwargs = {"surrogate": surrogate, "detach_reset": True}
+    kwargs = {"surrogate": surrogate, "detach_reset": True, **kwargs}
     if neuron == "lif":
         kwargs["tau"] = tau
+    if neuron == "dlif":
+        kwargs["T"] = T
     return NEURONS[neuron](**kwargs)
 
 
 def spiking_cnn_body(
     in_shape: tuple[int, ...],
     num_classes: int,
+    new_neuron: MakeNeuron,
     channels: tuple[int, int] = (16, 32),
     hidden: int = 128,
-    neuron: str = "lif",
-    surrogate: str = "atan",
-    tau: float = 2.0,
 ) -> nn.Sequential:
     """Two conv-BN-LIF-avgpool blocks, a linear-BN-LIF hidden layer, linear readout.
 
@@ -42,12 +49,12 @@ def spiking_cnn_body(
     flat = c2 * (h // 4) * (w // 4)
     return nn.Sequential(
         TimeDistributed(nn.Conv2d(c, c1, 3, padding=1, bias=False), nn.BatchNorm2d(c1)),
-        _neuron(neuron, surrogate, tau),
+        new_neuron(),
         TimeDistributed(nn.AvgPool2d(2)),
         TimeDistributed(nn.Conv2d(c1, c2, 3, padding=1, bias=False), nn.BatchNorm2d(c2)),
-        _neuron(neuron, surrogate, tau),
+        new_neuron(),
         TimeDistributed(nn.AvgPool2d(2), nn.Flatten(), nn.Linear(flat, hidden, bias=False), nn.BatchNorm1d(hidden)),
-        _neuron(neuron, surrogate, tau),
+        new_neuron(),
         TimeDistributed(nn.Linear(hidden, num_classes)),
     )
 
@@ -55,10 +62,8 @@ def spiking_cnn_body(
 def spiking_mlp_body(
     in_shape: tuple[int, ...],
     num_classes: int,
+    new_neuron: MakeNeuron,
     hidden: int = 256,
-    neuron: str = "lif",
-    surrogate: str = "atan",
-    tau: float = 2.0,
 ) -> nn.Sequential:
     """Flatten, linear-BN-LIF hidden layer (tdBN), linear readout: ``[T, B, ...] -> [T, B, K]``."""
     n_in = 1
@@ -66,7 +71,7 @@ def spiking_mlp_body(
         n_in *= d
     return nn.Sequential(
         TimeDistributed(nn.Flatten(), nn.Linear(n_in, hidden, bias=False), nn.BatchNorm1d(hidden)),
-        _neuron(neuron, surrogate, tau),
+        new_neuron(),
         TimeDistributed(nn.Linear(hidden, num_classes)),
     )
 
@@ -82,13 +87,15 @@ def build_snn(
     neuron: str = "lif",
     surrogate: str = "atan",
     tau: float = 2.0,
+    encoder_kwargs: dict | None = None,
+    neuron_kwargs: dict | None = None,
     **body_kwargs,
 ) -> SpikingClassifier:
-    """``encoder -> body -> readout``. With ``readout="rate"`` the body's linear
-    output layer drives spiking output neurons and the logits are their
-    (scaled) firing rates; with ``"membrane"`` the logits are the mean
-    output current over T."""
-    body = body_fn(in_shape, num_classes, neuron=neuron, surrogate=surrogate, tau=tau, **body_kwargs)
+    """``encoder -> body -> readout`` (see :class:`SpikingClassifier` for the
+    readouts). With ``readout="rate"`` the body's linear output layer drives
+    spiking output neurons whose scaled firing rates are the logits."""
+    new_neuron = partial(make_neuron, neuron, surrogate, tau, T, **(neuron_kwargs or {}))
+    body = body_fn(in_shape, num_classes, new_neuron, **body_kwargs)
     if readout == "rate":
-        body.append(_neuron(neuron, surrogate, tau))
-    return SpikingClassifier(create_encoder(encoder, T), body, readout=readout)
+        body.append(new_neuron())
+    return SpikingClassifier(create_encoder(encoder, T, **(encoder_kwargs or {})), body, readout=readout)
