@@ -1,41 +1,38 @@
 """Training-time defenses, importable as ``robustbench_snn.defenses``.
 
-A defense is a *training objective*: ``objective(model, x, y) -> loss``
-(a scalar to minimise for one batch). ``rbsnn train`` looks the objective up
-by the model's registered ``defense`` name. Defenses whose mechanism lives in
-the architecture rather than the loss (RSC's Poisson coding is the encoder of
-``rsc-snn``) train with the standard objective.
+A defense is a :class:`Defense`: a per-batch loss plus an optional hook after
+each optimizer step (see :mod:`.base`). ``rbsnn train`` uses the model's
+registered defense, or ``--defense NAME`` on any registered architecture.
 
-Only the standard objective exists so far; the defense families of the
-literature (MPS, SR, GNR, TTFS, adversarial training, QCFS) are issue 4.
+==========  ==========================================================  ========
+name        mechanism                                                    model
+==========  ==========================================================  ========
+none        cross-entropy, BPTT                                          snn-cnn
+rsc         Poisson coding as randomized smoothing (encoder), vote        rsc-snn
+mps         DLIF neurons + mean-square membrane perturbation penalty      mps-snn
+sr          finite-difference l1 input-gradient (sparsity) penalty        sr-snn
+gnr         l1 input-gradient-norm penalty, double backprop               gnr-snn
+ttfs        time-to-first-spike coding + temporal-weighted readout        ttfs-snn
+pgd-at      PGD adversarial training through BPTT                        at-snn
+rat         PGD-AT + Parseval orthogonality retraction (SNN-RAT)          rat-snn
+qcfs        QCFS ANN, converted to IF neurons                             qcfs-snn
+==========  ==========================================================  ========
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from .adversarial import AdversarialTraining, RegularizedAdversarialTraining, orthogonality_gap, parseval_retraction
+from .base import DEFENSES, Defense, get_defense, register_defense
+from .gradnorm import InputGradientNorm, input_gradient
+from .mps import MembranePerturbationStability, membrane_perturbation_of
+from .qcfs import QCFSTraining
+from .rsc import RSC, majority_vote, vote_counts
+from .sparsity import SparseGradient, finite_difference_l1, true_class_probability
+from .ttfs import TTFS
 
-import torch
-import torch.nn.functional as F
-from torch import nn
-
-from robustbench_snn.errors import UnknownNameError
-
-Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def standard_objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of the model's logits (BPTT through all T steps)."""
-    return F.cross_entropy(model(x), y)
-
-
-#: defense name -> training objective
-DEFENSES: dict[str, Objective] = {
-    "none": standard_objective,
-    "rsc": standard_objective,  # the defense is the Poisson encoder, trained through
-}
-
-
-def get_objective(defense: str) -> Objective:
-    if defense not in DEFENSES:
-        raise UnknownNameError("defense", defense, DEFENSES)
-    return DEFENSES[defense]
+__all__ = [
+    "DEFENSES", "AdversarialTraining", "Defense", "InputGradientNorm", "MembranePerturbationStability",
+    "QCFSTraining", "RSC", "RegularizedAdversarialTraining", "SparseGradient",
+    "TTFS", "finite_difference_l1", "get_defense", "input_gradient", "majority_vote", "membrane_perturbation_of",
+    "orthogonality_gap", "parseval_retraction", "register_defense", "true_class_probability", "vote_counts",
+]

@@ -52,6 +52,23 @@ def _positive_int(name: str):
     return parse
 
 
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def _literal(text: str) -> int | float | str:
+    """``'8'`` -> 8, ``'0.5'`` -> 0.5, anything else stays a string."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def _resolve_device(device: str) -> str:
     import torch
 
@@ -87,11 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--T", type=_positive_int("--T"), default=None, help="time steps (SNNs only; default: the model's)")
     t.add_argument("--surrogate", default=None, help="training surrogate, name[:width] (default atan:1)")
     t.add_argument("--n-train", type=_positive_int("--n-train"), default=None, help="train on the first N training examples only")
+    t.add_argument("--defense", default=None, help="training defense (default: the model's registered one); see `rbsnn list`")
+    t.add_argument("--defense-param", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="defense hyper-parameter, repeatable (e.g. eps=0.1)")
+    t.add_argument("--build", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="model build argument, repeatable (e.g. rate=0.5 for rsc-snn)")
+    t.add_argument("--name", default=None, help="zoo name (default: the model, or MODEL+DEFENSE when --defense differs from the model's)")
+    t.add_argument("--resume", action="store_true", help="continue an interrupted run from its per-epoch training state")
     _common(t)
 
     e = sub.add_parser("eval", help="attack a zoo model and upsert its leaderboard row")
-    e.add_argument("--model", required=True)
+    e.add_argument("--model", required=True, help="a zoo model, or 'all' for every zoo checkpoint of the dataset")
     e.add_argument("--attack", default="pgd")
+    e.add_argument("--T", type=_positive_int("--T"), default=None, help="run the model with T time steps (converted / direct-coded SNNs)")
     e.add_argument("--norm", default="linf", help="linf (default) or l2")
     e.add_argument("--eps", default=None, help="perturbation budget; default 8/255 (linf) or 0.5 (l2), inputs in [0, 1]")
     e.add_argument("--steps", type=_positive_int("--steps"), default=10)
@@ -132,20 +155,32 @@ def cmd_list(args) -> int:
 
     from .data import DATASETS
     from .registry import get_model_entry, list_models
-    from .zoo import checkpoint_paths, read_card
+    from .zoo import read_card, zoo_models
 
-    print("models:")
+    from robustbench_snn.defenses import DEFENSES
+
+    print("models (registered; zoo checkpoints below each):")
     datasets = [args.dataset] if args.dataset else list(DATASETS)
+    zoo = {ds: zoo_models(ds) for ds in datasets}
+
+    def zoo_line(name: str, ds: str) -> str:
+        card = read_card(name, ds)
+        return f"{ds:<7} {card['clean_acc']:6.2f}% clean  defense={card['defense']}  encoder={card['encoder']}  T={card['T']}"
+
     for name in list_models():
         entry = get_model_entry(name)
-        zoo = []
+        print(f"  {name:<10} defense={entry.defense:<7} {entry.description}")
         for ds in datasets:
-            if checkpoint_paths(name, ds)[1].is_file():
-                card = read_card(name, ds)
-                zoo.append(f"{ds}: {card['clean_acc']:.2f}% clean, {card['encoder']}, T={card['T']}")
-        print(f"  {name:<10} defense={entry.defense:<5} {entry.description}")
-        for z in zoo:
-            print(f"  {'':<10} zoo {z}")
+            if name in zoo[ds]:
+                print(f"  {'':<10} zoo {zoo_line(name, ds)}")
+    variants = [(ds, n) for ds in datasets for n in zoo[ds] if n not in list_models()]
+    if variants:
+        print("zoo variants (trained with --name):")
+        for ds, n in variants:
+            print(f"  {n:<14} {zoo_line(n, ds)}  ({read_card(n, ds)['command']})")
+    print("defenses:")
+    for name, cls in DEFENSES.items():
+        print(f"  {name:<10} {cls.paper or cls.__doc__}")
     print("attacks:")
     for name, (_, desc) in ATTACKS.items():
         print(f"  {name:<10} {desc}")
@@ -160,7 +195,15 @@ def cmd_train(args) -> int:
     from .train import TrainConfig, default_epochs, train_model
     from .zoo import save_checkpoint
 
+    from robustbench_snn.defenses import get_defense
+
+    from .zoo import checkpoint_paths
+
     entry = get_model_entry(args.model)
+    defense = args.defense or entry.defense
+    defense_params = dict(args.defense_param)
+    get_defense(defense, defense_params)  # unknown defense or parameter: fail before loading data
+    name = args.name or (args.model if defense == entry.defense else f"{args.model}+{defense}")
     train = load_dataset(args.dataset, "train", args.data_dir).head(args.n_train)
     test = load_dataset(args.dataset, "test", args.data_dir)
     cfg = TrainConfig(
@@ -169,7 +212,7 @@ def cmd_train(args) -> int:
         batch_size=args.batch_size,
         seed=args.seed,
     )
-    build = {}
+    build = {k: _literal(v) for k, v in args.build}
     if args.T is not None:
         build["T"] = args.T
     if args.surrogate is not None:
@@ -178,58 +221,92 @@ def cmd_train(args) -> int:
     command = _command(
         "train", ("--model", args.model), ("--dataset", args.dataset), ("--epochs", cfg.epochs), ("--lr", f"{cfg.lr:g}"),
         ("--batch-size", cfg.batch_size), ("--seed", cfg.seed), ("--T", args.T), ("--surrogate", build.get("surrogate")),
-        ("--n-train", args.n_train), ("--data-dir", args.data_dir),
+        ("--n-train", args.n_train), ("--data-dir", args.data_dir), ("--defense", args.defense),
+        *[("--defense-param", f"{k}={v}") for k, v in args.defense_param], *[("--build", f"{k}={v}") for k, v in args.build],
+        ("--name", args.name),
     )
-    model, card = train_model(args.model, train, test, cfg, build, command=command, quiet=args.quiet, device=device)
+    state_path = checkpoint_paths(name, args.dataset, args.zoo_dir)[0].with_suffix(".train-state.pt")
+    model, card = train_model(
+        args.model, train, test, cfg, build, command=command, quiet=args.quiet, device=device, defense=defense,
+        defense_params=defense_params, name=name, state_path=state_path, resume=args.resume,
+    )
     weights, card_path = save_checkpoint(model, card, args.zoo_dir)
-    print(f"{args.model} on {args.dataset}: clean accuracy {card['clean_acc']:.2f}% ({card['train_seconds']:.0f} s); wrote {weights} and {card_path.name}")
+    state_path.unlink(missing_ok=True)  # the run finished; nothing left to resume
+    print(f"{name} on {args.dataset}: clean accuracy {card['clean_acc']:.2f}% ({card['train_seconds']:.0f} s); wrote {weights} and {card_path.name}")
     return 0
 
 
 def cmd_eval(args) -> int:
-    from robustbench_snn.attacks import ATTACKS, NORMS, default_alpha
+    from robustbench_snn.attacks import ATTACKS, NORMS
 
     from .data import DATASETS, load_dataset
-    from .harness import AttackConfig, evaluate
-    from .leaderboard import default_path, upsert
-    from .provenance import git_commit, today, version
-    from .registry import get_model_entry
+    from .provenance import git_commit
+    from .registry import list_models
     from .surrogate import Surrogate
-    from .zoo import load_checkpoint
+    from .zoo import zoo_models
 
-    get_model_entry(args.model)  # unknown model: fail before any work
+    _check_name("dataset", args.dataset, DATASETS)
+    available = zoo_models(args.dataset, args.zoo_dir)
+    if args.model == "all":
+        models = available
+        if not models:
+            raise UserInputError(f"no zoo checkpoints for {args.dataset!r}; train one with `rbsnn train --model M --dataset {args.dataset}`")
+    else:
+        if args.model not in available:  # unknown model: fail before any work
+            if args.model in list_models():
+                raise UserInputError(
+                    f"no zoo checkpoint for model {args.model!r} on {args.dataset!r}; "
+                    f"train it with: rbsnn train --model {args.model} --dataset {args.dataset}"
+                )
+            raise UnknownNameError("model", args.model, ["all", *sorted(set(available) | set(list_models()))])
+        models = [args.model]
     _check_name("attack", args.attack, ATTACKS)
     _check_name("norm", args.norm, NORMS)
-    _check_name("dataset", args.dataset, DATASETS)
     eps_text = args.eps or DEFAULT_EPS[args.norm]
     eps = parse_eps(eps_text)
     alpha = parse_eps(args.alpha) if args.alpha is not None else None
     surrogate = Surrogate.parse(args.surrogate) if args.surrogate else None
     device = _resolve_device(args.device)
-
     commit = git_commit()  # taken before the (long) evaluation, like the code it describes
     data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
-    model, card = load_checkpoint(args.model, args.dataset, args.zoo_dir)
+    for name in models:
+        _eval_one(args, name, data, eps_text, eps, alpha, surrogate, device, commit)
+    return 0
+
+
+def _eval_one(args, name, data, eps_text, eps, alpha, surrogate, device, commit) -> None:
+    """Attack zoo model ``name`` and (unless --no-save) upsert its row."""
+    from robustbench_snn.attacks import default_alpha
+
+    from .harness import AttackConfig, evaluate
+    from .leaderboard import default_path, upsert
+    from .provenance import today, version
+    from .zoo import load_checkpoint
+
+    overrides = {"T": args.T} if args.T is not None else {}
+    model, card = load_checkpoint(name, args.dataset, args.zoo_dir, **overrides)
     model.to(device)
+    config = model.config()
     eot = args.eot or (STOCHASTIC_EOT if model.stochastic else 1)
     draws = args.draws or (STOCHASTIC_DRAWS if model.stochastic else 1)
     cfg = AttackConfig(args.attack, args.norm, eps, args.steps, alpha, eot)
-    surrogate_attack = str(surrogate) if surrogate else card["surrogate"]
-    _say(args.quiet, f"{args.model} on {args.dataset} ({len(data)} examples): {args.attack} {args.norm} eps={eps_text} steps={args.steps} eot={eot} draws={draws} surrogate={surrogate_attack}")
+    surrogate_attack = str(surrogate) if surrogate else config["surrogate"]
+    _say(args.quiet, f"{name} on {args.dataset} ({len(data)} examples, T={config['T']}): {args.attack} {args.norm} eps={eps_text} steps={args.steps} eot={eot} draws={draws} surrogate={surrogate_attack}")
     res = evaluate(model, data, cfg, draws=draws, surrogate=surrogate, seed=args.seed, batch_size=args.batch_size, quiet=args.quiet)
-    print(f"{args.model} {args.dataset} {args.attack} {args.norm} eps={eps_text}: clean {100 * res.clean_acc:.2f}%  robust {100 * res.robust_acc:.2f}%  (n={len(data)}, {res.seconds:.1f} s)")
+    print(f"{name} {args.dataset} {args.attack} {args.norm} eps={eps_text}: clean {100 * res.clean_acc:.2f}%  robust {100 * res.robust_acc:.2f}%  (n={len(data)}, {res.seconds:.1f} s)")
 
     if args.no_save:
-        return 0
+        return
     command = _command(
-        "eval", ("--model", args.model), ("--attack", args.attack), ("--dataset", args.dataset), ("--norm", args.norm),
+        "eval", ("--model", name), ("--attack", args.attack), ("--dataset", args.dataset), ("--norm", args.norm),
         ("--eps", eps_text), ("--steps", args.steps), ("--eot", eot), ("--draws", draws), ("--seed", args.seed),
-        ("--alpha", args.alpha), ("--surrogate", surrogate), ("--n-examples", args.n_examples), ("--data-dir", args.data_dir or None),
+        ("--alpha", args.alpha), ("--surrogate", surrogate), ("--T", args.T), ("--n-examples", args.n_examples),
+        ("--data-dir", args.data_dir or None),
     )
     row = {
-        "model": args.model, "dataset": args.dataset, "defense": card["defense"], "encoder": card["encoder"],
-        "T": card["T"], "neuron": card["neuron"], "surrogate_train": card["surrogate"],
-        "surrogate_attack": surrogate_attack if card["T"] else "none", "attack": args.attack, "norm": args.norm,
+        "model": name, "dataset": args.dataset, "defense": card["defense"], "encoder": config["encoder"],
+        "T": config["T"], "neuron": config["neuron"], "surrogate_train": card["surrogate"],
+        "surrogate_attack": surrogate_attack if config["T"] else "none", "attack": args.attack, "norm": args.norm,
         "eps": eps, "steps": 1 if args.attack == "fgsm" else args.steps,
         "alpha": round(eps if args.attack == "fgsm" else (alpha if alpha is not None else default_alpha(eps, args.steps)), 6),
         "eot": eot, "draws": draws, "n_examples": len(data),
@@ -239,7 +316,6 @@ def cmd_eval(args) -> int:
     out = Path(args.out) if args.out else default_path(args.dataset, args.norm)
     upsert(out, row)
     print(f"leaderboard row written to {out}")
-    return 0
 
 
 def cmd_leaderboard(args) -> int:

@@ -1,4 +1,4 @@
-"""Leaderboard CSVs: one row per (model, dataset, norm, eps, attack), upserted atomically.
+"""Leaderboard CSVs: one row per (model, dataset, T, norm, eps, attack), upserted atomically.
 
 Files live in ``leaderboards/<dataset>_<norm>.csv`` by default. Accuracies
 are percentages with two decimals.
@@ -24,7 +24,7 @@ COLUMNS = [
     "clean_acc", "robust_acc", "seed", "date", "version", "commit", "command",
 ]
 #: A row is identified by these; writing a row with the same key replaces it.
-KEY = ["model", "dataset", "norm", "eps", "attack"]
+KEY = ["model", "dataset", "T", "norm", "eps", "attack"]
 EPS_DECIMALS = 6
 
 

@@ -1,17 +1,28 @@
-"""Training registered models with BPTT (surrogate gradients through all T steps)."""
+"""Training registered models with BPTT (surrogate gradients through all T steps).
+
+One loop (:func:`fit`) for every defense: the defense supplies the batch
+loss and a hook after each optimizer step. With a ``state_path`` the loop
+writes its complete state (weights, optimizer, schedule, RNG streams,
+losses) after every epoch, and ``resume=True`` continues from it -- a
+resumed run ends with exactly the weights of an uninterrupted one.
+"""
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from robustbench_snn.defenses import get_objective
+from robustbench_snn.defenses import Defense, get_defense
 
+from .atomic import atomic_write_bytes
 from .data import Dataset
+from .errors import UserInputError
 from .harness import clean_accuracy
 from .provenance import CODE_PATHS, git_commit, today, version
 from .registry import create_model, get_model_entry
@@ -39,29 +50,67 @@ class TrainConfig:
     weight_decay: float = 0.0
 
 
-def fit(model, data: Dataset, cfg: TrainConfig, objective, quiet: bool = False, device: str = "cpu") -> list[float]:
-    """Adam + cosine learning-rate schedule; returns the mean loss of each epoch."""
+def _save_state(path: Path, **state) -> None:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def fit(
+    model,
+    data: Dataset,
+    cfg: TrainConfig,
+    defense: Defense | None = None,
+    quiet: bool = False,
+    device: str = "cpu",
+    state_path: str | Path | None = None,
+    resume: bool = False,
+) -> list[float]:
+    """Adam + cosine learning-rate schedule; returns the mean loss of each epoch.
+
+    ``state_path``: write the training state there after every epoch;
+    ``resume``: continue from that state (it must exist).
+    """
+    defense = defense or Defense()
     model.to(device).train()
     g = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n_batches = -(-len(data) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * n_batches)
-    losses = []
-    bar = tqdm(range(cfg.epochs), desc=f"train {data.name}", disable=quiet, unit="epoch")
+    losses: list[float] = []
+    if resume:
+        if state_path is None or not Path(state_path).is_file():
+            raise UserInputError(f"--resume: no training state at {state_path}; start the run without --resume")
+        state = torch.load(state_path, weights_only=False)
+        if state["config"] != cfg.__dict__:
+            raise UserInputError(f"--resume: {state_path} was written by a run with {state['config']}, not {cfg.__dict__}")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        g.set_state(state["perm_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        losses = state["losses"]
+    bar = tqdm(range(len(losses), cfg.epochs), desc=f"train {data.name}", disable=quiet, unit="epoch")
     for _ in bar:
         perm = torch.randperm(len(data), generator=g)
         total = 0.0
         for i in range(0, len(data), cfg.batch_size):
             idx = perm[i : i + cfg.batch_size]
             x, y = data.x[idx].to(device), data.y[idx].to(device)
-            loss = objective(model, x, y)
+            loss = defense.loss(model, x, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            defense.after_step(model)
             sched.step()
             total += loss.item() * len(idx)
         losses.append(total / len(data))
         bar.set_postfix(loss=f"{losses[-1]:.4f}")
+        if state_path is not None:
+            _save_state(
+                Path(state_path), config=cfg.__dict__, model=model.state_dict(), optimizer=opt.state_dict(),
+                scheduler=sched.state_dict(), perm_rng=g.get_state(), torch_rng=torch.get_rng_state(), losses=losses,
+            )
     return losses
 
 
@@ -89,8 +138,12 @@ def recalibrate_batchnorm(model, data: Dataset, batch_size: int = 256, max_batch
     model.eval()
 
 
+#: Encoder draws of the majority vote reported on a stochastic model's card.
+VOTE_DRAWS = 32
+
+
 def train_model(
-    name: str,
+    architecture: str,
     train: Dataset,
     test: Dataset,
     cfg: TrainConfig,
@@ -98,30 +151,48 @@ def train_model(
     command: str = "",
     quiet: bool = False,
     device: str = "cpu",
+    defense: str | None = None,
+    defense_params: dict | None = None,
+    name: str | None = None,
+    state_path: str | Path | None = None,
+    resume: bool = False,
 ):
-    """Build, train and score registered model ``name``; returns ``(model, card)``."""
-    entry = get_model_entry(name)
+    """Build registered model ``architecture``, train it with ``defense`` (default: its
+    registered one) and score it; returns ``(model, card)``. ``name`` is the zoo
+    name (default ``architecture``)."""
+    from robustbench_snn.defenses import majority_vote
+
+    entry = get_model_entry(architecture)
+    defense_obj = get_defense(defense or entry.defense, defense_params)
     commit = git_commit(paths=CODE_PATHS)  # the code at start; the zoo is this run's output
     build_kwargs = dict(build_kwargs or {})
     torch.manual_seed(cfg.seed)
-    model = create_model(name, train.in_shape, train.num_classes, **build_kwargs)
+    model = create_model(architecture, train.in_shape, train.num_classes, **build_kwargs)
     start = time.perf_counter()
-    losses = fit(model, train, cfg, get_objective(entry.defense), quiet=quiet, device=device)
+    losses = fit(model, train, cfg, defense_obj, quiet=quiet, device=device, state_path=state_path, resume=resume)
     recalibrate_batchnorm(model, train, device=device)
     seconds = time.perf_counter() - start
     draws = CARD_DRAWS if model.stochastic else 1
     model.cpu()
     clean = clean_accuracy(model, test, draws=draws, seed=cfg.seed).mean().item()
+    extra = {}
+    if model.stochastic:
+        vote = majority_vote(model, test.x, VOTE_DRAWS, seed=cfg.seed)
+        extra = {"vote_acc": round(100 * (vote == test.y).float().mean().item(), 2), "vote_draws": VOTE_DRAWS}
     card = {
-        "model": name,
+        "model": name or architecture,
+        "architecture": architecture,
         "dataset": train.name,
-        "defense": entry.defense,
+        "defense": defense_obj.name,
+        "defense_params": defense_obj.params(),
+        "defense_paper": defense_obj.paper,
         "in_shape": list(train.in_shape),
         "num_classes": train.num_classes,
         "build_kwargs": build_kwargs,
         **model.config(),
         "clean_acc": round(100 * clean, 2),
         "clean_acc_draws": draws,
+        **extra,
         "n_test": len(test),
         "epochs": cfg.epochs,
         "lr": cfg.lr,

@@ -51,10 +51,27 @@ def read_card(model: str, dataset: str, root: str | Path | None = None) -> dict[
     return json.loads(card_path.read_text())
 
 
-def load_checkpoint(model: str, dataset: str, root: str | Path | None = None):
-    """Rebuild ``model`` from its card and load its weights; returns ``(model, card)`` in eval mode."""
+def zoo_models(dataset: str, root: str | Path | None = None) -> list[str]:
+    """Names of every checkpoint in the zoo for ``dataset`` (registered models and named variants)."""
+    folder = zoo_dir(root) / dataset
+    return sorted(p.stem for p in folder.glob("*.json") if p.with_suffix(".safetensors").is_file())
+
+
+def load_checkpoint(model: str, dataset: str, root: str | Path | None = None, **overrides: Any):
+    """Rebuild ``model`` from its card and load its weights; returns ``(model, card)`` in eval mode.
+
+    ``overrides`` change build arguments that do not change the weights'
+    shapes (e.g. ``T`` of a converted or direct-coded SNN).
+    """
     card = read_card(model, dataset, root)
     weights, _ = checkpoint_paths(model, dataset, root)
-    net = create_model(card["model"], tuple(card["in_shape"]), card["num_classes"], **card["build_kwargs"])
-    net.load_state_dict(load_file(str(weights)))
+    kwargs = {**card["build_kwargs"], **overrides}
+    net = create_model(card.get("architecture", card["model"]), tuple(card["in_shape"]), card["num_classes"], **kwargs)
+    try:
+        net.load_state_dict(load_file(str(weights)))
+    except RuntimeError as e:
+        if not overrides:
+            raise
+        first = str(e).strip().splitlines()[-1].strip()
+        raise UserInputError(f"cannot run {model!r} with {overrides}: its weights do not fit ({first})") from None
     return net.eval(), card

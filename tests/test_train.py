@@ -3,13 +3,13 @@ import torch
 from robustbench_snn.data import load_dataset
 from robustbench_snn.registry import create_model
 from robustbench_snn.train import TrainConfig, fit, recalibrate_batchnorm
-from robustbench_snn.defenses import standard_objective
+from robustbench_snn.defenses import Defense
 
 
 def test_recalibrated_batchnorm_holds_the_exact_data_statistics():
     data = load_dataset("digits", "train").head(300)
     model = create_model("snn-cnn", data.in_shape, 10, T=2)
-    fit(model, data, TrainConfig(epochs=1, batch_size=100), standard_objective, quiet=True)
+    fit(model, data, TrainConfig(epochs=1, batch_size=100), Defense(), quiet=True)
     recalibrate_batchnorm(model, data, batch_size=300)
     conv_bn = model.body[0].module  # Conv2d -> BatchNorm2d
     with torch.no_grad():
@@ -25,6 +25,6 @@ def test_training_lowers_loss_and_is_seeded():
     for _ in range(2):
         torch.manual_seed(0)
         model = create_model("snn-mlp", data.in_shape, 10, T=2)
-        losses.append(fit(model, data, TrainConfig(epochs=3, seed=5), standard_objective, quiet=True))
+        losses.append(fit(model, data, TrainConfig(epochs=3, seed=5), Defense(), quiet=True))
     assert losses[0] == losses[1]
     assert losses[0][-1] < losses[0][0]

@@ -1,0 +1,79 @@
+"""What a training-time defense is: a per-batch loss plus optional hooks.
+
+Every defense of :mod:`robustbench_snn.defenses` subclasses :class:`Defense`
+(a dataclass whose fields are its hyper-parameters, settable from the
+command line with ``rbsnn train --defense NAME --defense-param key=value``).
+The training loop (:func:`robustbench_snn.train.fit`) is shared: it calls
+``loss(model, x, y)`` for each batch and ``after_step(model)`` after each
+optimizer step, so defenses differ only in these two pieces.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from robustbench_snn.errors import UnknownNameError, UserInputError
+
+
+@dataclasses.dataclass
+class Defense:
+    """Standard training: mean cross-entropy of the logits (BPTT through all T steps)."""
+
+    name: ClassVar[str] = "none"
+    #: The paper (and equation) the defense implements, for ``rbsnn list`` and cards.
+    paper: ClassVar[str] = ""
+
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(model(x), y)
+
+    def after_step(self, model: nn.Module) -> None:
+        """Called after every optimizer step (weight projections and the like)."""
+
+    def params(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+DEFENSES: dict[str, type[Defense]] = {}
+
+
+def register_defense(name: str) -> Callable[[type[Defense]], type[Defense]]:
+    def deco(cls: type[Defense]) -> type[Defense]:
+        if name in DEFENSES:
+            raise ValueError(f"defense {name!r} is already registered")
+        cls.name = name
+        DEFENSES[name] = cls
+        return cls
+
+    return deco
+
+
+register_defense("none")(Defense)
+
+
+def _convert(cls: type[Defense], key: str, text: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if key not in fields:
+        raise UnknownNameError(f"parameter of defense '{cls.name}'", key, fields)
+    kind = type(fields[key].default)
+    try:
+        return kind(text)
+    except ValueError:
+        raise UserInputError(f"bad value {text!r} for {cls.name} parameter {key!r}; expected a {kind.__name__}") from None
+
+
+def get_defense(name: str, params: dict[str, Any] | None = None) -> Defense:
+    """Instantiate defense ``name``; string parameter values are converted to the field's type."""
+    if name not in DEFENSES:
+        raise UnknownNameError("defense", name, DEFENSES)
+    cls = DEFENSES[name]
+    kwargs = {k: _convert(cls, k, v) if isinstance(v, str) else v for k, v in (params or {}).items()}
+    unknown = set(kwargs) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise UnknownNameError(f"parameter of defense '{name}'", sorted(unknown)[0], [f.name for f in dataclasses.fields(cls)])
+    return cls(**kwargs)

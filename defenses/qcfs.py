@@ -1,0 +1,21 @@
+"""ANN-to-SNN conversion with the QCFS activation (Bu et al., ICLR 2022).
+
+The mechanism -- the QCFS activation and its conversion to IF neurons --
+is architecture and lives with the model
+(:mod:`robustbench_snn.models.qcfs_snn`); training is the source ANN's
+cross-entropy (the model runs as an ANN in train mode).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .base import Defense, register_defense
+
+
+@register_defense("qcfs")
+@dataclasses.dataclass
+class QCFSTraining(Defense):
+    """Cross-entropy of the source QCFS ANN; the defense is the conversion."""
+
+    paper = "Bu et al., Optimal ANN-SNN Conversion (QCFS), ICLR 2022"

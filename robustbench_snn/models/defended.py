@@ -1,0 +1,17 @@
+"""``snn-cnn`` trained with a loss-level defense: the architecture is the
+undefended spiking CNN (direct coding, T=4, LIF), the defense is in the
+training objective (:mod:`robustbench_snn.defenses`). Each is also what
+``rbsnn train --model snn-cnn --defense NAME`` trains."""
+
+from ..registry import register_model
+from .snn import build_snn, spiking_cnn_body
+
+
+def _snn_cnn(in_shape, num_classes, T: int = 4, **kwargs):
+    return build_snn(spiking_cnn_body, in_shape, num_classes, encoder="direct", T=T, **kwargs)
+
+
+register_model("sr-snn", defense="sr", description="spiking CNN + gradient sparsity regularisation (finite-difference l1)")(_snn_cnn)
+register_model("gnr-snn", defense="gnr", description="spiking CNN + l1 input-gradient-norm regularisation (double backprop)")(_snn_cnn)
+register_model("at-snn", defense="pgd-at", description="spiking CNN + PGD adversarial training through BPTT")(_snn_cnn)
+register_model("rat-snn", defense="rat", description="spiking CNN + PGD-AT + Parseval orthogonality (SNN-RAT)")(_snn_cnn)
