@@ -225,7 +225,8 @@ def cmd_train(args) -> int:
         *[("--defense-param", f"{k}={v}") for k, v in args.defense_param], *[("--build", f"{k}={v}") for k, v in args.build],
         ("--name", args.name),
     )
-    state_path = checkpoint_paths(name, args.dataset, args.zoo_dir)[0].with_suffix(".train-state.pt")
+    weights_path = checkpoint_paths(name, args.dataset, args.zoo_dir)[0]
+    state_path = weights_path.with_name(f"{name}.train-state.pt")
     model, card = train_model(
         args.model, train, test, cfg, build, command=command, quiet=args.quiet, device=device, defense=defense,
         defense_params=defense_params, name=name, state_path=state_path, resume=args.resume,

@@ -28,8 +28,8 @@ def zoo_dir(path: str | Path | None = None) -> Path:
 
 
 def checkpoint_paths(model: str, dataset: str, root: str | Path | None = None) -> tuple[Path, Path]:
-    base = zoo_dir(root) / dataset / model
-    return base.with_suffix(".safetensors"), base.with_suffix(".json")
+    folder = zoo_dir(root) / dataset
+    return folder / f"{model}.safetensors", folder / f"{model}.json"  # not with_suffix: names may contain dots
 
 
 def save_checkpoint(model, card: dict[str, Any], root: str | Path | None = None) -> tuple[Path, Path]:
@@ -54,7 +54,7 @@ def read_card(model: str, dataset: str, root: str | Path | None = None) -> dict[
 def zoo_models(dataset: str, root: str | Path | None = None) -> list[str]:
     """Names of every checkpoint in the zoo for ``dataset`` (registered models and named variants)."""
     folder = zoo_dir(root) / dataset
-    return sorted(p.stem for p in folder.glob("*.json") if p.with_suffix(".safetensors").is_file())
+    return sorted(p.stem for p in folder.glob("*.json") if (folder / f"{p.stem}.safetensors").is_file())
 
 
 def load_checkpoint(model: str, dataset: str, root: str | Path | None = None, **overrides: Any):

@@ -113,3 +113,32 @@ def test_cuda_requested_without_cuda_is_a_one_line_error(capsys):
 def test_closed_pipe_exits_quietly():
     proc = subprocess.run(f"'{RBSNN}' list | head -1", shell=True, capture_output=True, text=True)
     assert proc.stdout.startswith("models") and "Traceback" not in proc.stderr
+
+
+def test_defense_composes_with_any_architecture_and_eval_all(capsys, tmp_path):
+    """`--defense` on another architecture writes MODEL+DEFENSE; `eval --model all` scores every checkpoint."""
+    import json
+
+    zoo = str(tmp_path / "zoo")
+    code, out, _ = run(capsys, "train", "--model", "snn-mlp", "--defense", "sr", "--defense-param", "lam=0.1", "--epochs", "1", "--n-train", "64", "--zoo-dir", zoo, "--quiet")
+    assert code == 0 and "snn-mlp+sr" in out
+    card = json.loads((tmp_path / "zoo" / "digits" / "snn-mlp+sr.json").read_text())
+    assert card["architecture"] == "snn-mlp" and card["defense"] == "sr" and card["defense_params"] == {"lam": 0.1, "h": 0.01}
+    assert "--defense sr --defense-param lam=0.1" in card["command"]
+    assert run(capsys, "train", "--model", "ann-cnn", "--epochs", "1", "--n-train", "64", "--zoo-dir", zoo, "--quiet")[0] == 0
+    csv = tmp_path / "lb.csv"
+    code, out, _ = run(capsys, "eval", "--model", "all", "--n-examples", "20", "--steps", "2", "--zoo-dir", zoo, "--out", str(csv), "--quiet")
+    assert code == 0
+    table = pd.read_csv(csv)
+    assert sorted(table["model"]) == ["ann-cnn", "snn-mlp+sr"] and set(table["defense"]) == {"none", "sr"}
+
+
+def test_eval_T_override_is_recorded_and_keyed(capsys, tmp_path):
+    csv = tmp_path / "lb.csv"
+    for T in ("4", "8"):
+        code, _, _ = run(capsys, "eval", "--model", "qcfs-snn", "--T", T, "--n-examples", "20", "--steps", "2", "--out", str(csv), "--quiet")
+        assert code == 0
+    table = pd.read_csv(csv)
+    assert sorted(table["T"]) == [4, 8] and all(f"--T {t}" in c for t, c in zip(table["T"], table["command"]))
+    code, _, err = run(capsys, "eval", "--model", "mps-snn", "--T", "3", "--n-examples", "5", "--no-save")
+    assert code == 2 and err.count("\n") == 1 and "weights do not fit" in err

@@ -83,20 +83,21 @@ def test_if_neuron_and_soft_reset_build():
         create_model("snn-mlp", (1, 8, 8), 10, neuron="izhikevich")
 
 
-def test_card_command_reproduces_committed_weights(tmp_path):
-    """Every zoo checkpoint is reproducible by the command in its card (snn-mlp: ~3 s)."""
+@pytest.mark.parametrize("name", ["snn-mlp", "qcfs-snn", "rsc-snn-r0.5"])
+def test_card_command_reproduces_committed_weights(tmp_path, name):
+    """Zoo checkpoints are reproducible by the command in their card (the fast ones here: 3-16 s)."""
     import shlex
 
     from safetensors.torch import load_file
 
     from robustbench_snn.cli import main
 
-    card = read_card("snn-mlp", "digits")
+    card = read_card(name, "digits")
     argv = shlex.split(card["command"])[1:] + ["--zoo-dir", str(tmp_path), "--quiet"]
     assert main(argv) == 0
-    new_card = read_card("snn-mlp", "digits", tmp_path)
-    committed = load_file(str(checkpoint_paths("snn-mlp", "digits")[0]))
-    retrained = load_file(str(checkpoint_paths("snn-mlp", "digits", tmp_path)[0]))
+    new_card = read_card(name, "digits", tmp_path)
+    committed = load_file(str(checkpoint_paths(name, "digits")[0]))
+    retrained = load_file(str(checkpoint_paths(name, "digits", tmp_path)[0]))
     if card["torch"] == torch.__version__ and card["threads"] == torch.get_num_threads():
         assert all(torch.equal(committed[k], retrained[k]) for k in committed)  # same stack: bit for bit
         assert new_card["clean_acc"] == card["clean_acc"]

@@ -28,3 +28,54 @@ def test_training_lowers_loss_and_is_seeded():
         losses.append(fit(model, data, TrainConfig(epochs=3, seed=5), Defense(), quiet=True))
     assert losses[0] == losses[1]
     assert losses[0][-1] < losses[0][0]
+
+
+class _Interrupt(Exception):
+    pass
+
+
+class _StopAfter(Defense):
+    """Standard loss that raises after ``n`` optimizer steps (a killed run)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def after_step(self, model) -> None:
+        self.n -= 1
+        if self.n == 0:
+            raise _Interrupt
+
+
+def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
+    """Interrupt mid-epoch 2 of a Poisson model (so RNG streams matter), resume, compare bit for bit."""
+    import pytest
+
+    data = load_dataset("digits", "train").head(192)
+    cfg = TrainConfig(epochs=3, batch_size=64, seed=3)
+
+    def fresh():
+        torch.manual_seed(0)
+        return create_model("rsc-snn", data.in_shape, 10, T=2)
+
+    straight = fresh()
+    fit(straight, data, cfg, Defense(), quiet=True)
+
+    state = tmp_path / "run.train-state.pt"
+    with pytest.raises(_Interrupt):
+        fit(fresh(), data, cfg, _StopAfter(4), quiet=True, state_path=state)  # 3 steps per epoch: dies in epoch 2
+    torch.manual_seed(123)  # whatever happened to the global RNG since
+    resumed = fresh()
+    losses = fit(resumed, data, cfg, Defense(), quiet=True, state_path=state, resume=True)
+    assert len(losses) == 3
+    a, b = straight.state_dict(), resumed.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_without_state_is_a_clear_error(tmp_path):
+    import pytest
+
+    from robustbench_snn.errors import UserInputError
+
+    data = load_dataset("digits", "train").head(64)
+    with pytest.raises(UserInputError, match="no training state"):
+        fit(create_model("snn-mlp", data.in_shape, 10), data, TrainConfig(epochs=1), quiet=True, state_path=tmp_path / "x.pt", resume=True)
