@@ -42,20 +42,21 @@ bench: $(STAMP)
 clean-venv:
 	rm -rf $(VENV)
 
-# Every committed leaderboard row, regenerated from the committed zoo. Each
-# row's `command` column is the single command that reproduces that row.
-DIGITS_MODELS := snn-cnn rsc-snn ann-cnn snn-mlp
-MNIST_MODELS  := snn-cnn rsc-snn ann-cnn
-MNIST_DIR     ?= ../shared/data/mnist
+# Every committed leaderboard row, regenerated from the committed zoo
+# (`--model all`: every checkpoint of the dataset). Each row's `command`
+# column is the single command that reproduces that row alone.
+MNIST_DIR ?= ../shared/data/mnist
+RBSNN     := $(VENV)/bin/rbsnn
+MNIST     := --dataset mnist --data-dir $(MNIST_DIR) --n-examples 1000
 
 leaderboards: $(STAMP)
-	for m in $(DIGITS_MODELS); do \
-	  $(VENV)/bin/rbsnn eval --quiet --model $$m --attack pgd && \
-	  $(VENV)/bin/rbsnn eval --quiet --model $$m --attack pgd --eps 0.1 && \
-	  $(VENV)/bin/rbsnn eval --quiet --model $$m --attack fgsm && \
-	  $(VENV)/bin/rbsnn eval --quiet --model $$m --attack pgd --norm l2 || exit 1; \
+	$(RBSNN) eval --quiet --model all --attack pgd
+	$(RBSNN) eval --quiet --model all --attack pgd --eps 0.1
+	$(RBSNN) eval --quiet --model all --attack fgsm
+	$(RBSNN) eval --quiet --model all --attack pgd --norm l2
+	for T in 4 8 32; do \
+	  $(RBSNN) eval --quiet --model qcfs-snn --attack pgd --T $$T && \
+	  $(RBSNN) eval --quiet --model qcfs-snn --attack pgd --eps 0.1 --T $$T || exit 1; \
 	done
-	for m in $(MNIST_MODELS); do \
-	  $(VENV)/bin/rbsnn eval --quiet --model $$m --attack pgd --dataset mnist --data-dir $(MNIST_DIR) --n-examples 1000 && \
-	  $(VENV)/bin/rbsnn eval --quiet --model $$m --attack pgd --dataset mnist --data-dir $(MNIST_DIR) --n-examples 1000 --eps 0.1 || exit 1; \
-	done
+	$(RBSNN) eval --quiet --model all --attack pgd $(MNIST)
+	$(RBSNN) eval --quiet --model all --attack pgd --eps 0.1 $(MNIST)
