@@ -35,6 +35,14 @@ class Defense:
     def after_step(self, model: nn.Module) -> None:
         """Called after every optimizer step (weight projections and the like)."""
 
+    def check(self, model: nn.Module, model_name: str) -> None:
+        """Raise :class:`UserInputError` if ``model`` lacks what this defense needs.
+
+        Loss-level defenses work on any model; defenses whose mechanism is an
+        encoder or a neuron refuse architectures without it, so a zoo entry
+        named ``snn-cnn+rsc`` cannot silently be an undefended network.
+        """
+
     def params(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -54,6 +62,26 @@ def register_defense(name: str) -> Callable[[type[Defense]], type[Defense]]:
 
 
 register_defense("none")(Defense)
+
+
+def loss_level_defenses() -> list[str]:
+    """Defenses that accept any architecture."""
+    return sorted(n for n, cls in DEFENSES.items() if cls.check is Defense.check)
+
+
+def require(ok: bool, defense: str, needs: str, model_name: str, has: str, use: str) -> None:
+    """One-line refusal naming the bad pairing and the valid choices."""
+    if not ok:
+        raise UserInputError(
+            f"defense '{defense}' needs {needs}; model '{model_name}' has {has} "
+            f"(use {use}, or a defense that works on any model: {', '.join(loss_level_defenses())})"
+        )
+
+
+def encoder_name(model: nn.Module) -> str:
+    encoder = getattr(model, "encoder", None)
+    return getattr(encoder, "name", "no encoder")
+
 
 
 def _convert(cls: type[Defense], key: str, text: str) -> Any:

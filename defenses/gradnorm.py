@@ -1,8 +1,8 @@
 """Input-gradient-norm regularisation (GNR).
 
 The l1-norm-of-the-input-gradient defense proposed for NR-IQA models
-(Liu, Tian, et al., "Defense Against Adversarial Attacks on No-Reference
-Image Quality Models with Gradient Norm Regularization", CVPR 2024), here on
+(Liu et al., "Defense Against Adversarial Attacks on No-Reference Image
+Quality Models with Gradient Norm Regularization", CVPR 2024), here on
 the classification loss, as double backpropagation (Drucker & LeCun 1992;
 Ross & Doshi-Velez 2018) through BPTT:
 

@@ -25,9 +25,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from robustbench_snn.errors import UserInputError
-from robustbench_snn.neurons import record_membranes
+from robustbench_snn.neurons import record_membranes, spiking_neurons
 
-from .base import Defense, register_defense
+from .base import Defense, register_defense, require
 
 PERTURBATIONS = ("gaussian", "fgsm")
 
@@ -66,6 +66,9 @@ class MembranePerturbationStability(Defense):
     def __post_init__(self) -> None:
         if self.perturb not in PERTURBATIONS:
             raise UserInputError(f"unknown mps perturb {self.perturb!r}; valid: {', '.join(PERTURBATIONS)}")
+
+    def check(self, model: nn.Module, model_name: str) -> None:
+        require(bool(spiking_neurons(model)), "mps", "spiking neurons", model_name, "none", "mps-snn or another SNN")
 
     def perturbed(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.perturb == "gaussian":

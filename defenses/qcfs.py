@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from .base import Defense, register_defense
+from torch import nn
+
+from .base import Defense, register_defense, require
 
 
 @register_defense("qcfs")
@@ -19,3 +21,8 @@ class QCFSTraining(Defense):
     """Cross-entropy of the source QCFS ANN; the defense is the conversion."""
 
     paper = "Bu et al., Optimal ANN-SNN Conversion (QCFS), ICLR 2022"
+
+    def check(self, model: nn.Module, model_name: str) -> None:
+        from robustbench_snn.models.qcfs_snn import QCFSClassifier  # models import defenses: import late
+
+        require(isinstance(model, QCFSClassifier), "qcfs", "QCFS activations", model_name, f"{type(model).__name__} layers", "qcfs-snn")

@@ -17,7 +17,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from .base import Defense, register_defense
+from .base import Defense, encoder_name, register_defense, require
 
 
 @register_defense("rsc")
@@ -26,6 +26,10 @@ class RSC(Defense):
     """Cross-entropy through the Poisson encoder (one draw per step)."""
 
     paper = "Wu et al., RSC-SNN, ACM MM 2024 (Poisson coding = randomized smoothing)"
+
+    def check(self, model: nn.Module, model_name: str) -> None:
+        enc = encoder_name(model)
+        require(enc == "poisson", "rsc", "a Poisson encoder", model_name, f"encoder '{enc}'", "rsc-snn")
 
 
 @torch.no_grad()

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from .base import Defense, register_defense
+from torch import nn
+
+from .base import Defense, encoder_name, register_defense, require
 
 
 @register_defense("ttfs")
@@ -28,3 +30,7 @@ class TTFS(Defense):
     """Cross-entropy through the TTFS encoder and temporal-weighted readout."""
 
     paper = "TTFS / latency coding (Sharmin et al. ECCV 2020; Park et al. DAC 2020), temporal-weighted decoding"
+
+    def check(self, model: nn.Module, model_name: str) -> None:
+        enc = encoder_name(model)
+        require(enc == "ttfs", "ttfs", "a TTFS encoder", model_name, f"encoder '{enc}'", "ttfs-snn")

@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--build", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="model build argument, repeatable (e.g. rate=0.5 for rsc-snn)")
     t.add_argument("--name", default=None, help="zoo name (default: the model, or MODEL+DEFENSE when --defense differs from the model's)")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run from its per-epoch training state")
+    t.add_argument("--init-from", default=None, metavar="ZOO_MODEL", help="start from this zoo checkpoint's weights (same architecture), e.g. to adversarially fine-tune it")
     _common(t)
 
     e = sub.add_parser("eval", help="attack a zoo model and upsert its leaderboard row")
@@ -223,18 +224,35 @@ def cmd_train(args) -> int:
         ("--batch-size", cfg.batch_size), ("--seed", cfg.seed), ("--T", args.T), ("--surrogate", build.get("surrogate")),
         ("--n-train", args.n_train), ("--data-dir", args.data_dir), ("--defense", args.defense),
         *[("--defense-param", f"{k}={v}") for k, v in args.defense_param], *[("--build", f"{k}={v}") for k, v in args.build],
-        ("--name", args.name),
+        ("--name", args.name), ("--init-from", args.init_from),
     )
+    init_from = _init_weights(args, name) if args.init_from else None
     weights_path = checkpoint_paths(name, args.dataset, args.zoo_dir)[0]
     state_path = weights_path.with_name(f"{name}.train-state.pt")
     model, card = train_model(
         args.model, train, test, cfg, build, command=command, quiet=args.quiet, device=device, defense=defense,
-        defense_params=defense_params, name=name, state_path=state_path, resume=args.resume,
+        defense_params=defense_params, name=name, state_path=state_path, resume=args.resume, init_from=init_from,
     )
     weights, card_path = save_checkpoint(model, card, args.zoo_dir)
     state_path.unlink(missing_ok=True)  # the run finished; nothing left to resume
     print(f"{name} on {args.dataset}: clean accuracy {card['clean_acc']:.2f}% ({card['train_seconds']:.0f} s); wrote {weights} and {card_path.name}")
     return 0
+
+
+def _init_weights(args, name: str) -> tuple[str, dict]:
+    """``(label, state_dict)`` of zoo checkpoint ``--init-from``; label = name and weights hash."""
+    import hashlib
+
+    from .zoo import checkpoint_paths, load_checkpoint
+
+    if args.init_from == name:
+        raise UserInputError(f"--init-from {args.init_from!r} is the checkpoint this run writes; give the result another --name")
+    model, card = load_checkpoint(args.init_from, args.dataset, args.zoo_dir)
+    arch = card.get("architecture", card["model"])
+    if arch != args.model:
+        raise UserInputError(f"--init-from {args.init_from!r} is a {arch!r} network, not {args.model!r}; valid: checkpoints of {args.model!r}")
+    digest = hashlib.sha256(checkpoint_paths(args.init_from, args.dataset, args.zoo_dir)[0].read_bytes()).hexdigest()[:12]
+    return f"{args.init_from}@{digest}", model.state_dict()
 
 
 def cmd_eval(args) -> int:

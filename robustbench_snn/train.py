@@ -156,10 +156,12 @@ def train_model(
     name: str | None = None,
     state_path: str | Path | None = None,
     resume: bool = False,
+    init_from: tuple[str, dict] | None = None,
 ):
     """Build registered model ``architecture``, train it with ``defense`` (default: its
     registered one) and score it; returns ``(model, card)``. ``name`` is the zoo
-    name (default ``architecture``)."""
+    name (default ``architecture``). ``init_from=(label, state_dict)`` starts
+    from trained weights (e.g. adversarial fine-tuning of a zoo model)."""
     from robustbench_snn.defenses import majority_vote
 
     entry = get_model_entry(architecture)
@@ -168,6 +170,9 @@ def train_model(
     build_kwargs = dict(build_kwargs or {})
     torch.manual_seed(cfg.seed)
     model = create_model(architecture, train.in_shape, train.num_classes, **build_kwargs)
+    defense_obj.check(model, architecture)
+    if init_from is not None:
+        model.load_state_dict(init_from[1])
     start = time.perf_counter()
     losses = fit(model, train, cfg, defense_obj, quiet=quiet, device=device, state_path=state_path, resume=resume)
     recalibrate_batchnorm(model, train, device=device)
@@ -186,6 +191,7 @@ def train_model(
         "defense": defense_obj.name,
         "defense_params": defense_obj.params(),
         "defense_paper": defense_obj.paper,
+        "init_from": init_from[0] if init_from else None,
         "in_shape": list(train.in_shape),
         "num_classes": train.num_classes,
         "build_kwargs": build_kwargs,

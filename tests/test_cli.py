@@ -40,6 +40,10 @@ def test_unknown_names_one_line_exit_2(capsys, argv, bad, valid):
     "argv, needle",
     [
         (["eval", "--model", "snn-cnn", "--eps", "abc"], "--eps 'abc'"),
+        (["train", "--model", "snn-cnn", "--defense", "rsc", "--epochs", "1"], "defense 'rsc' needs a Poisson encoder; model 'snn-cnn' has encoder 'direct' (use rsc-snn, or a defense that works on any model: gnr, none, pgd-at, rat, sr)"),
+        (["train", "--model", "ann-cnn", "--defense", "mps", "--epochs", "1"], "defense 'mps' needs spiking neurons"),
+        (["train", "--model", "snn-cnn", "--defense", "ttfs", "--epochs", "1"], "defense 'ttfs' needs a TTFS encoder"),
+        (["train", "--model", "snn-cnn", "--defense", "qcfs", "--epochs", "1"], "defense 'qcfs' needs QCFS activations"),
         (["eval", "--model", "snn-cnn", "--steps", "0"], "--steps must be a positive integer"),
         (["eval", "--model", "snn-cnn", "--dataset", "mnist", "--data-dir", "/nonexistent"], "t10k-images-idx3-ubyte"),
         (["eval"], "--model"),
@@ -131,6 +135,19 @@ def test_defense_composes_with_any_architecture_and_eval_all(capsys, tmp_path):
     assert code == 0
     table = pd.read_csv(csv)
     assert sorted(table["model"]) == ["ann-cnn", "snn-mlp+sr"] and set(table["defense"]) == {"none", "sr"}
+
+
+def test_init_from_fine_tunes_a_zoo_checkpoint(capsys, tmp_path):
+    import json
+
+    zoo = str(tmp_path / "zoo")
+    assert run(capsys, "train", "--model", "snn-mlp", "--epochs", "1", "--n-train", "64", "--zoo-dir", zoo, "--quiet")[0] == 0
+    code, _, _ = run(capsys, "train", "--model", "snn-mlp", "--defense", "pgd-at", "--init-from", "snn-mlp", "--epochs", "1", "--n-train", "64", "--zoo-dir", zoo, "--quiet")
+    assert code == 0
+    card = json.loads((tmp_path / "zoo" / "digits" / "snn-mlp+pgd-at.json").read_text())
+    assert card["init_from"].startswith("snn-mlp@") and "--init-from snn-mlp" in card["command"]
+    code, _, err = run(capsys, "train", "--model", "snn-cnn", "--init-from", "snn-mlp", "--zoo-dir", zoo, "--name", "x")
+    assert code == 2 and err.count("\n") == 1 and "is a 'snn-mlp' network, not 'snn-cnn'" in err
 
 
 def test_eval_T_override_is_recorded_and_keyed(capsys, tmp_path):

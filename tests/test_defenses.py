@@ -172,3 +172,14 @@ def test_every_defended_model_is_in_the_digits_zoo_above_80_percent():
         assert name in zoo, f"{name} has no digits checkpoint"
         card = read_card(name, "digits")
         assert card["clean_acc"] >= 80 and card["defense"] == get_model_entry(name).defense
+
+
+def test_mnist_zoo_has_every_defense():
+    """The MNIST track carries the same zoo (cards only: runs without the MNIST files)."""
+    from robustbench_snn.zoo import read_card
+
+    zoo = zoo_models("mnist")
+    missing = [m for m in list_models() if m != "snn-mlp" and m not in zoo]
+    assert not missing, f"no MNIST checkpoint for {missing}"
+    assert read_card("snn-cnn", "mnist")["clean_acc"] >= 95
+    assert all(read_card(m, "mnist")["clean_acc"] >= 90 for m in zoo)  # qcfs-snn at T=16: 94.03
