@@ -70,3 +70,40 @@ def masking_flags(ev: MaskingEvidence) -> list[str]:
     if ev.disagreement is not None and ev.disagreement > RANDOM_DISAGREEMENT and ev.eot <= 1:
         flags.append("randomized-no-eot")
     return flags
+
+
+#: Examples the evidence runs use (the first N of the evaluated set): enough to see a
+#: 2-point effect, cheap enough to run with every standard evaluation.
+EVIDENCE_EXAMPLES = 100
+#: Budgets for check (b), as multiples of the row's eps, and the unbounded budget of (c).
+EPS_MULTIPLES = (0.5, 1.0, 2.0)
+UNBOUNDED_EPS = {"linf": 1.0, "l2": 1e3}
+
+
+def gather_evidence(model, data, cfg, *, draws: int = 1, seed: int = 0, n: int = EVIDENCE_EXAMPLES) -> MaskingEvidence:
+    """Measure (b)-(f) on the first ``n`` examples (white/black-box numbers (a) come from the ensemble)."""
+    import dataclasses
+
+    import torch
+
+    from robustbench_snn.attacks.gradient import eot_gradient
+
+    from .harness import evaluate
+
+    sub = data.head(n)
+    run = lambda c: evaluate(model, sub, c, draws=draws, seed=seed, quiet=True).robust_acc  # noqa: E731
+    pgd = dataclasses.replace(cfg, attack="pgd", alpha=None)
+    ev = MaskingEvidence(eot=cfg.eot)
+    ev.acc_by_eps = {m * cfg.eps: run(dataclasses.replace(pgd, eps=m * cfg.eps)) for m in EPS_MULTIPLES}
+    ev.unbounded_acc = run(dataclasses.replace(pgd, eps=UNBOUNDED_EPS[cfg.norm]))
+    ev.acc_base = ev.acc_by_eps[cfg.eps]
+    stronger = dataclasses.replace(pgd, steps=5 * cfg.steps)
+    ev.acc_stronger = min(run(stronger), evaluate(model, sub, stronger, draws=draws, seed=seed + 1, quiet=True).robust_acc)
+    device = next(model.parameters()).device
+    x, y = sub.x.to(device), sub.y.to(device)
+    torch.manual_seed(seed)
+    grad = eot_gradient(model.eval(), x, y, cfg.eot)
+    ev.zero_grad_share = (grad.flatten(1).abs().sum(1) <= ZERO_GRAD_NORM).float().mean().item()
+    with torch.no_grad():
+        ev.disagreement = (model(x).argmax(1) != model(x).argmax(1)).float().mean().item()
+    return ev
