@@ -12,6 +12,9 @@ from collections.abc import Callable
 from robustbench_snn.errors import UnknownNameError
 
 from .adapters import torchattacks_pgd
+from .apgd import apgd, apgd_ce, apgd_dlr, apgd_targeted
+from .blackbox import square
+from .mixed import mixed_pgd
 from .gradient import eot_gradient
 from .norms import NORMS, L2Ball, LinfBall, NormBall, make_ball
 from .pgd import default_alpha, fgsm, pgd
@@ -22,6 +25,11 @@ AttackFn = Callable[..., "object"]
 ATTACKS: dict[str, tuple[AttackFn, str]] = {
     "fgsm": (fgsm, "FGSM, one BPTT gradient step of size eps (EOT-averaged)"),
     "pgd": (pgd, "PGD with random start, BPTT surrogate gradients, EOT over encoder draws"),
+    "apgd-ce": (apgd_ce, "APGD (Croce & Hein 2020) on cross-entropy: step-size schedule, momentum, EOT loss and gradient"),
+    "apgd-dlr": (apgd_dlr, "APGD on the scale-invariant DLR loss"),
+    "apgd-t": (apgd_targeted, "APGD-T: targeted DLR towards the 3 top wrong classes"),
+    "square": (square, "Square (score-based black box; torchattacks) on probabilities averaged over encoder draws"),
+    "mixed-pgd": (mixed_pgd, "PGD following mixed surrogate / RGA gradient estimators (MDSE-style)"),
     "ta-pgd": (torchattacks_pgd, "torchattacks' PGD / PGDL2 / EOTPGD run on our model (cross-check)"),
 }
 
@@ -33,6 +41,6 @@ def get_attack(name: str) -> AttackFn:
 
 
 __all__ = [
-    "ATTACKS", "NORMS", "L2Ball", "LinfBall", "NormBall", "default_alpha", "eot_gradient", "fgsm", "get_attack",
+    "ATTACKS", "NORMS", "apgd", "apgd_targeted", "L2Ball", "LinfBall", "NormBall", "default_alpha", "eot_gradient", "fgsm", "get_attack",
     "make_ball", "pgd", "torchattacks_pgd",
 ]

@@ -27,9 +27,46 @@ from torch import nn
 MAX_PASS_ELEMENTS = 2**18
 
 
-def cross_entropy_sum(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Summed (not averaged) CE, so per-example gradients do not shrink with batch size."""
-    return F.cross_entropy(logits, y, reduction="sum")
+def per_example_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """CE per example; attacks sum it, so per-example gradients do not shrink with batch size."""
+    return F.cross_entropy(logits, y, reduction="none")
+
+
+def eot_loss_and_gradient(
+    model: nn.Module,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    loss_fn,
+    eot: int = 1,
+    max_elements: int = MAX_PASS_ELEMENTS,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """EOT averages of a per-example loss, its input gradient and the logits.
+
+    ``x: [B, ...]``, ``labels: [B]`` or ``[B, k]``, ``loss_fn(logits, labels) -> [N]``.
+    Returns ``(loss [B], grad [B, ...], logits [B, K])``, each the mean over
+    ``eot`` encoder draws. Each of the ``eot`` copies of ``x`` gets its own
+    draw; copies are stacked into one pass while it holds at most
+    ``max_elements`` input values (a fixed constant, so results do not
+    depend on the machine).
+    """
+    if eot < 1:
+        raise ValueError(f"eot must be >= 1, got {eot}")
+    x = x.detach().requires_grad_(True)
+    B = len(x)
+    copies_per_pass = max(1, min(eot, max_elements // max(1, x.numel())))
+    loss_total = torch.zeros(B, device=x.device)
+    logits_total = None
+    done = 0
+    while done < eot:
+        k = min(copies_per_pass, eot - done)
+        logits = model(x.repeat(k, *([1] * (x.dim() - 1))))  # [k*B, K]
+        losses = loss_fn(logits, labels.repeat(k, *([1] * (labels.dim() - 1))))  # [k*B]
+        (losses.sum() / eot).backward()
+        loss_total += losses.detach().view(k, B).sum(0)
+        summed = logits.detach().view(k, B, -1).sum(0)
+        logits_total = summed if logits_total is None else logits_total + summed
+        done += k
+    return loss_total / eot, x.grad.detach(), logits_total / eot
 
 
 def eot_gradient(
@@ -37,26 +74,7 @@ def eot_gradient(
     x: torch.Tensor,
     y: torch.Tensor,
     eot: int = 1,
-    loss_fn=cross_entropy_sum,
     max_elements: int = MAX_PASS_ELEMENTS,
 ) -> torch.Tensor:
-    """``(1/eot) Σ_i ∇_x loss(model(x), y)`` over ``eot`` forward passes.
-
-    ``x: [B, ...]``; returns a gradient of the same shape. Each of the
-    ``eot`` copies of ``x`` gets its own encoder draw. Copies are stacked
-    into one pass while the pass holds at most ``max_elements`` input
-    values (a fixed constant, so results do not depend on the machine).
-    """
-    if eot < 1:
-        raise ValueError(f"eot must be >= 1, got {eot}")
-    x = x.detach().requires_grad_(True)
-    copies_per_pass = max(1, min(eot, max_elements // max(1, x.numel())))
-    done = 0
-    while done < eot:
-        k = min(copies_per_pass, eot - done)
-        logits = model(x.repeat(k, *([1] * (x.dim() - 1))))  # [k*B, K]
-        loss = loss_fn(logits, y.repeat(k)) / eot
-        loss.backward()
-        done += k
-    grad = x.grad.detach()
-    return grad
+    """``(1/eot) Σ_i ∇_x Σ_b CE(model(x)_b, y_b)``: the EOT gradient PGD and FGSM follow."""
+    return eot_loss_and_gradient(model, x, y, per_example_cross_entropy, eot, max_elements)[1]

@@ -33,10 +33,12 @@ def pgd(
     alpha: float | None = None,
     random_start: bool = True,
     eot: int = 1,
+    grad_fn=eot_gradient,
 ) -> torch.Tensor:
     """Untargeted PGD; returns ``x_adv`` in ``ball`` around ``x`` and in [0, 1].
 
-    ``alpha`` defaults to :func:`default_alpha`.
+    ``alpha`` defaults to :func:`default_alpha`; ``grad_fn(model, x, y, eot)``
+    is the gradient estimator (EOT-averaged BPTT by default).
     """
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
@@ -46,7 +48,7 @@ def pgd(
     x = x.detach()
     x_adv = ball.random_start(x) if random_start else x.clone()
     for _ in range(steps):
-        grad = eot_gradient(model, x_adv, y, eot)
+        grad = grad_fn(model, x_adv, y, eot)
         x_adv = ball.project(ball.step(x_adv, grad, alpha), x).detach()
     return x_adv
 

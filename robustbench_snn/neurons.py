@@ -21,6 +21,12 @@ Learnable decay follows PLIF (Fang et al., ICCV 2021): ``1/tau = sigmoid(w)``.
 
 ``v_0 = v_reset + init_fraction * v_th`` (0 by default); QCFS conversion
 starts IF neurons half-charged (``init_fraction=0.5``, Bu et al. ICLR 2022).
+Attack gradient modes (:func:`gradient_mode`): ``bptt`` (default) backprops
+through the membrane recurrence with the surrogate; ``bptr`` and ``rga``
+replace each neuron's backward by one factor per element, the same at every
+step, computed from firing rates (no temporal credit) -- see
+:class:`_RateGradient`.
+
 Inside :func:`record_membranes` each neuron keeps its last pre-spike
 membrane sequence ``h: [T, B, ...]`` in ``.membrane`` (for the MPS
 regulariser of :mod:`robustbench_snn.defenses.mps`).
@@ -36,6 +42,49 @@ import torch
 from torch import nn
 
 from .surrogate import Surrogate, spike
+
+GRAD_MODES = ("bptt", "bptr", "rga")
+#: RGA's slope in the sub-threshold region and its upper-range extension (Bu et al. 2023).
+RGA_GAMMA = 0.2
+RGA_EXTENSION = 1.0
+
+
+def rga_factor(current: torch.Tensor, decay: float) -> torch.Tensor:
+    """RGA's approximate derivative of a leaky neuron's firing rate w.r.t. its
+    mean threshold-normalised input current ``c`` (Bu, Ding, Hao & Yu, "Rate
+    Gradient Approximation Attack Threats Deep Spiking Neural Networks",
+    CVPR 2023): with membrane decay factor ``λ``, the rate rises from 0 at
+    ``c = 1 - λ`` to 1 near ``c = 1``, so the slope is
+    ``(1 - γ + γλ) / (λ + e)`` on ``[1 - λ, 1 + e]``, ``γ`` on ``[0, 1 - λ)``, 0 elsewhere.
+    """
+    on = ((current >= 1 - decay) & (current <= 1 + RGA_EXTENSION)).to(current.dtype)
+    low = ((current >= 0) & (current < 1 - decay)).to(current.dtype)
+    return on * (1 - RGA_GAMMA + RGA_GAMMA * decay) / (decay + RGA_EXTENSION) + low * RGA_GAMMA
+
+
+class _RateGradient(torch.autograd.Function):
+    """Forward: the neuron's spikes unchanged. Backward: ``∂s_t/∂c_t`` is replaced by
+    one factor per element, shared by all steps (no backprop through the membrane):
+
+    * ``bptr`` (backward pass through rate, as used against SNN-RAT; Ding et
+      al., NeurIPS 2022): ``1[mean_t s_t > 0]`` -- a ReLU on the rate;
+    * ``rga``: :func:`rga_factor` of the mean normalised current.
+    """
+
+    @staticmethod
+    def forward(ctx, current, spikes, mode: str, decay: float):  # type: ignore[override]
+        ctx.save_for_backward(current, spikes)
+        ctx.mode, ctx.decay = mode, decay
+        return spikes.clone()
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        current, spikes = ctx.saved_tensors
+        if ctx.mode == "bptr":
+            factor = (spikes.mean(0, keepdim=True) > 0).to(grad.dtype)
+        else:
+            factor = rga_factor(current.mean(0, keepdim=True), ctx.decay)
+        return grad * factor, None, None, None
 
 
 class _SpikingNeuron(nn.Module):
@@ -60,6 +109,8 @@ class _SpikingNeuron(nn.Module):
         self.surrogate = Surrogate.parse(surrogate)
         self.detach_reset = detach_reset
         self.init_fraction = init_fraction
+        #: set by :func:`gradient_mode`: how an attack's backward pass crosses this neuron
+        self.grad_mode = "bptt"
         #: set by :func:`record_membranes`; then ``membrane`` is the last call's ``h: [T, B, ...]``
         self.record = False
         self.membrane: torch.Tensor | None = None
@@ -68,8 +119,23 @@ class _SpikingNeuron(nn.Module):
         """Membrane after integrating input ``x`` at step ``t`` (before the spike)."""
         raise NotImplementedError
 
+    @property
+    def decay_factor(self) -> float:
+        """``λ`` in ``h_t = λ v_{t-1} + (input)``: 1 for IF."""
+        return 1.0
+
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         # x_seq: [T, B, ...] -> spikes [T, B, ...]
+        if self.grad_mode == "bptt":
+            return self._simulate(x_seq)
+        with torch.no_grad():
+            spikes = self._simulate(x_seq)
+        zero = torch.zeros_like(x_seq[0])
+        current = torch.stack([self.charge(zero, x, t) for t, x in enumerate(x_seq)]) / self.v_threshold
+        return _RateGradient.apply(current, spikes, self.grad_mode, self.decay_factor)
+
+    def _simulate(self, x_seq: torch.Tensor) -> torch.Tensor:
+        """BPTT forward: membrane recurrence, surrogate spike, reset."""
         v = torch.zeros_like(x_seq[0]) + (self.v_reset or 0.0) + self.init_fraction * self.v_threshold
         spikes, membrane = [], []
         for t, x in enumerate(x_seq):
@@ -120,6 +186,10 @@ class LIFNode(_SpikingNeuron):
     def tau(self) -> float:
         return float(1.0 / torch.sigmoid(self.w))
 
+    @property
+    def decay_factor(self) -> float:
+        return 1.0 - 1.0 / self.tau
+
     def charge(self, v: torch.Tensor, x: torch.Tensor, t: int) -> torch.Tensor:
         v_rest = self.v_reset or 0.0
         return v + (x - (v - v_rest)) * torch.sigmoid(self.w)
@@ -145,6 +215,10 @@ class DLIFNode(_SpikingNeuron):
             raise ValueError(f"DLIF decay must be in (0, 1], got {decay}")
         self.decay = decay
         self.p = nn.Parameter(torch.ones(T))
+
+    @property
+    def decay_factor(self) -> float:
+        return self.decay
 
     def charge(self, v: torch.Tensor, x: torch.Tensor, t: int) -> torch.Tensor:
         return self.decay * v + self.p[t] * x
@@ -185,3 +259,21 @@ def record_membranes(model: nn.Module) -> Iterator[list[_SpikingNeuron]]:
         for n in neurons:
             n.record = False
             n.membrane = None
+
+
+@contextmanager
+def gradient_mode(model: nn.Module, mode: str) -> Iterator[None]:
+    """Within the block every neuron of ``model`` backpropagates in ``mode`` (:data:`GRAD_MODES`)."""
+    if mode not in GRAD_MODES:
+        from .errors import UnknownNameError
+
+        raise UnknownNameError("gradient mode", mode, GRAD_MODES)
+    neurons = spiking_neurons(model)
+    saved = [n.grad_mode for n in neurons]
+    for n in neurons:
+        n.grad_mode = mode
+    try:
+        yield
+    finally:
+        for n, m in zip(neurons, saved):
+            n.grad_mode = m
