@@ -43,7 +43,7 @@ def checkpoints(steps: int) -> list[int]:
     p = [0.0, 0.22]
     while p[-1] < 1:
         p.append(p[-1] + max(p[-1] - p[-2] - 0.03, 0.06))
-    return sorted({math.ceil(q * steps) for q in p[1:] if q <= 1})
+    return sorted({math.ceil(q * steps - 1e-9) for q in p[1:] if q <= 1})  # 1e-9: 0.57 * 100 is 57.000000000000007
 
 
 def _per_example(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
