@@ -120,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--eps", default=None, help="perturbation budget; default 8/255 (linf) or 0.5 (l2), inputs in [0, 1]")
     e.add_argument("--steps", type=_positive_int("--steps"), default=10)
     e.add_argument("--alpha", default=None, help="step size (default 2.5*eps/steps; FGSM uses eps)")
-    e.add_argument("--surrogate", default=None, help="attack surrogate name[:width] (default: the model's training surrogate)")
+    e.add_argument("--surrogate", default=None, help="attack surrogate name[:width], or 'all' for the worst case over a sweep (default: the model's training surrogate)")
+    e.add_argument("--grad", default="bptt", help="how gradients cross spiking neurons: bptt (default), bptr, rga")
     e.add_argument("--eot", type=_positive_int("--eot"), default=None, help=f"EOT samples per gradient (default {STOCHASTIC_EOT} for stochastic encoders, else 1)")
     e.add_argument("--draws", type=_positive_int("--draws"), default=None, help=f"encoder draws per accuracy (default {STOCHASTIC_DRAWS} for stochastic encoders, else 1)")
     e.add_argument("--n-examples", type=_positive_int("--n-examples"), default=None, help="first N test examples (default: all)")
@@ -279,12 +280,15 @@ def cmd_eval(args) -> int:
                 )
             raise UnknownNameError("model", args.model, ["all", *sorted(set(available) | set(list_models()))])
         models = [args.model]
-    _check_name("attack", args.attack, ATTACKS)
+    from .neurons import GRAD_MODES
+
+    _check_name("attack", args.attack, [*ATTACKS, "standard"])
+    _check_name("gradient mode", args.grad, GRAD_MODES)
     _check_name("norm", args.norm, NORMS)
     eps_text = args.eps or DEFAULT_EPS[args.norm]
     eps = parse_eps(eps_text)
     alpha = parse_eps(args.alpha) if args.alpha is not None else None
-    surrogate = Surrogate.parse(args.surrogate) if args.surrogate else None
+    surrogate = Surrogate.parse(args.surrogate) if args.surrogate and args.surrogate != "all" else None
     device = _resolve_device(args.device)
     commit = git_commit()  # taken before the (long) evaluation, like the code it describes
     data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
@@ -297,10 +301,11 @@ def _eval_one(args, name, data, eps_text, eps, alpha, surrogate, device, commit)
     """Attack zoo model ``name`` and (unless --no-save) upsert its row."""
     from robustbench_snn.attacks import default_alpha
 
-    from .harness import AttackConfig, evaluate
+    from .harness import AttackConfig, evaluate, evaluate_worst_case, sweep_surrogates
     from .leaderboard import default_path, upsert
     from .provenance import today, version
-    from .zoo import load_checkpoint
+    from .standard import APGD_STEPS, standard_evaluation, transfer_sources
+    from .zoo import load_checkpoint, zoo_models
 
     overrides = {"T": args.T} if args.T is not None else {}
     model, card = load_checkpoint(name, args.dataset, args.zoo_dir, **overrides)
@@ -308,10 +313,33 @@ def _eval_one(args, name, data, eps_text, eps, alpha, surrogate, device, commit)
     config = model.config()
     eot = args.eot or (STOCHASTIC_EOT if model.stochastic else 1)
     draws = args.draws or (STOCHASTIC_DRAWS if model.stochastic else 1)
-    cfg = AttackConfig(args.attack, args.norm, eps, args.steps, alpha, eot)
+    cfg = AttackConfig(args.attack, args.norm, eps, args.steps, alpha, eot, grad=args.grad)
     surrogate_attack = str(surrogate) if surrogate else config["surrogate"]
-    _say(args.quiet, f"{name} on {args.dataset} ({len(data)} examples, T={config['T']}): {args.attack} {args.norm} eps={eps_text} steps={args.steps} eot={eot} draws={draws} surrogate={surrogate_attack}")
-    res = evaluate(model, data, cfg, draws=draws, surrogate=surrogate, seed=args.seed, batch_size=args.batch_size, quiet=args.quiet)
+    sweep = args.surrogate == "all"
+    if sweep:
+        surrogate_attack = f"all({len(sweep_surrogates())})"
+    _say(args.quiet, f"{name} on {args.dataset} ({len(data)} examples, T={config['T']}): {args.attack} {args.norm} eps={eps_text} steps={args.steps} eot={eot} draws={draws} surrogate={surrogate_attack} grad={args.grad}")
+    kw = {"draws": draws, "seed": args.seed, "quiet": args.quiet}
+    extra: dict = {}
+    if args.attack == "standard":
+        def load_source(source: str):
+            if source == name or source not in zoo_models(args.dataset, args.zoo_dir):
+                return None
+            return load_checkpoint(source, args.dataset, args.zoo_dir)[0].to(device)
+
+        std = standard_evaluation(model, data, cfg, transfer_sources(name, load_source), **kw)
+        res = std.result
+        extra = {"attacks": ",".join(std.per_attack), "flags": ";".join(std.flags)}
+        extra.update({f"acc_{k}": round(100 * v, 2) for k, v in std.per_attack.items()})
+        surrogate_attack = "standard"
+        for k, v in std.per_attack.items():
+            print(f"  {k:<16} {100 * v:6.2f}%")
+        print(f"  masking flags: {', '.join(std.flags) or 'none'}")
+    elif sweep:
+        res, each = evaluate_worst_case(model, data, cfg, sweep_surrogates(), batch_size=args.batch_size, **kw)
+        extra = {"attacks": ",".join(each)}
+    else:
+        res = evaluate(model, data, cfg, surrogate=surrogate, batch_size=args.batch_size, **kw)
     print(f"{name} {args.dataset} {args.attack} {args.norm} eps={eps_text}: clean {100 * res.clean_acc:.2f}%  robust {100 * res.robust_acc:.2f}%  (n={len(data)}, {res.seconds:.1f} s)")
 
     if args.no_save:
@@ -319,17 +347,18 @@ def _eval_one(args, name, data, eps_text, eps, alpha, surrogate, device, commit)
     command = _command(
         "eval", ("--model", name), ("--attack", args.attack), ("--dataset", args.dataset), ("--norm", args.norm),
         ("--eps", eps_text), ("--steps", args.steps), ("--eot", eot), ("--draws", draws), ("--seed", args.seed),
-        ("--alpha", args.alpha), ("--surrogate", surrogate), ("--T", args.T), ("--n-examples", args.n_examples),
+        ("--alpha", args.alpha), ("--surrogate", "all" if sweep else surrogate), ("--grad", None if args.grad == "bptt" else args.grad), ("--T", args.T), ("--n-examples", args.n_examples),
         ("--data-dir", args.data_dir or None),
     )
     row = {
         "model": name, "dataset": args.dataset, "defense": card["defense"], "encoder": config["encoder"],
         "T": config["T"], "neuron": config["neuron"], "surrogate_train": card["surrogate"],
-        "surrogate_attack": surrogate_attack if config["T"] else "none", "attack": args.attack, "norm": args.norm,
-        "eps": eps, "steps": 1 if args.attack == "fgsm" else args.steps,
+        "surrogate_attack": surrogate_attack if config["T"] or args.attack == "standard" else "none", "grad": args.grad,
+        "attack": args.attack, "norm": args.norm,
+        "eps": eps, "steps": 1 if args.attack == "fgsm" else (APGD_STEPS if args.attack == "standard" else args.steps),
         "alpha": round(eps if args.attack == "fgsm" else (alpha if alpha is not None else default_alpha(eps, args.steps)), 6),
         "eot": eot, "draws": draws, "n_examples": len(data),
-        "clean_acc": round(100 * res.clean_acc, 2), "robust_acc": round(100 * res.robust_acc, 2),
+        "clean_acc": round(100 * res.clean_acc, 2), "robust_acc": round(100 * res.robust_acc, 2), **extra,
         "seed": args.seed, "date": today(), "version": version(), "commit": commit, "command": command,
     }
     out = Path(args.out) if args.out else default_path(args.dataset, args.norm)

@@ -99,13 +99,17 @@ def evaluate(
     seed: int = 0,
     batch_size: int = 250,
     quiet: bool = False,
+    attack_fn=None,
 ) -> EvalResult:
     """Attack every example of ``data`` once; score clean and adversarial inputs over ``draws``.
+
+    ``attack_fn`` replaces the registered attack ``cfg.attack`` (transfer
+    attacks bind their source model this way).
 
     Seeding ``torch`` here makes encoder draws and random starts, hence the
     numbers, reproducible for a given seed.
     """
-    attack = get_attack(cfg.attack)
+    attack = attack_fn or get_attack(cfg.attack)
     ball = make_ball(cfg.norm, cfg.eps)
     device = next(model.parameters()).device
     start = time.perf_counter()

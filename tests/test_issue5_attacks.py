@@ -98,3 +98,66 @@ def test_masking_flags_rules():
     assert masking_flags(masked) == ["blackbox-beats-white", "non-monotone-eps", "unbounded-survives", "not-converged", "vanishing-gradient", "randomized-no-eot"]
     masked.eot = 10
     assert "randomized-no-eot" not in masking_flags(masked)
+
+
+class _ZeroGradient(torch.nn.Module):
+    """A deliberately masked model: same predictions, input gradient exactly zero."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x * 0 + x.detach())
+
+
+def test_masked_model_is_flagged_and_beaten_by_square(zoo_snn_cnn, digits_test):
+    from robustbench_snn.standard import standard_evaluation
+
+    masked = _ZeroGradient(zoo_snn_cnn).eval()
+    data = digits_test.head(100)
+    std = standard_evaluation(masked, data, AttackConfig("standard", eps=0.1), sources={})
+    assert "vanishing-gradient" in std.flags and "blackbox-beats-white" in std.flags
+    assert std.per_attack["square"] < std.per_attack["apgd-ce"] - 0.1
+    honest = standard_evaluation(zoo_snn_cnn, data, AttackConfig("standard", eps=0.1), sources={})
+    assert "vanishing-gradient" not in honest.flags and "blackbox-beats-white" not in honest.flags
+
+
+def test_standard_counts_an_example_robust_only_if_it_survives_every_attack(zoo_snn_cnn, digits_test):
+    from robustbench_snn.standard import standard_evaluation
+
+    std = standard_evaluation(zoo_snn_cnn, digits_test.head(100), AttackConfig("standard", eps=0.1), sources={})
+    assert std.result.robust_acc <= min(std.per_attack.values()) + 1e-9
+
+
+def test_eot_lowers_rsc_accuracy_under_pgd(zoo_rsc_snn, digits_test):
+    """Without EOT the attack follows one Poisson draw's gradient and over-credits the model."""
+    data = digits_test.head(200)
+    one = evaluate(zoo_rsc_snn, data, AttackConfig("pgd", eps=0.1, eot=1), draws=10, quiet=True).robust_acc
+    ten = evaluate(zoo_rsc_snn, data, AttackConfig("pgd", eps=0.1, eot=10), draws=10, quiet=True).robust_acc
+    assert ten < one
+
+
+def test_cli_standard_row_has_per_attack_columns_and_flags(capsys, tmp_path):
+    import pandas as pd
+
+    from robustbench_snn.cli import main
+
+    out = tmp_path / "lb.csv"
+    assert main(["eval", "--model", "snn-mlp", "--attack", "standard", "--eps", "0.1", "--n-examples", "60", "--out", str(out), "--quiet"]) == 0
+    row = pd.read_csv(out).iloc[0]
+    assert row["attack"] == "standard" and row["attacks"].split(",")[:2] == ["apgd-ce", "apgd-t"]
+    assert row["robust_acc"] <= min(row[c] for c in row.index if c.startswith("acc_"))
+    assert "transfer-ann" in row["attacks"]  # the digits zoo's ann-cnn is the source
+    assert main(["leaderboard", "--file", str(out)]) == 0
+
+
+def test_flagged_rows_are_marked_on_the_leaderboard(tmp_path):
+    from robustbench_snn.leaderboard import format_table, read, upsert
+
+    base = {"model": "m", "dataset": "digits", "T": 4, "norm": "linf", "eps": 0.1, "surrogate_attack": "atan:1", "clean_acc": 99.0}
+    path = tmp_path / "lb.csv"
+    upsert(path, {**base, "attack": "standard", "robust_acc": 80.0, "flags": "vanishing-gradient"})
+    upsert(path, {**base, "attack": "pgd", "robust_acc": 50.0})
+    lines = format_table(read(path)).splitlines()
+    assert "FLAGGED: vanishing-gradient" in lines[1] and "FLAGGED" not in lines[2]
