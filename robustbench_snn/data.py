@@ -50,6 +50,10 @@ class Dataset:
             raise UserInputError(f"number of examples must be >= 1, got {n}")
         return Dataset(self.name, self.split, self.x[:n], self.y[:n], self.num_classes)
 
+    def subset(self, index: torch.Tensor) -> "Dataset":
+        """The examples at ``index`` (a long tensor), in that order."""
+        return Dataset(self.name, self.split, self.x[index], self.y[index], self.num_classes)
+
 
 def _load_digits(split: str, data_dir: Path | None) -> Dataset:
     from sklearn.datasets import load_digits
