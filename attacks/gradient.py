@@ -16,8 +16,9 @@ model in as few passes as fit :data:`MAX_PASS_ELEMENTS`.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from .losses import cross_entropy
 
 
 #: Input values per forward pass when stacking EOT copies. Measured on 2 CPU
@@ -25,11 +26,6 @@ from torch import nn
 #: 6.1 s, of 2,048 images 25.9 s -- large passes are memory-bound. 2**18
 #: values is ~330 MNIST images or ~4,000 digits images per pass.
 MAX_PASS_ELEMENTS = 2**18
-
-
-def per_example_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """CE per example; attacks sum it, so per-example gradients do not shrink with batch size."""
-    return F.cross_entropy(logits, y, reduction="none")
 
 
 def eot_loss_and_gradient(
@@ -77,4 +73,5 @@ def eot_gradient(
     max_elements: int = MAX_PASS_ELEMENTS,
 ) -> torch.Tensor:
     """``(1/eot) Σ_i ∇_x Σ_b CE(model(x)_b, y_b)``: the EOT gradient PGD and FGSM follow."""
-    return eot_loss_and_gradient(model, x, y, per_example_cross_entropy, eot, max_elements)[1]
+    # the per-example losses are summed, so per-example gradients do not shrink with batch size
+    return eot_loss_and_gradient(model, x, y, cross_entropy, eot, max_elements)[1]

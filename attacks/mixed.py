@@ -19,7 +19,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from robustbench_snn.neurons import gradient_mode, set_surrogate, spiking_neurons
+from robustbench_snn.neurons import attack_surrogate, gradient_mode
 
 from .gradient import eot_gradient
 from .norms import NormBall
@@ -37,17 +37,10 @@ def _normalised(g: torch.Tensor) -> torch.Tensor:
 
 def mixed_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eot: int = 1, estimators=ESTIMATORS) -> torch.Tensor:
     """Sum of per-example l1-normalised EOT gradients under each estimator."""
-    neurons = spiking_neurons(model)
-    saved = [n.surrogate for n in neurons]
     total = torch.zeros_like(x)
-    try:
-        for mode, surrogate in estimators:
-            set_surrogate(model, surrogate)
-            with gradient_mode(model, mode):
-                total += _normalised(eot_gradient(model, x, y, eot))
-    finally:
-        for n, s in zip(neurons, saved):
-            n.surrogate = s
+    for mode, surrogate in estimators:
+        with attack_surrogate(model, surrogate), gradient_mode(model, mode):
+            total += _normalised(eot_gradient(model, x, y, eot))
     return total
 
 

@@ -78,9 +78,10 @@ def require(ok: bool, defense: str, needs: str, model_name: str, has: str, use: 
         )
 
 
-def encoder_name(model: nn.Module) -> str:
-    encoder = getattr(model, "encoder", None)
-    return getattr(encoder, "name", "no encoder")
+def require_encoder(defense: str, model: nn.Module, model_name: str, encoder: str, label: str, use: str) -> None:
+    """Refuse ``model`` unless its input encoder is ``encoder`` (the defense's mechanism)."""
+    has = getattr(getattr(model, "encoder", None), "name", "no encoder")
+    require(has == encoder, defense, f"a {label} encoder", model_name, f"encoder '{has}'", use)
 
 
 

@@ -17,7 +17,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from .base import Defense, encoder_name, register_defense, require
+from .base import Defense, register_defense, require_encoder
 
 
 @register_defense("rsc")
@@ -28,8 +28,7 @@ class RSC(Defense):
     paper = "Wu et al., RSC-SNN, ACM MM 2024 (Poisson coding = randomized smoothing)"
 
     def check(self, model: nn.Module, model_name: str) -> None:
-        enc = encoder_name(model)
-        require(enc == "poisson", "rsc", "a Poisson encoder", model_name, f"encoder '{enc}'", "rsc-snn")
+        require_encoder(self.name, model, model_name, "poisson", "Poisson", "rsc-snn")
 
 
 @torch.no_grad()

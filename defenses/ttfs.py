@@ -21,7 +21,7 @@ import dataclasses
 
 from torch import nn
 
-from .base import Defense, encoder_name, register_defense, require
+from .base import Defense, register_defense, require_encoder
 
 
 @register_defense("ttfs")
@@ -32,5 +32,4 @@ class TTFS(Defense):
     paper = "TTFS / latency coding (Sharmin et al. ECCV 2020; Park et al. DAC 2020), temporal-weighted decoding"
 
     def check(self, model: nn.Module, model_name: str) -> None:
-        enc = encoder_name(model)
-        require(enc == "ttfs", "ttfs", "a TTFS encoder", model_name, f"encoder '{enc}'", "ttfs-snn")
+        require_encoder(self.name, model, model_name, "ttfs", "TTFS", "ttfs-snn")

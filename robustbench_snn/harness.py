@@ -12,7 +12,6 @@ clean accuracy.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -22,7 +21,7 @@ from tqdm import tqdm
 from robustbench_snn.attacks import get_attack, make_ball
 
 from .data import Dataset
-from .neurons import gradient_mode, set_surrogate, spiking_neurons
+from .neurons import attack_surrogate, gradient_mode
 from .surrogate import Surrogate
 
 #: Tolerance for the ball check (float32 rounding of x + delta).
@@ -73,20 +72,6 @@ def clean_accuracy(model: nn.Module, data: Dataset, draws: int = 1, seed: int = 
     """Per-example clean scores exactly as :func:`evaluate` computes them for ``seed``."""
     torch.manual_seed(seed)
     return accuracy_per_example(model.eval(), data.x, data.y, draws, batch_size)
-
-
-@contextmanager
-def attack_surrogate(model: nn.Module, surrogate: Surrogate | str | None):
-    """Temporarily use ``surrogate`` in every neuron's backward pass."""
-    neurons = spiking_neurons(model)
-    saved = [n.surrogate for n in neurons]
-    if surrogate is not None:
-        set_surrogate(model, surrogate)
-    try:
-        yield
-    finally:
-        for n, s in zip(neurons, saved):
-            n.surrogate = s
 
 
 def evaluate(

@@ -262,6 +262,21 @@ def record_membranes(model: nn.Module) -> Iterator[list[_SpikingNeuron]]:
 
 
 @contextmanager
+def attack_surrogate(model: nn.Module, surrogate: Surrogate | str | None) -> Iterator[None]:
+    """Within the block every neuron of ``model`` uses ``surrogate`` in its backward pass
+    (``None``: leave them as they are); the previous surrogates are restored after."""
+    neurons = spiking_neurons(model)
+    saved = [n.surrogate for n in neurons]
+    if surrogate is not None:
+        set_surrogate(model, surrogate)
+    try:
+        yield
+    finally:
+        for n, s in zip(neurons, saved):
+            n.surrogate = s
+
+
+@contextmanager
 def gradient_mode(model: nn.Module, mode: str) -> Iterator[None]:
     """Within the block every neuron of ``model`` backpropagates in ``mode`` (:data:`GRAD_MODES`)."""
     if mode not in GRAD_MODES:

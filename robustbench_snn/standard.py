@@ -25,7 +25,7 @@ from torch import nn
 
 from robustbench_snn.attacks.transfer import transfer_from
 
-from .harness import AttackConfig, EvalResult, evaluate
+from .harness import AttackConfig, EvalResult, evaluate, evaluate_worst_case
 from .masking import EVIDENCE_EXAMPLES, MaskingEvidence, gather_evidence, masking_flags
 from .surrogate import Surrogate
 
@@ -38,7 +38,7 @@ APGD_STEPS = 20
 @dataclass
 class StandardResult:
     result: EvalResult
-    per_attack: dict[str, float]  # attack -> robust accuracy in [0, 1]
+    per_attack: dict[str, float]  # attack -> robust accuracy in [0, 1] after it joined (cumulative)
     flags: list[str]
     evidence: MaskingEvidence
 
@@ -93,9 +93,9 @@ def standard_evaluation(
     member("apgd-t", lambda d: evaluate(model, d, dataclasses.replace(apgd, attack="apgd-t"), **kw).robust_per_example)
 
     def worst_surrogate(d):
-        runs = [evaluate(model, d, pgd, surrogate=Surrogate.parse(sg), **kw).robust_per_example for sg in surrogates]
-        runs.append(evaluate(model, d, dataclasses.replace(pgd, grad="rga"), **kw).robust_per_example)
-        return torch.stack(runs).min(0).values
+        sweep = evaluate_worst_case(model, d, pgd, [Surrogate.parse(sg) for sg in surrogates], **kw)[0]
+        rga = evaluate(model, d, dataclasses.replace(pgd, grad="rga"), **kw)
+        return torch.minimum(sweep.robust_per_example, rga.robust_per_example)
 
     member("worst-surrogate", worst_surrogate)
     square = dataclasses.replace(cfg, attack="square")

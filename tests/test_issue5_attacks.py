@@ -3,11 +3,10 @@
 import pytest
 import torch
 
-from robustbench_snn.attacks import ATTACKS, make_ball
-from robustbench_snn.attacks.apgd import apgd, apgd_targeted, checkpoints
-from robustbench_snn.attacks.blackbox import ScoreOnly, foolbox_attack, square
+from robustbench_snn.attacks import make_ball
+from robustbench_snn.attacks.apgd import checkpoints
+from robustbench_snn.attacks.blackbox import ScoreOnly, foolbox_attack
 from robustbench_snn.attacks.losses import dlr, dlr_targeted
-from robustbench_snn.attacks.mixed import mixed_pgd
 from robustbench_snn.harness import AttackConfig, evaluate, evaluate_worst_case
 from robustbench_snn.masking import MaskingEvidence, masking_flags
 from robustbench_snn.neurons import GRAD_MODES, LIFNode, gradient_mode
