@@ -104,12 +104,17 @@ def apgd_run(
     return _where(found, x_found, x_best).detach()
 
 
-def _keep_successes(model, x_adv_new, x_adv, y, fooled):
-    """Replace ``x_adv`` where the new point fools the model and the old did not."""
-    with torch.no_grad():
-        new_fooled = model(x_adv_new).argmax(1) != y
-    take = new_fooled & ~fooled
-    return _where(take, x_adv_new, x_adv), fooled | take
+def _until_all_fooled(model, y, x_adv, fooled, runs):
+    """Call each of ``runs`` in turn until every example is fooled; keep a new
+    point only where it fools the model and the current one does not."""
+    for run in runs:
+        if fooled.all():
+            break
+        x_new = run()
+        with torch.no_grad():
+            take = (model(x_new).argmax(1) != y) & ~fooled
+        x_adv, fooled = _where(take, x_new, x_adv), fooled | take
+    return x_adv
 
 
 def apgd(
@@ -129,11 +134,8 @@ def apgd(
     x_adv = apgd_run(model, x, y, ball, steps, loss, eot=eot)
     with torch.no_grad():
         fooled = model(x_adv).argmax(1) != y
-    for _ in range(restarts - 1):
-        if fooled.all():
-            break
-        x_adv, fooled = _keep_successes(model, apgd_run(model, x, y, ball, steps, loss, eot=eot), x_adv, y, fooled)
-    return x_adv
+    restarts_left = (lambda: apgd_run(model, x, y, ball, steps, loss, eot=eot) for _ in range(restarts - 1))
+    return _until_all_fooled(model, y, x_adv, fooled, restarts_left)
 
 
 def apgd_targeted(
@@ -153,13 +155,12 @@ def apgd_targeted(
     with torch.no_grad():
         ranked = model(x).sort(1, descending=True).indices  # [B, K]
     wrong = torch.stack([row[row != label] for row, label in zip(ranked, y)])  # [B, K-1]
-    x_adv, fooled = x.detach().clone(), torch.zeros(len(x), dtype=torch.bool, device=x.device)
-    for i in range(min(n_targets, wrong.shape[1])):
-        if fooled.all():
-            break
-        run = apgd_run(model, x, y, ball, steps, "dlr-targeted", target=wrong[:, i], eot=eot)
-        x_adv, fooled = _keep_successes(model, run, x_adv, y, fooled)
-    return x_adv
+    targets = (
+        lambda i=i: apgd_run(model, x, y, ball, steps, "dlr-targeted", target=wrong[:, i], eot=eot)
+        for i in range(min(n_targets, wrong.shape[1]))
+    )
+    none_fooled = torch.zeros(len(x), dtype=torch.bool, device=x.device)
+    return _until_all_fooled(model, y, x.detach().clone(), none_fooled, targets)
 
 
 def apgd_ce(model, x, y, ball, steps=10, eot=1, **kw):
