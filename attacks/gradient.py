@@ -21,11 +21,13 @@ from torch import nn
 from .losses import cross_entropy
 
 
-#: Input values per forward pass when stacking EOT copies. Measured on 2 CPU
-#: cores (rsc-snn, MNIST, T=8, 250 images, EOT 10): passes of 250 images took
-#: 6.1 s, of 2,048 images 25.9 s -- large passes are memory-bound. 2**18
-#: values is ~330 MNIST images or ~4,000 digits images per pass.
-MAX_PASS_ELEMENTS = 2**18
+#: Input values per forward pass when stacking EOT copies. Stacking only pays
+#: for small batches (survivor subsets of a few examples, where per-pass
+#: overhead dominates): large passes are memory-bound. Measured on 2 CPU cores
+#: (rsc-snn, EOT 10, 250 images, time per EOT gradient; benchmarks/eot_passes.py):
+#: digits 0.54 s with 1 copy per pass vs 0.82 s with all 10; MNIST 7.9 s vs 25.9 s.
+#: 2**15 values is 512 digits images or 41 MNIST images per pass.
+MAX_PASS_ELEMENTS = 2**15
 
 
 def eot_loss_and_gradient(
@@ -51,18 +53,22 @@ def eot_loss_and_gradient(
     B = len(x)
     copies_per_pass = max(1, min(eot, max_elements // max(1, x.numel())))
     loss_total = torch.zeros(B, device=x.device)
+    grad_total = torch.zeros_like(x)
     logits_total = None
     done = 0
     while done < eot:
         k = min(copies_per_pass, eot - done)
         logits = model(x.repeat(k, *([1] * (x.dim() - 1))))  # [k*B, K]
         losses = loss_fn(logits, labels.repeat(k, *([1] * (labels.dim() - 1))))  # [k*B]
-        (losses.sum() / eot).backward()
+        # autograd.grad w.r.t. x only: the backward skips every weight gradient
+        # (measured: a third of an SNN's backward time) and leaves param.grad alone
+        (grad,) = torch.autograd.grad(losses.sum() / eot, x)
+        grad_total += grad
         loss_total += losses.detach().view(k, B).sum(0)
         summed = logits.detach().view(k, B, -1).sum(0)
         logits_total = summed if logits_total is None else logits_total + summed
         done += k
-    return loss_total / eot, x.grad.detach(), logits_total / eot
+    return loss_total / eot, grad_total, logits_total / eot
 
 
 def eot_gradient(
