@@ -333,8 +333,8 @@ def _eval_one(args, name, data, eps_text, eps, alpha, surrogate, device, commit)
         extra.update({f"acc_{k}": round(100 * v, 2) for k, v in std.per_attack.items()})
         surrogate_attack = "standard"
         for k, v in std.per_attack.items():
-            print(f"  {k:<16} {100 * v:6.2f}%")
-        print(f"  masking flags: {', '.join(std.flags) or 'none'}")
+            print(f"  {k:<16} {100 * v:6.2f}%  ({std.seconds[k]:.0f} s)")
+        print(f"  masking flags: {', '.join(std.flags) or 'none'}  ({std.seconds['masking-checks']:.0f} s)")
     elif sweep:
         res, each = evaluate_worst_case(model, data, cfg, sweep_surrogates(), batch_size=args.batch_size, **kw)
         extra = {"attacks": ",".join(each)}

@@ -161,3 +161,36 @@ def test_flagged_rows_are_marked_on_the_leaderboard(tmp_path):
     upsert(path, {**base, "attack": "pgd", "robust_acc": 50.0})
     lines = format_table(read(path)).splitlines()
     assert "FLAGGED: vanishing-gradient" in lines[1] and "FLAGGED" not in lines[2]
+
+
+def test_square_budget_is_fixed_in_model_evaluations():
+    from robustbench_snn.attacks.blackbox import SQUARE_EVALS, square_queries
+
+    assert square_queries(1) == (SQUARE_EVALS, 1)  # deterministic: every evaluation is a query
+    for eot in (2, 10, 20):
+        queries, draws = square_queries(eot)
+        assert 1 < draws <= eot and queries * draws <= SQUARE_EVALS
+
+
+def test_survivors_only_reuses_known_scores_and_skips_broken_examples(digits_test):
+    from robustbench_snn.standard import _on_survivors
+
+    data = digits_test.head(6)
+    robust = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    seen = []
+
+    def run(subset):
+        seen.append(subset.y.tolist())
+        return torch.full((len(subset),), 0.5)
+
+    out = _on_survivors(robust, data, run, known=torch.tensor([0.0, 1.0]))
+    assert seen == [[data.y[2].item(), data.y[3].item(), data.y[5].item()]]  # not 0-1 (known), not 4 (broken)
+    assert out.tolist() == [0.0, 0.0, 0.5, 0.5, 0.0, 0.5]
+
+
+def test_eot_gradient_leaves_parameter_gradients_alone(zoo_snn_cnn, digits_test):
+    from robustbench_snn.attacks.gradient import eot_gradient
+
+    grad = eot_gradient(zoo_snn_cnn, digits_test.x[:8], digits_test.y[:8])
+    assert grad.abs().sum() > 0
+    assert all(p.grad is None for p in zoo_snn_cnn.parameters())
