@@ -98,7 +98,7 @@ def test_encoder_tv_bound_holds_exactly_on_small_spike_trains(p, q):
     bc = (math.sqrt(p * q) + math.sqrt((1 - p) * (1 - q))) ** T
     assert tv <= math.sqrt(1 - bc * bc) + 1e-12
     mech = EncoderNoise(T)
-    assert mech.log_bc_min(torch.tensor([p]), abs(q - p)) <= math.log(bc) + 1e-12
+    assert mech.log_bc_min(torch.tensor([p], dtype=torch.float64), abs(q - p)) <= math.log(bc) + 1e-12
 
 
 def test_summary_counts_abstentions_as_wrong():
