@@ -392,13 +392,14 @@ def _eval_one(args, name, data, eps_text, eps, alpha, surrogate, device, commit)
 def cmd_certify(args) -> int:
     import time
 
+    from .plots import plot_certified  # first: a missing plotting stack fails before any work
+
     import pandas as pd
 
     from .atomic import atomic_write_bytes
     from .certify import MECHANISMS, CertifyConfig, certify_dataset, crosscheck, make_mechanism, summary
     from .data import DATASETS, load_dataset
-    from .leaderboard import CERTIFIED, certified_path, read, upsert
-    from .plots import plot_certified
+    from .leaderboard import CERTIFIED, certified_path, upsert
     from .provenance import ROOT, git_commit, today, version
     from .zoo import load_checkpoint, zoo_models
 

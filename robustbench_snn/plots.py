@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
 import pandas as pd
 
 from .atomic import atomic_write_bytes
+
+matplotlib.use("Agg")  # files only, no display
 
 
 def certified_curve(per_example: pd.DataFrame, radii) -> list[float]:
@@ -20,9 +23,6 @@ def plot_certified(board: pd.DataFrame, per_example_dir: Path, out: Path) -> Pat
     whose per-example file is in ``per_example_dir``; written atomically to ``out``."""
     import io
 
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
