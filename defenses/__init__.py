@@ -16,6 +16,7 @@ ttfs        time-to-first-spike coding + temporal-weighted readout        ttfs-s
 pgd-at      PGD adversarial training through BPTT                        at-snn
 rat         PGD-AT + Parseval orthogonality retraction (SNN-RAT)          rat-snn
 qcfs        QCFS ANN, converted to IF neurons                             qcfs-snn
+gaussian    Gaussian data augmentation for randomized smoothing           smooth-snn-s{sigma}
 ==========  ==========================================================  ========
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from .adversarial import AdversarialTraining, RegularizedAdversarialTraining, orthogonality_gap, parseval_retraction
 from .base import DEFENSES, Defense, get_defense, register_defense
+from .gaussian import GaussianAugmentation
 from .gradnorm import InputGradientNorm, input_gradient
 from .mps import MembranePerturbationStability, membrane_perturbation_of
 from .qcfs import QCFSTraining
@@ -31,7 +33,7 @@ from .sparsity import SparseGradient, finite_difference_l1, true_class_probabili
 from .ttfs import TTFS
 
 __all__ = [
-    "DEFENSES", "AdversarialTraining", "Defense", "InputGradientNorm", "MembranePerturbationStability",
+    "DEFENSES", "AdversarialTraining", "Defense", "GaussianAugmentation", "InputGradientNorm", "MembranePerturbationStability",
     "QCFSTraining", "RSC", "RegularizedAdversarialTraining", "SparseGradient",
     "TTFS", "finite_difference_l1", "get_defense", "input_gradient", "majority_vote", "membrane_perturbation_of",
     "orthogonality_gap", "parseval_retraction", "register_defense", "true_class_probability", "vote_counts",

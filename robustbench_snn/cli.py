@@ -130,6 +130,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-save", action="store_true", help="print the result without writing the leaderboard")
     _common(e)
 
+    c = sub.add_parser("certify", help="randomized-smoothing certificate of a zoo model (Cohen et al. 2019); upserts leaderboards/<dataset>_certified.csv")
+    c.add_argument("--model", required=True)
+    c.add_argument("--mechanism", default=None, help="gaussian (noise N(0, sigma^2), L2 radius) or encoder (the model's Poisson coding, Linf radius); default gaussian")
+    c.add_argument("--sigma", type=float, default=None, help="Gaussian noise level (default: the model's training sigma, if it was trained with noise)")
+    c.add_argument("--n0", type=_positive_int("--n0"), default=100, help="selection draws (default 100)")
+    c.add_argument("--n", type=_positive_int("--n"), default=10_000, help="estimation draws (default 10,000; 100,000 for tighter radii)")
+    c.add_argument("--alpha", type=float, default=0.001, help="failure probability of each certificate (default 0.001)")
+    c.add_argument("--batch", type=_positive_int("--batch"), default=1000, help="draws per forward pass (default 1000)")
+    c.add_argument("--n-examples", type=_positive_int("--n-examples"), default=100, help="first N test examples (default 100)")
+    c.add_argument("--out", default=None, help="folder for the per-example CSV and the plot (default leaderboards/certified)")
+    c.add_argument("--board", default=None, help="certified leaderboard CSV (default leaderboards/<dataset>_certified.csv)")
+    c.add_argument("--no-crosscheck", action="store_true", help="skip the PGD attack inside each certified ball")
+    c.add_argument("--no-time", action="store_true", help="write the time column as 0, so reruns are byte-identical")
+    _common(c)
+
     lb = sub.add_parser("leaderboard", help="print a leaderboard sorted by robust accuracy")
     lb.add_argument("--dataset", default="digits")
     lb.add_argument("--norm", default="linf")
@@ -256,6 +271,20 @@ def _init_weights(args, name: str) -> tuple[str, dict]:
     return f"{args.init_from}@{digest}", model.state_dict()
 
 
+def _require_zoo_model(model: str, dataset: str, available: list[str], allow_all: bool = False) -> None:
+    """Fail before any work, naming the fix, unless ``model`` has a zoo checkpoint for ``dataset``."""
+    from .registry import list_models
+
+    if model in available:
+        return
+    if model in list_models():
+        raise UserInputError(
+            f"no zoo checkpoint for model {model!r} on {dataset!r}; "
+            f"train it with: rbsnn train --model {model} --dataset {dataset}"
+        )
+    raise UnknownNameError("model", model, (["all"] if allow_all else []) + sorted(set(available) | set(list_models())))
+
+
 def cmd_eval(args) -> int:
     from robustbench_snn.attacks import ATTACKS, NORMS
 
@@ -272,13 +301,7 @@ def cmd_eval(args) -> int:
         if not models:
             raise UserInputError(f"no zoo checkpoints for {args.dataset!r}; train one with `rbsnn train --model M --dataset {args.dataset}`")
     else:
-        if args.model not in available:  # unknown model: fail before any work
-            if args.model in list_models():
-                raise UserInputError(
-                    f"no zoo checkpoint for model {args.model!r} on {args.dataset!r}; "
-                    f"train it with: rbsnn train --model {args.model} --dataset {args.dataset}"
-                )
-            raise UnknownNameError("model", args.model, ["all", *sorted(set(available) | set(list_models()))])
+        _require_zoo_model(args.model, args.dataset, available, allow_all=True)
         models = [args.model]
     from .neurons import GRAD_MODES
 
@@ -366,6 +389,75 @@ def _eval_one(args, name, data, eps_text, eps, alpha, surrogate, device, commit)
     print(f"leaderboard row written to {out}")
 
 
+def cmd_certify(args) -> int:
+    import time
+
+    from .plots import plot_certified  # first: a missing plotting stack fails before any work
+
+    import pandas as pd
+
+    from .atomic import atomic_write_bytes
+    from .certify import MECHANISMS, CertifyConfig, certify_dataset, crosscheck, make_mechanism, summary
+    from .data import DATASETS, load_dataset
+    from .leaderboard import CERTIFIED, certified_path, upsert
+    from .provenance import ROOT, git_commit, today, version
+    from .zoo import load_checkpoint, zoo_models
+
+    _check_name("dataset", args.dataset, DATASETS)
+    _require_zoo_model(args.model, args.dataset, zoo_models(args.dataset, args.zoo_dir))
+    mechanism_name = args.mechanism or "gaussian"
+    _check_name("mechanism", mechanism_name, MECHANISMS)
+    if not 0 < args.alpha < 0.5:
+        raise UserInputError(f"bad --alpha {args.alpha}; it must be in (0, 0.5)")
+    model, card = load_checkpoint(args.model, args.dataset, args.zoo_dir)
+    sigma = args.sigma
+    if sigma is None and mechanism_name == "gaussian" and card.get("defense") == "gaussian":
+        sigma = card["defense_params"]["sigma"]
+    mechanism = make_mechanism(mechanism_name, model, sigma)
+    model.to(_resolve_device(args.device)).eval()
+    cfg = CertifyConfig(args.n0, args.n, args.alpha, args.batch, args.seed)
+    commit = git_commit()
+    data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
+    sigma_text = f"{sigma:g}" if mechanism_name == "gaussian" else "none"
+    _say(args.quiet, f"{args.model} on {args.dataset} ({len(data)} examples): {mechanism_name} smoothing sigma={sigma_text}, n0={cfg.n0} n={cfg.n} alpha={cfg.alpha:g}")
+    start = time.perf_counter()
+    rows = certify_dataset(model, mechanism, data, cfg, record_time=not args.no_time)
+    attempts = violations = None
+    if not args.no_crosscheck:
+        attempts, violations = crosscheck(model, mechanism, data, rows, cfg)
+    seconds = time.perf_counter() - start
+
+    out_dir = Path(args.out) if args.out else ROOT / "leaderboards" / "certified"
+    per_example = f"{args.dataset}_{args.model}_{mechanism_name}_s{sigma_text}_n{cfg.n}.csv"
+    frame = pd.DataFrame(rows, columns=["idx", "label", "predict", "radius", "correct", "time"])
+    atomic_write_bytes(out_dir / per_example, frame.to_csv(index=False, float_format="%.6g").encode())
+    stats = summary(rows, mechanism.norm)
+    for k, v in stats.items():
+        print(f"  {k:<22} {v}")
+    if attempts is not None:
+        print(f"  crosscheck: {attempts} PGD attacks inside certified balls, {violations} flipped the smoothed prediction")
+    command = _command(
+        "certify", ("--model", args.model), ("--dataset", args.dataset), ("--mechanism", mechanism_name),
+        ("--sigma", f"{sigma:g}" if mechanism_name == "gaussian" else None), ("--n0", cfg.n0), ("--n", cfg.n),
+        ("--alpha", f"{cfg.alpha:g}"), ("--batch", cfg.batch), ("--n-examples", args.n_examples), ("--seed", cfg.seed),
+        ("--data-dir", args.data_dir or None),
+    ) + (" --no-crosscheck" if args.no_crosscheck else "")
+    config = model.config()
+    row = {
+        "model": args.model, "dataset": args.dataset, "defense": card["defense"], "encoder": config["encoder"], "T": config["T"],
+        "mechanism": mechanism_name, "norm": mechanism.norm, "sigma": sigma_text, "n0": cfg.n0, "n": cfg.n, "alpha": cfg.alpha,
+        "n_examples": len(data), **stats, "crosscheck_attempts": attempts, "crosscheck_violations": violations,
+        "per_example": per_example, "seconds": round(seconds, 1), "seed": cfg.seed, "date": today(), "version": version(),
+        "commit": commit, "command": command,
+    }
+    board_path = Path(args.board) if args.board else certified_path(args.dataset)
+    table = upsert(board_path, row, CERTIFIED)
+    plot = plot_certified(table[table["dataset"] == args.dataset], out_dir, out_dir / f"{args.dataset}_certified.png")
+    print(f"{args.model} {args.dataset} certified ({mechanism_name}, {mechanism.norm}): {len(data)} examples in {seconds:.1f} s")
+    print(f"per-example file {out_dir / per_example}; plot {plot}; leaderboard row written to {board_path}")
+    return 0
+
+
 def cmd_leaderboard(args) -> int:
     from .leaderboard import default_path, format_table, read
 
@@ -387,6 +479,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train(args)
         if args.command == "eval":
             return cmd_eval(args)
+        if args.command == "certify":
+            return cmd_certify(args)
         return cmd_leaderboard(args)
     except UserInputError as e:
         print(f"rbsnn: error: {e}", file=sys.stderr)

@@ -7,6 +7,7 @@ are percentages with two decimals.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,51 +37,93 @@ def default_path(dataset: str, norm: str) -> Path:
     return DEFAULT_DIR / f"{dataset}_{norm}.csv"
 
 
-def read(path: str | Path) -> pd.DataFrame:
-    """The leaderboard at ``path`` (an empty frame with :data:`COLUMNS` if absent)."""
+@dataclass(frozen=True)
+class Schema:
+    """What a leaderboard file holds: its columns, the key that identifies a row,
+    defaults for columns older rows lack, and the prefixes of open-ended extra columns."""
+
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+    defaults: tuple[tuple[str, str], ...] = ()
+    extra_prefixes: tuple[str, ...] = ()
+    text: tuple[str, ...] = ("commit", "version")  # read as strings
+    float_key: str | None = None  # a float key column, rounded before comparing
+
+
+ROBUST = Schema(tuple(COLUMNS), tuple(KEY), tuple(DEFAULTS.items()), (PER_ATTACK_PREFIX,),
+                ("commit", "version", "attacks", "flags", "grad"), "eps")
+
+
+def read(path: str | Path, schema: Schema = ROBUST) -> pd.DataFrame:
+    """The leaderboard at ``path`` (an empty frame with the schema's columns if absent)."""
     path = Path(path)
     if not path.is_file():
-        return pd.DataFrame(columns=COLUMNS)
+        return pd.DataFrame(columns=list(schema.columns))
     try:
-        df = pd.read_csv(path, dtype={"commit": str, "version": str, "attacks": str, "flags": str, "grad": str})
+        df = pd.read_csv(path, dtype={c: str for c in schema.text})
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise UserInputError(f"{path} is not a readable leaderboard CSV: {e}") from None
-    for col, value in DEFAULTS.items():
+    for col, value in schema.defaults:
         if col not in df.columns:
             df[col] = value
-    df[["attacks", "flags"]] = df[["attacks", "flags"]].astype(object).fillna("")
-    missing = [c for c in KEY if c not in df.columns]
+    filled = [c for c, _ in schema.defaults if c in ("attacks", "flags")]
+    if filled:
+        df[filled] = df[filled].astype(object).fillna("")
+    missing = [c for c in schema.key if c not in df.columns]
     if missing:
         raise UserInputError(f"{path} is not a leaderboard: missing columns {', '.join(missing)}")
     return df
 
 
-def _key(df: pd.DataFrame) -> pd.Series:
-    eps = df["eps"].astype(float).round(EPS_DECIMALS).map(repr)
-    parts = [df[c].astype(str) for c in KEY if c != "eps"] + [eps]
+def _key(df: pd.DataFrame, schema: Schema) -> pd.Series:
+    parts = [
+        df[c].astype(float).round(EPS_DECIMALS).map(repr) if c == schema.float_key else df[c].astype(str)
+        for c in schema.key
+    ]
     return pd.concat(parts, axis=1).agg("|".join, axis=1)
 
 
-def upsert(path: str | Path, row: dict[str, Any]) -> pd.DataFrame:
+def upsert(path: str | Path, row: dict[str, Any], schema: Schema = ROBUST) -> pd.DataFrame:
     """Insert ``row`` or replace the row with the same key; write atomically. Returns the new table."""
-    unknown = {c for c in row if c not in COLUMNS and not c.startswith(PER_ATTACK_PREFIX)}
+    columns = list(schema.columns)
+    unknown = {c for c in row if c not in columns and not c.startswith(schema.extra_prefixes or ("\0",))}
     if unknown:
         raise ValueError(f"unknown leaderboard columns: {sorted(unknown)}")
-    row = {**row, "eps": round(float(row["eps"]), EPS_DECIMALS)}
-    row = {**DEFAULTS, **row}
-    new = pd.DataFrame([row], columns=COLUMNS + [c for c in row if c not in COLUMNS])
-    old = read(path)
+    if schema.float_key:
+        row = {**row, schema.float_key: round(float(row[schema.float_key]), EPS_DECIMALS)}
+    row = {**dict(schema.defaults), **row}
+    new = pd.DataFrame([row], columns=columns + [c for c in row if c not in columns])
+    old = read(path, schema)
     if len(old):
-        old = old[_key(old) != _key(new).iloc[0]]
+        old = old[_key(old, schema) != _key(new, schema).iloc[0]]
         table = pd.concat([old, new], ignore_index=True)
     else:
         table = new
-    extra = [c for c in table.columns if c not in COLUMNS]  # keep columns a later version added
-    table = table[COLUMNS + extra].sort_values(KEY, kind="stable", ignore_index=True)
+    extra = [c for c in table.columns if c not in columns]  # keep columns a later version added
+    table = table[columns + extra].sort_values(list(schema.key), kind="stable", ignore_index=True)
     buf = io.StringIO()
     table.to_csv(buf, index=False)
     atomic_write_bytes(path, buf.getvalue().encode())
     return table
+
+
+#: The certified leaderboard ``leaderboards/<dataset>_certified.csv`` (``rbsnn certify``):
+#: ``cert_<norm>@<radius>`` columns hold certified accuracy (%) at each radius.
+CERTIFIED_PREFIX = "cert_"
+CERTIFIED = Schema(
+    (
+        "model", "dataset", "defense", "encoder", "T", "mechanism", "norm", "sigma", "n0", "n", "alpha",
+        "n_examples", "acr", "abstain", "crosscheck_attempts", "crosscheck_violations", "per_example",
+        "seconds", "seed", "date", "version", "commit", "command",
+    ),
+    ("model", "dataset", "mechanism", "sigma", "n0", "n", "alpha"),
+    extra_prefixes=(CERTIFIED_PREFIX,),
+    text=("commit", "version", "sigma"),
+)
+
+
+def certified_path(dataset: str) -> Path:
+    return DEFAULT_DIR / f"{dataset}_certified.csv"
 
 
 SHOWN = ["model", "defense", "encoder", "T", "attack", "norm", "eps", "steps", "eot", "surrogate_attack", "grad", "n_examples", "clean_acc", "robust_acc", "masking"]

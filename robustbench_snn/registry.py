@@ -25,6 +25,8 @@ class ModelEntry:
     description: str = ""
     #: Training hyper-parameters ``rbsnn train`` uses unless overridden.
     train_defaults: dict[str, Any] = field(default_factory=dict)
+    #: Hyper-parameters of the registered defense (``--defense-param`` overrides them).
+    defense_params: dict[str, Any] = field(default_factory=dict)
 
 
 _MODELS: dict[str, ModelEntry] = {}
@@ -36,6 +38,7 @@ def register_model(
     defense: str = "none",
     description: str = "",
     train_defaults: dict[str, Any] | None = None,
+    defense_params: dict[str, Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``factory`` under ``name``; raises if the name is taken."""
 
@@ -43,7 +46,7 @@ def register_model(
         if name in _MODELS:
             raise ValueError(f"model {name!r} is already registered")
         doc = description or (factory.__doc__ or "").strip().splitlines()[0]
-        _MODELS[name] = ModelEntry(name, factory, defense, doc, dict(train_defaults or {}))
+        _MODELS[name] = ModelEntry(name, factory, defense, doc, dict(train_defaults or {}), dict(defense_params or {}))
         return factory
 
     return deco

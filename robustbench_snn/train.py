@@ -165,6 +165,8 @@ def train_model(
     from robustbench_snn.defenses import majority_vote
 
     entry = get_model_entry(architecture)
+    if defense is None or defense == entry.defense:  # the registered defense, with its registered settings
+        defense_params = {**entry.defense_params, **(defense_params or {})}
     defense_obj = get_defense(defense or entry.defense, defense_params)
     commit = git_commit(paths=CODE_PATHS)  # the code at start; the zoo is this run's output
     build_kwargs = dict(build_kwargs or {})

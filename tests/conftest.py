@@ -31,6 +31,13 @@ def zoo_snn_cnn():
 
 
 @pytest.fixture(scope="session")
+def zoo_smooth_snn():
+    from robustbench_snn.zoo import load_checkpoint
+
+    return load_checkpoint("smooth-snn-s0.25", "digits")[0]
+
+
+@pytest.fixture(scope="session")
 def zoo_rsc_snn():
     from robustbench_snn.zoo import load_checkpoint
 

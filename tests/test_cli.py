@@ -25,7 +25,7 @@ def run(capsys, *argv):
         (["eval", "--model", "snn-cnn", "--norm", "l1"], "norm 'l1'", "l2, linf"),
         (["eval", "--model", "snn-cnn", "--surrogate", "relu"], "surrogate 'relu'", "atan, rectangle, sigmoid, triangle"),
         (["train", "--model", "nope"], "model 'nope'", "ann-cnn, at-snn, gnr-snn, mps-snn, qcfs-snn, rat-snn, rsc-snn"),
-        (["train", "--model", "snn-cnn", "--defense", "magic"], "defense 'magic'", "gnr, mps, none, pgd-at, qcfs, rat, rsc, sr, ttfs"),
+        (["train", "--model", "snn-cnn", "--defense", "magic"], "defense 'magic'", "gaussian, gnr, mps, none, pgd-at, qcfs, rat, rsc, sr, ttfs"),
         (["train", "--model", "snn-cnn", "--defense", "pgd-at", "--defense-param", "epsilon=0.1"], "parameter of defense 'pgd-at' 'epsilon'", "eps, steps"),
     ],
 )
@@ -40,7 +40,7 @@ def test_unknown_names_one_line_exit_2(capsys, argv, bad, valid):
     "argv, needle",
     [
         (["eval", "--model", "snn-cnn", "--eps", "abc"], "--eps 'abc'"),
-        (["train", "--model", "snn-cnn", "--defense", "rsc", "--epochs", "1"], "defense 'rsc' needs a Poisson encoder; model 'snn-cnn' has encoder 'direct' (use rsc-snn, or a defense that works on any model: gnr, none, pgd-at, rat, sr)"),
+        (["train", "--model", "snn-cnn", "--defense", "rsc", "--epochs", "1"], "defense 'rsc' needs a Poisson encoder; model 'snn-cnn' has encoder 'direct' (use rsc-snn, or a defense that works on any model: gaussian, gnr, none, pgd-at, rat, sr)"),
         (["train", "--model", "ann-cnn", "--defense", "mps", "--epochs", "1"], "defense 'mps' needs spiking neurons"),
         (["train", "--model", "snn-cnn", "--defense", "ttfs", "--epochs", "1"], "defense 'ttfs' needs a TTFS encoder"),
         (["train", "--model", "snn-cnn", "--defense", "qcfs", "--epochs", "1"], "defense 'qcfs' needs QCFS activations"),

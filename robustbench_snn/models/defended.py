@@ -15,3 +15,11 @@ register_model("sr-snn", defense="sr", description="spiking CNN + gradient spars
 register_model("gnr-snn", defense="gnr", description="spiking CNN + l1 input-gradient-norm regularisation (double backprop)")(_snn_cnn)
 register_model("at-snn", defense="pgd-at", description="spiking CNN + PGD adversarial training through BPTT")(_snn_cnn)
 register_model("rat-snn", defense="rat", description="spiking CNN + PGD-AT + Parseval orthogonality (SNN-RAT)")(_snn_cnn)
+
+#: Noise levels of the registered Gaussian-smoothing SNNs (Cohen et al. use 0.12-1.0).
+SMOOTHING_SIGMAS = (0.25, 0.5, 1.0)
+for _sigma in SMOOTHING_SIGMAS:
+    register_model(
+        f"smooth-snn-s{_sigma:g}", defense="gaussian", defense_params={"sigma": _sigma},
+        description=f"spiking CNN trained with Gaussian noise sigma={_sigma:g}, for randomized smoothing (rbsnn certify)",
+    )(_snn_cnn)

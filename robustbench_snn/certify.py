@@ -1,0 +1,303 @@
+"""Randomized-smoothing certificates for SNNs (and ANNs): a lower bound on robustness.
+
+The smoothed classifier ``g(x) = argmax_c P_r[f(x; r) = c]`` is certified
+exactly as in Cohen, Rosenfeld & Kolter, "Certified Adversarial Robustness
+via Randomized Smoothing", ICML 2019 (Algorithm "CERTIFY"/"PREDICT"):
+
+* ``n0`` selection draws pick the candidate class ``c_A``;
+* ``n`` independent estimation draws count ``n_A`` hits of ``c_A``;
+* ``p_A_lower`` is the one-sided Clopper-Pearson bound at level ``alpha``;
+* abstain when ``p_A_lower <= 1/2``; otherwise the mechanism's radius.
+
+Why our own code: the certificate depends on the *smoothing mechanism*, and
+for an SNN with stochastic (Poisson/Bernoulli) coding the mechanism is the
+encoder, for which no library has a certificate. Two mechanisms:
+
+``gaussian`` (:class:`GaussianNoise`), any model
+    ``f(x + delta)``, ``delta ~ N(0, sigma^2 I)``. Cohen et al. Theorem 1 with
+    ``p_B <= 1 - p_A``: ``g`` is constant on the **L2** ball of radius
+    ``sigma * Phi^-1(p_A_lower)``. The base classifier may itself be random
+    (a Poisson-coded SNN): the theorem holds for any ``[0, 1]``-valued
+    ``h_c(z) = P_r[f(z; r) = c]`` (Salman et al., NeurIPS 2019, Lemma 2), so
+    the encoder's randomness is folded into the count.
+
+``encoder`` (:class:`EncoderNoise`), models with a Poisson encoder
+    The network sees only the spike train ``S in {0,1}^{T x d}``, each bit an
+    independent ``Bernoulli(p_i)`` with ``p_i = rate * x_i`` (RSC-SNN's view of
+    Poisson coding as randomized smoothing). This is *not* Gaussian noise and
+    gives no L2 radius; what holds is a total-variation certificate. For any
+    event, ``|P_x(A) - P_x'(A)| <= TV(mu_x, mu_x')``, so ``g(x') = c_A`` whenever
+    ``TV < p_A_lower - 1/2``. For product measures the Bhattacharyya
+    coefficient multiplies, ``BC = prod_i BC_i^T`` with
+    ``BC_i = sqrt(p_i q_i) + sqrt((1 - p_i)(1 - q_i))``, and
+    ``TV <= sqrt(1 - BC^2)`` (Le Cam). ``BC_i`` is concave in ``q_i``, so over
+    an **Linf** ball of radius ``eps`` its minimum is at an end of
+    ``[rate*(x_i - eps), rate*(x_i + eps)]`` clipped to ``[0, rate]``. The
+    certified Linf radius is the largest ``eps`` with
+    ``sqrt(1 - BC_min(eps)^2) < p_A_lower - 1/2`` (bisection; BC_min falls
+    monotonically in eps). The bound is small because a pixel at intensity 0
+    never fires: moving it by ``eps`` makes a spike appear with probability
+    about ``T * rate * eps``, which a classifier could in principle detect;
+    the exact worst case (Neyman-Pearson over product Bernoullis) has the
+    same ``1 / (T * d)`` scaling, so this is the mechanism's property, not
+    slack in the bound.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.stats import beta, binomtest, norm
+from torch import nn
+
+from .errors import UserInputError
+
+#: Class index meaning "the smoothed classifier abstains".
+ABSTAIN = -1
+MECHANISMS = ("gaussian", "encoder")
+
+
+def clopper_pearson_lower(k: int, n: int, alpha: float) -> float:
+    """One-sided ``1 - alpha`` lower confidence bound on a binomial proportion
+    from ``k`` successes in ``n`` trials (Clopper & Pearson 1934): the
+    ``alpha`` quantile of ``Beta(k, n - k + 1)``; 0 when ``k = 0``.
+    Cohen et al. call ``proportion_confint(k, n, 2 * alpha, method="beta")[0]``, the same number."""
+    if not 0 <= k <= n or n < 1:
+        raise ValueError(f"need 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    return 0.0 if k == 0 else float(beta.ppf(alpha, k, n - k + 1))
+
+
+class Mechanism(ABC):
+    """A smoothing distribution: how to draw base predictions, and the radius it certifies."""
+
+    name: str
+    norm: str  # the norm of the certified ball
+
+    @abstractmethod
+    def perturb(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """One draw of the base classifier's logits on ``x: [B, ...]``: ``[B, K]``."""
+
+    @abstractmethod
+    def radius(self, p_lower: float, x: torch.Tensor) -> float:
+        """Radius (in :attr:`norm`) certified at input ``x: [...]`` when ``p_A >= p_lower > 1/2``."""
+
+    def attack_view(self, model: nn.Module) -> nn.Module:
+        """The randomized classifier an attack on ``g`` differentiates through (one draw per call)."""
+        return _Perturbed(model, self)
+
+
+class _Perturbed(nn.Module):
+    def __init__(self, model: nn.Module, mechanism: Mechanism) -> None:
+        super().__init__()
+        self.model, self.mechanism = model, mechanism
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mechanism.perturb(self.model, x)
+
+
+@dataclass(frozen=True)
+class GaussianNoise(Mechanism):
+    """``f(x + N(0, sigma^2 I))``; certified L2 radius ``sigma * Phi^-1(p_A_lower)`` (Cohen et al. Thm 1)."""
+
+    sigma: float
+    name = "gaussian"
+    norm = "l2"
+
+    def __post_init__(self) -> None:
+        if not self.sigma > 0:
+            raise UserInputError(f"bad --sigma {self.sigma}; Gaussian smoothing needs sigma > 0")
+
+    def perturb(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return model(x + self.sigma * torch.randn_like(x))
+
+    def radius(self, p_lower: float, x: torch.Tensor) -> float:
+        return float(self.sigma * norm.ppf(p_lower))
+
+
+@dataclass(frozen=True)
+class EncoderNoise(Mechanism):
+    """The model's own Poisson encoder; certified Linf radius from the TV bound (module docstring)."""
+
+    T: int
+    rate: float = 1.0
+    name = "encoder"
+    norm = "linf"
+    #: Bisection steps on eps in [0, 1]: resolution 2**-40.
+    STEPS = 40
+
+    def perturb(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return model(x)  # the encoder draws the spikes
+
+    def log_bc_min(self, x: torch.Tensor, eps: float) -> float:
+        """``log`` of the smallest Bhattacharyya coefficient between the spike
+        distributions of ``x`` and any ``x'`` in the Linf ball of radius ``eps`` (inside [0, 1])."""
+        p = self.rate * x.detach().double().clamp(0, 1).flatten()
+        worst = None
+        for q in (self.rate * (x.detach().double().clamp(0, 1).flatten() - eps).clamp(0, 1),
+                  self.rate * (x.detach().double().clamp(0, 1).flatten() + eps).clamp(0, 1)):
+            bc = (p * q).sqrt() + ((1 - p) * (1 - q)).sqrt()
+            worst = bc if worst is None else torch.minimum(worst, bc)
+        return float(self.T * worst.clamp_min(1e-300).log().sum())
+
+    def radius(self, p_lower: float, x: torch.Tensor) -> float:
+        margin = p_lower - 0.5  # need TV < margin
+        # sqrt(1 - BC^2) < margin  <=>  log BC > log(1 - margin^2) / 2
+        need = 0.5 * math.log1p(-margin * margin)
+        lo, hi = 0.0, 1.0
+        if self.log_bc_min(x, hi) > need:
+            return hi
+        for _ in range(self.STEPS):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if self.log_bc_min(x, mid) > need else (lo, mid)
+        return lo
+
+
+def make_mechanism(name: str, model: nn.Module, sigma: float | None) -> Mechanism:
+    """The mechanism ``name`` for ``model``; one-line errors for impossible pairings."""
+    if name == "gaussian":
+        if sigma is None:
+            raise UserInputError("--mechanism gaussian needs --sigma (the noise level; the model's training sigma if it has one)")
+        return GaussianNoise(sigma)
+    if name == "encoder":
+        encoder = getattr(model, "encoder", None)
+        if getattr(encoder, "name", None) != "poisson":
+            has = getattr(encoder, "name", "no encoder")
+            raise UserInputError(f"--mechanism encoder needs a model with a Poisson encoder; this model has {has} (use --mechanism gaussian, or a Poisson-coded model such as rsc-snn)")
+        if sigma is not None:
+            raise UserInputError("--sigma applies to --mechanism gaussian only; the encoder mechanism's noise is the coding itself")
+        return EncoderNoise(encoder.T, encoder.rate)
+    raise UserInputError(f"unknown --mechanism {name!r}; choose from {', '.join(MECHANISMS)}")
+
+
+@torch.no_grad()
+def sample_counts(model: nn.Module, mechanism: Mechanism, x: torch.Tensor, num: int, batch: int, num_classes: int) -> np.ndarray:
+    """Class counts of ``num`` base-classifier draws on one input ``x: [C, H, W]``: ``[K]``."""
+    counts = np.zeros(num_classes, dtype=np.int64)
+    left = num
+    while left > 0:
+        b = min(batch, left)
+        preds = mechanism.perturb(model, x.unsqueeze(0).expand(b, *x.shape)).argmax(1)
+        counts += np.bincount(preds.cpu().numpy(), minlength=num_classes)
+        left -= b
+    return counts
+
+
+def predict(model: nn.Module, mechanism: Mechanism, x: torch.Tensor, n: int, alpha: float, batch: int, num_classes: int) -> int:
+    """Cohen et al.'s PREDICT: the top class if a two-sided binomial test of its
+    count against the runner-up's rejects a tie at level ``alpha``, else :data:`ABSTAIN`."""
+    counts = sample_counts(model, mechanism, x, n, batch, num_classes)
+    top2 = counts.argsort()[::-1][:2]
+    n_a, n_b = int(counts[top2[0]]), int(counts[top2[1]])
+    if binomtest(n_a, n_a + n_b, 0.5).pvalue > alpha:
+        return ABSTAIN
+    return int(top2[0])
+
+
+def certify(model: nn.Module, mechanism: Mechanism, x: torch.Tensor, n0: int, n: int, alpha: float, batch: int,
+            num_classes: int) -> tuple[int, float]:
+    """Cohen et al.'s CERTIFY: ``(class, radius)`` or ``(ABSTAIN, 0.0)``."""
+    c_a = int(sample_counts(model, mechanism, x, n0, batch, num_classes).argmax())
+    n_a = int(sample_counts(model, mechanism, x, n, batch, num_classes)[c_a])
+    p_lower = clopper_pearson_lower(n_a, n, alpha)
+    if p_lower <= 0.5:
+        return ABSTAIN, 0.0
+    return c_a, mechanism.radius(p_lower, x)
+
+
+def example_seed(seed: int, idx: int) -> int:
+    """Seed of example ``idx``'s draws: results do not depend on which other examples run."""
+    return seed * 1_000_003 + idx
+
+
+@dataclass(frozen=True)
+class CertifyConfig:
+    n0: int = 100
+    n: int = 10_000
+    alpha: float = 0.001
+    batch: int = 1000
+    seed: int = 0
+
+
+def certify_dataset(model: nn.Module, mechanism: Mechanism, data, cfg: CertifyConfig, *, record_time: bool = True,
+                    progress=None) -> list[dict]:
+    """Certify every example of ``data``; Cohen's per-example records
+    ``idx, label, predict, radius, correct, time`` (time in seconds, 0 when not recorded)."""
+    import time
+
+    model.eval()
+    device = next(model.parameters()).device
+    rows = []
+    for idx in range(len(data)):
+        x, label = data.x[idx].to(device), int(data.y[idx])
+        torch.manual_seed(example_seed(cfg.seed, idx))
+        start = time.perf_counter()
+        pred, radius = certify(model, mechanism, x, cfg.n0, cfg.n, cfg.alpha, cfg.batch, data.num_classes)
+        seconds = time.perf_counter() - start if record_time else 0.0
+        rows.append({"idx": idx, "label": label, "predict": pred, "radius": radius, "correct": int(pred == label), "time": seconds})
+        if progress is not None:
+            progress(idx)
+    return rows
+
+
+#: Radii reported on the certified leaderboard, per norm (Linf in units of 1/255).
+RADII = {"l2": (0.0, 0.25, 0.5, 0.75, 1.0), "linf": (0.0, 0.25 / 255, 0.5 / 255, 0.75 / 255, 1.0 / 255)}
+
+
+def radius_label(norm_name: str, r: float) -> str:
+    return f"{r:g}" if norm_name == "l2" else f"{r * 255:g}/255"
+
+
+def certified_accuracy(rows: list[dict], r: float) -> float:
+    """Share of examples certified correct at radius ``>= r`` (abstentions count as wrong)."""
+    return sum(1 for e in rows if e["correct"] and e["radius"] >= r) / max(1, len(rows))
+
+
+def summary(rows: list[dict], norm_name: str) -> dict[str, float]:
+    """Certified accuracy (%) at :data:`RADII` and the average certified radius (ACR, Zhai et al. 2020)."""
+    out = {f"cert_{norm_name}@{radius_label(norm_name, r)}": round(100 * certified_accuracy(rows, r), 2) for r in RADII[norm_name]}
+    out["acr"] = round(sum(e["radius"] for e in rows if e["correct"]) / max(1, len(rows)), 6)
+    out["abstain"] = round(100 * sum(e["predict"] == ABSTAIN for e in rows) / max(1, len(rows)), 2)
+    return out
+
+
+#: The cross-check attacks just inside the certified ball, where success would be a violation.
+CROSSCHECK_FRACTION = 0.99
+CROSSCHECK_STEPS = 20
+CROSSCHECK_EOT = 16
+CROSSCHECK_PREDICT_N = 1000
+
+
+def crosscheck(model: nn.Module, mechanism: Mechanism, data, rows: list[dict], cfg: CertifyConfig) -> tuple[int, int]:
+    """Attack every certified example inside its ball and test whether ``g`` flips.
+
+    PGD in the certificate's norm at ``CROSSCHECK_FRACTION * radius`` through
+    the randomized classifier (one mechanism draw per forward pass) with EOT
+    over ``CROSSCHECK_EOT`` draws (Salman et al. 2019's attack on smoothed
+    classifiers, with the EOT gradient of :mod:`robustbench_snn.attacks`);
+    then PREDICT on the adversarial point with ``CROSSCHECK_PREDICT_N`` draws.
+    A flip is PREDICT returning another class (not an abstention). Returns
+    ``(attempts, violations)``; a correct certificate has 0 violations except
+    with probability about ``alpha`` per example.
+    """
+    from robustbench_snn.attacks import make_ball, pgd
+
+    view = mechanism.attack_view(model).eval()
+    device = next(model.parameters()).device
+    attempts = violations = 0
+    for e in rows:
+        if e["predict"] == ABSTAIN or e["radius"] <= 0:
+            continue
+        idx = e["idx"]
+        torch.manual_seed(example_seed(cfg.seed, idx) + 1)
+        x = data.x[idx : idx + 1].to(device)
+        y = torch.tensor([e["predict"]], device=device)
+        ball = make_ball(mechanism.norm, CROSSCHECK_FRACTION * e["radius"])
+        x_adv = pgd(view, x, y, ball, steps=CROSSCHECK_STEPS, eot=CROSSCHECK_EOT)
+        new = predict(model, mechanism, x_adv[0], CROSSCHECK_PREDICT_N, cfg.alpha, cfg.batch, data.num_classes)
+        attempts += 1
+        violations += int(new not in (ABSTAIN, e["predict"]))
+    return attempts, violations
