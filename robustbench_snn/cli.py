@@ -290,7 +290,6 @@ def cmd_eval(args) -> int:
 
     from .data import DATASETS, load_dataset
     from .provenance import git_commit
-    from .registry import list_models
     from .surrogate import Surrogate
     from .zoo import zoo_models
 
