@@ -191,6 +191,8 @@ def test_survivors_only_reuses_known_scores_and_skips_broken_examples(digits_tes
 def test_eot_gradient_leaves_parameter_gradients_alone(zoo_snn_cnn, digits_test):
     from robustbench_snn.attacks.gradient import eot_gradient
 
+    for p in zoo_snn_cnn.parameters():  # the shared fixture may carry other tests' gradients
+        p.grad = None
     grad = eot_gradient(zoo_snn_cnn, digits_test.x[:8], digits_test.y[:8])
     assert grad.abs().sum() > 0
     assert all(p.grad is None for p in zoo_snn_cnn.parameters())
