@@ -51,7 +51,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.stats import beta, binomtest, norm
+from scipy.stats import beta, binomtest
+from scipy.stats import norm as standard_normal  # not `norm`: mechanisms have a `norm` attribute
 from torch import nn
 
 from .errors import UserInputError
@@ -115,7 +116,7 @@ class GaussianNoise(Mechanism):
         return model(x + self.sigma * torch.randn_like(x))
 
     def radius(self, p_lower: float, x: torch.Tensor) -> float:
-        return float(self.sigma * norm.ppf(p_lower))
+        return float(self.sigma * standard_normal.ppf(p_lower))
 
 
 @dataclass(frozen=True)
@@ -135,13 +136,11 @@ class EncoderNoise(Mechanism):
     def log_bc_min(self, x: torch.Tensor, eps: float) -> float:
         """``log`` of the smallest Bhattacharyya coefficient between the spike
         distributions of ``x`` and any ``x'`` in the Linf ball of radius ``eps`` (inside [0, 1])."""
-        p = self.rate * x.detach().double().clamp(0, 1).flatten()
-        worst = None
-        for q in (self.rate * (x.detach().double().clamp(0, 1).flatten() - eps).clamp(0, 1),
-                  self.rate * (x.detach().double().clamp(0, 1).flatten() + eps).clamp(0, 1)):
-            bc = (p * q).sqrt() + ((1 - p) * (1 - q)).sqrt()
-            worst = bc if worst is None else torch.minimum(worst, bc)
-        return float(self.T * worst.clamp_min(1e-300).log().sum())
+        x = x.detach().double().clamp(0, 1).flatten()
+        p = self.rate * x
+        bcs = [(p * q).sqrt() + ((1 - p) * (1 - q)).sqrt()  # BC is concave in q: the minimum is at an end
+               for q in (self.rate * (x - eps).clamp(0, 1), self.rate * (x + eps).clamp(0, 1))]
+        return float(self.T * torch.minimum(*bcs).clamp_min(1e-300).log().sum())
 
     def radius(self, p_lower: float, x: torch.Tensor) -> float:
         margin = p_lower - 0.5  # need TV < margin

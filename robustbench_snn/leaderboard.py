@@ -63,12 +63,8 @@ def read(path: str | Path, schema: Schema = ROBUST) -> pd.DataFrame:
         df = pd.read_csv(path, dtype={c: str for c in schema.text})
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise UserInputError(f"{path} is not a readable leaderboard CSV: {e}") from None
-    for col, value in schema.defaults:
-        if col not in df.columns:
-            df[col] = value
-    filled = [c for c, _ in schema.defaults if c in ("attacks", "flags")]
-    if filled:
-        df[filled] = df[filled].astype(object).fillna("")
+    for col, value in schema.defaults:  # columns (or cells) older rows lack get the default
+        df[col] = df[col].astype(object).fillna(value) if col in df.columns else value
     missing = [c for c in schema.key if c not in df.columns]
     if missing:
         raise UserInputError(f"{path} is not a leaderboard: missing columns {', '.join(missing)}")

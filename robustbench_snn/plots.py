@@ -30,21 +30,14 @@ def plot_certified(board: pd.DataFrame, per_example_dir: Path, out: Path) -> Pat
     fig, axes = plt.subplots(1, max(1, len(norms)), figsize=(5.5 * max(1, len(norms)), 4), squeeze=False)
     for ax, norm_name in zip(axes[0], norms):
         rows = board[board["norm"] == norm_name]
-        top = 0.0
-        for _, row in rows.iterrows():
-            path = per_example_dir / str(row["per_example"])
-            if not path.is_file():
-                continue
-            records = pd.read_csv(path)
-            top = max(top, float(records["radius"].max()))
+        curves = [(row, pd.read_csv(per_example_dir / str(row["per_example"])))
+                  for _, row in rows.iterrows() if (per_example_dir / str(row["per_example"])).is_file()]
+        top = max((float(records["radius"].max()) for _, records in curves), default=0.0)
         scale, unit = (255.0, " (x 1/255)") if norm_name == "linf" else (1.0, "")
         grid = np.linspace(0, max(top, 1e-9) * 1.05, 200)
-        for _, row in rows.iterrows():
-            path = per_example_dir / str(row["per_example"])
-            if not path.is_file():
-                continue
+        for row, records in curves:
             sigma = f" sigma={row['sigma']}" if row["mechanism"] == "gaussian" else ""
-            ax.plot(grid * scale, certified_curve(pd.read_csv(path), grid), label=f"{row['model']} ({row['mechanism']}{sigma})")
+            ax.plot(grid * scale, certified_curve(records, grid), label=f"{row['model']} ({row['mechanism']}{sigma})")
         ax.set_xlabel(f"{norm_name} radius{unit}")
         ax.set_ylabel("certified accuracy (%)")
         ax.set_ylim(0, 100)
