@@ -178,11 +178,14 @@ def test_mnist_zoo_has_every_defense():
     """The MNIST track carries the same zoo (cards only: runs without the MNIST files)."""
     from robustbench_snn.zoo import read_card
 
-    zoo = zoo_models("mnist")
-    # smooth-snn-s* (issue 6) are certified on digits only so far; see README, Status
     from robustbench_snn.registry import get_model_entry
 
-    missing = [m for m in list_models() if m != "snn-mlp" and get_model_entry(m).defense != "gaussian" and m not in zoo]
+    zoo = zoo_models("mnist")
+    # the other two noise levels of the gaussian family are digits-only (README, Certified robustness)
+    digits_only = {"snn-mlp", "smooth-snn-s0.5", "smooth-snn-s1"}
+    missing = [m for m in list_models() if m not in digits_only and m not in zoo]
     assert not missing, f"no MNIST checkpoint for {missing}"
+    families = {get_model_entry(m).defense for m in list_models()}
+    assert families == {read_card(m, "mnist")["defense"] for m in zoo}, "a defense family has no MNIST checkpoint"
     assert read_card("snn-cnn", "mnist")["clean_acc"] >= 95
     assert all(read_card(m, "mnist")["clean_acc"] >= 90 for m in zoo)  # qcfs-snn at T=16: 94.03
