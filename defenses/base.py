@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from robustbench_snn.encoders import encoder_name
 from robustbench_snn.errors import UnknownNameError, UserInputError
 
 
@@ -80,7 +81,7 @@ def require(ok: bool, defense: str, needs: str, model_name: str, has: str, use: 
 
 def require_encoder(defense: str, model: nn.Module, model_name: str, encoder: str, label: str, use: str) -> None:
     """Refuse ``model`` unless its input encoder is ``encoder`` (the defense's mechanism)."""
-    has = getattr(getattr(model, "encoder", None), "name", "no encoder")
+    has = encoder_name(model)
     require(has == encoder, defense, f"a {label} encoder", model_name, f"encoder '{has}'", use)
 
 

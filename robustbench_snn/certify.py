@@ -55,6 +55,7 @@ from scipy.stats import beta, binomtest
 from scipy.stats import norm as standard_normal  # not `norm`: mechanisms have a `norm` attribute
 from torch import nn
 
+from .encoders import encoder_name
 from .errors import UserInputError
 
 #: Class index meaning "the smoothed classifier abstains".
@@ -162,13 +163,12 @@ def make_mechanism(name: str, model: nn.Module, sigma: float | None) -> Mechanis
             raise UserInputError("--mechanism gaussian needs --sigma (the noise level; the model's training sigma if it has one)")
         return GaussianNoise(sigma)
     if name == "encoder":
-        encoder = getattr(model, "encoder", None)
-        if getattr(encoder, "name", None) != "poisson":
-            has = getattr(encoder, "name", "no encoder")
+        has = encoder_name(model)
+        if has != "poisson":
             raise UserInputError(f"--mechanism encoder needs a model with a Poisson encoder; this model has {has} (use --mechanism gaussian, or a Poisson-coded model such as rsc-snn)")
         if sigma is not None:
             raise UserInputError("--sigma applies to --mechanism gaussian only; the encoder mechanism's noise is the coding itself")
-        return EncoderNoise(encoder.T, encoder.rate)
+        return EncoderNoise(model.encoder.T, model.encoder.rate)
     raise UserInputError(f"unknown --mechanism {name!r}; choose from {', '.join(MECHANISMS)}")
 
 

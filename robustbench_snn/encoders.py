@@ -42,6 +42,11 @@ def register_encoder(name: str) -> Callable[[type["Encoder"]], type["Encoder"]]:
     return deco
 
 
+def encoder_name(model: nn.Module) -> str:
+    """Name of ``model``'s input encoder (``"no encoder"`` for a model without one, e.g. an ANN)."""
+    return getattr(getattr(model, "encoder", None), "name", "no encoder")
+
+
 def create_encoder(name: str, T: int, **kwargs) -> "Encoder":
     if name not in ENCODERS:
         raise UnknownNameError("encoder", name, ENCODERS)

@@ -82,7 +82,7 @@ def _key(df: pd.DataFrame, schema: Schema) -> pd.Series:
 def upsert(path: str | Path, row: dict[str, Any], schema: Schema = ROBUST) -> pd.DataFrame:
     """Insert ``row`` or replace the row with the same key; write atomically. Returns the new table."""
     columns = list(schema.columns)
-    unknown = {c for c in row if c not in columns and not c.startswith(schema.extra_prefixes or ("\0",))}
+    unknown = {c for c in row if c not in columns and not c.startswith(schema.extra_prefixes)}
     if unknown:
         raise ValueError(f"unknown leaderboard columns: {sorted(unknown)}")
     if schema.float_key:

@@ -117,12 +117,11 @@ def standard_evaluation(
     seconds["square"] += square_head_seconds
     for name, source in sources.items():
         member(name, lambda d, src=source: evaluate(model, d, pgd, attack_fn=transfer_from(src), **kw).robust_per_example)
-    result = EvalResult(first.clean_acc, robust.mean().item(), first.clean_per_example, robust, first.max_distance,
-                        time.perf_counter() - start)
     t0 = time.perf_counter()
     evidence = gather_evidence(model, data, cfg, draws=draws, seed=seed)
     evidence.whitebox = {"apgd-ce": first.robust_per_example[:n].mean().item()}
     evidence.blackbox = {"square": square_head.mean().item()}
     seconds["masking-checks"] = time.perf_counter() - t0
-    result = dataclasses.replace(result, seconds=time.perf_counter() - start)
+    result = EvalResult(first.clean_acc, robust.mean().item(), first.clean_per_example, robust, first.max_distance,
+                        time.perf_counter() - start)
     return StandardResult(result, per_attack, masking_flags(evidence), evidence, seconds)
