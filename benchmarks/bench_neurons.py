@@ -103,7 +103,7 @@ def main() -> None:
 
     t_ours = timed(attack(pgd, "ours"), 3)
     t_ta = timed(attack(torchattacks_pgd, "torchattacks"), 3)
-    print(f"PGD-10 Linf 16/255 on digits snn-cnn (250 examples), median of 3:")
+    print("PGD-10 Linf 16/255 on digits snn-cnn (250 examples), median of 3:")
     print(f"  ours / torchattacks time ratio {t_ours / t_ta:5.2f}; robust accuracy ours {100 * accs['ours']:.1f}% vs torchattacks {100 * accs['torchattacks']:.1f}%")
 
 

@@ -9,23 +9,13 @@ attacks.gradient.MAX_PASS_ELEMENTS (large passes are memory-bound on CPU).
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
 from robustbench_snn.attacks.gradient import eot_gradient
 from robustbench_snn.data import load_dataset
 from robustbench_snn.zoo import load_checkpoint
-
-
-def best_of(fn, reps: int = 3) -> float:
-    fn()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+from timing import best_of
 
 
 def main() -> None:

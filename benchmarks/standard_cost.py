@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import time
 
 import torch
 from torch import nn
@@ -27,6 +26,7 @@ from robustbench_snn.attacks.gradient import eot_gradient
 from robustbench_snn.data import load_dataset
 from robustbench_snn.standard import APGD_STEPS, STANDARD_SURROGATES
 from robustbench_snn.zoo import load_checkpoint
+from timing import best_of
 
 #: APGD-T's default number of target classes (read from its signature, not restated)
 APGD_T_TARGETS = inspect.signature(apgd_targeted).parameters["n_targets"].default
@@ -50,16 +50,6 @@ def forward_flops(model: nn.Module, x: torch.Tensor) -> float:
     for h in handles:
         h.remove()
     return 2.0 * total / len(x)
-
-
-def best_of(fn, reps: int = 3) -> float:
-    fn()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:
