@@ -24,13 +24,14 @@ from robustbench_snn.attacks.apgd import apgd_targeted
 from robustbench_snn.attacks.blackbox import SQUARE_EVALS
 from robustbench_snn.attacks.gradient import eot_gradient
 from robustbench_snn.data import load_dataset
+from robustbench_snn.harness import AttackConfig
 from robustbench_snn.standard import APGD_STEPS, STANDARD_SURROGATES
 from robustbench_snn.zoo import load_checkpoint
 from timing import best_of
 
 #: APGD-T's default number of target classes (read from its signature, not restated)
 APGD_T_TARGETS = inspect.signature(apgd_targeted).parameters["n_targets"].default
-PGD_STEPS = 10  # the worst-surrogate member's PGD (the CLI's default --steps)
+PGD_STEPS = AttackConfig.steps  # the worst-surrogate member's PGD runs at the default steps
 
 
 def forward_flops(model: nn.Module, x: torch.Tensor) -> float:
@@ -75,6 +76,7 @@ def main() -> None:
     t_mm = best_of(lambda: torch.mm(a, a), reps=5)
     rate, peak = per_gradient / t_grad, 2 * 1024**3 / t_mm
 
+    # APGD-CE, APGD-T per target, PGD per standard surrogate plus the RGA run
     grads = APGD_STEPS + APGD_T_TARGETS * APGD_STEPS + (len(STANDARD_SURROGATES) + 1) * PGD_STEPS
     flops = grads * per_gradient + SQUARE_EVALS * fwd
     needed = args.n * flops / (args.budget * 60)
