@@ -9,7 +9,7 @@ the best this CPU does in PyTorch. Then, from the ensemble's own constants
 faster the gradient would have to run for ``--n`` images to fit ``--budget``
 minutes, as a multiple of today's rate and as a share of the matmul peer.
 
-    python benchmarks/standard_cost.py [--model rsc-snn] [--dataset mnist] [--budget 20]
+    python benchmarks/standard_cost.py [--model rsc-snn] [--dataset mnist] [--budget 20] [--malloc default]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import inspect
 import torch
 from torch import nn
 
+from robustbench_snn.allocator import keep_freed_memory
 from robustbench_snn.attacks.apgd import apgd_targeted
 from robustbench_snn.attacks.blackbox import SQUARE_EVALS
 from robustbench_snn.attacks.gradient import eot_gradient
@@ -63,7 +64,11 @@ def main() -> None:
     p.add_argument("--n", type=int, default=1000, help="images in the evaluation")
     p.add_argument("--budget", type=float, default=20.0, help="minutes")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--malloc", choices=("keep", "default"), default="keep",
+                   help="keep: what rbsnn does (robustbench_snn.allocator); default: the C library's own policy")
     args = p.parse_args()
+    if args.malloc == "keep":
+        keep_freed_memory()
     torch.set_num_threads(args.threads)
     data = load_dataset(args.dataset, "test", args.data_dir if args.dataset != "digits" else None).head(args.batch)
     model = load_checkpoint(args.model, args.dataset)[0].eval()
@@ -82,7 +87,7 @@ def main() -> None:
     needed = args.n * flops / (args.budget * 60)
     print(f"{args.model} {args.dataset}: {fwd / 1e6:.1f} MFLOP per forward pass per image, "
           f"{per_gradient / 1e6:.0f} MFLOP per EOT-{args.eot} input gradient")
-    print(f"EOT-{args.eot} gradient on {args.batch} images, {args.threads} threads: {rate / peak:.3f} x the FLOP rate of "
+    print(f"EOT-{args.eot} gradient on {args.batch} images, {args.threads} threads, malloc {args.malloc}: {rate / peak:.3f} x the FLOP rate of "
           f"a 1024x1024 torch.mm measured in the same run")
     print(f"standard ensemble: {grads} EOT gradients + {SQUARE_EVALS} Square evaluations per surviving image "
           f"= {flops / 1e9:.0f} GFLOP per image (masking checks and transfer not counted)")
