@@ -22,7 +22,6 @@ On a C library without ``mallopt`` (macOS, musl) it does nothing.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 # glibc <malloc.h>
 _M_TRIM_THRESHOLD = -1
@@ -43,8 +42,9 @@ def keep_freed_memory() -> bool:
     if _applied:
         return True
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        mallopt = libc.mallopt
+        # the symbols already loaded into this process (libc among them): no
+        # library search, which on Linux runs ldconfig in a subprocess
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError, TypeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
