@@ -32,6 +32,45 @@ def git_commit(root: Path = ROOT, paths: tuple[str, ...] = RESULT_PATHS) -> str:
     return head + ("+dirty" if dirty else "")
 
 
+def cpu_fingerprint() -> str:
+    """``capability/vendor/model`` of this CPU, e.g. ``AVX2/AuthenticAMD/AMD EPYC``.
+
+    Which kernels oneDNN and MKL run -- hence the float rounding of a training
+    run -- depends on the instruction set torch dispatches to
+    (``torch.backends.cpu.get_cpu_capability()``) and, for MKL, on the vendor:
+    measured here, the digits zoo retrained with its cards' commands gives
+    weights differing by up to ~2e-3 both on an AVX-512/AMX Xeon and on an AVX2
+    EPYC (same accuracy within 0.1 point). Bit-for-bit comparisons are only
+    meaningful between runs with the same fingerprint.
+    """
+    import torch
+
+    vendor = model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "vendor_id" and vendor == "unknown":
+                vendor = value.strip()
+            elif key.strip() == "model name" and model == "unknown":
+                model = value.strip()
+    except OSError:  # not Linux: the capability alone
+        pass
+    return f"{torch.backends.cpu.get_cpu_capability()}/{vendor}/{model}"
+
+
+def same_numerics(card: dict) -> bool:
+    """True when a run recorded in ``card`` (its ``torch``, ``threads`` and ``cpu``) used
+    the same numerical stack as this process, so its weights must match bit for bit.
+    Cards without ``cpu`` (written before it was recorded) never do."""
+    import torch
+
+    return (
+        card.get("torch") == torch.__version__
+        and card.get("threads") == torch.get_num_threads()
+        and card.get("cpu") == cpu_fingerprint()
+    )
+
+
 def today() -> str:
     return _dt.date.today().isoformat()
 

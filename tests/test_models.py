@@ -7,6 +7,8 @@ from robustbench_snn.models import SpikingClassifier
 from robustbench_snn.registry import create_model, list_models, register_model
 from robustbench_snn.zoo import checkpoint_paths, load_checkpoint, read_card, save_checkpoint
 from robustbench_snn.data import load_dataset
+from robustbench_snn.provenance import cpu_fingerprint, same_numerics
+from pathlib import Path
 
 ZOO_MODELS = ["ann-cnn", "rsc-snn", "snn-cnn", "snn-mlp"]
 
@@ -83,26 +85,57 @@ def test_if_neuron_and_soft_reset_build():
         create_model("snn-mlp", (1, 8, 8), 10, neuron="izhikevich")
 
 
-@pytest.mark.parametrize("name", ["snn-mlp", "qcfs-snn", "rsc-snn-r0.5"])
-def test_card_command_reproduces_committed_weights(tmp_path, name):
-    """Zoo checkpoints are reproducible by the command in their card (the fast ones here: 3-16 s)."""
+#: How far a retrained model's clean accuracy may move on another numerical stack (other
+#: torch, thread count or CPU kernels: the rounding differs and 30 epochs amplify it).
+#: 1 point is 5 of the 500 digits test images; measured moves were 0.00-0.06 points.
+RETRAIN_ACC_TOLERANCE = 1.0
+
+
+def _retrain(name: str, zoo: Path) -> tuple[dict, dict]:
+    """Run the card's training command into ``zoo``; returns (new card, new weights)."""
     import shlex
 
     from safetensors.torch import load_file
 
     from robustbench_snn.cli import main
 
-    card = read_card(name, "digits")
-    argv = shlex.split(card["command"])[1:] + ["--zoo-dir", str(tmp_path), "--quiet"]
+    argv = shlex.split(read_card(name, "digits")["command"])[1:] + ["--zoo-dir", str(zoo), "--quiet"]
     assert main(argv) == 0
-    new_card = read_card(name, "digits", tmp_path)
-    committed = load_file(str(checkpoint_paths(name, "digits")[0]))
-    retrained = load_file(str(checkpoint_paths(name, "digits", tmp_path)[0]))
-    if card["torch"] == torch.__version__ and card["threads"] == torch.get_num_threads():
-        assert all(torch.equal(committed[k], retrained[k]) for k in committed)  # same stack: bit for bit
+    return read_card(name, "digits", zoo), load_file(str(checkpoint_paths(name, "digits", zoo)[0]))
+
+
+def _check_reproduced(card: dict, committed: dict, new_card: dict, retrained: dict) -> str:
+    """Bit for bit when the card's numerical stack is this one, else accuracy within the tolerance."""
+    if same_numerics(card):
+        assert all(torch.equal(committed[k], retrained[k]) for k in committed)
         assert new_card["clean_acc"] == card["clean_acc"]
-    else:  # another torch build or thread count may round differently
-        assert abs(new_card["clean_acc"] - card["clean_acc"]) <= 1.0
+        return "bitwise"
+    assert abs(new_card["clean_acc"] - card["clean_acc"]) <= RETRAIN_ACC_TOLERANCE
+    return "tolerance"
+
+
+@pytest.mark.parametrize("name", ["snn-mlp", "qcfs-snn", "rsc-snn-r0.5"])
+def test_card_command_reproduces_committed_weights(tmp_path, name):
+    """Zoo checkpoints are reproducible by the command in their card (the fast ones here: 3-22 s)."""
+    from safetensors.torch import load_file
+
+    new_card, retrained = _retrain(name, tmp_path)
+    committed = load_file(str(checkpoint_paths(name, "digits")[0]))
+    _check_reproduced(read_card(name, "digits"), committed, new_card, retrained)
+    assert new_card["cpu"] == cpu_fingerprint()  # the new card records where it was trained
+
+
+def test_retraining_on_the_same_host_is_bit_for_bit_and_other_cpus_use_the_tolerance(tmp_path, monkeypatch):
+    """Two runs of a card's command on this host give identical weights and the bitwise
+    path is taken; with the CPU capability faked to another one the tolerance path is."""
+    first_card, first = _retrain("snn-mlp", tmp_path / "a")
+    second_card, second = _retrain("snn-mlp", tmp_path / "b")
+    assert _check_reproduced(first_card, first, second_card, second) == "bitwise"
+    real = torch.backends.cpu.get_cpu_capability()
+    other = "AVX512" if real != "AVX512" else "AVX2"
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: other)
+    assert not same_numerics(first_card)
+    assert _check_reproduced(first_card, first, second_card, second) == "tolerance"
 
 
 def test_every_module_in_models_folder_is_imported():
