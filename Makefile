@@ -13,15 +13,19 @@ STAMP  := $(VENV)/.installed
 install: $(STAMP)
 
 # torch first (the CPU wheel; 2.13.0 is the version pinned), then torchattacks
-# without its torchvision requirement, then the project itself (editable, so
-# zoo/ and leaderboards/ are found in this checkout).
-$(STAMP): pyproject.toml $(CONSTRAINTS)
+# and SpikingJelly without their declared torchvision/torchaudio/tensorboard
+# requirements (neither imports them on the paths we use; a plain install would
+# replace the CPU torch by a 6 GB CUDA build: ../shared/ENVIRONMENT.md), then
+# the project itself with snntorch (editable, so zoo/ and leaderboards/ are
+# found in this checkout). snntorch and SpikingJelly are the neuron libraries
+# users bring: the interop tests and examples/ need them.
+$(STAMP): pyproject.toml $(CONSTRAINTS) Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "robustbench-snn needs Python >= 3.11; set PYTHON=python3.11")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet -c $(CONSTRAINTS) torch
-	$(PIP) install --quiet --no-deps -c $(CONSTRAINTS) torchattacks
+	$(PIP) install --quiet --no-deps -c $(CONSTRAINTS) torchattacks spikingjelly loguru
 	$(PIP) install --quiet -c $(CONSTRAINTS) -e '.[dev]'
-	@echo "(pip's note that torchattacks wants torchvision is expected: it never imports it; see README, Design notes)"
+	@echo "(pip's notes that torchattacks and spikingjelly want torchvision etc. are expected: see README, Design notes)"
 	touch $(STAMP)
 
 # Default evaluation: RSC-SNN (Poisson coding) on the embedded digits test set
@@ -35,8 +39,6 @@ test: $(STAMP)
 
 # Speed of our LIF layer against snntorch and spikingjelly, as ratios.
 bench: $(STAMP)
-	$(PIP) install --quiet -c $(CONSTRAINTS) snntorch
-	$(PIP) install --quiet --no-deps -c $(CONSTRAINTS) spikingjelly loguru
 	$(PY) benchmarks/bench_neurons.py
 
 clean-venv:

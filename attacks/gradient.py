@@ -42,7 +42,10 @@ def eot_loss_and_gradient(
 
     ``x: [B, ...]``, ``labels: [B]`` or ``[B, k]``, ``loss_fn(logits, labels) -> [N]``.
     Returns ``(loss [B], grad [B, ...], logits [B, K])``, each the mean over
-    ``eot`` encoder draws. Each of the ``eot`` copies of ``x`` gets its own
+    ``eot`` encoder draws. A model with no autograd path from input to logits
+    (a spike written as ``(v >= thr).float()``) gets a zero gradient, not an
+    error: the evaluation flags it ``no-gradient`` and its black-box members
+    still run. Each of the ``eot`` copies of ``x`` gets its own
     draw; copies are stacked into one pass while it holds at most
     ``max_elements`` input values (a fixed constant, so results do not
     depend on the machine).
@@ -62,8 +65,10 @@ def eot_loss_and_gradient(
         losses = loss_fn(logits, labels.repeat(k, *([1] * (labels.dim() - 1))))  # [k*B]
         # autograd.grad w.r.t. x only: the backward skips every weight gradient
         # (measured: a third of an SNN's backward time) and leaves param.grad alone
-        (grad,) = torch.autograd.grad(losses.sum() / eot, x)
-        grad_total += grad
+        if losses.requires_grad:  # else no autograd path from the input: the gradient is zero
+            (grad,) = torch.autograd.grad(losses.sum() / eot, x, allow_unused=True)
+            if grad is not None:
+                grad_total += grad
         loss_total += losses.detach().view(k, B).sum(0)
         summed = logits.detach().view(k, B, -1).sum(0)
         logits_total = summed if logits_total is None else logits_total + summed
@@ -81,3 +86,16 @@ def eot_gradient(
     """``(1/eot) Σ_i ∇_x Σ_b CE(model(x)_b, y_b)``: the EOT gradient PGD and FGSM follow."""
     # the per-example losses are summed, so per-example gradients do not shrink with batch size
     return eot_loss_and_gradient(model, x, y, cross_entropy, eot, max_elements)[1]
+
+
+def has_input_gradient(model: nn.Module, x: torch.Tensor) -> bool:
+    """True when the logits have an autograd path back to the input ``x`` (the
+    gradient may still be zero); False for spikes computed without one, such
+    as ``(v >= thr).float()``."""
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        out = model(x)
+        if not out.requires_grad:
+            return False
+        (grad,) = torch.autograd.grad(out.sum(), x, allow_unused=True)
+    return grad is not None

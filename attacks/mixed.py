@@ -19,7 +19,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from robustbench_snn.neurons import attack_surrogate, gradient_mode
+from robustbench_snn.interop import attack_surrogate, gradient_mode
 
 from .gradient import eot_gradient
 from .norms import NormBall

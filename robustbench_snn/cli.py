@@ -10,16 +10,12 @@ import argparse
 import os
 import shlex
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 from .allocator import keep_freed_memory
 from .errors import UnknownNameError, UserInputError
 
 DEFAULT_EPS = {"linf": "8/255", "l2": "0.5"}
-#: Default EOT samples and scoring draws for models with a stochastic encoder.
-STOCHASTIC_EOT = 10
-STOCHASTIC_DRAWS = 10
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,17 +23,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         raise UserInputError(f"{message} (see `{self.prog} --help`)")
-
-
-def parse_eps(text: str) -> float:
-    """``'8/255'`` or ``'0.03'`` -> float >= 0."""
-    try:
-        value = float(Fraction(text))
-    except (ValueError, ZeroDivisionError):
-        raise UserInputError(f"bad --eps {text!r}; give a number or a fraction such as 8/255") from None
-    if value < 0:
-        raise UserInputError(f"bad --eps {text!r}; it must be >= 0")
-    return value
 
 
 def _positive_int(name: str):
@@ -71,13 +56,9 @@ def _literal(text: str) -> int | float | str:
 
 
 def _resolve_device(device: str) -> str:
-    import torch
+    from .api import resolve_device
 
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UserInputError("--device cuda requested but no CUDA device is available; valid: auto, cpu")
-    return device
+    return resolve_device(device)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -123,13 +104,24 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--alpha", default=None, help="step size (default 2.5*eps/steps; FGSM uses eps)")
     e.add_argument("--surrogate", default=None, help="attack surrogate name[:width], or 'all' for the worst case over a sweep (default: the model's training surrogate)")
     e.add_argument("--grad", default="bptt", help="how gradients cross spiking neurons: bptt (default), bptr, rga")
-    e.add_argument("--eot", type=_positive_int("--eot"), default=None, help=f"EOT samples per gradient (default {STOCHASTIC_EOT} for stochastic encoders, else 1)")
-    e.add_argument("--draws", type=_positive_int("--draws"), default=None, help=f"encoder draws per accuracy (default {STOCHASTIC_DRAWS} for stochastic encoders, else 1)")
+    e.add_argument("--eot", type=_positive_int("--eot"), default=None, help="EOT samples per gradient (default 10 for stochastic encoders, else 1)")
+    e.add_argument("--draws", type=_positive_int("--draws"), default=None, help="encoder draws per accuracy (default 10 for stochastic encoders, else 1)")
     e.add_argument("--n-examples", type=_positive_int("--n-examples"), default=None, help="first N test examples (default: all)")
     e.add_argument("--batch-size", type=_positive_int("--batch-size"), default=250)
     e.add_argument("--out", default=None, help="leaderboard CSV (default leaderboards/<dataset>_<norm>.csv)")
     e.add_argument("--no-save", action="store_true", help="print the result without writing the leaderboard")
     _common(e)
+
+    sm = sub.add_parser("submit", help="evaluate a submission folder (model.py, weights.safetensors, card.json) and upsert its row")
+    sm.add_argument("folder", help="the submission folder; model.py is code and runs as you: review it first")
+    sm.add_argument("--n-examples", type=_positive_int("--n-examples"), default=None, help="first N test examples (a dry run; the row records N). Default: the full test set")
+    sm.add_argument("--batch-size", type=_positive_int("--batch-size"), default=250)
+    sm.add_argument("--out", default=None, help="leaderboard CSV (default leaderboards/<dataset>_<threat model>.csv)")
+    sm.add_argument("--archive", default=None, help="where the submission is kept (default submissions/ in this checkout)")
+    sm.add_argument("--data-dir", default=None, help="folder with the dataset's standard files (not needed for digits)")
+    sm.add_argument("--seed", type=int, default=0)
+    sm.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    sm.add_argument("--quiet", action="store_true", help="no progress bars")
 
     c = sub.add_parser("certify", help="randomized-smoothing certificate of a zoo model (Cohen et al. 2019); upserts leaderboards/<dataset>_certified.csv")
     c.add_argument("--model", required=True)
@@ -287,12 +279,16 @@ def _require_zoo_model(model: str, dataset: str, available: list[str], allow_all
 
 
 def cmd_eval(args) -> int:
+    """Load zoo checkpoint(s), :func:`~robustbench_snn.api.benchmark` each, upsert the rows."""
     from robustbench_snn.attacks import ATTACKS, NORMS
 
+    from .api import COMPOSITE_ATTACKS, benchmark, parse_eps
     from .data import DATASETS, load_dataset
+    from .leaderboard import default_path, upsert
+    from .neurons import GRAD_MODES
     from .provenance import git_commit
     from .surrogate import Surrogate
-    from .zoo import zoo_models
+    from .zoo import load_checkpoint, zoo_models
 
     _check_name("dataset", args.dataset, DATASETS)
     available = zoo_models(args.dataset, args.zoo_dir)
@@ -303,90 +299,99 @@ def cmd_eval(args) -> int:
     else:
         _require_zoo_model(args.model, args.dataset, available, allow_all=True)
         models = [args.model]
-    from .neurons import GRAD_MODES
-
-    _check_name("attack", args.attack, [*ATTACKS, "standard"])
+    _check_name("attack", args.attack, [*ATTACKS, *COMPOSITE_ATTACKS])
     _check_name("gradient mode", args.grad, GRAD_MODES)
     _check_name("norm", args.norm, NORMS)
     eps_text = args.eps or DEFAULT_EPS[args.norm]
-    eps = parse_eps(eps_text)
-    alpha = parse_eps(args.alpha) if args.alpha is not None else None
-    surrogate = Surrogate.parse(args.surrogate) if args.surrogate and args.surrogate != "all" else None
+    parse_eps(eps_text, args.norm, "--eps")
+    if args.alpha is not None:
+        parse_eps(args.alpha, args.norm, "--alpha")
+    if args.surrogate and args.surrogate != "all":
+        Surrogate.parse(args.surrogate)
     device = _resolve_device(args.device)
     commit = git_commit()  # taken before the (long) evaluation, like the code it describes
     data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
     for name in models:
-        _eval_one(args, name, data, eps_text, eps, alpha, surrogate, device, commit)
+        overrides = {"T": args.T} if args.T is not None else {}
+        model, card = load_checkpoint(name, args.dataset, args.zoo_dir, **overrides)
+        _say(args.quiet, f"{name} on {args.dataset} ({len(data)} examples): {args.attack} {args.norm} eps={eps_text} steps={args.steps} surrogate={args.surrogate or 'own'} grad={args.grad}")
+        result = benchmark(
+            model, dataset=args.dataset, threat_model=args.norm, eps=eps_text, attack=args.attack, surrogate=args.surrogate,
+            grad=args.grad, eot=args.eot, draws=args.draws, seed=args.seed, device=device, batch_size=args.batch_size,
+            progress=not args.quiet, steps=args.steps, alpha=args.alpha, name=name, zoo_dir=args.zoo_dir, data=data,
+            info={"defense": card["defense"], "surrogate_train": card["surrogate"], "source": "zoo"},
+        )
+        _print_result(result, eps_text)
+        if args.no_save:
+            continue
+        s = result.settings
+        command = _command(
+            "eval", ("--model", name), ("--attack", args.attack), ("--dataset", args.dataset), ("--norm", args.norm),
+            ("--eps", eps_text), ("--steps", args.steps), ("--eot", s["eot"]), ("--draws", s["draws"]), ("--seed", args.seed),
+            ("--alpha", args.alpha), ("--surrogate", args.surrogate), ("--grad", None if args.grad == "bptt" else args.grad),
+            ("--T", args.T), ("--n-examples", args.n_examples), ("--data-dir", args.data_dir or None),
+        )
+        out = Path(args.out) if args.out else default_path(args.dataset, args.norm)
+        upsert(out, result.row(command=command, commit=commit))
+        print(f"leaderboard row written to {out}")
     return 0
 
 
-def _eval_one(args, name, data, eps_text, eps, alpha, surrogate, device, commit) -> None:
-    """Attack zoo model ``name`` and (unless --no-save) upsert its row."""
-    from robustbench_snn.attacks import default_alpha
-
-    from .harness import AttackConfig, evaluate, evaluate_worst_case, sweep_surrogates
-    from .leaderboard import default_path, upsert
-    from .provenance import today, version
-    from .standard import APGD_STEPS, standard_evaluation, transfer_sources
-    from .zoo import load_checkpoint, zoo_models
-
-    overrides = {"T": args.T} if args.T is not None else {}
-    model, card = load_checkpoint(name, args.dataset, args.zoo_dir, **overrides)
-    model.to(device)
-    config = model.config()
-    eot = args.eot or (STOCHASTIC_EOT if model.stochastic else 1)
-    draws = args.draws or (STOCHASTIC_DRAWS if model.stochastic else 1)
-    cfg = AttackConfig(args.attack, args.norm, eps, args.steps, alpha, eot, grad=args.grad)
-    surrogate_attack = str(surrogate) if surrogate else config["surrogate"]
-    sweep = args.surrogate == "all"
-    if sweep:
-        surrogate_attack = f"all({len(sweep_surrogates())})"
-    _say(args.quiet, f"{name} on {args.dataset} ({len(data)} examples, T={config['T']}): {args.attack} {args.norm} eps={eps_text} steps={args.steps} eot={eot} draws={draws} surrogate={surrogate_attack} grad={args.grad}")
-    kw = {"draws": draws, "seed": args.seed, "quiet": args.quiet}
-    extra: dict = {}
-    if args.attack == "standard":
-        def load_source(source: str):
-            if source == name or source not in zoo_models(args.dataset, args.zoo_dir):
-                return None
-            return load_checkpoint(source, args.dataset, args.zoo_dir)[0].to(device)
-
-        std = standard_evaluation(model, data, cfg, transfer_sources(name, load_source), **kw)
-        res = std.result
-        extra = {"attacks": ",".join(std.per_attack), "flags": ";".join(std.flags)}
-        extra.update({f"acc_{k}": round(100 * v, 2) for k, v in std.per_attack.items()})
-        surrogate_attack = "standard"
-        for k, v in std.per_attack.items():
-            print(f"  {k:<16} {100 * v:6.2f}%  ({std.seconds[k]:.0f} s)")
-        print(f"  masking flags: {', '.join(std.flags) or 'none'}  ({std.seconds['masking-checks']:.0f} s)")
-    elif sweep:
-        res, each = evaluate_worst_case(model, data, cfg, sweep_surrogates(), batch_size=args.batch_size, **kw)
-        extra = {"attacks": ",".join(each)}
-    else:
-        res = evaluate(model, data, cfg, surrogate=surrogate, batch_size=args.batch_size, **kw)
-    print(f"{name} {args.dataset} {args.attack} {args.norm} eps={eps_text}: clean {100 * res.clean_acc:.2f}%  robust {100 * res.robust_acc:.2f}%  (n={len(data)}, {res.seconds:.1f} s)")
-
-    if args.no_save:
-        return
-    command = _command(
-        "eval", ("--model", name), ("--attack", args.attack), ("--dataset", args.dataset), ("--norm", args.norm),
-        ("--eps", eps_text), ("--steps", args.steps), ("--eot", eot), ("--draws", draws), ("--seed", args.seed),
-        ("--alpha", args.alpha), ("--surrogate", "all" if sweep else surrogate), ("--grad", None if args.grad == "bptt" else args.grad), ("--T", args.T), ("--n-examples", args.n_examples),
-        ("--data-dir", args.data_dir or None),
+def _print_result(result, eps_text: str) -> None:
+    s = result.settings
+    if s["attack"] == "standard":
+        for k, v in result.per_attack.items():
+            print(f"  {k:<16} {v:6.2f}%  ({result.member_seconds.get(k, 0):.0f} s)")
+        print(f"  masking flags: {', '.join(result.flags) or 'none'}  ({result.member_seconds.get('masking-checks', 0):.0f} s)")
+    elif result.flags:
+        print(f"  flags: {', '.join(result.flags)}")
+    print(
+        f"{result.model_info['name']} {s['dataset']} {s['attack']} {s['threat_model']} eps={eps_text}: clean {result.clean_acc:.2f}%  "
+        f"robust {result.robust_acc:.2f}%  (n={s['n_examples']}, {result.seconds:.1f} s)"
     )
-    row = {
-        "model": name, "dataset": args.dataset, "defense": card["defense"], "encoder": config["encoder"],
-        "T": config["T"], "neuron": config["neuron"], "surrogate_train": card["surrogate"],
-        "surrogate_attack": surrogate_attack if config["T"] or args.attack == "standard" else "none", "grad": args.grad,
-        "attack": args.attack, "norm": args.norm,
-        "eps": eps, "steps": 1 if args.attack == "fgsm" else (APGD_STEPS if args.attack == "standard" else args.steps),
-        "alpha": round(eps if args.attack == "fgsm" else (alpha if alpha is not None else default_alpha(eps, args.steps)), 6),
-        "eot": eot, "draws": draws, "n_examples": len(data),
-        "clean_acc": round(100 * res.clean_acc, 2), "robust_acc": round(100 * res.robust_acc, 2), **extra,
-        "seed": args.seed, "date": today(), "version": version(), "commit": commit, "command": command,
-    }
-    out = Path(args.out) if args.out else default_path(args.dataset, args.norm)
+
+
+def cmd_submit(args) -> int:
+    """Validate, evaluate (standard), archive under submissions/<dataset>/<name>/, upsert."""
+    from .api import benchmark
+    from .interop import find_neurons
+    from .leaderboard import default_path, upsert
+    from .provenance import ROOT, git_commit, today
+    from .submit import CLAIM_MARGIN, archive, load_submission, submission_command
+    from .zoo import zoo_models
+
+    sub = load_submission(args.folder)
+    card = sub.card
+    if card["name"] in zoo_models(card["dataset"]):
+        raise UserInputError(f"submission name {card['name']!r} is a zoo model of {card['dataset']!r}; choose another name in card.json")
+    device = _resolve_device(args.device)
+    out = Path(args.out) if args.out else default_path(card["dataset"], card["threat_model"])
+    if out.is_dir():
+        raise UserInputError(f"--out {str(out)!r} is a folder; give a CSV file path")
+    target = (Path(args.archive) if args.archive else ROOT / "submissions") / card["dataset"] / card["name"]
+    commit = git_commit()
+    _say(args.quiet, f"{card['name']} ({card['neuron_library']}) on {card['dataset']}: standard {card['threat_model']} eps={card['eps']}")
+    result = benchmark(
+        sub.model, dataset=card["dataset"], threat_model=card["threat_model"], eps=sub.eps, attack="standard",
+        n_examples=args.n_examples, data_dir=args.data_dir, seed=args.seed, device=device, batch_size=args.batch_size,
+        progress=not args.quiet, name=card["name"],
+        info={"defense": card.get("defense", "submitted"), "source": "submitted", "T": card["T"], "encoder": card["encoder"],
+              **({} if find_neurons(sub.model) else {"neuron": f"{card['neuron_library']} (not recognised)"})},
+    )
+    flags = list(result.flags)
+    if card["claimed_robust"] > result.robust_acc + CLAIM_MARGIN:
+        flags.append("claim-exceeds-measured")
+    result.flags = flags
+    _print_result(result, str(card["eps"]))
+    command = submission_command(target, ROOT, args.n_examples, args.seed, args.data_dir)
+    row = result.row(command=command, commit=commit, claimed_clean=card["claimed_clean"], claimed_robust=card["claimed_robust"])
+    measured = {"card": card, "row": row, "date": today(), "per_attack": result.per_attack, "params": result.params}
+    archive(sub, target, measured)
     upsert(out, row)
-    print(f"leaderboard row written to {out}")
+    print(f"submission kept in {target}; leaderboard row written to {out}")
+    if "claim-exceeds-measured" in flags:
+        print(f"  the claimed robust accuracy {card['claimed_robust']:.2f}% is more than {CLAIM_MARGIN:g} points above the measured {result.robust_acc:.2f}%")
+    return 0
 
 
 def cmd_certify(args) -> int:
@@ -480,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train(args)
         if args.command == "eval":
             return cmd_eval(args)
+        if args.command == "submit":
+            return cmd_submit(args)
         if args.command == "certify":
             return cmd_certify(args)
         return cmd_leaderboard(args)

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from robustbench_snn.attacks import get_attack, make_ball
 
 from .data import Dataset
-from .neurons import attack_surrogate, gradient_mode
+from .interop import attack_surrogate, gradient_mode
 from .surrogate import Surrogate
 
 #: Tolerance for the ball check (float32 rounding of x + delta).

@@ -22,14 +22,16 @@ DEFAULT_DIR = ROOT / "leaderboards"
 COLUMNS = [
     "model", "dataset", "defense", "encoder", "T", "neuron", "surrogate_train", "surrogate_attack", "grad",
     "attack", "norm", "eps", "steps", "alpha", "eot", "draws", "n_examples",
-    "clean_acc", "robust_acc", "attacks", "flags", "seed", "date", "version", "commit", "command",
+    "clean_acc", "robust_acc", "attacks", "flags", "params", "source", "claimed_clean", "claimed_robust",
+    "seed", "date", "version", "commit", "command",
 ]
 #: Per-attack robust accuracies of a standard evaluation: ``acc_<attack>`` columns.
 PER_ATTACK_PREFIX = "acc_"
 #: A row is identified by these; writing a row with the same key replaces it.
 KEY = ["model", "dataset", "T", "norm", "eps", "attack", "surrogate_attack", "grad"]
 #: Values for columns that rows written by earlier versions lack.
-DEFAULTS = {"grad": "bptt", "attacks": "", "flags": ""}
+#: ``source``: ``zoo`` (our checkpoints), ``submitted`` (``rbsnn submit``) or ``api`` (a benchmark() call).
+DEFAULTS = {"grad": "bptt", "attacks": "", "flags": "", "params": "", "source": "zoo"}
 EPS_DECIMALS = 6
 
 
@@ -51,7 +53,7 @@ class Schema:
 
 
 ROBUST = Schema(tuple(COLUMNS), tuple(KEY), tuple(DEFAULTS.items()), (PER_ATTACK_PREFIX,),
-                ("commit", "version", "attacks", "flags", "grad"), "eps")
+                ("commit", "version", "attacks", "flags", "grad", "params", "source"), "eps")
 
 
 def read(path: str | Path, schema: Schema = ROBUST) -> pd.DataFrame:

@@ -17,6 +17,8 @@ flag   name                     raised when
 (d)    ``not-converged``        5x the PGD steps plus a restart lowers accuracy by > 2 points
 (e)    ``vanishing-gradient``   ||∇_x L||_1 is (numerically) zero for > 10% of examples
 (f)    ``randomized-no-eot``    repeated forward passes disagree on > 1% of examples but EOT = 1
+(g)    ``no-gradient``          no autograd path from the input to the logits at all (e.g. a spike
+                                written as ``(v >= thr).float()``): only black-box members count
 =====  =======================  ==================================================================
 
 :func:`masking_flags` is a pure function of the measurements
@@ -37,7 +39,10 @@ ZERO_GRAD_NORM = 1e-10
 ZERO_GRAD_SHARE = 0.10
 RANDOM_DISAGREEMENT = 0.01
 
-FLAGS = ("blackbox-beats-white", "non-monotone-eps", "unbounded-survives", "not-converged", "vanishing-gradient", "randomized-no-eot")
+FLAGS = (
+    "blackbox-beats-white", "non-monotone-eps", "unbounded-survives", "not-converged", "vanishing-gradient",
+    "randomized-no-eot", "no-gradient",
+)
 
 
 @dataclass
@@ -51,6 +56,7 @@ class MaskingEvidence:
     zero_grad_share: float | None = None
     disagreement: float | None = None  # share of examples whose prediction changes between two passes
     eot: int = 1
+    no_gradient: bool = False  # no autograd path from input to logits
 
 
 def masking_flags(ev: MaskingEvidence) -> list[str]:
@@ -69,6 +75,8 @@ def masking_flags(ev: MaskingEvidence) -> list[str]:
         flags.append("vanishing-gradient")
     if ev.disagreement is not None and ev.disagreement > RANDOM_DISAGREEMENT and ev.eot <= 1:
         flags.append("randomized-no-eot")
+    if ev.no_gradient:
+        flags.append("no-gradient")
     return flags
 
 
@@ -86,7 +94,7 @@ def gather_evidence(model, data, cfg, *, draws: int = 1, seed: int = 0, n: int =
 
     import torch
 
-    from robustbench_snn.attacks.gradient import eot_gradient
+    from robustbench_snn.attacks.gradient import eot_gradient, has_input_gradient
 
     from .harness import evaluate
 
@@ -105,6 +113,7 @@ def gather_evidence(model, data, cfg, *, draws: int = 1, seed: int = 0, n: int =
     torch.manual_seed(seed)
     grad = eot_gradient(model.eval(), x, y, cfg.eot)
     ev.zero_grad_share = (grad.flatten(1).abs().sum(1) <= ZERO_GRAD_NORM).float().mean().item()
+    ev.no_gradient = not has_input_gradient(model, x)
     with torch.no_grad():
         ev.disagreement = (model(x).argmax(1) != model(x).argmax(1)).float().mean().item()
     return ev

@@ -42,12 +42,18 @@ class StandardResult:
     flags: list[str]
     evidence: MaskingEvidence
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # wall time per member, plus "masking-checks"
+    params: dict[str, dict] = dataclasses.field(default_factory=dict)  # member -> the parameters it ran with
 
 
 def transfer_sources(target: str, load) -> dict[str, nn.Module]:
     """Source models for the transfer members: ``load(name) -> model or None``."""
-    sources = {"transfer-ann": load("ann-cnn"), "transfer-snn": load("rsc-snn" if target == "snn-cnn" else "snn-cnn")}
+    sources = {"transfer-ann": load("ann-cnn"), "transfer-snn": load(transfer_snn_source(target))}
     return {k: v for k, v in sources.items() if v is not None}
+
+
+def transfer_snn_source(target: str) -> str:
+    """The zoo SNN the ``transfer-snn`` member crafts on (``rsc-snn`` for ``snn-cnn`` itself)."""
+    return "rsc-snn" if target == "snn-cnn" else "snn-cnn"
 
 
 def _on_survivors(robust: torch.Tensor, data, run, known: torch.Tensor | None = None) -> torch.Tensor:
@@ -75,21 +81,46 @@ def standard_evaluation(
     seed: int = 0,
     quiet: bool = True,
     surrogates=STANDARD_SURROGATES,
+    whitebox: bool = True,
+    source_names: dict[str, str] | None = None,
 ) -> StandardResult:
     """Members run in order, each only on examples that survived the previous
     ones (AutoAttack's scheme: an example already broken needs no further
     attack). ``per_attack`` is therefore the robust accuracy *after* each
     member was added, non-increasing. Flag (a) needs each attack alone, so
     Square and APGD-CE are also compared on the evidence subset.
+
+    ``whitebox=False`` (a model with no input gradient at all) skips the
+    gradient members; the black-box and transfer members still run. The
+    worst-surrogate member sweeps surrogates only over recognised neurons
+    (:mod:`.interop`), adds RGA only where every neuron supports rate
+    gradients, and on a model without spiking neurons is one PGD (the sweep
+    would repeat it identically).
     """
+    from robustbench_snn.attacks import default_alpha
+    from robustbench_snn.attacks.blackbox import SQUARE_EVALS, square_queries
+
+    from .harness import clean_accuracy
+    from .interop import find_neurons
+
     start = time.perf_counter()
     kw = {"draws": draws, "seed": seed, "quiet": quiet}
     apgd = dataclasses.replace(cfg, steps=APGD_STEPS, alpha=None)
     pgd = dataclasses.replace(cfg, attack="pgd")
-    first = evaluate(model, data, dataclasses.replace(apgd, attack="apgd-ce"), **kw)
-    robust = first.robust_per_example
-    per_attack = {"apgd-ce": robust.mean().item()}
-    seconds = {"apgd-ce": first.seconds}
+    pgd_params = {"steps": pgd.steps, "alpha": round(pgd.alpha if pgd.alpha is not None else default_alpha(cfg.eps, pgd.steps), 6), "eot": cfg.eot}
+    params: dict[str, dict] = {}
+    per_attack: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    if whitebox:
+        first = evaluate(model, data, dataclasses.replace(apgd, attack="apgd-ce"), **kw)
+        clean, robust, max_distance = first.clean_per_example, first.robust_per_example, first.max_distance
+        per_attack["apgd-ce"] = robust.mean().item()
+        seconds["apgd-ce"] = first.seconds
+        params["apgd-ce"] = {"steps": APGD_STEPS, "loss": "ce", "eot": cfg.eot, "grad": cfg.grad}
+    else:
+        clean = clean_accuracy(model, data, draws, seed)
+        robust, max_distance = clean.clone(), 0.0
+        params["white-box members"] = {"skipped": "the model has no input gradient"}
 
     def member(name: str, run, known: torch.Tensor | None = None) -> None:
         nonlocal robust
@@ -98,14 +129,27 @@ def standard_evaluation(
         per_attack[name] = robust.mean().item()
         seconds[name] = time.perf_counter() - t0
 
-    member("apgd-t", lambda d: evaluate(model, d, dataclasses.replace(apgd, attack="apgd-t"), **kw).robust_per_example)
+    neurons = find_neurons(model)
+    rate_gradient = bool(neurons) and all(n.family.rate_gradients for n in neurons)
 
     def worst_surrogate(d):
+        if not neurons:
+            return evaluate(model, d, pgd, **kw).robust_per_example
         sweep = evaluate_worst_case(model, d, pgd, [Surrogate.parse(sg) for sg in surrogates], **kw)[0]
+        if not rate_gradient:
+            return sweep.robust_per_example
         rga = evaluate(model, d, dataclasses.replace(pgd, grad="rga"), **kw)
         return torch.minimum(sweep.robust_per_example, rga.robust_per_example)
 
-    member("worst-surrogate", worst_surrogate)
+    if whitebox:
+        member("apgd-t", lambda d: evaluate(model, d, dataclasses.replace(apgd, attack="apgd-t"), **kw).robust_per_example)
+        params["apgd-t"] = {"steps": APGD_STEPS, "loss": "dlr-targeted", "targets": 3, "eot": cfg.eot, "grad": cfg.grad}
+        member("worst-surrogate", worst_surrogate)
+        params["worst-surrogate"] = {
+            **pgd_params,
+            "surrogates": list(map(str, surrogates)) if neurons else "none (no recognised spiking neurons: one PGD)",
+            "rga": rate_gradient,
+        }
     square = dataclasses.replace(cfg, attack="square")
     # Square alone on the evidence subset (flag (a) compares it with APGD-CE alone);
     # the ensemble reuses those results instead of attacking the subset twice
@@ -115,13 +159,16 @@ def standard_evaluation(
     square_head_seconds = time.perf_counter() - t0
     member("square", lambda d: evaluate(model, d, square, **kw).robust_per_example, known=square_head)
     seconds["square"] += square_head_seconds
+    queries, per_query = square_queries(cfg.eot)
+    params["square"] = {"evals": SQUARE_EVALS, "queries": queries, "draws_per_query": per_query, "seed": 0}  # torchattacks' Square seed (fixed)
     for name, source in sources.items():
         member(name, lambda d, src=source: evaluate(model, d, pgd, attack_fn=transfer_from(src), **kw).robust_per_example)
+        params[name] = {"source": (source_names or {}).get(name, "?"), **pgd_params, "eot": 1}
     t0 = time.perf_counter()
     evidence = gather_evidence(model, data, cfg, draws=draws, seed=seed)
-    evidence.whitebox = {"apgd-ce": first.robust_per_example[:n].mean().item()}
+    if whitebox:
+        evidence.whitebox = {"apgd-ce": first.robust_per_example[:n].mean().item()}
     evidence.blackbox = {"square": square_head.mean().item()}
     seconds["masking-checks"] = time.perf_counter() - t0
-    result = EvalResult(first.clean_acc, robust.mean().item(), first.clean_per_example, robust, first.max_distance,
-                        time.perf_counter() - start)
-    return StandardResult(result, per_attack, masking_flags(evidence), evidence, seconds)
+    result = EvalResult(clean.mean().item(), robust.mean().item(), clean, robust, max_distance, time.perf_counter() - start)
+    return StandardResult(result, per_attack, masking_flags(evidence), evidence, seconds, params)

@@ -1,0 +1,356 @@
+"""Neuron interop: find, reset and re-wire the spiking neurons of *any* model.
+
+A white-box attack on an SNN is only as strong as the control it has over the
+spiking neurons: which surrogate derivative their Heaviside backpropagates
+(Neftci et al., IEEE SPM 2019), whether gradients cross them through time
+(BPTT) or through rates (BPTR / RGA), and whether their membrane state is
+cleared between forward passes. Our own neurons expose all of that; users
+bring neurons from SpikingJelly (``activation_based``: ``BaseNode`` with a
+``surrogate_function`` module and ``functional.reset_net``) and snntorch
+(``SpikingNeuron``: a ``spike_grad`` callable, hidden state in non-persistent
+buffers such as ``mem`` when ``init_hidden=True``, ``utils.reset``).
+
+One small :class:`NeuronFamily` per library knows how to recognise its
+neurons, reset their state and swap the function that makes their spikes.
+The swap keeps the library's forward value *exactly* and replaces only the
+backward (:class:`SurrogateOverride`): predictions never change, only the
+gradients an attack sees. The same device is BPDA (Athalye, Carlini & Wagner,
+ICML 2018, Sec. 4.1) when a neuron's own backward is zero or absent.
+
+Why our own rather than the libraries' helpers: ``snntorch.utils.reset``
+only looks at a network's top-level children and resets *every* instance of
+a class in the process (class-level ``instances`` lists), and neither
+library can put another library's surrogate on its neurons.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .errors import UserInputError
+from .surrogate import Surrogate
+
+#: Real surrogate put on neurons whose own backward is zero or absent (BPDA).
+BPDA_SURROGATE = Surrogate("atan", 1.0)
+
+
+class NeuronFamily:
+    """How one neuron library's neurons are found, reset and re-wired."""
+
+    name = "?"
+    #: Whether :func:`gradient_mode` can apply ``bptr`` / ``rga`` to these neurons.
+    rate_gradients = False
+
+    def owns(self, module: nn.Module) -> bool:
+        raise NotImplementedError
+
+    def reset(self, neuron: nn.Module) -> None:
+        """Clear the neuron's state so the next forward pass starts fresh."""
+
+    def spike_fn(self, neuron: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The function mapping ``v - v_threshold`` to spikes, as the neuron calls it."""
+        raise NotImplementedError
+
+    def set_spike_fn(self, neuron: nn.Module, fn) -> None:
+        raise NotImplementedError
+
+
+FAMILIES: dict[str, NeuronFamily] = {}
+
+
+def register_family(cls: type[NeuronFamily]) -> type[NeuronFamily]:
+    FAMILIES[cls.name] = cls()
+    return cls
+
+
+@register_family
+class OwnNeurons(NeuronFamily):
+    """robustbench_snn's neurons: stateless across calls, surrogate a :class:`Surrogate` attribute."""
+
+    name = "robustbench_snn"
+    rate_gradients = True
+
+    def owns(self, module):
+        from .neurons import _SpikingNeuron
+
+        return isinstance(module, _SpikingNeuron)
+
+    def spike_fn(self, neuron):
+        from .surrogate import spike
+
+        return lambda x: spike(x, neuron.surrogate)
+
+
+@register_family
+class SpikingJellyNeurons(NeuronFamily):
+    """SpikingJelly ``activation_based.neuron.BaseNode`` (single- and multi-step)."""
+
+    name = "spikingjelly"
+
+    def owns(self, module):
+        try:
+            from spikingjelly.activation_based.neuron import BaseNode
+        except ImportError:
+            return False
+        # its CPU kernels ask torch for Triton on first use; on a CPU-only host torch logs
+        # "Triton not available" to stderr on every run -- noise, not a problem
+        logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
+        return isinstance(module, BaseNode)
+
+    def reset(self, neuron):
+        neuron.reset()
+
+    def spike_fn(self, neuron):
+        return neuron.surrogate_function
+
+    def set_spike_fn(self, neuron, fn):
+        neuron.surrogate_function = fn
+
+
+@register_family
+class SnntorchNeurons(NeuronFamily):
+    """snntorch ``SpikingNeuron`` family (Leaky, Synaptic, Alpha, RLeaky, ...)."""
+
+    name = "snntorch"
+
+    def owns(self, module):
+        try:
+            from snntorch._neurons.neurons import SpikingNeuron
+        except ImportError:
+            return False
+        return isinstance(module, SpikingNeuron)
+
+    def reset(self, neuron):
+        # hidden state (mem, syn, spk...) lives in non-persistent buffers; zeros as reset_hidden() does
+        for name in neuron._non_persistent_buffers_set:
+            value = getattr(neuron, name)
+            if isinstance(value, torch.Tensor):
+                setattr(neuron, name, torch.zeros_like(value))
+
+    def spike_fn(self, neuron):
+        return neuron.spike_grad
+
+    def set_spike_fn(self, neuron, fn):
+        if "spike_grad" in neuron._modules:  # the user passed a module as spike_grad
+            setattr(neuron, "spike_grad", fn)
+        else:  # a plain callable: keep it a plain attribute (nn.Module would register a module as a child)
+            neuron.__dict__["spike_grad"] = fn
+
+
+@dataclass(frozen=True)
+class Neuron:
+    module: nn.Module
+    family: NeuronFamily
+
+
+def find_neurons(model: nn.Module) -> list[Neuron]:
+    """Every recognised spiking neuron inside ``model``, in module order."""
+    found = []
+    for m in model.modules():
+        for fam in FAMILIES.values():
+            if fam.owns(m):
+                found.append(Neuron(m, fam))
+                break
+    return found
+
+
+def neuron_summary(model: nn.Module) -> str:
+    """``'snntorch:Leaky x3'``-style description of the model's neurons (``'none'`` if none)."""
+    counts: dict[str, int] = {}
+    for n in find_neurons(model):
+        key = f"{n.family.name}:{type(n.module).__name__}"
+        counts[key] = counts.get(key, 0) + 1
+    return ";".join(f"{k} x{v}" for k, v in counts.items()) or "none"
+
+
+def reset_states(model: nn.Module) -> None:
+    """Reset every stateful neuron (and SpikingJelly memory module) of ``model``."""
+    for n in find_neurons(model):
+        n.family.reset(n.module)
+    try:
+        from spikingjelly.activation_based.base import MemoryModule
+    except ImportError:
+        return
+    for m in model.modules():
+        if isinstance(m, MemoryModule) and not FAMILIES["spikingjelly"].owns(m):
+            m.reset()
+
+
+class _OverrideBackward(torch.autograd.Function):
+    """Forward: a given value (the library's own spikes). Backward: ``grad * g(x)``."""
+
+    @staticmethod
+    def forward(ctx, x, value, surrogate: Surrogate):  # type: ignore[override]
+        ctx.save_for_backward(x)
+        ctx.surrogate = surrogate
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        return grad * ctx.surrogate.grad(x), None, None
+
+
+class SurrogateOverride(nn.Module):
+    """A neuron's spike function with its forward kept and its backward replaced by ``surrogate``.
+
+    An ``nn.Module`` so that it can stand where SpikingJelly keeps its
+    surrogate submodule; callable like snntorch's ``spike_grad`` closures.
+    """
+
+    def __init__(self, original, surrogate: Surrogate) -> None:
+        super().__init__()
+        self.original = original if not isinstance(original, nn.Module) else [original]  # not a child: no double registration
+        self.surrogate = surrogate
+
+    def _call_original(self, x):
+        fn = self.original[0] if isinstance(self.original, list) else self.original
+        return fn(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            value = self._call_original(x.detach())
+        return _OverrideBackward.apply(x, value.to(x.dtype), self.surrogate)
+
+    def extra_repr(self) -> str:
+        return f"backward={self.surrogate}"
+
+
+def backward_is_zero(fn) -> bool:
+    """True when ``fn`` (a spike function) gives no input gradient or an all-zero one
+    on membrane offsets in [-2, 2] (where every published surrogate is non-zero)."""
+    probe = torch.linspace(-2.0, 2.0, 401, requires_grad=True)
+    try:
+        out = fn(probe)
+    except Exception:  # noqa: BLE001 - a spike function we cannot probe is treated as opaque
+        return False
+    if not isinstance(out, torch.Tensor) or not out.requires_grad:
+        return True
+    (grad,) = torch.autograd.grad(out.sum(), probe, allow_unused=True)
+    return grad is None or not bool(grad.abs().sum() > 0)
+
+
+def zero_backward_neurons(model: nn.Module) -> list[Neuron]:
+    """Recognised foreign neurons whose own surrogate is zero or absent: BPDA candidates."""
+    return [n for n in find_neurons(model) if n.family.name != OwnNeurons.name and backward_is_zero(n.family.spike_fn(n.module))]
+
+
+@contextmanager
+def attack_surrogate(model: nn.Module, surrogate: Surrogate | str | None, *, bpda: bool = True) -> Iterator[None]:
+    """Within the block every recognised neuron of ``model`` backpropagates ``surrogate``
+    (``None``: each keeps its own, except that with ``bpda`` a foreign neuron whose
+    own backward is zero gets :data:`BPDA_SURROGATE`); restored afterwards."""
+    sg = Surrogate.parse(surrogate) if surrogate is not None else None
+    saved: list[tuple[Neuron, object]] = []
+    try:
+        for n in find_neurons(model):
+            if n.family.name == OwnNeurons.name:
+                saved.append((n, n.module.surrogate))
+                if sg is not None:
+                    n.module.surrogate = sg
+                continue
+            current = n.family.spike_fn(n.module)
+            use = sg if sg is not None else (BPDA_SURROGATE if bpda and backward_is_zero(current) else None)
+            if use is not None:
+                saved.append((n, current))
+                n.family.set_spike_fn(n.module, SurrogateOverride(current, use))
+        yield
+    finally:
+        for n, old in reversed(saved):
+            if n.family.name == OwnNeurons.name:
+                n.module.surrogate = old
+            else:
+                n.family.set_spike_fn(n.module, old)
+
+
+@contextmanager
+def gradient_mode(model: nn.Module, mode: str) -> Iterator[None]:
+    """Within the block every neuron backpropagates in ``mode`` (bptt, bptr, rga).
+
+    ``bptr`` and ``rga`` need the neuron's whole input-current sequence and its
+    decay, which our multi-step neurons expose; for foreign neurons they are
+    refused with an error instead of silently running BPTT.
+    """
+    from .neurons import gradient_mode as own_gradient_mode
+
+    if mode != "bptt":
+        foreign = sorted({n.family.name for n in find_neurons(model) if not n.family.rate_gradients})
+        if foreign:
+            raise UserInputError(
+                f"gradient mode {mode!r} cannot be applied to {', '.join(foreign)} neurons "
+                f"(it needs each neuron's whole current sequence); valid for this model: bptt"
+            )
+    with own_gradient_mode(model, mode):
+        yield
+
+
+def require_neurons(model: nn.Module, what: str) -> None:
+    """Raise unless ``model`` has recognised spiking neurons for ``what`` to act on."""
+    if not find_neurons(model):
+        raise UserInputError(
+            f"{what} cannot be applied: the model has no recognised spiking neurons "
+            f"(valid neuron families: {', '.join(FAMILIES)}); leave it unset for this model"
+        )
+
+
+class ResetEachPass(nn.Module):
+    """``model`` with every recognised neuron's state reset before each forward pass.
+
+    Every pass the harness, the attacks, the masking checks, certification and
+    the torchattacks / foolbox adapters make goes through this wrapper, so a
+    stateful (snntorch ``init_hidden=True``, SpikingJelly) model is scored as
+    the same function on every call and for any batch size.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    @property
+    def stochastic(self) -> bool:
+        return bool(getattr(self.model, "stochastic", False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        reset_states(self.model)
+        return self.model(x)
+
+
+def needs_reset(model: nn.Module) -> bool:
+    """True when ``model`` holds neurons (or memory modules) whose state may carry across calls."""
+    if any(n.family.name != OwnNeurons.name for n in find_neurons(model)):
+        return True
+    try:
+        from spikingjelly.activation_based.base import MemoryModule
+    except ImportError:
+        return False
+    return any(isinstance(m, MemoryModule) for m in model.modules())
+
+
+class StatefulModelError(UserInputError):
+    """The model's output depends on earlier calls even after its neurons were reset."""
+
+
+def check_stateless(model: nn.Module, x: torch.Tensor, other: torch.Tensor) -> None:
+    """Raise :class:`StatefulModelError` unless ``model(x)`` is the same before and after
+    a call on ``other``, with the global RNG reseeded identically for both calls of
+    ``x`` (so a stochastic model drawing from it passes)."""
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        first = model(x)
+        model(other)
+        torch.manual_seed(0)
+        second = model(x)
+    if not torch.equal(first, second):
+        diff = (first - second).abs().max().item()
+        unknown = "" if find_neurons(model) else " and none of its neurons is recognised"
+        raise StatefulModelError(
+            f"the model keeps state across forward passes{unknown}: the same input gave outputs differing by "
+            f"{diff:.3g} after a call on another batch, with the same random seed; reset the state in its "
+            f"forward() or build it from robustbench_snn, SpikingJelly or snntorch neurons"
+        )

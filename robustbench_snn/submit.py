@@ -1,0 +1,235 @@
+"""``rbsnn submit DIR``: put anyone's SNN on the leaderboard, measured by us.
+
+A submission folder holds exactly what RobustBench's model-zoo pull requests
+hold (``.github/ISSUE_TEMPLATE/new-model.md``, ``model_info/``), in files:
+
+* ``model.py`` -- defines the factory named in the card, returning the ``nn.Module``
+  (``[B, C, H, W]`` in [0, 1] -> logits ``[B, K]``; wrap time-major nets in ``TimeMajor``);
+* ``weights.safetensors`` -- its ``state_dict``, loaded strictly;
+* ``card.json`` -- who, what and the claim (:data:`CARD_FIELDS`).
+
+Nothing is unpickled: a ``.pt`` / ``.pth`` / ``.pkl`` (any pickle container)
+in the folder is refused. ``model.py`` *is* code and runs as the user who
+calls ``rbsnn submit``: a maintainer reviews it before running it, as
+RobustBench reviews a pull request (README, "Evaluate your own SNN").
+
+Every check runs before anything is written; then the standard evaluation
+runs on the dataset's full test set (``n_examples`` for a dry run, recorded
+in the row), the folder and a ``measured.json`` card are kept under
+``submissions/<dataset>/<name>/`` and the row is upserted with
+``source=submitted``, the claims, and ``claim-exceeds-measured`` when the
+claimed robust accuracy is more than :data:`CLAIM_MARGIN` points above ours.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from .errors import UnknownNameError, UserInputError
+
+MODEL_FILE, WEIGHTS_FILE, CARD_FILE, MEASURED_FILE = "model.py", "weights.safetensors", "card.json", "measured.json"
+#: Suffixes of pickle-based containers (torch.save, pickle, joblib, Lightning): never loaded.
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
+NEURON_LIBRARIES = ("robustbench_snn", "spikingjelly", "snntorch", "pytorch")
+#: Points by which a claimed robust accuracy may exceed the measured one before it is flagged.
+CLAIM_MARGIN = 2.0
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+#: field -> (type check, description for the error message)
+CARD_FIELDS: dict[str, str] = {
+    "name": "leaderboard name: lowercase letters, digits, '.', '_' or '-', at most 64 characters",
+    "authors": "a non-empty string or list of strings",
+    "paper": "the paper's URL or citation (a non-empty string)",
+    "dataset": "the dataset the model was trained for",
+    "threat_model": "linf or l2",
+    "eps": "the claimed budget: a number or a fraction such as \"8/255\"",
+    "T": "time steps, a positive integer",
+    "encoder": "the input coding (e.g. direct, poisson), a non-empty string",
+    "neuron_library": f"one of {', '.join(NEURON_LIBRARIES)}",
+    "factory": "the name of the function in model.py that returns the model",
+    "claimed_clean": "claimed clean accuracy in percent, 0-100",
+    "claimed_robust": "claimed robust accuracy in percent, 0-100, at most claimed_clean",
+    "claim_attack": "the attack behind the claim (e.g. PGD-10), a non-empty string",
+}
+OPTIONAL_FIELDS = {"factory_kwargs": "keyword arguments for the factory (an object)", "defense": "the defense, a string", "notes": "free text"}
+
+
+@dataclass
+class Submission:
+    folder: Path
+    card: dict[str, Any]
+    model: nn.Module
+    eps: float
+
+
+def _bad(field: str, value: Any) -> UserInputError:
+    return UserInputError(f"{CARD_FILE}: bad {field} {value!r}; expected {CARD_FIELDS.get(field) or OPTIONAL_FIELDS[field]}")
+
+
+def validate_card(card: Any) -> dict[str, Any]:
+    """Return ``card`` if it follows the schema, else raise one :class:`UserInputError` naming the first problem."""
+    from robustbench_snn.attacks import NORMS
+
+    from .api import parse_eps
+    from .data import DATASETS
+
+    if not isinstance(card, dict):
+        raise UserInputError(f"{CARD_FILE} must hold a JSON object, got {type(card).__name__}")
+    missing = [f for f in CARD_FIELDS if f not in card]
+    if missing:
+        raise UserInputError(f"{CARD_FILE}: missing field(s) {', '.join(missing)}; required: {', '.join(CARD_FIELDS)}")
+    unknown = sorted(set(card) - set(CARD_FIELDS) - set(OPTIONAL_FIELDS))
+    if unknown:
+        raise UserInputError(f"{CARD_FILE}: unknown field(s) {', '.join(unknown)}; valid: {', '.join([*CARD_FIELDS, *OPTIONAL_FIELDS])}")
+    if not isinstance(card["name"], str) or not NAME_PATTERN.match(card["name"]):
+        raise _bad("name", card["name"])
+    authors = card["authors"]
+    if not (isinstance(authors, str) and authors.strip()) and not (
+        isinstance(authors, list) and authors and all(isinstance(a, str) and a.strip() for a in authors)
+    ):
+        raise _bad("authors", authors)
+    for f in ("paper", "encoder", "claim_attack"):
+        if not isinstance(card[f], str) or not card[f].strip():
+            raise _bad(f, card[f])
+    if card["dataset"] not in DATASETS:
+        raise UnknownNameError(f"{CARD_FILE} dataset", str(card["dataset"]), DATASETS)
+    if card["threat_model"] not in NORMS:
+        raise UnknownNameError(f"{CARD_FILE} threat_model", str(card["threat_model"]), NORMS)
+    if not isinstance(card["eps"], (int, float, str)) or isinstance(card["eps"], bool):
+        raise _bad("eps", card["eps"])
+    try:
+        parse_eps(card["eps"], card["threat_model"])
+    except UserInputError:
+        raise _bad("eps", card["eps"]) from None
+    if not isinstance(card["T"], int) or isinstance(card["T"], bool) or not 1 <= card["T"] <= 10_000:
+        raise _bad("T", card["T"])
+    if card["neuron_library"] not in NEURON_LIBRARIES:
+        raise UnknownNameError(f"{CARD_FILE} neuron_library", str(card["neuron_library"]), NEURON_LIBRARIES)
+    if not isinstance(card["factory"], str) or not card["factory"].isidentifier():
+        raise _bad("factory", card["factory"])
+    for f in ("claimed_clean", "claimed_robust"):
+        v = card[f]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 100:
+            raise _bad(f, v)
+    if card["claimed_robust"] > card["claimed_clean"]:
+        raise _bad("claimed_robust", card["claimed_robust"])
+    if not isinstance(card.get("factory_kwargs", {}), dict):
+        raise _bad("factory_kwargs", card["factory_kwargs"])
+    for f in ("defense", "notes"):
+        if f in card and not isinstance(card[f], str):
+            raise _bad(f, card[f])
+    return card
+
+
+def read_card(folder: Path) -> dict[str, Any]:
+    path = folder / CARD_FILE
+    if not path.is_file():
+        raise UserInputError(f"no {CARD_FILE} in {folder}; a submission holds {MODEL_FILE}, {WEIGHTS_FILE} and {CARD_FILE}")
+    try:
+        card = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserInputError(f"{path} is not valid JSON: {e}") from None
+    return validate_card(card)
+
+
+def refuse_pickles(folder: Path) -> None:
+    """Raise if ``folder`` holds a pickle-based file: nothing in a submission is unpickled."""
+    for p in sorted(folder.iterdir()):
+        if p.suffix.lower() in PICKLE_SUFFIXES:
+            raise UserInputError(
+                f"{p} is a pickle-based file, which is never loaded (unpickling runs arbitrary code); "
+                f"save the weights with safetensors.torch.save_file(model.state_dict(), '{WEIGHTS_FILE}')"
+            )
+
+
+def build_model(folder: Path, card: dict[str, Any]) -> nn.Module:
+    """Import ``model.py`` (user code: it runs) and call the card's factory."""
+    path = folder / MODEL_FILE
+    if not path.is_file():
+        raise UserInputError(f"no {MODEL_FILE} in {folder}; it must define {card['factory']}() returning the model")
+    module_name = f"rbsnn_submission_{card['name'].replace('-', '_').replace('.', '_')}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+        factory = getattr(module, card["factory"], None)
+        if not callable(factory):
+            raise UserInputError(f"{path} defines no function {card['factory']!r} (the card's factory)")
+        model = factory(**card.get("factory_kwargs", {}))
+    except UserInputError:
+        raise
+    except Exception as e:  # noqa: BLE001 - user code may fail in any way; one line, naming the file
+        raise UserInputError(f"{path} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+    if not isinstance(model, nn.Module):
+        raise UserInputError(f"{card['factory']}() in {path} returned {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def load_weights(model: nn.Module, path: Path) -> None:
+    """Load ``path`` (safetensors) into ``model`` strictly; name missing, extra and mis-shaped tensors."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise UserInputError(f"no {WEIGHTS_FILE} in {path.parent}")
+    try:
+        weights = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise UserInputError(f"{path} is not a readable safetensors file: {str(e).splitlines()[0]}") from None
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in weights]
+    extra = [k for k in weights if k not in expected]
+    shapes = [f"{k} {list(weights[k].shape)} (model: {list(v.shape)})" for k, v in expected.items() if k in weights and weights[k].shape != v.shape]
+    problems = [f"{label}: {', '.join(items[:5])}{' ...' if len(items) > 5 else ''}" for label, items in
+                (("missing", missing), ("unexpected", extra), ("wrong shape", shapes)) if items]
+    if problems:
+        raise UserInputError(f"{path} does not fit the model -- " + "; ".join(problems))
+    model.load_state_dict(weights, strict=True)
+
+
+def load_submission(folder: str | Path) -> Submission:
+    """Validate a submission folder and build its model with its weights (nothing written)."""
+    from .api import parse_eps
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserInputError(f"submission folder {str(folder)!r} does not exist or is not a folder")
+    refuse_pickles(folder)
+    card = read_card(folder)
+    model = build_model(folder, card)
+    load_weights(model, folder / WEIGHTS_FILE)
+    return Submission(folder, card, model.eval(), parse_eps(card["eps"], card["threat_model"]))
+
+
+def submission_command(archived: Path, root: Path, n_examples: int | None, seed: int, data_dir: str | None) -> str:
+    """The command that re-makes the row from the archived folder."""
+    try:
+        shown = archived.resolve().relative_to(root)
+    except ValueError:
+        shown = archived
+    argv = ["rbsnn", "submit", str(shown)]
+    for flag, value in (("--n-examples", n_examples), ("--seed", seed if seed else None), ("--data-dir", data_dir)):
+        if value is not None:
+            argv += [flag, str(value)]
+    return shlex.join(argv)
+
+
+def archive(sub: Submission, target: Path, measured: dict[str, Any]) -> None:
+    """Keep the submission's three files and ``measured.json`` in ``target`` (atomic writes)."""
+    from .atomic import atomic_write_bytes
+
+    for name in (MODEL_FILE, WEIGHTS_FILE, CARD_FILE):
+        src = sub.folder / name
+        if src.resolve() != (target / name).resolve():
+            atomic_write_bytes(target / name, src.read_bytes())
+    atomic_write_bytes(target / MEASURED_FILE, (json.dumps(measured, indent=2, sort_keys=True) + "\n").encode())

@@ -1,0 +1,145 @@
+"""The public ``benchmark()`` API on models users bring: stateful library neurons,
+non-differentiable spikes, zero surrogates, wrong outputs."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from robustbench_snn import TimeMajor, benchmark
+from robustbench_snn.errors import UserInputError
+from robustbench_snn.leaderboard import COLUMNS
+from robustbench_snn.submit import load_submission
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+N = 24  # examples per test: enough for several to fall, few enough for seconds
+
+pytest.importorskip("snntorch")
+pytest.importorskip("spikingjelly")
+
+
+def _example(name):
+    return load_submission(EXAMPLES / name).model
+
+
+class ManualReset(nn.Module):
+    """The same weights with the library's own reset written into forward()."""
+
+    def __init__(self, model, reset):
+        super().__init__()
+        self.model, self.reset = model, reset
+
+    def forward(self, x):
+        self.reset(self.model)
+        return self.model(x)
+
+
+def _snntorch_reset(model):
+    from snntorch import utils
+
+    utils.reset(model.net)
+
+
+def _spikingjelly_reset(model):
+    from spikingjelly.activation_based import functional
+
+    functional.reset_net(model)
+
+
+@pytest.mark.parametrize(("name", "reset"), [("snntorch-cnn", _snntorch_reset), ("spikingjelly-cnn", _spikingjelly_reset)])
+@pytest.mark.parametrize("attack", ["pgd", "apgd-ce"])
+def test_stateful_library_model_scores_as_with_a_manual_reset_before_every_pass(name, reset, attack):
+    model = _example(name)
+    ours = benchmark(model, attack=attack, n_examples=N, progress=False, batch_size=7)
+    manual = benchmark(ManualReset(model, reset), attack=attack, n_examples=N, progress=False)
+    assert (ours.clean_acc, ours.robust_acc) == (manual.clean_acc, manual.robust_acc)
+    assert torch.equal(ours.robust_per_example, manual.robust_per_example)
+    assert ours.robust_acc < ours.clean_acc  # the attack did something
+
+
+def test_surrogate_on_a_model_without_recognised_neurons_is_an_error():
+    with pytest.raises(UserInputError, match="no recognised spiking neurons"):
+        benchmark(_example("plain-snn"), attack="pgd", surrogate="atan:1", n_examples=4, progress=False)
+
+
+class ThresholdSNN(nn.Module):
+    """A spike written as ``(v >= thr).float()``: no autograd path from the input."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc1, self.fc2 = nn.Linear(64, 64), nn.Linear(64, 10)
+
+    def forward(self, x):
+        v = self.fc1(x.flatten(1))
+        return self.fc2((v >= 0.0).float())
+
+
+def test_a_non_differentiable_spike_is_flagged_and_attacked_by_the_black_box_members():
+    result = benchmark(ThresholdSNN(), attack="standard", n_examples=N, progress=False, transfer_sources={})
+    assert "no-gradient" in result.flags
+    assert list(result.per_attack) == ["square"]  # white-box members skipped, black box ran
+    assert result.robust_acc <= result.clean_acc
+    assert result.row()["surrogate_attack"] == "not-differentiable"
+    pgd = benchmark(ThresholdSNN(), attack="pgd", n_examples=N, progress=False)
+    assert "no-gradient" in pgd.flags  # a single gradient attack on it is flagged too
+
+
+class _ZeroBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return torch.zeros_like(grad)
+
+
+class ZeroSurrogate(nn.Module):
+    def forward(self, x):
+        return _ZeroBackward.apply(x)
+
+
+def test_bpda_drives_a_zero_surrogate_spikingjelly_model_to_the_atan_apgd_number():
+    """Issue criterion: within 1 point of atan-surrogate APGD-CE on the same weights."""
+    from robustbench_snn.interop import find_neurons
+
+    zero = _example("spikingjelly-cnn")
+    for n in find_neurons(zero):
+        n.module.surrogate_function = ZeroSurrogate()
+    bpda = benchmark(zero, attack="apgd-ce", eps=0.1, n_examples=N, progress=False)
+    atan = benchmark(_example("spikingjelly-cnn"), attack="apgd-ce", eps=0.1, surrogate="atan:1", n_examples=N, progress=False)
+    assert bpda.settings["surrogate_attack"] == "bpda:atan:1"
+    assert abs(bpda.robust_acc - atan.robust_acc) <= 1.0
+    assert bpda.robust_acc < bpda.clean_acc - 10  # eps 0.1 breaks it: the gradient reached the input
+
+
+def test_result_records_what_ran_and_makes_a_complete_row(zoo_snn_cnn):
+    res = benchmark(zoo_snn_cnn, attack="pgd", n_examples=N, progress=False, name="snn-cnn")
+    assert res.params == {"pgd": {"alpha": round(2.5 * (8 / 255) / 10, 6), "eot": 1, "grad": "bptt", "random_start": True, "steps": 10, "surrogate": "atan:1"}}
+    row = res.row(command="x")
+    assert set(COLUMNS) <= set(row) and row["n_examples"] == N and row["command"] == "x"
+    apgd = benchmark(zoo_snn_cnn, attack="apgd-ce", n_examples=4, progress=False)
+    assert "alpha" not in apgd.params["apgd-ce"] and apgd.row()["alpha"] is None  # APGD has no step size to report
+
+
+class NaNLogits(nn.Module):
+    def forward(self, x):
+        return x * float("nan")
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (nn.Sequential(nn.Flatten(), nn.Linear(64, 7)), r"output has shape \[4, 7\].*expected \[4, 10\]"),
+        (nn.Sequential(nn.Flatten(), nn.Linear(64, 10), NaNLogits()), "not finite"),
+        (TimeMajor(nn.Sequential(nn.Flatten(2), nn.Linear(64, 10)), T=3, encoder="direct"), None),
+    ],
+)
+def test_output_shape_and_finiteness_are_checked(model, message):
+    if message is None:  # the time-major adapter gives a valid [B, K]
+        assert benchmark(model, attack="fgsm", n_examples=4, progress=False).clean_acc >= 0
+        return
+    with pytest.raises(UserInputError, match=message):
+        benchmark(model, attack="fgsm", n_examples=4, progress=False)

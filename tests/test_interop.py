@@ -1,0 +1,129 @@
+"""Neuron interop: SpikingJelly and snntorch neurons are found, reset before every
+pass and reached by the attack surrogate, exactly as ours are."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from robustbench_snn.attacks.gradient import eot_gradient
+from robustbench_snn.errors import UserInputError
+from robustbench_snn.interop import (
+    BPDA_SURROGATE, ResetEachPass, StatefulModelError, attack_surrogate, backward_is_zero, check_stateless, find_neurons,
+    gradient_mode, needs_reset, reset_states, zero_backward_neurons,
+)
+from robustbench_snn.submit import load_submission
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+pytest.importorskip("snntorch")
+pytest.importorskip("spikingjelly")
+
+
+@pytest.fixture(scope="module")
+def snntorch_model():
+    return load_submission(EXAMPLES / "snntorch-cnn").model
+
+
+@pytest.fixture(scope="module")
+def spikingjelly_model():
+    return load_submission(EXAMPLES / "spikingjelly-cnn").model
+
+
+@pytest.fixture(scope="module")
+def digits_batch(digits_test):
+    return digits_test.x[:16], digits_test.y[:16]
+
+
+def test_neurons_of_each_library_are_found_and_named(snntorch_model, spikingjelly_model, zoo_snn_cnn):
+    assert [n.family.name for n in find_neurons(snntorch_model)] == ["snntorch"] * 3
+    assert [n.family.name for n in find_neurons(spikingjelly_model)] == ["spikingjelly"] * 2
+    assert {n.family.name for n in find_neurons(zoo_snn_cnn)} == {"robustbench_snn"}
+    assert needs_reset(snntorch_model) and needs_reset(spikingjelly_model) and not needs_reset(zoo_snn_cnn)
+
+
+def test_snntorch_init_hidden_state_carries_over_unless_reset(snntorch_model, digits_batch):
+    """The property the reset exists for: two raw calls differ; with a reset before each they agree
+    and equal a fresh call after snntorch's own reset."""
+    from snntorch import utils
+
+    x, _ = digits_batch
+    with torch.no_grad():
+        reset_states(snntorch_model)
+        first, second = snntorch_model(x), snntorch_model(x)
+        assert not torch.equal(first, second)
+        wrapped = ResetEachPass(snntorch_model)
+        assert torch.equal(wrapped(x), wrapped(x)) and torch.equal(wrapped(x), first)
+        snntorch_model(x[:5])  # another batch size in between
+        utils.reset(snntorch_model.net)
+        assert torch.equal(snntorch_model(x), first)
+
+
+def test_a_model_with_unrecognised_state_is_an_error_naming_the_cause():
+    class Counter(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(64, 10)
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1
+            return self.fc(x.flatten(1)) * self.calls
+
+    with pytest.raises(StatefulModelError, match="keeps state across forward passes and none of its neurons is recognised"):
+        check_stateless(Counter(), torch.rand(4, 1, 8, 8), torch.rand(3, 1, 8, 8))
+
+
+@pytest.mark.parametrize("fixture", ["snntorch_model", "spikingjelly_model"])
+def test_attack_surrogate_reaches_foreign_neurons_and_is_restored(fixture, request, digits_batch):
+    model = ResetEachPass(request.getfixturevalue(fixture))
+    x, y = digits_batch
+    with torch.no_grad():
+        logits = model(x)
+    default = eot_gradient(model, x, y)
+    with attack_surrogate(model, "triangle:0.5"):
+        triangle = eot_gradient(model, x, y)
+        with torch.no_grad():
+            assert torch.equal(model(x), logits)  # forward unchanged: only the backward is swapped
+    assert default.abs().sum() > 0 and not torch.allclose(default, triangle, rtol=1e-3, atol=1e-6)
+    assert torch.equal(eot_gradient(model, x, y), default)  # restored after the block
+
+
+def test_rate_gradient_modes_are_refused_on_foreign_neurons(snntorch_model):
+    with pytest.raises(UserInputError, match="'bptr' cannot be applied to snntorch neurons"):
+        with gradient_mode(snntorch_model, "bptr"):
+            pass
+
+
+class _ZeroBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return torch.zeros_like(grad)
+
+
+class ZeroSurrogate(nn.Module):
+    """A SpikingJelly-style surrogate module whose backward returns zeros."""
+
+    def forward(self, x):
+        return _ZeroBackward.apply(x)
+
+
+def test_zero_backward_is_detected_and_bpda_gives_a_real_gradient(spikingjelly_model, digits_batch):
+    x, y = digits_batch
+    model = ResetEachPass(load_submission(EXAMPLES / "spikingjelly-cnn").model)
+    for n in find_neurons(model):
+        n.module.surrogate_function = ZeroSurrogate()
+    assert len(zero_backward_neurons(model)) == 2 and not zero_backward_neurons(spikingjelly_model)
+    assert backward_is_zero(ZeroSurrogate()) and not backward_is_zero(find_neurons(spikingjelly_model)[0].module.surrogate_function)
+    assert eot_gradient(model, x, y).abs().sum() == 0  # the model's own gradient is zero
+    with attack_surrogate(model, None):  # BPDA: atan:1 in place of the zero backward
+        bpda = eot_gradient(model, x, y)
+    reference = ResetEachPass(spikingjelly_model)
+    with attack_surrogate(reference, str(BPDA_SURROGATE)):
+        atan = eot_gradient(reference, x, y)
+    assert torch.allclose(bpda, atan, rtol=1e-4, atol=1e-7)

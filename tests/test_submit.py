@@ -1,0 +1,132 @@
+"""``rbsnn submit``: the examples go through; every malformed submission gets one
+line ``rbsnn: error: ...``, exit 2, and nothing written anywhere."""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from robustbench_snn.cli import main
+from robustbench_snn.leaderboard import read
+from robustbench_snn.provenance import ROOT
+from robustbench_snn.submit import CARD_FIELDS, validate_card
+
+EXAMPLES = ROOT / "examples"
+
+pytest.importorskip("snntorch")
+pytest.importorskip("spikingjelly")
+
+
+def _tree_digest(*folders: Path) -> str:
+    h = hashlib.sha256()
+    for folder in folders:
+        for p in sorted(folder.rglob("*")) if folder.exists() else []:
+            if p.is_file():
+                h.update(str(p.relative_to(folder)).encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize("example", ["snntorch-cnn", "spikingjelly-cnn", "plain-snn"])
+def test_each_example_submits_and_its_row_records_the_claim_and_the_run(example, tmp_path, capsys):
+    out, archive = tmp_path / "board.csv", tmp_path / "submissions"
+    assert main(["submit", str(EXAMPLES / example), "--n-examples", "8", "--out", str(out), "--archive", str(archive), "--quiet"]) == 0
+    card = json.loads((EXAMPLES / example / "card.json").read_text())
+    row = read(out).iloc[0]
+    assert row["model"] == card["name"] and row["source"] == "submitted" and row["attack"] == "standard"
+    assert row["n_examples"] == 8 and row["claimed_robust"] == card["claimed_robust"]
+    assert row["command"].endswith(f"digits/{card['name']} --n-examples 8") and "square" in row["attacks"]
+    kept = archive / "digits" / card["name"]
+    assert sorted(p.name for p in kept.iterdir()) == ["card.json", "measured.json", "model.py", "weights.safetensors"]
+    assert json.loads((kept / "measured.json").read_text())["row"]["robust_acc"] == row["robust_acc"]
+
+
+def _copy(example: str, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(EXAMPLES / example, tmp_path / example))
+
+
+def _card_edit(**changes):
+    def edit(folder: Path) -> None:
+        card = json.loads((folder / "card.json").read_text())
+        card.update(changes)
+        for k, v in changes.items():
+            if v is ...:
+                del card[k]
+        (folder / "card.json").write_text(json.dumps(card))
+    return edit
+
+
+def _write(name: str, data: bytes):
+    return lambda folder: (folder / name).write_bytes(data)
+
+
+def _reshape_weights(folder: Path) -> None:
+    w = load_file(str(folder / "weights.safetensors"))
+    w["fc2.weight"] = torch.zeros(10, 99)
+    save_file(w, str(folder / "weights.safetensors"))
+
+
+def _drop_weight(folder: Path) -> None:
+    w = load_file(str(folder / "weights.safetensors"))
+    del w["fc1.bias"]
+    w["extra.bias"] = torch.zeros(3)
+    save_file(w, str(folder / "weights.safetensors"))
+
+
+def _wrong_output(folder: Path) -> None:
+    (folder / "model.py").write_text((folder / "model.py").read_text() + "\n\n_orig = build\n\ndef build():\n    m = _orig()\n    m.fc2 = nn.Linear(128, 9)\n    return m\n")
+    _write_matching_weights(folder)
+
+
+def _nan_output(folder: Path) -> None:
+    (folder / "model.py").write_text((folder / "model.py").read_text() + "\n\n_orig = build\n\nclass _NaN(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.m = _orig()\n    def forward(self, x):\n        return self.m(x) * float('nan')\n\ndef build():\n    return _NaN()\n")
+    w = load_file(str(folder / "weights.safetensors"))
+    save_file({f"m.{k}": v for k, v in w.items()}, str(folder / "weights.safetensors"))
+
+
+def _write_matching_weights(folder: Path) -> None:
+    w = load_file(str(folder / "weights.safetensors"))
+    w["fc2.weight"], w["fc2.bias"] = torch.zeros(9, 128), torch.zeros(9)
+    save_file(w, str(folder / "weights.safetensors"))
+
+
+BAD = {
+    "card-not-json": (_write("card.json", b"{name: "), "is not valid JSON"),
+    "card-a-list": (_write("card.json", b"[]"), "must hold a JSON object"),
+    "card-missing-eps": (_card_edit(eps=...), "missing field.s. eps"),
+    "card-bad-eps": (_card_edit(eps="8/0"), "bad eps '8/0'"),
+    "card-bad-name": (_card_edit(name="../../x"), "bad name '../../x'"),
+    "card-claim-above-clean": (_card_edit(claimed_robust=99.0, claimed_clean=50.0), "bad claimed_robust 99.0"),
+    "card-unknown-dataset": (_card_edit(dataset="imagenet"), "unknown card.json dataset 'imagenet'; valid:"),
+    "card-zoo-name": (_card_edit(name="snn-cnn"), "is a zoo model of 'digits'"),
+    "pickle-file": (_write("model.pt", b"\x80\x04payload"), "model.pt is a pickle-based file"),
+    "truncated-weights": (_write("weights.safetensors", b"\x10\x00\x00"), "not a readable safetensors file"),
+    "wrong-shape-weights": (_reshape_weights, r"wrong shape: fc2.weight \[10, 99\] \(model: \[10, 128\]\)"),
+    "missing-and-extra-weights": (_drop_weight, "missing: fc1.bias; unexpected: extra.bias"),
+    "wrong-output-shape": (_wrong_output, r"output has shape \[8, 9\].*expected \[8, 10\]"),
+    "nan-output": (_nan_output, "output is not finite"),
+    "factory-missing": (_card_edit(factory="make_it"), "defines no function 'make_it'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_a_malformed_submission_gets_one_line_exit_2_and_writes_nothing(case, tmp_path, capsys):
+    mutate, message = BAD[case]
+    folder = _copy("plain-snn", tmp_path)
+    mutate(folder)
+    before = _tree_digest(ROOT / "leaderboards", ROOT / "submissions")
+    assert main(["submit", str(folder), "--n-examples", "8", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rbsnn: error: ")
+    assert __import__("re").search(message, err[0]), err[0]
+    assert _tree_digest(ROOT / "leaderboards", ROOT / "submissions") == before
+
+
+def test_card_schema_accepts_the_examples_and_names_every_required_field():
+    for example in ("snntorch-cnn", "spikingjelly-cnn", "plain-snn"):
+        validate_card(json.loads((EXAMPLES / example / "card.json").read_text()))
+    assert {"name", "authors", "paper", "dataset", "threat_model", "eps", "T", "encoder", "neuron_library",
+            "claimed_clean", "claimed_robust", "claim_attack"} <= set(CARD_FIELDS)
