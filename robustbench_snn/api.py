@@ -199,7 +199,7 @@ def benchmark(
 
     from .data import DATASETS, load_dataset
     from .harness import AttackConfig, evaluate, evaluate_worst_case, sweep_surrogates
-    from .interop import BPDA_SURROGATE, ResetEachPass, attack_surrogate, check_stateless, find_neurons, needs_reset, require_neurons, zero_backward_neurons
+    from .interop import BPDA_SURROGATE, ResetEachPass, attack_surrogate, check_stateless, find_neurons, require_neurons, with_reset, zero_backward_neurons
     from .neurons import GRAD_MODES
     from .standard import APGD_STEPS, standard_evaluation
     from .surrogate import Surrogate
@@ -227,9 +227,7 @@ def benchmark(
             raise UnknownNameError("dataset", dataset, DATASETS)
         data = load_dataset(dataset, "test", data_dir).head(n_examples)
     # --- the model: reset before every pass, checked -------------------------------
-    model = model.to(device).eval()
-    if needs_reset(model):
-        model = ResetEachPass(model).eval()
+    model = with_reset(model.to(device).eval())
     probe = data.x[:CHECK_EXAMPLES].to(device)
     other = data.x[CHECK_EXAMPLES : 2 * CHECK_EXAMPLES + 1].to(device) if len(data) > CHECK_EXAMPLES else probe[:1]
     neurons = find_neurons(model)
@@ -259,7 +257,7 @@ def benchmark(
     elif attack == "standard":
         surrogate_label = "standard"
     else:
-        surrogate_label = described["surrogate_train"] if neurons else "none"
+        surrogate_label = described["surrogate_train"]  # "none" for an ANN, "own" for unrecognised spiking code
     cfg = AttackConfig(attack if attack not in COMPOSITE_ATTACKS else "pgd", threat_model, eps_value, steps, alpha_value, eot, grad=grad)
     make_ball(threat_model, eps_value)  # validates eps against the norm
     kw = {"draws": draws, "seed": seed, "quiet": not progress}
@@ -268,8 +266,7 @@ def benchmark(
     params: dict[str, dict[str, Any]]
     member_seconds: dict[str, float] = {}
     flags: list[str] = []
-    own = described["surrogate_train"] if neurons else "none"
-    sg_param = str(attack_sg) if attack_sg is not None else (f"bpda:{BPDA_SURROGATE}" if bpda else own)
+    sg_param = str(attack_sg) if attack_sg is not None else (f"bpda:{BPDA_SURROGATE}" if bpda else described["surrogate_train"])
     if attack == "standard":
         sources, source_names = _transfer_sources(transfer_sources, data.name, model_info["name"], zoo_dir, device)
         std = standard_evaluation(model, data, cfg, sources, whitebox=whitebox, source_names=source_names, **kw)

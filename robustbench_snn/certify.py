@@ -227,7 +227,9 @@ def certify_dataset(model: nn.Module, mechanism: Mechanism, data, cfg: CertifyCo
     ``idx, label, predict, radius, correct, time`` (time in seconds, 0 when not recorded)."""
     import time
 
-    model.eval()
+    from .interop import with_reset
+
+    model = with_reset(model.eval())  # a stateful (snntorch / SpikingJelly) model: reset before each pass
     device = next(model.parameters()).device
     rows = []
     for idx in range(len(data)):
@@ -283,6 +285,10 @@ def crosscheck(model: nn.Module, mechanism: Mechanism, data, rows: list[dict], c
     with probability about ``alpha`` per example.
     """
     from robustbench_snn.attacks import make_ball, pgd
+
+    from .interop import with_reset
+
+    model = with_reset(model)
 
     view = mechanism.attack_view(model).eval()
     device = next(model.parameters()).device

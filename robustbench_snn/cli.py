@@ -342,7 +342,7 @@ def _print_result(result, eps_text: str) -> None:
     if s["attack"] == "standard":
         for k, v in result.per_attack.items():
             print(f"  {k:<16} {v:6.2f}%  ({result.member_seconds.get(k, 0):.0f} s)")
-        print(f"  masking flags: {', '.join(result.flags) or 'none'}  ({result.member_seconds.get('masking-checks', 0):.0f} s)")
+        print(f"  flags: {', '.join(result.flags) or 'none'}  (masking checks {result.member_seconds.get('masking-checks', 0):.0f} s)")
     elif result.flags:
         print(f"  flags: {', '.join(result.flags)}")
     print(

@@ -332,6 +332,11 @@ def needs_reset(model: nn.Module) -> bool:
     return any(isinstance(m, MemoryModule) for m in model.modules())
 
 
+def with_reset(model: nn.Module) -> nn.Module:
+    """``model`` wrapped in :class:`ResetEachPass` if it holds state that may carry across calls."""
+    return ResetEachPass(model).train(model.training) if needs_reset(model) and not isinstance(model, ResetEachPass) else model
+
+
 class StatefulModelError(UserInputError):
     """The model's output depends on earlier calls even after its neurons were reset."""
 

@@ -15,6 +15,8 @@ from robustbench_snn.interop import (
 )
 from robustbench_snn.submit import load_submission
 
+from foreign_models import ZeroSurrogate, zero_surrogates
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 pytest.importorskip("snntorch")
@@ -96,28 +98,9 @@ def test_rate_gradient_modes_are_refused_on_foreign_neurons(snntorch_model):
             pass
 
 
-class _ZeroBackward(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        return (x >= 0).to(x.dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return torch.zeros_like(grad)
-
-
-class ZeroSurrogate(nn.Module):
-    """A SpikingJelly-style surrogate module whose backward returns zeros."""
-
-    def forward(self, x):
-        return _ZeroBackward.apply(x)
-
-
 def test_zero_backward_is_detected_and_bpda_gives_a_real_gradient(spikingjelly_model, digits_batch):
     x, y = digits_batch
-    model = ResetEachPass(load_submission(EXAMPLES / "spikingjelly-cnn").model)
-    for n in find_neurons(model):
-        n.module.surrogate_function = ZeroSurrogate()
+    model = ResetEachPass(zero_surrogates(load_submission(EXAMPLES / "spikingjelly-cnn").model))
     assert len(zero_backward_neurons(model)) == 2 and not zero_backward_neurons(spikingjelly_model)
     assert backward_is_zero(ZeroSurrogate()) and not backward_is_zero(find_neurons(spikingjelly_model)[0].module.surrogate_function)
     assert eot_gradient(model, x, y).abs().sum() == 0  # the model's own gradient is zero
@@ -127,3 +110,26 @@ def test_zero_backward_is_detected_and_bpda_gives_a_real_gradient(spikingjelly_m
     with attack_surrogate(reference, str(BPDA_SURROGATE)):
         atan = eot_gradient(reference, x, y)
     assert torch.allclose(bpda, atan, rtol=1e-4, atol=1e-7)
+
+
+def test_certification_resets_a_stateful_model_before_every_pass(snntorch_model, digits_test):
+    """Randomized smoothing of an snntorch init_hidden model certifies as with snntorch's own reset in forward."""
+    from snntorch import utils
+
+    from robustbench_snn.certify import CertifyConfig, certify_dataset, make_mechanism
+
+    class ManualReset(nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            utils.reset(self.model.net)
+            return self.model(x)
+
+    cfg = CertifyConfig(n0=10, n=60, alpha=0.001, batch=25, seed=0)
+    data = digits_test.head(4)
+    ours = certify_dataset(snntorch_model, make_mechanism("gaussian", snntorch_model, 0.05), data, cfg, record_time=False)
+    manual = ManualReset(snntorch_model)
+    theirs = certify_dataset(manual, make_mechanism("gaussian", manual, 0.05), data, cfg, record_time=False)
+    assert ours == theirs and any(r["correct"] for r in ours)
