@@ -37,8 +37,6 @@ DEFAULT_EPS = {"linf": 8 / 255, "l2": 0.5}
 #: EOT samples per gradient and scoring draws for a stochastic model (fixed: results must not depend on the host).
 STOCHASTIC_EOT = 10
 STOCHASTIC_DRAWS = 10
-#: Attacks that are compositions of members rather than one registered attack.
-COMPOSITE_ATTACKS = ("standard",)
 #: Examples the input checks (output shape, finiteness, statefulness, gradient path) run on.
 CHECK_EXAMPLES = 8
 
@@ -157,6 +155,114 @@ def is_stochastic(model: nn.Module, x: torch.Tensor) -> bool:
         return not torch.equal(model(x), model(x))
 
 
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the checks before an evaluation found out about the model."""
+
+    neurons: int  # recognised spiking neurons
+    stochastic: bool  # repeated passes on one input may differ
+    bpda: bool  # some foreign neuron's own backward is zero: the attacks use BPDA_SURROGATE there
+    whitebox: bool  # the logits have an autograd path to the input (under the attack's surrogate)
+
+
+@dataclass
+class Run:
+    """One evaluation as it will run: the wrapped model, the data, the attack settings."""
+
+    model: nn.Module
+    data: Any
+    cfg: Any  # harness.AttackConfig
+    surrogate: Any  # the attack's Surrogate, or None (each neuron's own)
+    member_surrogate: str  # what the white-box members backpropagate, for params
+    kw: dict[str, Any]  # draws, seed, quiet
+    batch_size: int
+    facts: ModelFacts
+    sources: Any  # () -> ({member: model}, {member: source name}), for transfer members
+
+
+@dataclass
+class Outcome:
+    result: Any  # harness.EvalResult
+    per_attack: dict[str, float]
+    params: dict[str, dict[str, Any]]
+    flags: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    steps: int | None = None  # for the row's steps / alpha columns
+    alpha: float | None = None
+
+
+#: Attacks that are compositions of members (name -> runner), beside the registered single attacks.
+COMPOSITE_ATTACKS: dict[str, Any] = {}
+
+
+def register_composite(name: str):
+    def deco(fn):
+        COMPOSITE_ATTACKS[name] = fn
+        return fn
+
+    return deco
+
+
+@register_composite("standard")
+def run_standard(run: Run) -> Outcome:
+    """The standard ensemble (:func:`.standard.standard_evaluation`), members counted per example."""
+    from .standard import APGD_STEPS, standard_evaluation
+
+    sources, names = run.sources()
+    std = standard_evaluation(run.model, run.data, run.cfg, sources, whitebox=run.facts.whitebox, source_names=names, **run.kw)
+    params = std.params
+    for member in ("apgd-ce", "apgd-t"):
+        if member in params:
+            params[member]["surrogate"] = run.member_surrogate
+    if not sources:
+        params["transfer"] = {"skipped": f"no source models (ann-cnn, snn-cnn) in the zoo for {run.data.name!r}"}
+    per_attack = {k: round(100 * v, 2) for k, v in std.per_attack.items()}
+    return Outcome(std.result, per_attack, params, std.flags, std.seconds, APGD_STEPS, None)
+
+
+def run_sweep(run: Run) -> Outcome:
+    """``surrogate="all"``: the attack once per surrogate of the sweep, worst case per example."""
+    from .harness import evaluate_worst_case, sweep_surrogates
+
+    res, each = evaluate_worst_case(run.model, run.data, run.cfg, sweep_surrogates(), batch_size=run.batch_size, **run.kw)
+    params = {run.cfg.attack: {**_single_params(run.cfg, "all"), "surrogates": list(each)}}
+    return _single_outcome(run, res, {k: round(100 * v, 2) for k, v in each.items()}, params)
+
+
+def run_single(run: Run) -> Outcome:
+    """One registered attack."""
+    from .harness import evaluate
+
+    res = evaluate(run.model, run.data, run.cfg, surrogate=run.surrogate, batch_size=run.batch_size, **run.kw)
+    return _single_outcome(run, res, {}, {run.cfg.attack: _single_params(run.cfg, run.member_surrogate)})
+
+
+def _single_outcome(run: Run, res, per_attack, params) -> Outcome:
+    attack = run.cfg.attack
+    flags = ["no-gradient"] if not run.facts.whitebox and attack in _GRADIENT_ATTACKS else []
+    return Outcome(res, per_attack, params, flags, {}, 1 if attack == "fgsm" else run.cfg.steps, params[attack].get("alpha"))
+
+
+def prepare_model(model: nn.Module, data, device: str, surrogate, sweep: bool) -> tuple[nn.Module, ModelFacts]:
+    """``model`` on ``device`` in eval mode, wrapped to reset its neurons before every pass,
+    and checked: finite logits of the right shape, no state left across passes."""
+    from robustbench_snn.attacks.gradient import has_input_gradient
+
+    from .interop import attack_surrogate, check_stateless, find_neurons, with_reset, zero_backward_neurons
+
+    model = with_reset(model.to(device).eval())
+    probe = data.x[:CHECK_EXAMPLES].to(device)
+    other = data.x[CHECK_EXAMPLES : 2 * CHECK_EXAMPLES + 1].to(device) if len(data) > CHECK_EXAMPLES else probe[:1]
+    with torch.random.fork_rng(devices=[]):  # the checks draw no numbers the evaluation would see
+        check_model(model, probe, data.num_classes)
+        check_stateless(model, probe, other)
+        stochastic = is_stochastic(model, probe)
+        bpda = surrogate is None and not sweep and bool(zero_backward_neurons(model))
+        with attack_surrogate(model, surrogate):
+            whitebox = has_input_gradient(model, probe)
+    return model, ModelFacts(len(find_neurons(model)), stochastic, bpda, whitebox)
+
+
 def benchmark(
     model: nn.Module,
     *,
@@ -194,14 +300,12 @@ def benchmark(
     ``name`` and ``info`` (defense, surrogate_train, source...) only label
     the row. ``data`` replaces loading ``dataset`` (a :class:`~.data.Dataset`).
     """
-    from robustbench_snn.attacks import ATTACKS, NORMS, make_ball
-    from robustbench_snn.attacks.gradient import has_input_gradient
+    from robustbench_snn.attacks import ATTACKS, NORMS
 
     from .data import DATASETS, load_dataset
-    from .harness import AttackConfig, evaluate, evaluate_worst_case, sweep_surrogates
-    from .interop import BPDA_SURROGATE, ResetEachPass, attack_surrogate, check_stateless, find_neurons, require_neurons, with_reset, zero_backward_neurons
+    from .harness import AttackConfig, sweep_surrogates
+    from .interop import BPDA_SURROGATE, ResetEachPass, require_neurons
     from .neurons import GRAD_MODES
-    from .standard import APGD_STEPS, standard_evaluation
     from .surrogate import Surrogate
 
     start = time.perf_counter()
@@ -217,7 +321,7 @@ def benchmark(
     eps_value = parse_eps(eps, threat_model)
     alpha_value = parse_eps(alpha, threat_model, "alpha") if alpha is not None else None
     for label, value in (("eot", eot), ("draws", draws), ("steps", steps), ("batch_size", batch_size), ("n_examples", n_examples)):
-        if value is not None and (not isinstance(value, int) or value < 1):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise UserInputError(f"bad {label} {value!r}; it must be a positive integer")
     sweep = surrogate == "all"
     attack_sg = Surrogate.parse(surrogate) if surrogate is not None and not sweep else None
@@ -227,76 +331,44 @@ def benchmark(
             raise UnknownNameError("dataset", dataset, DATASETS)
         data = load_dataset(dataset, "test", data_dir).head(n_examples)
     # --- the model: reset before every pass, checked -------------------------------
-    model = with_reset(model.to(device).eval())
-    probe = data.x[:CHECK_EXAMPLES].to(device)
-    other = data.x[CHECK_EXAMPLES : 2 * CHECK_EXAMPLES + 1].to(device) if len(data) > CHECK_EXAMPLES else probe[:1]
-    neurons = find_neurons(model)
-    if (attack_sg is not None or sweep) and not neurons:
+    model, facts = prepare_model(model, data, device, attack_sg, sweep)
+    if surrogate is not None:
         require_neurons(model, f"surrogate {surrogate!r}")
     if grad != "bptt":
         require_neurons(model, f"gradient mode {grad!r}")
-    with torch.random.fork_rng(devices=[]):  # the checks draw no numbers the evaluation would see
-        check_model(model, probe, data.num_classes)
-        check_stateless(model, probe, other)
-        stochastic = is_stochastic(model, probe)
-        bpda = [] if attack_sg is not None or sweep else zero_backward_neurons(model)
-        with attack_surrogate(model, attack_sg):
-            whitebox = has_input_gradient(model, probe)
-    eot = eot or (STOCHASTIC_EOT if stochastic else 1)
-    draws = draws or (STOCHASTIC_DRAWS if stochastic else 1)
+    eot = eot or (STOCHASTIC_EOT if facts.stochastic else 1)
+    draws = draws or (STOCHASTIC_DRAWS if facts.stochastic else 1)
     described = describe(model)
     model_info = {"name": name or type(model.model if isinstance(model, ResetEachPass) else model).__name__, **described, **(info or {})}
+    own = f"bpda:{BPDA_SURROGATE}" if facts.bpda else described["surrogate_train"]  # "none": ANN; "own": unrecognised spiking code
     if attack_sg is not None:
         surrogate_label = str(attack_sg)
     elif sweep:
         surrogate_label = f"all({len(sweep_surrogates())})"
-    elif not whitebox:
+    elif not facts.whitebox:
         surrogate_label = "not-differentiable"
-    elif bpda:
-        surrogate_label = f"bpda:{BPDA_SURROGATE}"
-    elif attack == "standard":
-        surrogate_label = "standard"
+    elif attack in COMPOSITE_ATTACKS and not facts.bpda:
+        surrogate_label = attack
     else:
-        surrogate_label = described["surrogate_train"]  # "none" for an ANN, "own" for unrecognised spiking code
+        surrogate_label = own
     cfg = AttackConfig(attack if attack not in COMPOSITE_ATTACKS else "pgd", threat_model, eps_value, steps, alpha_value, eot, grad=grad)
-    make_ball(threat_model, eps_value)  # validates eps against the norm
-    kw = {"draws": draws, "seed": seed, "quiet": not progress}
     # --- run -------------------------------------------------------------------------
-    per_attack: dict[str, float] = {}
-    params: dict[str, dict[str, Any]]
-    member_seconds: dict[str, float] = {}
-    flags: list[str] = []
-    sg_param = str(attack_sg) if attack_sg is not None else (f"bpda:{BPDA_SURROGATE}" if bpda else described["surrogate_train"])
-    if attack == "standard":
-        sources, source_names = _transfer_sources(transfer_sources, data.name, model_info["name"], zoo_dir, device)
-        std = standard_evaluation(model, data, cfg, sources, whitebox=whitebox, source_names=source_names, **kw)
-        res, flags, member_seconds, params = std.result, std.flags, std.seconds, std.params
-        per_attack = {k: round(100 * v, 2) for k, v in std.per_attack.items()}
-        for member in ("apgd-ce", "apgd-t"):
-            if member in params:
-                params[member]["surrogate"] = sg_param
-        if not sources:
-            params["transfer"] = {"skipped": f"no source models (ann-cnn, snn-cnn) in the zoo for {data.name!r}"}
-        steps_row, alpha_row = APGD_STEPS, None
-    else:
-        if sweep:
-            res, each = evaluate_worst_case(model, data, cfg, sweep_surrogates(), batch_size=batch_size, **kw)
-            per_attack = {k: round(100 * v, 2) for k, v in each.items()}
-        else:
-            res = evaluate(model, data, cfg, surrogate=attack_sg, batch_size=batch_size, **kw)
-        params = {attack: _single_params(cfg, sg_param if not sweep else surrogate_label)}
-        steps_row = 1 if attack == "fgsm" else steps
-        alpha_row = params[attack].get("alpha")
-        if not whitebox and attack in _GRADIENT_ATTACKS:
-            flags.append("no-gradient")
+    run = Run(
+        model, data, cfg, attack_sg, str(attack_sg) if attack_sg is not None else own,
+        {"draws": draws, "seed": seed, "quiet": not progress}, batch_size, facts,
+        lambda: _transfer_sources(transfer_sources, data.name, model_info["name"], zoo_dir, device),
+    )
+    runner = COMPOSITE_ATTACKS.get(attack) or (run_sweep if sweep else run_single)
+    out = runner(run)
     settings = {
-        "dataset": data.name, "threat_model": threat_model, "eps": eps_value, "attack": attack, "steps": steps_row,
-        "alpha": alpha_row, "eot": eot, "draws": draws, "seed": seed, "grad": grad, "surrogate": surrogate,
+        "dataset": data.name, "threat_model": threat_model, "eps": eps_value, "attack": attack, "steps": out.steps,
+        "alpha": out.alpha, "eot": eot, "draws": draws, "seed": seed, "grad": grad, "surrogate": surrogate,
         "surrogate_attack": surrogate_label, "n_examples": len(data), "device": device, "batch_size": batch_size,
     }
+    res = out.result
     return BenchmarkResult(
-        round(100 * res.clean_acc, 2), round(100 * res.robust_acc, 2), flags, per_attack, params,
-        time.perf_counter() - start, model_info, settings, member_seconds, res.clean_per_example, res.robust_per_example,
+        round(100 * res.clean_acc, 2), round(100 * res.robust_acc, 2), out.flags, out.per_attack, out.params,
+        time.perf_counter() - start, model_info, settings, out.seconds, res.clean_per_example, res.robust_per_example,
     )
 
 

@@ -124,7 +124,7 @@ def certified_path(dataset: str) -> Path:
     return DEFAULT_DIR / f"{dataset}_certified.csv"
 
 
-SHOWN = ["model", "defense", "encoder", "T", "attack", "norm", "eps", "steps", "eot", "surrogate_attack", "grad", "n_examples", "clean_acc", "robust_acc", "masking"]
+SHOWN = ["model", "source", "defense", "encoder", "T", "attack", "norm", "eps", "steps", "eot", "surrogate_attack", "grad", "n_examples", "clean_acc", "robust_acc", "masking"]
 
 
 def format_table(df: pd.DataFrame) -> str:
