@@ -44,11 +44,17 @@ class NeuronFamily:
     """How one neuron library's neurons are found, reset and re-wired."""
 
     name = "?"
-    #: Whether :func:`gradient_mode` can apply ``bptr`` / ``rga`` to these neurons.
-    rate_gradients = False
 
     def owns(self, module: nn.Module) -> bool:
         raise NotImplementedError
+
+    def rate_terms(self, neuron: nn.Module) -> tuple[Callable[[torch.Tensor], torch.Tensor], float] | None:
+        """For ``bptr`` / ``rga``: ``(current, decay)`` where ``current(x_seq)`` is the
+        neuron's threshold-normalised input current ``[T, B, ...]`` (its charge from
+        rest, as :meth:`robustbench_snn.neurons._SpikingNeuron.forward` computes it)
+        and ``decay`` its membrane decay factor; ``None`` where the neuron does not
+        see its whole input sequence in one call, so a rate gradient cannot be built."""
+        return None
 
     def reset(self, neuron: nn.Module) -> None:
         """Clear the neuron's state so the next forward pass starts fresh."""
@@ -74,7 +80,6 @@ class OwnNeurons(NeuronFamily):
     """robustbench_snn's neurons: stateless across calls, surrogate a :class:`Surrogate` attribute."""
 
     name = "robustbench_snn"
-    rate_gradients = True
 
     def owns(self, module):
         from .neurons import _SpikingNeuron
@@ -111,6 +116,21 @@ class SpikingJellyNeurons(NeuronFamily):
 
     def set_spike_fn(self, neuron, fn):
         neuron.surrogate_function = fn
+
+    def rate_terms(self, neuron):
+        """Multi-step ``IFNode`` (``H = V + X``) and ``LIFNode`` (``H = V + (X - (V - V_reset)) / tau``
+        with ``decay_input``, else ``H = V - (V - V_reset) / tau + X``), charged from ``V = 0``."""
+        from spikingjelly.activation_based.neuron import IFNode, LIFNode
+
+        if getattr(neuron, "step_mode", "s") != "m" or type(neuron) not in (IFNode, LIFNode):
+            return None
+        v_th, v_reset = float(neuron.v_threshold), float(neuron.v_reset or 0.0)
+        if type(neuron) is IFNode:
+            return (lambda x_seq: x_seq / v_th), 1.0
+        tau = float(neuron.tau)
+        if neuron.decay_input:
+            return (lambda x_seq: (x_seq + v_reset) / tau / v_th), 1.0 - 1.0 / tau
+        return (lambda x_seq: (x_seq + v_reset / tau) / v_th), 1.0 - 1.0 / tau
 
 
 @register_family
@@ -269,25 +289,59 @@ def attack_surrogate(model: nn.Module, surrogate: Surrogate | str | None, *, bpd
                 n.family.set_spike_fn(n.module, old)
 
 
+def supports_rate_gradients(model: nn.Module) -> bool:
+    """True when every recognised neuron of ``model`` can take ``bptr`` / ``rga`` (and there is one)."""
+    neurons = find_neurons(model)
+    return bool(neurons) and all(n.family.name == OwnNeurons.name or n.family.rate_terms(n.module) for n in neurons)
+
+
+def _rate_forward(neuron: nn.Module, current, decay: float, mode: str):
+    """``neuron``'s own multi-step forward for the spikes, :class:`~.neurons._RateGradient` for the backward."""
+    from .neurons import _RateGradient
+
+    forward = type(neuron).forward
+
+    def rate_forward(x_seq, *args, **kwargs):
+        # x_seq: [T, B, ...] -> spikes [T, B, ...]
+        with torch.no_grad():
+            spikes = forward(neuron, x_seq, *args, **kwargs)
+        return _RateGradient.apply(current(x_seq), spikes, mode, decay)
+
+    return rate_forward
+
+
 @contextmanager
 def gradient_mode(model: nn.Module, mode: str) -> Iterator[None]:
     """Within the block every neuron backpropagates in ``mode`` (bptt, bptr, rga).
 
-    ``bptr`` and ``rga`` need the neuron's whole input-current sequence and its
-    decay, which our multi-step neurons expose; for foreign neurons they are
-    refused with an error instead of silently running BPTT.
+    ``bptr`` and ``rga`` replace each neuron's backward by one factor per element
+    computed from its firing rate or mean input current (:mod:`.neurons`); that
+    needs the whole current sequence in one call. Our neurons and SpikingJelly's
+    multi-step IF / LIF nodes have it; for any other neuron (snntorch's are
+    called once per step) the mode is refused with an error instead of silently
+    running BPTT.
     """
     from .neurons import gradient_mode as own_gradient_mode
 
+    patched: list[nn.Module] = []
     if mode != "bptt":
-        foreign = sorted({n.family.name for n in find_neurons(model) if not n.family.rate_gradients})
-        if foreign:
+        foreign = [n for n in find_neurons(model) if n.family.name != OwnNeurons.name]
+        unsupported = sorted({f"{n.family.name} {type(n.module).__name__}" for n in foreign if n.family.rate_terms(n.module) is None})
+        if unsupported:
             raise UserInputError(
-                f"gradient mode {mode!r} cannot be applied to {', '.join(foreign)} neurons "
-                f"(it needs each neuron's whole current sequence); valid for this model: bptt"
+                f"gradient mode {mode!r} cannot be applied to {', '.join(unsupported)} neurons "
+                f"(it needs each neuron's whole current sequence in one call); valid for this model: bptt"
             )
-    with own_gradient_mode(model, mode):
-        yield
+        for n in foreign:
+            current, decay = n.family.rate_terms(n.module)
+            n.module.forward = _rate_forward(n.module, current, decay, mode)  # an instance attribute shadows the method
+            patched.append(n.module)
+    try:
+        with own_gradient_mode(model, mode):
+            yield
+    finally:
+        for m in patched:
+            del m.forward
 
 
 def require_neurons(model: nn.Module, what: str) -> None:

@@ -94,14 +94,14 @@ def standard_evaluation(
     gradient members; the black-box and transfer members still run. The
     worst-surrogate member sweeps surrogates only over recognised neurons
     (:mod:`.interop`), adds RGA only where every neuron supports rate
-    gradients, and on a model without spiking neurons is one PGD (the sweep
+    gradients (ours, SpikingJelly multi-step IF / LIF), and on a model without spiking neurons is one PGD (the sweep
     would repeat it identically).
     """
     from robustbench_snn.attacks import default_alpha
     from robustbench_snn.attacks.blackbox import SQUARE_EVALS, square_queries
 
     from .harness import clean_accuracy
-    from .interop import find_neurons
+    from .interop import find_neurons, supports_rate_gradients
 
     start = time.perf_counter()
     kw = {"draws": draws, "seed": seed, "quiet": quiet}
@@ -130,7 +130,7 @@ def standard_evaluation(
         seconds[name] = time.perf_counter() - t0
 
     neurons = find_neurons(model)
-    rate_gradient = bool(neurons) and all(n.family.rate_gradients for n in neurons)
+    rate_gradient = supports_rate_gradients(model)
 
     def worst_surrogate(d):
         if not neurons:

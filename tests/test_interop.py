@@ -93,7 +93,7 @@ def test_attack_surrogate_reaches_foreign_neurons_and_is_restored(fixture, reque
 
 
 def test_rate_gradient_modes_are_refused_on_foreign_neurons(snntorch_model):
-    with pytest.raises(UserInputError, match="'bptr' cannot be applied to snntorch neurons"):
+    with pytest.raises(UserInputError, match="'bptr' cannot be applied to snntorch Leaky neurons"):
         with gradient_mode(snntorch_model, "bptr"):
             pass
 
@@ -133,3 +133,37 @@ def test_certification_resets_a_stateful_model_before_every_pass(snntorch_model,
     manual = ManualReset(snntorch_model)
     theirs = certify_dataset(manual, make_mechanism("gaussian", manual, 0.05), data, cfg, record_time=False)
     assert ours == theirs and any(r["correct"] for r in ours)
+
+
+@pytest.mark.parametrize("mode", ["bptr", "rga"])
+@pytest.mark.parametrize("kind", ["LIFNode", "IFNode"])
+def test_rate_gradient_of_a_spikingjelly_neuron_equals_ours(mode, kind):
+    """BPTR / RGA reach SpikingJelly multi-step IF / LIF neurons exactly as ours: same spikes, same input gradient."""
+    from spikingjelly.activation_based import neuron as sj
+
+    from robustbench_snn.neurons import IFNode, LIFNode
+
+    theirs = sj.LIFNode(tau=2.0, step_mode="m", detach_reset=True) if kind == "LIFNode" else sj.IFNode(step_mode="m", detach_reset=True)
+    ours = LIFNode(tau=2.0, detach_reset=True) if kind == "LIFNode" else IFNode(detach_reset=True)
+    x = (torch.rand(6, 5, 7, generator=torch.Generator().manual_seed(1)) * 1.5).requires_grad_()
+    weight = torch.randn(6, 5, 7, generator=torch.Generator().manual_seed(2))
+    grads = []
+    for net in (ResetEachPass(nn.Sequential(theirs)), nn.Sequential(ours)):
+        with gradient_mode(net, mode):
+            spikes = net(x)
+            (g,) = torch.autograd.grad((spikes * weight).sum(), x)
+        grads.append((spikes.detach(), g))
+    assert torch.equal(grads[0][0], grads[1][0])
+    assert torch.allclose(grads[0][1], grads[1][1], atol=1e-6) and grads[0][1].abs().sum() > 0
+    with gradient_mode(ResetEachPass(nn.Sequential(theirs)), "bptt"):
+        pass
+    assert "forward" not in vars(theirs)  # the patch is gone after the block
+
+
+def test_rate_gradient_changes_a_spikingjelly_models_input_gradient(spikingjelly_model, digits_batch):
+    x, y = digits_batch
+    model = ResetEachPass(spikingjelly_model)
+    bptt = eot_gradient(model, x, y)
+    with gradient_mode(model, "rga"):
+        rga = eot_gradient(model, x, y)
+    assert rga.abs().sum() > 0 and not torch.allclose(bptt, rga)
