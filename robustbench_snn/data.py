@@ -119,6 +119,37 @@ def _load_idx_dataset(name: str, torchvision_dir: str):
     return load
 
 
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles exactly what a CIFAR-10 python batch holds -- dicts, lists, bytes,
+    str and numpy arrays -- and refuses every other global, so a crafted batch
+    in ``--data-dir`` cannot run code (``pickle.load`` would call any importable
+    function the file names)."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"global {module}.{name} is not part of a CIFAR-10 batch")
+
+
+def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(images [N, 3, 32, 32] uint8, labels [N])`` of one batch file, checked."""
+    try:
+        with open(path, "rb") as fh:
+            batch = _CifarUnpickler(fh, encoding="latin1").load()
+        data, labels = np.asarray(batch["data"], dtype=np.uint8), np.asarray(batch["labels"], dtype=np.int64)
+        images = data.reshape(-1, 3, 32, 32)
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise UserInputError(f"{path} is not a CIFAR-10 python batch ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    if len(images) != len(labels) or not len(labels) or labels.min() < 0 or labels.max() > 9:
+        raise UserInputError(f"{path} is not a CIFAR-10 python batch ({len(images)} images, {len(labels)} labels in 0-9 expected to match and be non-empty)")
+    return images, labels
+
+
 def _load_cifar10(split: str, data_dir: Path | None) -> Dataset:
     files = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
     root = _require_dir("cifar10", data_dir, "cifar-10-batches-py/ (the python version)")
@@ -128,10 +159,9 @@ def _load_cifar10(split: str, data_dir: Path | None) -> Dataset:
         raise DataNotFoundError(f"dataset 'cifar10': expected {', '.join(missing)} in {base}")
     xs, ys = [], []
     for f in files:
-        with open(base / f, "rb") as fh:
-            batch = pickle.load(fh, encoding="latin1")
-        xs.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        ys.append(np.asarray(batch["labels"], dtype=np.int64))
+        images, labels = _read_cifar_batch(base / f)
+        xs.append(images)
+        ys.append(labels)
     x = torch.from_numpy(np.concatenate(xs).astype(np.float32) / 255.0)
     return Dataset("cifar10", split, x, torch.from_numpy(np.concatenate(ys)), 10)
 

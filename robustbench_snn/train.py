@@ -56,6 +56,19 @@ def _save_state(path: Path, **state) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _load_state(path: Path) -> dict:
+    """The training state at ``path``, read with ``weights_only=True``: torch's restricted
+    unpickler admits tensors, containers and numbers only, so a crafted file that would
+    run code when unpickled is refused instead (the state lives in the user's zoo folder)."""
+    import pickle
+
+    try:
+        return torch.load(path, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserInputError(f"--resume: {path} is not a training state this version wrote ({first}); delete it and start without --resume") from None
+
+
 def fit(
     model,
     data: Dataset,
@@ -81,7 +94,7 @@ def fit(
     if resume:
         if state_path is None or not Path(state_path).is_file():
             raise UserInputError(f"--resume: no training state at {state_path}; start the run without --resume")
-        state = torch.load(state_path, weights_only=False)
+        state = _load_state(Path(state_path))
         if state["config"] != cfg.__dict__:
             raise UserInputError(f"--resume: {state_path} was written by a run with {state['config']}, not {cfg.__dict__}")
         model.load_state_dict(state["model"])
