@@ -98,6 +98,8 @@ def parse_eps(value: float | str | None, threat_model: str, name: str = "eps") -
         raise UserInputError(f"bad {name} {value!r}; give a number or a fraction such as 8/255") from None
     if not (eps >= 0 and eps < float("inf")):
         raise UserInputError(f"bad {name} {value!r}; it must be a finite number >= 0")
+    if threat_model == "linf" and eps > 1:
+        raise UserInputError(f"bad {name} {value!r}; inputs are in [0, 1], so a Linf budget must be in [0, 1]")
     return eps
 
 
@@ -320,6 +322,8 @@ def benchmark(
         raise UnknownNameError("gradient mode", grad, GRAD_MODES)
     eps_value = parse_eps(eps, threat_model)
     alpha_value = parse_eps(alpha, threat_model, "alpha") if alpha is not None else None
+    if alpha_value == 0:
+        raise UserInputError("bad alpha 0; the step size must be > 0")
     for label, value in (("eot", eot), ("draws", draws), ("steps", steps), ("batch_size", batch_size), ("n_examples", n_examples)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise UserInputError(f"bad {label} {value!r}; it must be a positive integer")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -25,14 +26,54 @@ class _Parser(argparse.ArgumentParser):
         raise UserInputError(f"{message} (see `{self.prog} --help`)")
 
 
-def _positive_int(name: str):
+#: Default examples per attack batch of rbsnn eval.
+BATCH_SIZE = 250
+#: Zoo checkpoint names: file names inside zoo/<dataset>/, never paths.
+ZOO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+#: Upper bounds that keep a typo from allocating tens of GB or running for days.
+MAX_T = 1000
+MAX_STEPS = 10_000
+MAX_SAMPLES = 10_000  # --eot, --draws
+MAX_DRAWS_CERTIFY = 10_000_000  # --n, --n0
+MAX_SEED = 2**63 - 1
+
+
+def _positive_int(name: str, high: int | None = None):
+    """argparse type: an integer in [1, high], the range named in the error."""
+
     def parse(text: str) -> int:
+        valid = f"1-{high:,}" if high else ">= 1"
         try:
             v = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {text!r}") from None
-        if v < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {text!r}")
+            raise argparse.ArgumentTypeError(f"{name} must be a positive integer ({valid}), got {text!r}") from None
+        if v < 1 or (high is not None and v > high):
+            raise argparse.ArgumentTypeError(f"{name} must be a positive integer ({valid}), got {text!r}")
+        return v
+
+    return parse
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed must be an integer in 0-{MAX_SEED}, got {text!r}") from None
+    if not 0 <= v <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"--seed must be an integer in 0-{MAX_SEED}, got {text!r}")
+    return v
+
+
+def _positive_float(name: str):
+    """argparse type: a finite number > 0."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number > 0, got {text!r}") from None
+        if not (0 < v < float("inf")):
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number > 0, got {text!r}")
         return v
 
     return parse
@@ -65,7 +106,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits", help="digits (embedded, default), mnist, fashion-mnist, cifar10")
     p.add_argument("--data-dir", default=None, help="folder with the dataset's standard files (not needed for digits)")
     p.add_argument("--zoo-dir", default=None, help="model zoo folder (default: the repository's zoo/ or $RBSNN_ZOO)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -81,9 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a registered model and write it to the zoo")
     t.add_argument("--model", required=True)
     t.add_argument("--epochs", type=_positive_int("--epochs"), default=None)
-    t.add_argument("--lr", type=float, default=None)
+    t.add_argument("--lr", type=_positive_float("--lr"), default=None)
     t.add_argument("--batch-size", type=_positive_int("--batch-size"), default=64)
-    t.add_argument("--T", type=_positive_int("--T"), default=None, help="time steps (SNNs only; default: the model's)")
+    t.add_argument("--T", type=_positive_int("--T", MAX_T), default=None, help="time steps (SNNs only; default: the model's)")
     t.add_argument("--surrogate", default=None, help="training surrogate, name[:width] (default atan:1)")
     t.add_argument("--n-train", type=_positive_int("--n-train"), default=None, help="train on the first N training examples only")
     t.add_argument("--defense", default=None, help="training defense (default: the model's registered one); see `rbsnn list`")
@@ -97,19 +138,20 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="attack a zoo model and upsert its leaderboard row")
     e.add_argument("--model", required=True, help="a zoo model, or 'all' for every zoo checkpoint of the dataset")
     e.add_argument("--attack", default="pgd")
-    e.add_argument("--T", type=_positive_int("--T"), default=None, help="run the model with T time steps (converted / direct-coded SNNs)")
+    e.add_argument("--T", type=_positive_int("--T", MAX_T), default=None, help="run the model with T time steps (converted / direct-coded SNNs)")
     e.add_argument("--norm", default="linf", help="linf (default) or l2")
     e.add_argument("--eps", default=None, help="perturbation budget; default 8/255 (linf) or 0.5 (l2), inputs in [0, 1]")
-    e.add_argument("--steps", type=_positive_int("--steps"), default=10)
+    e.add_argument("--steps", type=_positive_int("--steps", MAX_STEPS), default=10)
     e.add_argument("--alpha", default=None, help="step size (default 2.5*eps/steps; FGSM uses eps)")
     e.add_argument("--surrogate", default=None, help="attack surrogate name[:width], or 'all' for the worst case over a sweep (default: the model's training surrogate)")
     e.add_argument("--grad", default="bptt", help="how gradients cross spiking neurons: bptt (default), bptr, rga")
-    e.add_argument("--eot", type=_positive_int("--eot"), default=None, help="EOT samples per gradient (default 10 for stochastic encoders, else 1)")
-    e.add_argument("--draws", type=_positive_int("--draws"), default=None, help="encoder draws per accuracy (default 10 for stochastic encoders, else 1)")
+    e.add_argument("--eot", type=_positive_int("--eot", MAX_SAMPLES), default=None, help="EOT samples per gradient (default 10 for stochastic encoders, else 1)")
+    e.add_argument("--draws", type=_positive_int("--draws", MAX_SAMPLES), default=None, help="encoder draws per accuracy (default 10 for stochastic encoders, else 1)")
     e.add_argument("--n-examples", type=_positive_int("--n-examples"), default=None, help="first N test examples (default: all)")
-    e.add_argument("--batch-size", type=_positive_int("--batch-size"), default=250)
+    e.add_argument("--batch-size", type=_positive_int("--batch-size"), default=BATCH_SIZE)
     e.add_argument("--out", default=None, help="leaderboard CSV (default leaderboards/<dataset>_<norm>.csv)")
     e.add_argument("--no-save", action="store_true", help="print the result without writing the leaderboard")
+    e.add_argument("--force", action="store_true", help="let a row evaluated on fewer examples replace one evaluated on more")
     _common(e)
 
     sm = sub.add_parser("submit", help="evaluate a submission folder (model.py, weights.safetensors, card.json) and upsert its row")
@@ -118,17 +160,18 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--batch-size", type=_positive_int("--batch-size"), default=250)
     sm.add_argument("--out", default=None, help="leaderboard CSV (default leaderboards/<dataset>_<threat model>.csv)")
     sm.add_argument("--archive", default=None, help="where the submission is kept (default submissions/ in this checkout)")
+    sm.add_argument("--force", action="store_true", help="let a row evaluated on fewer examples replace one evaluated on more")
     sm.add_argument("--data-dir", default=None, help="folder with the dataset's standard files (not needed for digits)")
-    sm.add_argument("--seed", type=int, default=0)
+    sm.add_argument("--seed", type=_seed, default=0)
     sm.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     sm.add_argument("--quiet", action="store_true", help="no progress bars")
 
     c = sub.add_parser("certify", help="randomized-smoothing certificate of a zoo model (Cohen et al. 2019); upserts leaderboards/<dataset>_certified.csv")
     c.add_argument("--model", required=True)
     c.add_argument("--mechanism", default=None, help="gaussian (noise N(0, sigma^2), L2 radius) or encoder (the model's Poisson coding, Linf radius); default gaussian")
-    c.add_argument("--sigma", type=float, default=None, help="Gaussian noise level (default: the model's training sigma, if it was trained with noise)")
-    c.add_argument("--n0", type=_positive_int("--n0"), default=100, help="selection draws (default 100)")
-    c.add_argument("--n", type=_positive_int("--n"), default=10_000, help="estimation draws (default 10,000; 100,000 for tighter radii)")
+    c.add_argument("--sigma", type=_positive_float("--sigma"), default=None, help="Gaussian noise level (default: the model's training sigma, if it was trained with noise)")
+    c.add_argument("--n0", type=_positive_int("--n0", MAX_DRAWS_CERTIFY), default=100, help="selection draws (default 100)")
+    c.add_argument("--n", type=_positive_int("--n", MAX_DRAWS_CERTIFY), default=10_000, help="estimation draws (default 10,000; 100,000 for tighter radii)")
     c.add_argument("--alpha", type=float, default=0.001, help="failure probability of each certificate (default 0.001)")
     c.add_argument("--batch", type=_positive_int("--batch"), default=1000, help="draws per forward pass (default 1000)")
     c.add_argument("--n-examples", type=_positive_int("--n-examples"), default=100, help="first N test examples (default 100)")
@@ -150,6 +193,15 @@ def _command(subcommand: str, *flags: tuple[str, object]) -> str:
     return shlex.join(["rbsnn", subcommand] + [a for flag, value in flags if value is not None for a in (flag, str(value))])
 
 
+def _check_writable(path: Path, flag: str) -> None:
+    """Fail before any work unless ``path`` can be written as a file."""
+    if path.is_dir():
+        raise UserInputError(f"{flag} {str(path)!r} is a folder; give a CSV file path")
+    parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UserInputError(f"{flag} {str(path)!r} cannot be written (no permission, or a file stands where a folder should)")
+
+
 def _check_name(kind: str, name: str, valid) -> None:
     if name not in valid:
         raise UnknownNameError(kind, name, valid)
@@ -169,13 +221,18 @@ def cmd_list(args) -> int:
 
     from robustbench_snn.defenses import DEFENSES
 
+    if args.dataset is not None:
+        _check_name("dataset", args.dataset, DATASETS)
     print("models (registered; zoo checkpoints below each):")
     datasets = [args.dataset] if args.dataset else list(DATASETS)
     zoo = {ds: zoo_models(ds) for ds in datasets}
 
     def zoo_line(name: str, ds: str) -> str:
-        card = read_card(name, ds)
-        return f"{ds:<7} {card['clean_acc']:6.2f}% clean  defense={card['defense']}  encoder={card['encoder']}  T={card['T']}"
+        try:
+            card = read_card(name, ds)
+            return f"{ds:<7} {card['clean_acc']:6.2f}% clean  defense={card['defense']}  encoder={card['encoder']}  T={card['T']}"
+        except (UserInputError, KeyError, TypeError, ValueError) as e:  # one bad card must not hide the others
+            return f"{ds:<7} (unreadable card: {e})"
 
     for name in list_models():
         entry = get_model_entry(name)
@@ -187,7 +244,7 @@ def cmd_list(args) -> int:
     if variants:
         print("zoo variants (trained with --name):")
         for ds, n in variants:
-            print(f"  {n:<14} {zoo_line(n, ds)}  ({read_card(n, ds)['command']})")
+            print(f"  {n:<14} {zoo_line(n, ds)}")
     print("defenses:")
     for name, cls in DEFENSES.items():
         print(f"  {name:<10} {cls.paper or cls.__doc__}")
@@ -214,6 +271,10 @@ def cmd_train(args) -> int:
     defense_params = dict(args.defense_param)
     get_defense(defense, defense_params)  # unknown defense or parameter: fail before loading data
     name = args.name or (args.model if defense == entry.defense else f"{args.model}+{defense}")
+    if not ZOO_NAME.match(name):
+        raise UserInputError(f"bad --name {name!r}; a zoo name is letters, digits, '.', '_', '+' or '-' (at most 64, no '/')")
+    if args.zoo_dir is not None and Path(args.zoo_dir).exists() and not Path(args.zoo_dir).is_dir():
+        raise UserInputError(f"--zoo-dir {args.zoo_dir!r} is a file, not a folder")
     train = load_dataset(args.dataset, "train", args.data_dir).head(args.n_train)
     test = load_dataset(args.dataset, "test", args.data_dir)
     cfg = TrainConfig(
@@ -284,7 +345,7 @@ def cmd_eval(args) -> int:
 
     from .api import COMPOSITE_ATTACKS, benchmark, parse_eps
     from .data import DATASETS, load_dataset
-    from .leaderboard import default_path, upsert
+    from .leaderboard import default_path, refuse_smaller, upsert
     from .neurons import GRAD_MODES
     from .provenance import git_commit
     from .surrogate import Surrogate
@@ -302,18 +363,26 @@ def cmd_eval(args) -> int:
     _check_name("attack", args.attack, [*ATTACKS, *COMPOSITE_ATTACKS])
     _check_name("gradient mode", args.grad, GRAD_MODES)
     _check_name("norm", args.norm, NORMS)
-    eps_text = args.eps or DEFAULT_EPS[args.norm]
+    eps_text = args.eps if args.eps is not None else DEFAULT_EPS[args.norm]
     parse_eps(eps_text, args.norm, "--eps")
-    if args.alpha is not None:
-        parse_eps(args.alpha, args.norm, "--alpha")
+    if args.alpha is not None and parse_eps(args.alpha, args.norm, "--alpha") == 0:
+        raise UserInputError(f"bad --alpha {args.alpha!r}; the step size must be > 0")
     if args.surrogate and args.surrogate != "all":
         Surrogate.parse(args.surrogate)
     device = _resolve_device(args.device)
+    out = Path(args.out) if args.out else default_path(args.dataset, args.norm)
+    if not args.no_save:
+        _check_writable(out, "--out")
     commit = git_commit()  # taken before the (long) evaluation, like the code it describes
     data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
     for name in models:
         overrides = {"T": args.T} if args.T is not None else {}
         model, card = load_checkpoint(name, args.dataset, args.zoo_dir, **overrides)
+        if not (args.no_save or args.force):
+            surrogates = {str(Surrogate.parse(args.surrogate))} if args.surrogate and args.surrogate != "all" else (
+                {a for a in [card["surrogate"], "standard", "none", "own", "bpda:atan:1"]} if not args.surrogate else {"all(12)"})
+            refuse_smaller(out, {"model": name, "dataset": args.dataset, "norm": args.norm, "eps": parse_eps(eps_text, args.norm),
+                                 "attack": args.attack, "grad": args.grad}, surrogates, len(data))
         _say(args.quiet, f"{name} on {args.dataset} ({len(data)} examples): {args.attack} {args.norm} eps={eps_text} steps={args.steps} surrogate={args.surrogate or 'own'} grad={args.grad}")
         result = benchmark(
             model, dataset=args.dataset, threat_model=args.norm, eps=eps_text, attack=args.attack, surrogate=args.surrogate,
@@ -329,10 +398,11 @@ def cmd_eval(args) -> int:
             "eval", ("--model", name), ("--attack", args.attack), ("--dataset", args.dataset), ("--norm", args.norm),
             ("--eps", eps_text), ("--steps", args.steps), ("--eot", s["eot"]), ("--draws", s["draws"]), ("--seed", args.seed),
             ("--alpha", args.alpha), ("--surrogate", args.surrogate), ("--grad", None if args.grad == "bptt" else args.grad),
-            ("--T", args.T), ("--n-examples", args.n_examples), ("--data-dir", args.data_dir or None),
+            ("--T", args.T), ("--n-examples", len(data) if args.n_examples else None), ("--data-dir", args.data_dir or None),
+            # settings that can change a number are recorded when they differ from the default
+            ("--batch-size", args.batch_size if args.batch_size != BATCH_SIZE else None), ("--zoo-dir", args.zoo_dir),
         )
-        out = Path(args.out) if args.out else default_path(args.dataset, args.norm)
-        upsert(out, result.row(command=command, commit=commit))
+        upsert(out, result.row(command=command, commit=commit), force=args.force)
         print(f"leaderboard row written to {out}")
     return 0
 
@@ -355,7 +425,7 @@ def cmd_submit(args) -> int:
     """Validate, evaluate (standard), archive under submissions/<dataset>/<name>/, upsert."""
     from .api import benchmark
     from .interop import find_neurons
-    from .leaderboard import default_path, upsert
+    from .leaderboard import default_path, refuse_smaller, upsert
     from .provenance import ROOT, git_commit, today
     from .submit import CLAIM_MARGIN, archive, load_submission, submission_command
     from .zoo import zoo_models
@@ -366,8 +436,10 @@ def cmd_submit(args) -> int:
         raise UserInputError(f"submission name {card['name']!r} is a zoo model of {card['dataset']!r}; choose another name in card.json")
     device = _resolve_device(args.device)
     out = Path(args.out) if args.out else default_path(card["dataset"], card["threat_model"])
-    if out.is_dir():
-        raise UserInputError(f"--out {str(out)!r} is a folder; give a CSV file path")
+    _check_writable(out, "--out")
+    if args.n_examples is not None and not args.force:
+        refuse_smaller(out, {"model": card["name"], "dataset": card["dataset"], "norm": card["threat_model"], "eps": sub.eps,
+                             "attack": "standard", "grad": "bptt"}, {"standard", "bpda:atan:1", "not-differentiable"}, args.n_examples)
     target = (Path(args.archive) if args.archive else ROOT / "submissions") / card["dataset"] / card["name"]
     commit = git_commit()
     _say(args.quiet, f"{card['name']} ({card['neuron_library']}) on {card['dataset']}: standard {card['threat_model']} eps={card['eps']}")
@@ -386,8 +458,8 @@ def cmd_submit(args) -> int:
     command = submission_command(target, ROOT, args.n_examples, args.seed, args.data_dir)
     row = result.row(command=command, commit=commit, claimed_clean=card["claimed_clean"], claimed_robust=card["claimed_robust"])
     measured = {"card": card, "row": row, "date": today(), "per_attack": result.per_attack, "params": result.params}
+    upsert(out, row, force=args.force)  # first: a refused row leaves no archive behind
     archive(sub, target, measured)
-    upsert(out, row)
     print(f"submission kept in {target}; leaderboard row written to {out}")
     if "claim-exceeds-measured" in flags:
         print(f"  the claimed robust accuracy {card['claimed_robust']:.2f}% is more than {CLAIM_MARGIN:g} points above the measured {result.robust_acc:.2f}%")
@@ -493,6 +565,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserInputError as e:
         print(f"rbsnn: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: every file write is atomic, so nothing is half-written
+        print("rbsnn: interrupted; no file was left half-written", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # `rbsnn leaderboard | head`: the reader left; exit quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141

@@ -68,14 +68,25 @@ def _load_digits(split: str, data_dir: Path | None) -> Dataset:
     return Dataset("digits", split, torch.from_numpy(x[idx]).unsqueeze(1), torch.from_numpy(bunch.target[idx]).long(), 10)
 
 
+#: An IDX file of this project has 1 (labels) or 3 (images) dimensions.
+IDX_MAX_DIMS = 3
+
+
 def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (gzipped or not): big-endian header, uint8 payload."""
+    """Read an IDX file (gzipped or not): big-endian header, uint8 payload; every way
+    it can be malformed (short or corrupt gzip, short header, absurd rank, wrong
+    size) is a one-line :class:`UserInputError` naming the file."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as e:  # truncated or not gzip at all
+        raise UserInputError(f"{path} cannot be read ({type(e).__name__}: {e})") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise UserInputError(f"{path} is not an unsigned-byte IDX file")
     ndim = data[3]
+    if not 1 <= ndim <= IDX_MAX_DIMS or len(data) < 4 + 4 * ndim:
+        raise UserInputError(f"{path}: IDX header with {ndim} dimensions in {len(data)} bytes; expected 1-{IDX_MAX_DIMS} and a complete header")
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     payload = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     if payload.size != int(np.prod(dims)):
@@ -110,11 +121,17 @@ def _load_idx_dataset(name: str, torchvision_dir: str):
         img, lbl = _find(root, img_stem, subdirs), _find(root, lbl_stem, subdirs)
         if img is None or lbl is None:
             raise DataNotFoundError(f"dataset {name!r}: expected {expected} in {root} (or {root}/{torchvision_dir}/raw)")
-        x = torch.from_numpy(read_idx(img).astype(np.float32) / 255.0).unsqueeze(1)
-        y = torch.from_numpy(read_idx(lbl).astype(np.int64))
-        if len(x) != len(y):
-            raise UserInputError(f"dataset {name!r}: {len(x)} images but {len(y)} labels in {root}")
-        return Dataset(name, split, x, y, 10)
+        images, labels = read_idx(img), read_idx(lbl)
+        if images.ndim != 3 or images.shape[1:] != (28, 28):
+            raise UserInputError(f"{img}: images of shape {list(images.shape)}; expected [N, 28, 28]")
+        if labels.ndim != 1 or len(images) != len(labels):
+            raise UserInputError(f"dataset {name!r}: {len(images)} images but labels of shape {list(labels.shape)} in {root}")
+        if not len(labels):
+            raise UserInputError(f"dataset {name!r}: {img} holds no images")
+        if labels.max() > 9:
+            raise UserInputError(f"{lbl}: label {int(labels.max())} outside the 10 classes 0-9")
+        x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
+        return Dataset(name, split, x, torch.from_numpy(labels.astype(np.int64)), 10)
 
     return load
 

@@ -7,6 +7,8 @@ are percentages with two decimals.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,7 +65,7 @@ def read(path: str | Path, schema: Schema = ROBUST) -> pd.DataFrame:
         return pd.DataFrame(columns=list(schema.columns))
     try:
         df = pd.read_csv(path, dtype={c: str for c in schema.text})
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise UserInputError(f"{path} is not a readable leaderboard CSV: {e}") from None
     for col, value in schema.defaults:  # columns (or cells) older rows lack get the default
         df[col] = df[col].astype(object).fillna(value) if col in df.columns else value
@@ -81,8 +83,52 @@ def _key(df: pd.DataFrame, schema: Schema) -> pd.Series:
     return pd.concat(parts, axis=1).agg("|".join, axis=1)
 
 
-def upsert(path: str | Path, row: dict[str, Any], schema: Schema = ROBUST) -> pd.DataFrame:
-    """Insert ``row`` or replace the row with the same key; write atomically. Returns the new table."""
+class SmallerRunError(UserInputError):
+    """A row from fewer examples would replace one from more (pass ``force=True`` / ``--force``)."""
+
+
+@contextmanager
+def locked(path: str | Path) -> Iterator[None]:
+    """Hold an inter-process lock on ``path`` (``<path>.lock``, via filelock) for a
+    read-modify-write, and clear temporary files a killed writer left beside it.
+
+    Without it, concurrent ``rbsnn eval`` processes each read the table, add
+    their row and rename their copy over the file: the last rename wins and the
+    other rows are lost (measured: 11 of 48 rows over six trials of 8 writers).
+    """
+    from filelock import FileLock
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        # every writer of this file writes its temporary copy under this lock, so any left now is stale
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
+        yield
+
+
+def refuse_smaller(path: str | Path, match: dict[str, Any], surrogates: set[str], n_examples: int) -> None:
+    """Before a run: raise :class:`SmallerRunError` if ``path`` holds a row with the
+    ``match`` values and one of the attack ``surrogates`` evaluated on more than
+    ``n_examples`` examples (the upsert checks again, exactly, under the lock)."""
+    table = read(path)
+    if table.empty:
+        return
+    hit = table["surrogate_attack"].astype(str).isin(surrogates)
+    for col, value in match.items():
+        hit &= (table[col].astype(float).round(EPS_DECIMALS) == round(float(value), EPS_DECIMALS)) if col == "eps" else (table[col].astype(str) == str(value))
+    if hit.any() and int(table.loc[hit, "n_examples"].max()) > n_examples:
+        previous = int(table.loc[hit, "n_examples"].max())
+        raise SmallerRunError(
+            f"a run on {n_examples} examples would replace the row of {previous} examples for {match.get('model')} in {path}; "
+            f"pass --force to replace it, --out another CSV, or --no-save"
+        )
+
+
+def upsert(path: str | Path, row: dict[str, Any], schema: Schema = ROBUST, *, force: bool = True) -> pd.DataFrame:
+    """Insert ``row`` or replace the row with the same key, under :func:`locked`, written
+    atomically. Returns the new table. With ``force=False`` a row evaluated on fewer
+    examples (``n_examples``) never replaces one evaluated on more: :class:`SmallerRunError`."""
     columns = list(schema.columns)
     unknown = {c for c in row if c not in columns and not c.startswith(schema.extra_prefixes)}
     if unknown:
@@ -91,17 +137,25 @@ def upsert(path: str | Path, row: dict[str, Any], schema: Schema = ROBUST) -> pd
         row = {**row, schema.float_key: round(float(row[schema.float_key]), EPS_DECIMALS)}
     row = {**dict(schema.defaults), **row}
     new = pd.DataFrame([row], columns=columns + [c for c in row if c not in columns])
-    old = read(path, schema)
-    if len(old):
-        old = old[_key(old, schema) != _key(new, schema).iloc[0]]
-        table = pd.concat([old, new], ignore_index=True)
-    else:
-        table = new
-    extra = [c for c in table.columns if c not in columns]  # keep columns a later version added
-    table = table[columns + extra].sort_values(list(schema.key), kind="stable", ignore_index=True)
-    buf = io.StringIO()
-    table.to_csv(buf, index=False)
-    atomic_write_bytes(path, buf.getvalue().encode())
+    with locked(path):
+        old = read(path, schema)
+        if len(old):
+            same = _key(old, schema) == _key(new, schema).iloc[0]
+            if not force and "n_examples" in old.columns and same.any():
+                previous = int(old.loc[same, "n_examples"].max())
+                if previous > int(row["n_examples"]):
+                    raise SmallerRunError(
+                        f"not written: this row was evaluated on {row['n_examples']} examples and would replace the row of "
+                        f"{previous} examples in {path}; pass --force to replace it, or --out another CSV"
+                    )
+            table = pd.concat([old[~same], new], ignore_index=True)
+        else:
+            table = new
+        extra = [c for c in table.columns if c not in columns]  # keep columns a later version added
+        table = table[columns + extra].sort_values(list(schema.key), kind="stable", ignore_index=True)
+        buf = io.StringIO()
+        table.to_csv(buf, index=False)
+        atomic_write_bytes(path, buf.getvalue().encode())
     return table
 
 

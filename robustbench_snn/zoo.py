@@ -7,12 +7,13 @@ seed, commit) plus its measured clean test accuracy.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import load_file, save
+from safetensors.torch import load, save
 
 from .atomic import atomic_write_bytes
 from .errors import UserInputError
@@ -32,11 +33,19 @@ def checkpoint_paths(model: str, dataset: str, root: str | Path | None = None) -
     return folder / f"{model}.safetensors", folder / f"{model}.json"  # not with_suffix: names may contain dots
 
 
+#: Fields every card needs to rebuild its network.
+CARD_REQUIRED = ("model", "dataset", "in_shape", "num_classes", "build_kwargs")
+
+
 def save_checkpoint(model, card: dict[str, Any], root: str | Path | None = None) -> tuple[Path, Path]:
-    """Write weights and card atomically (card last, so a card implies weights)."""
+    """Write weights and card atomically, the card last and holding the weights' SHA-256:
+    a kill between the two renames leaves a card that names other weights, which
+    :func:`load_checkpoint` refuses, never a silently mismatched pair."""
     weights, card_path = checkpoint_paths(card["model"], card["dataset"], root)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    atomic_write_bytes(weights, save(state))
+    blob = save(state)
+    card = {**card, "weights_sha256": hashlib.sha256(blob).hexdigest()}
+    atomic_write_bytes(weights, blob)
     atomic_write_bytes(card_path, (json.dumps(card, indent=2, sort_keys=True) + "\n").encode())
     return weights, card_path
 
@@ -48,7 +57,16 @@ def read_card(model: str, dataset: str, root: str | Path | None = None) -> dict[
             f"no zoo checkpoint for model {model!r} on {dataset!r} at {card_path}; "
             f"train it with: rbsnn train --model {model} --dataset {dataset}"
         )
-    return json.loads(card_path.read_text())
+    try:
+        card = json.loads(card_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserInputError(f"zoo card {card_path} is not valid JSON ({e})") from None
+    if not isinstance(card, dict):
+        raise UserInputError(f"zoo card {card_path} must hold a JSON object, got {type(card).__name__}")
+    missing = [f for f in CARD_REQUIRED if f not in card]
+    if missing:
+        raise UserInputError(f"zoo card {card_path} lacks {', '.join(missing)}; retrain it with its command or remove it")
+    return card
 
 
 def zoo_models(dataset: str, root: str | Path | None = None) -> list[str]:
@@ -65,13 +83,23 @@ def load_checkpoint(model: str, dataset: str, root: str | Path | None = None, **
     """
     card = read_card(model, dataset, root)
     weights, _ = checkpoint_paths(model, dataset, root)
+    blob = weights.read_bytes()
+    if "weights_sha256" in card and hashlib.sha256(blob).hexdigest() != card["weights_sha256"]:
+        raise UserInputError(
+            f"{weights} is not the file its card {model}.json was written with (SHA-256 differs: an interrupted "
+            f"write or a copied file); retrain with: {card.get('command', 'rbsnn train ...')}"
+        )
     kwargs = {**card["build_kwargs"], **overrides}
     net = create_model(card.get("architecture", card["model"]), tuple(card["in_shape"]), card["num_classes"], **kwargs)
     try:
-        net.load_state_dict(load_file(str(weights)))
+        state = load(blob)
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own error types for corrupt files
+        raise UserInputError(f"{weights} is not a readable safetensors file ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    try:
+        net.load_state_dict(state)
     except RuntimeError as e:
-        if not overrides:
-            raise
         first = str(e).strip().splitlines()[-1].strip()
-        raise UserInputError(f"cannot run {model!r} with {overrides}: its weights do not fit ({first})") from None
+        if overrides:
+            raise UserInputError(f"cannot run {model!r} with {overrides}: its weights do not fit ({first})") from None
+        raise UserInputError(f"{weights} does not fit the network its card describes ({first})") from None
     return net.eval(), card

@@ -1,0 +1,226 @@
+"""Bad values on the command line (issue 15's list, the cases handled so far): each gets one
+line ``rbsnn: error: ...`` naming the value and the valid range, exit 2, and leaves the
+committed leaderboards and zoo byte-identical. No traceback."""
+
+import hashlib
+
+import pytest
+
+from robustbench_snn.cli import main
+from robustbench_snn.provenance import ROOT
+
+CASES = [
+    (["eval", "--model", "snn-mlp", "--eps", "1e400"], "bad --eps '1e400'"),
+    (["eval", "--model", "snn-mlp", "--eps", ""], "bad --eps ''"),
+    (["eval", "--model", "snn-mlp", "--eps", "5"], "Linf budget must be in [0, 1]"),
+    (["eval", "--model", "snn-mlp", "--alpha", "-1"], "bad --alpha '-1'"),
+    (["eval", "--model", "snn-mlp", "--alpha", "nan"], "bad --alpha 'nan'"),
+    (["eval", "--model", "snn-mlp", "--alpha", "abc"], "bad --alpha 'abc'"),
+    (["eval", "--model", "snn-mlp", "--alpha", "0"], "bad --alpha '0'; the step size must be > 0"),
+    (["eval", "--model", "snn-mlp", "--seed", str(2**64)], "--seed must be an integer in 0-9223372036854775807"),
+    (["eval", "--model", "snn-mlp", "--T", "100000"], "--T must be a positive integer (1-1,000)"),
+    (["eval", "--model", "snn-mlp", "--steps", "1e30"], "--steps must be a positive integer (1-10,000)"),
+    (["eval", "--model", "snn-mlp", "--steps", "100000000"], "--steps must be a positive integer (1-10,000)"),
+    (["eval", "--model", "snn-mlp", "--surrogate", "atan:inf"], "surrogate width must be in [0.001, 1000], got inf"),
+    (["eval", "--model", "snn-mlp", "--surrogate", "atan:1e-300"], "surrogate width must be in [0.001, 1000], got 1e-300"),
+    (["train", "--model", "snn-mlp", "--lr", "-1"], "--lr must be a finite number > 0, got '-1'"),
+    (["train", "--model", "snn-mlp", "--lr", "nan"], "--lr must be a finite number > 0, got 'nan'"),
+    (["train", "--model", "snn-mlp", "--lr", "inf"], "--lr must be a finite number > 0, got 'inf'"),
+    (["train", "--model", "snn-mlp", "--name", "../../x"], "bad --name '../../x'"),
+    (["train", "--model", "snn-mlp", "--name", "a/b"], "bad --name 'a/b'"),
+    (["certify", "--model", "smooth-snn-s0.25", "--sigma", "inf"], "--sigma must be a finite number > 0, got 'inf'"),
+    (["certify", "--model", "smooth-snn-s0.25", "--n", "1e12"], "--n must be a positive integer (1-10,000,000)"),
+    (["list", "--dataset", "nope"], "unknown dataset 'nope'; valid:"),
+]
+
+
+def _digest() -> str:
+    h = hashlib.sha256()
+    for folder in (ROOT / "leaderboards", ROOT / "zoo"):
+        for p in sorted(folder.rglob("*")):
+            if p.is_file() and not p.name.endswith(".lock"):
+                h.update(str(p).encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def before():
+    return _digest()
+
+
+@pytest.mark.parametrize(("argv", "message"), CASES, ids=[" ".join(a)[:60] for a, _ in CASES])
+def test_bad_value_one_line_exit_2_nothing_written(argv, message, capsys, before):
+    assert main(argv + ["--quiet"] if argv[0] not in ("list",) else argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err
+    assert err.startswith("rbsnn: error: ") and err.count("\n") == 1, err
+    assert message in err, err
+    assert _digest() == before
+
+
+def test_a_file_as_zoo_dir_is_refused_before_training(tmp_path, capsys):
+    (tmp_path / "zoo-file").write_text("x")
+    assert main(["train", "--model", "snn-mlp", "--zoo-dir", str(tmp_path / "zoo-file"), "--quiet"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_ctrl_c_prints_one_line_and_exits_130(monkeypatch, capsys):
+    import robustbench_snn.cli as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_leaderboard", interrupted)
+    assert cli.main(["leaderboard"]) == 130
+    assert capsys.readouterr().err == "rbsnn: interrupted; no file was left half-written\n"
+
+
+def _zoo_copy(tmp_path, name="snn-mlp"):
+    import shutil
+
+    folder = tmp_path / "zoo" / "digits"
+    folder.mkdir(parents=True)
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(ROOT / "zoo" / "digits" / f"{name}{suffix}", folder)
+    return folder
+
+
+def _other_weights(folder):
+    import shutil
+
+    shutil.copy(ROOT / "zoo" / "digits" / "snn-cnn.safetensors", folder / "snn-mlp.safetensors")
+
+
+def _truncate(folder):
+    p = folder / "snn-mlp.safetensors"
+    p.write_bytes(p.read_bytes()[:100])
+
+
+def _card_text(text):
+    return lambda folder: (folder / "snn-mlp.json").write_text(text)
+
+
+def _card_without(field):
+    import json
+
+    def edit(folder):
+        card = json.loads((folder / "snn-mlp.json").read_text())
+        del card[field]
+        (folder / "snn-mlp.json").write_text(json.dumps(card))
+
+    return edit
+
+
+def _mismatched_pair(folder):
+    """A re-save (card with a weights hash) whose weights rename was lost: the old weights stay."""
+    import json
+
+    from robustbench_snn.zoo import load_checkpoint, save_checkpoint
+
+    model, card = load_checkpoint("snn-mlp", "digits", folder.parent)
+    old_weights = (folder / "snn-mlp.safetensors").read_bytes()
+    with __import__("torch").no_grad():
+        next(model.parameters()).add_(1.0)
+    save_checkpoint(model, card, folder.parent)
+    (folder / "snn-mlp.safetensors").write_bytes(old_weights)
+    assert "weights_sha256" in json.loads((folder / "snn-mlp.json").read_text())
+
+
+ZOO_CASES = {
+    "weights-truncated": (_truncate, "is not a readable safetensors file"),
+    "weights-random": (lambda f: (f / "snn-mlp.safetensors").write_bytes(bytes(range(256)) * 8), "is not a readable safetensors file"),
+    "weights-empty": (lambda f: (f / "snn-mlp.safetensors").write_bytes(b""), "is not a readable safetensors file"),
+    "weights-of-another-model": (_other_weights, "does not fit the network its card describes"),
+    "card-invalid-json": (_card_text("{"), "is not valid JSON"),
+    "card-empty": (_card_text(""), "is not valid JSON"),
+    "card-a-list": (_card_text("[1, 2]"), "must hold a JSON object"),
+    "card-missing-in_shape": (_card_without("in_shape"), "lacks in_shape"),
+    "weights-and-card-mismatched": (_mismatched_pair, "is not the file its card snn-mlp.json was written with"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ZOO_CASES))
+def test_a_broken_zoo_checkpoint_is_one_line_and_list_still_works(case, tmp_path, capsys, monkeypatch):
+    mutate, message = ZOO_CASES[case]
+    folder = _zoo_copy(tmp_path)
+    mutate(folder)
+    capsys.readouterr()
+    out = tmp_path / "board.csv"
+    assert main(["eval", "--model", "snn-mlp", "--attack", "fgsm", "--zoo-dir", str(tmp_path / "zoo"), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rbsnn: error: ") and err.count("\n") == 1 and message in err, err
+    assert not out.exists()
+    monkeypatch.setenv("RBSNN_ZOO", str(tmp_path / "zoo"))
+    assert main(["list", "--dataset", "digits"]) == 0  # one bad checkpoint does not hide the zoo
+    listed = capsys.readouterr().out
+    assert "snn-mlp" in listed and ("unreadable card" in listed) == case.startswith("card-")
+
+
+def _idx(array, ndim_override=None) -> bytes:
+    import numpy as np
+
+    array = np.asarray(array, dtype=np.uint8)
+    ndim = array.ndim if ndim_override is None else ndim_override
+    return bytes([0, 0, 8, ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape) + array.tobytes()
+
+
+def _mnist_folder(tmp_path, images: bytes, labels: bytes, gz=True):
+    import gzip
+
+    pack = gzip.compress if gz else (lambda b: b)
+    suffix = ".gz" if gz else ""
+    (tmp_path / f"t10k-images-idx3-ubyte{suffix}").write_bytes(pack(images))
+    (tmp_path / f"t10k-labels-idx1-ubyte{suffix}").write_bytes(pack(labels))
+    return tmp_path
+
+
+def _good_images(n=3):
+    import numpy as np
+
+    return np.zeros((n, 28, 28), np.uint8)
+
+
+IDX_CASES = {
+    "short-header": (lambda: (bytes([0, 0, 8]), _idx([1, 2, 3])), "is not an unsigned-byte IDX file"),
+    "ndim-255": (lambda: (_idx(_good_images())[:3] + bytes([255]) + _idx(_good_images())[4:], _idx([1, 2, 3])), "255 dimensions"),
+    "wrong-image-size": (lambda: (_idx(__import__("numpy").zeros((3, 8, 8), "uint8")), _idx([1, 2, 3])), "expected [N, 28, 28]"),
+    "label-200": (lambda: (_idx(_good_images()), _idx([1, 200, 3])), "label 200 outside the 10 classes"),
+    "zero-images": (lambda: (_idx(_good_images(0)), _idx([])), "holds no images"),
+    "count-mismatch": (lambda: (_idx(_good_images(3)), _idx([1, 2])), "3 images but labels of shape [2]"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(IDX_CASES))
+def test_a_malformed_mnist_file_is_one_line_and_writes_no_row(case, tmp_path, capsys):
+    make, message = IDX_CASES[case]
+    images, labels = make()
+    (tmp_path / "mnist").mkdir()
+    folder = _mnist_folder(tmp_path / "mnist", images, labels)
+    out = tmp_path / "board.csv"
+    assert main(["eval", "--model", "snn-cnn", "--dataset", "mnist", "--data-dir", str(folder), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rbsnn: error: ") and err.count("\n") == 1 and message in err, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("content", [b"\x1f\x8b\x08\x00truncated", bytes(range(200))], ids=["truncated-gz", "random-gz"])
+def test_a_broken_gzip_is_one_line(content, tmp_path, capsys):
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(content)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(content)
+    assert main(["eval", "--model", "snn-cnn", "--dataset", "mnist", "--data-dir", str(tmp_path), "--no-save", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rbsnn: error: ") and "cannot be read" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "is not a readable leaderboard CSV"),
+    (b"model,dataset\nsnn-cnn,dig", "missing columns"),
+    (b"model,dataset,defense\nx,digits,none\n", "missing columns"),
+], ids=["empty", "truncated", "column-missing"])
+def test_a_broken_leaderboard_csv_is_one_line(content, message, tmp_path, capsys):
+    board = tmp_path / "board.csv"
+    board.write_bytes(content)
+    assert main(["leaderboard", "--file", str(board)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rbsnn: error: ") and message in err and err.count("\n") == 1
+    assert board.read_bytes() == content
