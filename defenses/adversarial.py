@@ -40,6 +40,12 @@ class AdversarialTraining(Defense):
     eps: float = 0.1
     steps: int = 2
 
+    def __post_init__(self) -> None:
+        if not 0 <= self.eps <= 1:
+            raise ValueError(f"eps must be in [0, 1] (inputs are in [0, 1]), got {self.eps:g}")
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         # the attack's backward passes also fill the weights' .grad; fit() zeroes them before its backward
         x_adv = pgd(model, x, y, LinfBall(self.eps), steps=self.steps)

@@ -11,6 +11,7 @@ optimizer step, so defenses differ only in these two pieces.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -106,4 +107,12 @@ def get_defense(name: str, params: dict[str, Any] | None = None) -> Defense:
     unknown = set(kwargs) - {f.name for f in dataclasses.fields(cls)}
     if unknown:
         raise UnknownNameError(f"parameter of defense '{name}'", sorted(unknown)[0], [f.name for f in dataclasses.fields(cls)])
-    return cls(**kwargs)
+    for key, value in kwargs.items():  # every defense hyper-parameter is a finite, non-negative number
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not (0 <= value < math.inf):
+            raise UserInputError(f"bad --defense-param {key}={value!r} for defense '{name}'; it must be a finite number >= 0")
+    try:
+        return cls(**kwargs)
+    except UserInputError:
+        raise
+    except (ValueError, TypeError) as e:  # the defense's own range checks
+        raise UserInputError(f"bad --defense-param for defense '{name}': {e}") from None

@@ -277,6 +277,7 @@ def cmd_train(args) -> int:
         raise UserInputError(f"--zoo-dir {args.zoo_dir!r} is a file, not a folder")
     train = load_dataset(args.dataset, "train", args.data_dir).head(args.n_train)
     test = load_dataset(args.dataset, "test", args.data_dir)
+    _check_build(args, train)
     cfg = TrainConfig(
         epochs=args.epochs or default_epochs(args.dataset),
         lr=args.lr or entry.train_defaults.get("lr", TrainConfig.lr),
@@ -307,6 +308,28 @@ def cmd_train(args) -> int:
     state_path.unlink(missing_ok=True)  # the run finished; nothing left to resume
     print(f"{name} on {args.dataset}: clean accuracy {card['clean_acc']:.2f}% ({card['train_seconds']:.0f} s); wrote {weights} and {card_path.name}")
     return 0
+
+
+def _check_build(args, data) -> None:
+    """Build the network once with the command's --build / --T / --surrogate before training,
+    so a bad build argument is one line instead of a traceback from deep inside a factory."""
+    from .registry import create_model
+
+    build = {k: _literal(v) for k, v in args.build}
+    if args.T is not None:
+        build["T"] = args.T
+    if args.surrogate is not None:
+        build["surrogate"] = args.surrogate
+    for key, value in build.items():
+        if isinstance(value, (int, float)) and not (0 <= value < float("inf")):
+            raise UserInputError(f"bad --build {key}={value!r}; it must be a finite number >= 0")
+    try:
+        create_model(args.model, data.in_shape, data.num_classes, **build)
+    except UserInputError:
+        raise
+    except (TypeError, ValueError) as e:
+        given = ", ".join(f"{k}={v}" for k, v in args.build) or "(none)"
+        raise UserInputError(f"bad --build for model {args.model!r} ({given}): {str(e).splitlines()[0]}") from None
 
 
 def _init_weights(args, name: str) -> tuple[str, dict]:

@@ -31,6 +31,15 @@ CASES = [
     (["certify", "--model", "smooth-snn-s0.25", "--sigma", "inf"], "--sigma must be a finite number > 0, got 'inf'"),
     (["certify", "--model", "smooth-snn-s0.25", "--n", "1e12"], "--n must be a positive integer (1-10,000,000)"),
     (["list", "--dataset", "nope"], "unknown dataset 'nope'; valid:"),
+    (["train", "--model", "snn-mlp", "--defense", "pgd-at", "--defense-param", "eps=-1"], "bad --defense-param eps=-1.0 for defense 'pgd-at'"),
+    (["train", "--model", "snn-mlp", "--defense", "pgd-at", "--defense-param", "eps=nan"], "bad --defense-param eps=nan"),
+    (["train", "--model", "snn-mlp", "--defense", "pgd-at", "--defense-param", "steps=0"], "steps must be >= 1, got 0"),
+    (["train", "--model", "snn-mlp", "--defense", "gaussian", "--defense-param", "sigma=-1"], "bad --defense-param sigma=-1.0"),
+    (["train", "--model", "snn-mlp", "--defense", "gaussian", "--defense-param", "sigma=inf"], "bad --defense-param sigma=inf"),
+    (["train", "--model", "snn-mlp", "--build", "nope=1"], "bad --build for model 'snn-mlp' (nope=1)"),
+    (["train", "--model", "snn-mlp", "--build", "T=0"], "bad --build for model 'snn-mlp' (T=0)"),
+    (["train", "--model", "snn-mlp", "--build", "T=abc"], "bad --build for model 'snn-mlp' (T=abc)"),
+    (["train", "--model", "rsc-snn", "--build", "rate=abc"], "bad --build for model 'rsc-snn' (rate=abc)"),
 ]
 
 
