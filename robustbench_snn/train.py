@@ -9,7 +9,9 @@ resumed run ends with exactly the weights of an uninterrupted one.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -69,6 +71,20 @@ def _load_state(path: Path) -> dict:
         raise UserInputError(f"--resume: {path} is not a training state this version wrote ({first}); delete it and start without --resume") from None
 
 
+def run_identity(model, defense: Defense, data: Dataset) -> dict[str, str]:
+    """What a resumed run must share with the interrupted one beyond the optimiser settings:
+    the network as built (encoder, T, neuron, surrogate, readout; every weight's shape),
+    the defense with its parameters, and the data."""
+    config = model.config() if hasattr(model, "config") else {}
+    shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
+    return {
+        "network": json.dumps({"class": type(model).__name__, **config}, sort_keys=True),
+        "weights": hashlib.sha256(json.dumps(shapes, sort_keys=True).encode()).hexdigest()[:16],
+        "defense": json.dumps({"name": defense.name, **defense.params()}, sort_keys=True, default=str),
+        "data": f"{data.name}:{data.split}:{len(data)}",
+    }
+
+
 def fit(
     model,
     data: Dataset,
@@ -97,6 +113,12 @@ def fit(
         state = _load_state(Path(state_path))
         if state["config"] != cfg.__dict__:
             raise UserInputError(f"--resume: {state_path} was written by a run with {state['config']}, not {cfg.__dict__}")
+        ours = run_identity(model, defense, data)
+        theirs = state.get("identity", {})
+        differ = sorted(k for k in ours if theirs.get(k) != ours[k])
+        if differ:
+            shown = "; ".join(f"{k}: {theirs.get(k)!r} there, {ours[k]!r} here" for k in differ)
+            raise UserInputError(f"--resume: {state_path} is from another run ({shown}); start without --resume")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -121,7 +143,7 @@ def fit(
         bar.set_postfix(loss=f"{losses[-1]:.4f}")
         if state_path is not None:
             _save_state(
-                Path(state_path), config=cfg.__dict__, model=model.state_dict(), optimizer=opt.state_dict(),
+                Path(state_path), config=cfg.__dict__, identity=run_identity(model, defense, data), model=model.state_dict(), optimizer=opt.state_dict(),
                 scheduler=sched.state_dict(), perm_rng=g.get_state(), torch_rng=torch.get_rng_state(), losses=losses,
             )
     return losses

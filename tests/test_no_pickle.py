@@ -45,3 +45,23 @@ def test_a_crafted_training_state_is_refused_on_resume_without_running(tmp_path,
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("rbsnn: error: --resume:") and err.count("\n") == 1
     assert not marker.exists()
+
+
+def test_resume_refuses_a_state_from_another_model_T_or_defense(tmp_path, capsys):
+    """Interrupting run A then resuming with a different T or defense would mix two runs' weights."""
+    from robustbench_snn.train import TrainConfig, _save_state, run_identity
+    from robustbench_snn.data import load_dataset
+    from robustbench_snn.registry import create_model
+
+    from robustbench_snn.defenses import get_defense
+
+    data = load_dataset("digits", "train").head(64)
+    model = create_model("snn-mlp", data.in_shape, data.num_classes, T=2)
+    cfg = TrainConfig(epochs=1, lr=0.002, batch_size=64, seed=0)
+    state = tmp_path / "digits" / "snn-mlp.train-state.pt"
+    _save_state(state, config=cfg.__dict__, identity=run_identity(model, get_defense("none"), data),
+                model=model.state_dict(), losses=[])
+    argv = ["train", "--model", "snn-mlp", "--epochs", "1", "--n-train", "64", "--resume", "--zoo-dir", str(tmp_path), "--quiet"]
+    assert main(argv + ["--T", "3"]) == 2  # the state was written with T=2
+    err = capsys.readouterr().err
+    assert err.startswith("rbsnn: error: --resume:") and "is from another run (network:" in err and err.count("\n") == 1
