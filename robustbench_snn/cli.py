@@ -494,6 +494,8 @@ def cmd_certify(args) -> int:
 
     from .plots import plot_certified  # first: a missing plotting stack fails before any work
 
+    from .api import check_model
+
     import pandas as pd
 
     from .atomic import atomic_write_bytes
@@ -518,6 +520,7 @@ def cmd_certify(args) -> int:
     cfg = CertifyConfig(args.n0, args.n, args.alpha, args.batch, args.seed)
     commit = git_commit()
     data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
+    check_model(model, data.x[:8].to(next(model.parameters()).device), data.num_classes)  # finite logits, or one line
     sigma_text = f"{sigma:g}" if mechanism_name == "gaussian" else "none"
     _say(args.quiet, f"{args.model} on {args.dataset} ({len(data)} examples): {mechanism_name} smoothing sigma={sigma_text}, n0={cfg.n0} n={cfg.n} alpha={cfg.alpha:g}")
     start = time.perf_counter()

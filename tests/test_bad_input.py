@@ -135,7 +135,18 @@ def _mismatched_pair(folder):
     assert "weights_sha256" in json.loads((folder / "snn-mlp.json").read_text())
 
 
+def _nan_weights(folder):
+    from robustbench_snn.zoo import load_checkpoint, save_checkpoint
+
+    model, card = load_checkpoint("snn-mlp", "digits", folder.parent)
+    with __import__("torch").no_grad():
+        for p in model.parameters():
+            p.fill_(float("nan"))
+    save_checkpoint(model, card, folder.parent)
+
+
 ZOO_CASES = {
+    "weights-nan": (_nan_weights, "output is not finite"),
     "weights-truncated": (_truncate, "is not a readable safetensors file"),
     "weights-random": (lambda f: (f / "snn-mlp.safetensors").write_bytes(bytes(range(256)) * 8), "is not a readable safetensors file"),
     "weights-empty": (lambda f: (f / "snn-mlp.safetensors").write_bytes(b""), "is not a readable safetensors file"),
@@ -163,6 +174,10 @@ def test_a_broken_zoo_checkpoint_is_one_line_and_list_still_works(case, tmp_path
     assert main(["list", "--dataset", "digits"]) == 0  # one bad checkpoint does not hide the zoo
     listed = capsys.readouterr().out
     assert "snn-mlp" in listed and ("unreadable card" in listed) == case.startswith("card-")
+    if case == "weights-nan":  # certification refuses it too, before any draw
+        assert main(["certify", "--model", "snn-mlp", "--sigma", "0.25", "--zoo-dir", str(tmp_path / "zoo"), "--out", str(tmp_path / "c"),
+                     "--board", str(tmp_path / "cb.csv"), "--quiet"]) == 2
+        assert "output is not finite" in capsys.readouterr().err and not (tmp_path / "cb.csv").exists()
 
 
 def _idx(array, ndim_override=None) -> bytes:
