@@ -25,6 +25,8 @@ library can put another library's surrogate on its neurons.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,9 +46,12 @@ class NeuronFamily:
     """How one neuron library's neurons are found, reset and re-wired."""
 
     name = "?"
+    #: ``(module, class)`` every neuron of the family derives from; None if the library is absent
+    base_class: tuple[str, str] = ("", "")
 
     def owns(self, module: nn.Module) -> bool:
-        raise NotImplementedError
+        cls = _library_class(*self.base_class)
+        return cls is not None and isinstance(module, cls)
 
     def rate_terms(self, neuron: nn.Module) -> tuple[Callable[[torch.Tensor], torch.Tensor], float] | None:
         """For ``bptr`` / ``rga``: ``(current, decay)`` where ``current(x_seq)`` is the
@@ -67,6 +72,15 @@ class NeuronFamily:
         raise NotImplementedError
 
 
+@functools.cache
+def _library_class(module: str, name: str):
+    """``module.name`` if that library is installed, else None (the neuron libraries are optional)."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ImportError:
+        return None
+
+
 FAMILIES: dict[str, NeuronFamily] = {}
 
 
@@ -81,10 +95,7 @@ class OwnNeurons(NeuronFamily):
 
     name = "robustbench_snn"
 
-    def owns(self, module):
-        from .neurons import _SpikingNeuron
-
-        return isinstance(module, _SpikingNeuron)
+    base_class = ("robustbench_snn.neurons", "_SpikingNeuron")
 
     def spike_fn(self, neuron):
         from .surrogate import spike
@@ -98,15 +109,13 @@ class SpikingJellyNeurons(NeuronFamily):
 
     name = "spikingjelly"
 
+    base_class = ("spikingjelly.activation_based.neuron", "BaseNode")
+
     def owns(self, module):
-        try:
-            from spikingjelly.activation_based.neuron import BaseNode
-        except ImportError:
-            return False
         # its CPU kernels ask torch for Triton on first use; on a CPU-only host torch logs
         # "Triton not available" to stderr on every run -- noise, not a problem
         logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
-        return isinstance(module, BaseNode)
+        return super().owns(module)
 
     def reset(self, neuron):
         neuron.reset()
@@ -139,12 +148,7 @@ class SnntorchNeurons(NeuronFamily):
 
     name = "snntorch"
 
-    def owns(self, module):
-        try:
-            from snntorch._neurons.neurons import SpikingNeuron
-        except ImportError:
-            return False
-        return isinstance(module, SpikingNeuron)
+    base_class = ("snntorch._neurons.neurons", "SpikingNeuron")
 
     def reset(self, neuron):
         # hidden state (mem, syn, spk...) lives in non-persistent buffers; zeros as reset_hidden() does
