@@ -152,7 +152,7 @@ def test_cli_writes_per_example_file_summary_row_and_plot(tmp_path, capsys):
     (["--model", "snn-cnn", "--mechanism", "laplace", "--sigma", "0.25"], "mechanism 'laplace'"),
     (["--model", "snn-cnn"], "needs --sigma"),
     (["--model", "rsc-snn", "--mechanism", "encoder", "--sigma", "0.5"], "--sigma applies to --mechanism gaussian only"),
-    (["--model", "snn-cnn", "--sigma", "-1"], "bad --sigma -1"),
+    (["--model", "snn-cnn", "--sigma", "-1"], "--sigma must be a finite number > 0, got '-1'"),
 ])
 def test_certify_bad_input_is_one_line_exit_2(args, message, capsys, tmp_path):
     assert main(["certify", *args, "--board", str(tmp_path / "b.csv"), "--out", str(tmp_path)]) == 2

@@ -118,11 +118,12 @@ def test_a_malformed_submission_gets_one_line_exit_2_and_writes_nothing(case, tm
     folder = _copy("plain-snn", tmp_path)
     mutate(folder)
     before = _tree_digest(ROOT / "leaderboards", ROOT / "submissions")
-    assert main(["submit", str(folder), "--n-examples", "8", "--quiet"]) == 2
+    assert main(["submit", str(folder), "--n-examples", "8", "--out", str(tmp_path / "board.csv"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("rbsnn: error: ")
     assert __import__("re").search(message, err[0]), err[0]
     assert _tree_digest(ROOT / "leaderboards", ROOT / "submissions") == before
+    assert not (tmp_path / "board.csv").exists()
 
 
 def test_card_schema_accepts_the_examples_and_names_every_required_field():

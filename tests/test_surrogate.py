@@ -52,5 +52,5 @@ def test_parse_and_errors():
         Surrogate.parse("relu")
     with pytest.raises(UserInputError, match="width"):
         Surrogate.parse("atan:wide")
-    with pytest.raises(UserInputError, match="> 0"):
+    with pytest.raises(UserInputError, match=r"must be in \[0.001, 1000\], got 0"):
         Surrogate("atan", 0.0)
