@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from robustbench_snn.progress import tick
+
 from .norms import NormBall
 
 
@@ -28,6 +30,7 @@ class ScoreOnly(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tick()  # one score query
         probs = sum(self.model(x).softmax(1) for _ in range(self.draws)) / self.draws
         return probs.clamp_min(1e-12).log()
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from robustbench_snn.progress import tick
+
 from .losses import cross_entropy
 
 
@@ -52,6 +54,7 @@ def eot_loss_and_gradient(
     """
     if eot < 1:
         raise ValueError(f"eot must be >= 1, got {eot}")
+    tick()  # one gradient step of whichever attack asked
     x = x.detach().requires_grad_(True)
     B = len(x)
     copies_per_pass = max(1, min(eot, max_elements // max(1, x.numel())))

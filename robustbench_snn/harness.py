@@ -22,6 +22,7 @@ from robustbench_snn.attacks import get_attack, make_ball
 
 from .data import Dataset
 from .interop import attack_surrogate, gradient_mode
+from .progress import counting, expected_ticks
 from .surrogate import Surrogate
 
 #: Tolerance for the ball check (float32 rounding of x + delta).
@@ -85,11 +86,14 @@ def evaluate(
     batch_size: int = 250,
     quiet: bool = False,
     attack_fn=None,
+    label: str | None = None,
 ) -> EvalResult:
     """Attack every example of ``data`` once; score clean and adversarial inputs over ``draws``.
 
     ``attack_fn`` replaces the registered attack ``cfg.attack`` (transfer
-    attacks bind their source model this way).
+    attacks bind their source model this way). The progress bar counts the
+    attack's gradient steps or queries (:mod:`.progress`), under ``label``
+    (the standard evaluation's member name) or the attack's name.
 
     Seeding ``torch`` here makes encoder draws and random starts, hence the
     numbers, reproducible for a given seed.
@@ -102,11 +106,17 @@ def evaluate(
     robust = torch.zeros(len(data))
     max_dist = 0.0
     with attack_surrogate(model, surrogate), gradient_mode(model, cfg.grad):
-        for i in tqdm(range(0, len(data), batch_size), desc=f"{cfg.attack} {data.name}", disable=quiet, unit="batch"):
+        starts = range(0, len(data), batch_size)
+        per_batch = expected_ticks(cfg.attack if attack_fn is None else "pgd", cfg.steps, cfg.eot)
+        bar = tqdm(total=len(starts) * per_batch, desc=f"{label or cfg.attack} {data.name}", disable=quiet, unit="step")
+        for b, i in enumerate(starts):
             x, y = data.x[i : i + batch_size].to(device), data.y[i : i + batch_size].to(device)
-            x_adv = attack(model, x, y, ball, steps=cfg.steps, alpha=cfg.alpha, random_start=cfg.random_start, eot=cfg.eot)
+            with counting(lambda n: bar.update(min(n, (b + 1) * per_batch - bar.n))):
+                x_adv = attack(model, x, y, ball, steps=cfg.steps, alpha=cfg.alpha, random_start=cfg.random_start, eot=cfg.eot)
+            bar.update((b + 1) * per_batch - bar.n)  # an early stop (all fooled) finishes the batch's share
             max_dist = max(max_dist, check_in_ball(ball, x_adv, x, cfg.attack))
             robust[i : i + batch_size] = accuracy_per_example(model, x_adv, y, draws, batch_size)
+        bar.close()
     robust = torch.minimum(clean, robust)
     return EvalResult(clean.mean().item(), robust.mean().item(), clean, robust, max_dist, time.perf_counter() - start)
 
@@ -145,7 +155,7 @@ def evaluate_worst_case(
     own robust accuracy, so the worst case is never above any single one.
     """
     start = time.perf_counter()
-    results = {str(sg): evaluate(model, data, cfg, surrogate=sg, **kwargs) for sg in surrogates}
+    results = {str(sg): evaluate(model, data, cfg, surrogate=sg, label=f"{cfg.attack} surrogate {sg}", **kwargs) for sg in surrogates}
     first = next(iter(results.values()))
     robust = torch.stack([r.robust_per_example for r in results.values()]).min(0).values
     worst = EvalResult(

@@ -138,7 +138,7 @@ def standard_evaluation(
         sweep = evaluate_worst_case(model, d, pgd, [Surrogate.parse(sg) for sg in surrogates], **kw)[0]
         if not rate_gradient:
             return sweep.robust_per_example
-        rga = evaluate(model, d, dataclasses.replace(pgd, grad="rga"), **kw)
+        rga = evaluate(model, d, dataclasses.replace(pgd, grad="rga"), label="pgd rga", **kw)
         return torch.minimum(sweep.robust_per_example, rga.robust_per_example)
 
     if whitebox:
@@ -162,7 +162,7 @@ def standard_evaluation(
     queries, per_query = square_queries(cfg.eot)
     params["square"] = {"evals": SQUARE_EVALS, "queries": queries, "draws_per_query": per_query, "seed": 0}  # torchattacks' Square seed (fixed)
     for name, source in sources.items():
-        member(name, lambda d, src=source: evaluate(model, d, pgd, attack_fn=transfer_from(src), **kw).robust_per_example)
+        member(name, lambda d, src=source, name=name: evaluate(model, d, pgd, attack_fn=transfer_from(src), label=name, **kw).robust_per_example)
         params[name] = {"source": (source_names or {}).get(name, "?"), **pgd_params, "eot": 1}
     t0 = time.perf_counter()
     evidence = gather_evidence(model, data, cfg, draws=draws, seed=seed)

@@ -1,0 +1,47 @@
+"""Progress of an attack in its own units -- gradient steps and score queries --
+so a long run shows movement and an honest ETA instead of ``0/2 batch`` for
+minutes (issue 15, item 8).
+
+Attacks call :func:`tick` once per input-gradient evaluation
+(:func:`robustbench_snn.attacks.gradient.eot_loss_and_gradient`, whatever its
+EOT) and once per score query (:class:`robustbench_snn.attacks.blackbox.ScoreOnly`);
+the harness counts them on a bar whose total is :func:`expected_ticks` per batch.
+Outside :func:`counting` a tick does nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+_counter: ContextVar[Callable[[int], None] | None] = ContextVar("rbsnn_progress", default=None)
+
+
+def tick(n: int = 1) -> None:
+    """One unit of attack work done (a gradient step or a query)."""
+    counter = _counter.get()
+    if counter is not None:
+        counter(n)
+
+
+@contextmanager
+def counting(counter: Callable[[int], None]) -> Iterator[None]:
+    """Within the block, every :func:`tick` calls ``counter(n)``."""
+    token = _counter.set(counter)
+    try:
+        yield
+    finally:
+        _counter.reset(token)
+
+
+def expected_ticks(attack: str, steps: int, eot: int) -> int:
+    """Ticks one batch of ``attack`` makes at most (early stops make fewer): its gradient
+    steps, or its score queries for Square."""
+    from robustbench_snn.attacks.blackbox import square_queries
+    from robustbench_snn.attacks.mixed import ESTIMATORS
+
+    if attack == "square":
+        return square_queries(eot)[0] + 3  # torchattacks: its queries plus three checks (measured)
+    per_run = {"fgsm": 1, "pgd": steps, "mixed-pgd": steps * len(ESTIMATORS), "apgd-ce": steps + 1, "apgd-dlr": steps + 1, "apgd-t": 3 * (steps + 1)}
+    return per_run.get(attack, 1)  # ta-pgd (torchattacks' own loop): one tick per batch

@@ -1,0 +1,29 @@
+"""Progress counts an attack's own work -- gradient steps, score queries -- per member."""
+
+import pytest
+
+from robustbench_snn.attacks import apgd_ce, make_ball, pgd, square
+from robustbench_snn.harness import AttackConfig, evaluate
+from robustbench_snn.progress import counting, expected_ticks
+
+
+@pytest.mark.parametrize(("attack", "fn", "steps"), [("pgd", pgd, 4), ("apgd-ce", apgd_ce, 5)])
+def test_gradient_attacks_tick_once_per_step_as_expected(zoo_snn_cnn, digits_test, attack, fn, steps):
+    ticks = []
+    x, y = digits_test.x[:6], digits_test.y[:6]
+    with counting(ticks.append):
+        fn(zoo_snn_cnn, x, y, make_ball("linf", 0.1), steps=steps, eot=3)  # EOT copies are one step
+    assert sum(ticks) == expected_ticks(attack, steps, eot=3)
+
+
+def test_square_ticks_once_per_query_and_never_above_its_budget(zoo_snn_cnn, digits_test):
+    ticks = []
+    with counting(ticks.append):
+        square(zoo_snn_cnn, digits_test.x[:4], digits_test.y[:4], make_ball("linf", 8 / 255), evals=20)
+    assert 1 <= sum(ticks) <= 20 + 3  # the budget plus torchattacks' three checks
+
+
+def test_the_bar_names_the_member_and_counts_steps(zoo_snn_cnn, digits_test, capsys):
+    evaluate(zoo_snn_cnn, digits_test.head(10), AttackConfig("pgd", steps=3), batch_size=4, label="worst-surrogate", quiet=False)
+    err = capsys.readouterr().err
+    assert "worst-surrogate digits" in err and "9/9 [" in err and "step" in err  # 3 batches x 3 steps
