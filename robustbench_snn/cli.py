@@ -193,6 +193,11 @@ def _command(subcommand: str, *flags: tuple[str, object]) -> str:
     return shlex.join(["rbsnn", subcommand] + [a for flag, value in flags if value is not None for a in (flag, str(value))])
 
 
+def _check_zoo_dir(zoo_dir: str | None) -> None:
+    if zoo_dir is not None and Path(zoo_dir).exists() and not Path(zoo_dir).is_dir():
+        raise UserInputError(f"--zoo-dir {zoo_dir!r} is a file, not a folder")
+
+
 def _check_writable(path: Path, flag: str) -> None:
     """Fail before any work unless ``path`` can be written as a file."""
     if path.is_dir():
@@ -273,8 +278,7 @@ def cmd_train(args) -> int:
     name = args.name or (args.model if defense == entry.defense else f"{args.model}+{defense}")
     if not ZOO_NAME.match(name):
         raise UserInputError(f"bad --name {name!r}; a zoo name is letters, digits, '.', '_', '+' or '-' (at most 64, no '/')")
-    if args.zoo_dir is not None and Path(args.zoo_dir).exists() and not Path(args.zoo_dir).is_dir():
-        raise UserInputError(f"--zoo-dir {args.zoo_dir!r} is a file, not a folder")
+    _check_zoo_dir(args.zoo_dir)
     train = load_dataset(args.dataset, "train", args.data_dir).head(args.n_train)
     test = load_dataset(args.dataset, "test", args.data_dir)
     _check_build(args, train)
@@ -375,6 +379,7 @@ def cmd_eval(args) -> int:
     from .zoo import load_checkpoint, zoo_models
 
     _check_name("dataset", args.dataset, DATASETS)
+    _check_zoo_dir(args.zoo_dir)
     available = zoo_models(args.dataset, args.zoo_dir)
     if args.model == "all":
         models = available

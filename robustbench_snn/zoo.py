@@ -90,7 +90,13 @@ def load_checkpoint(model: str, dataset: str, root: str | Path | None = None, **
             f"write or a copied file); retrain with: {card.get('command', 'rbsnn train ...')}"
         )
     kwargs = {**card["build_kwargs"], **overrides}
-    net = create_model(card.get("architecture", card["model"]), tuple(card["in_shape"]), card["num_classes"], **kwargs)
+    try:
+        net = create_model(card.get("architecture", card["model"]), tuple(card["in_shape"]), card["num_classes"], **kwargs)
+    except UserInputError:
+        raise
+    except (TypeError, ValueError) as e:  # e.g. --T on a network without time steps
+        what = f"with {overrides}" if overrides else f"from its card's build arguments {card['build_kwargs']}"
+        raise UserInputError(f"cannot build {model!r} {what}: {str(e).splitlines()[0]}") from None
     try:
         state = load(blob)
     except Exception as e:  # noqa: BLE001 - safetensors raises its own error types for corrupt files

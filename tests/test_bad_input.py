@@ -31,6 +31,8 @@ CASES = [
     (["certify", "--model", "smooth-snn-s0.25", "--sigma", "inf"], "--sigma must be a finite number > 0, got 'inf'"),
     (["certify", "--model", "smooth-snn-s0.25", "--n", "1e12"], "--n must be a positive integer (1-10,000,000)"),
     (["list", "--dataset", "nope"], "unknown dataset 'nope'; valid:"),
+    (["eval", "--model", "ann-cnn", "--T", "4"], "cannot build 'ann-cnn' with {'T': 4}"),
+    (["eval", "--model", "snn-cnn", "--zoo-dir", str(ROOT / "README.md")], "is a file, not a folder"),
     (["train", "--model", "snn-mlp", "--defense", "pgd-at", "--defense-param", "eps=-1"], "bad --defense-param eps=-1.0 for defense 'pgd-at'"),
     (["train", "--model", "snn-mlp", "--defense", "pgd-at", "--defense-param", "eps=nan"], "bad --defense-param eps=nan"),
     (["train", "--model", "snn-mlp", "--defense", "pgd-at", "--defense-param", "steps=0"], "steps must be >= 1, got 0"),
