@@ -227,7 +227,7 @@ def run_sweep(run: Run) -> Outcome:
     from .harness import evaluate_worst_case, sweep_surrogates
 
     res, each = evaluate_worst_case(run.model, run.data, run.cfg, sweep_surrogates(), batch_size=run.batch_size, **run.kw)
-    params = {run.cfg.attack: {**_single_params(run.cfg, "all"), "surrogates": list(each)}}
+    params = {run.cfg.attack: {**_single_params(run.cfg, "all", run.kw["seed"]), "surrogates": list(each)}}
     return _single_outcome(run, res, {k: round(100 * v, 2) for k, v in each.items()}, params)
 
 
@@ -236,7 +236,7 @@ def run_single(run: Run) -> Outcome:
     from .harness import evaluate
 
     res = evaluate(run.model, run.data, run.cfg, surrogate=run.surrogate, batch_size=run.batch_size, **run.kw)
-    return _single_outcome(run, res, {}, {run.cfg.attack: _single_params(run.cfg, run.member_surrogate)})
+    return _single_outcome(run, res, {}, {run.cfg.attack: _single_params(run.cfg, run.member_surrogate, run.kw["seed"])})
 
 
 def _single_outcome(run: Run, res, per_attack, params) -> Outcome:
@@ -380,14 +380,14 @@ def benchmark(
 _GRADIENT_ATTACKS = ("fgsm", "pgd", "apgd-ce", "apgd-dlr", "apgd-t", "mixed-pgd", "ta-pgd")
 
 
-def _single_params(cfg, surrogate: str) -> dict[str, Any]:
+def _single_params(cfg, surrogate: str, seed: int = 0) -> dict[str, Any]:
     """The parameters one registered attack ran with (no ``alpha`` where it has none)."""
     from robustbench_snn.attacks import default_alpha
     from robustbench_snn.attacks.blackbox import SQUARE_EVALS, square_queries
 
     if cfg.attack == "square":
         queries, per_query = square_queries(cfg.eot)
-        return {"evals": SQUARE_EVALS, "queries": queries, "draws_per_query": per_query, "seed": 0}
+        return {"evals": SQUARE_EVALS, "queries": queries, "draws_per_query": per_query, "seed": seed}
     params: dict[str, Any] = {"eot": cfg.eot, "grad": cfg.grad, "surrogate": surrogate}
     if cfg.attack == "fgsm":
         return {**params, "steps": 1, "alpha": round(cfg.eps, 6)}

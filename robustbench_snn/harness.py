@@ -11,6 +11,7 @@ clean accuracy.
 
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass
 
@@ -106,13 +107,15 @@ def evaluate(
     robust = torch.zeros(len(data))
     max_dist = 0.0
     with attack_surrogate(model, surrogate), gradient_mode(model, cfg.grad):
+        # an attack with its own generator (torchattacks' Square) gets the evaluation's seed, not a fixed one
+        seeded = {"seed": seed} if "seed" in inspect.signature(attack).parameters else {}
         starts = range(0, len(data), batch_size)
         per_batch = expected_ticks(cfg.attack if attack_fn is None else "pgd", cfg.steps, cfg.eot)
         bar = tqdm(total=len(starts) * per_batch, desc=f"{label or cfg.attack} {data.name}", disable=quiet, unit="step")
         for b, i in enumerate(starts):
             x, y = data.x[i : i + batch_size].to(device), data.y[i : i + batch_size].to(device)
             with counting(lambda n: bar.update(min(n, (b + 1) * per_batch - bar.n))):
-                x_adv = attack(model, x, y, ball, steps=cfg.steps, alpha=cfg.alpha, random_start=cfg.random_start, eot=cfg.eot)
+                x_adv = attack(model, x, y, ball, steps=cfg.steps, alpha=cfg.alpha, random_start=cfg.random_start, eot=cfg.eot, **seeded)
             bar.update((b + 1) * per_batch - bar.n)  # an early stop (all fooled) finishes the batch's share
             max_dist = max(max_dist, check_in_ball(ball, x_adv, x, cfg.attack))
             robust[i : i + batch_size] = accuracy_per_example(model, x_adv, y, draws, batch_size)

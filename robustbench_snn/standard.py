@@ -160,7 +160,7 @@ def standard_evaluation(
     member("square", lambda d: evaluate(model, d, square, **kw).robust_per_example, known=square_head)
     seconds["square"] += square_head_seconds
     queries, per_query = square_queries(cfg.eot)
-    params["square"] = {"evals": SQUARE_EVALS, "queries": queries, "draws_per_query": per_query, "seed": 0}  # torchattacks' Square seed (fixed)
+    params["square"] = {"evals": SQUARE_EVALS, "queries": queries, "draws_per_query": per_query, "seed": seed}
     for name, source in sources.items():
         member(name, lambda d, src=source, name=name: evaluate(model, d, pgd, attack_fn=transfer_from(src), label=name, **kw).robust_per_example)
         params[name] = {"source": (source_names or {}).get(name, "?"), **pgd_params, "eot": 1}

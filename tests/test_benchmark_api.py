@@ -146,3 +146,19 @@ def test_the_readme_snntorch_example_runs_as_written(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     clean, robust = map(float, done.stdout.split()[:2])
     assert 0 <= robust <= clean <= 100
+
+
+def test_square_runs_with_the_evaluations_seed(zoo_snn_cnn, monkeypatch):
+    """--seed reaches torchattacks' Square (it used a fixed 0) and the row records the seed that ran."""
+    import torchattacks
+
+    seen = []
+    original = torchattacks.Square.__init__
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.get("seed"))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torchattacks.Square, "__init__", spy)
+    result = benchmark(zoo_snn_cnn, attack="square", seed=3, n_examples=4, progress=False)
+    assert seen == [3] and result.params["square"]["seed"] == 3
