@@ -81,6 +81,13 @@ def _library_class(module: str, name: str):
         return None
 
 
+@functools.cache
+def _quiet_triton_probe() -> None:
+    """SpikingJelly's CPU kernels ask torch for Triton on first use; on a CPU-only host torch
+    logs "Triton not available" to stderr on every run -- noise, not a problem. Once."""
+    logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
+
+
 FAMILIES: dict[str, NeuronFamily] = {}
 
 
@@ -97,11 +104,6 @@ class OwnNeurons(NeuronFamily):
 
     base_class = ("robustbench_snn.neurons", "_SpikingNeuron")
 
-    def spike_fn(self, neuron):
-        from .surrogate import spike
-
-        return lambda x: spike(x, neuron.surrogate)
-
 
 @register_family
 class SpikingJellyNeurons(NeuronFamily):
@@ -112,9 +114,7 @@ class SpikingJellyNeurons(NeuronFamily):
     base_class = ("spikingjelly.activation_based.neuron", "BaseNode")
 
     def owns(self, module):
-        # its CPU kernels ask torch for Triton on first use; on a CPU-only host torch logs
-        # "Triton not available" to stderr on every run -- noise, not a problem
-        logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
+        _quiet_triton_probe()
         return super().owns(module)
 
     def reset(self, neuron):
@@ -193,17 +193,20 @@ def neuron_summary(model: nn.Module) -> str:
     return ";".join(f"{k} x{v}" for k, v in counts.items()) or "none"
 
 
+def state_resets(model: nn.Module) -> list[Callable[[], None]]:
+    """One call per piece of state in ``model`` that may carry across forward passes: each
+    foreign neuron's reset, and each other SpikingJelly memory module's (ours keep none)."""
+    resets = [functools.partial(n.family.reset, n.module) for n in find_neurons(model) if n.family.name != OwnNeurons.name]
+    memory = _library_class("spikingjelly.activation_based.base", "MemoryModule")
+    if memory is not None:
+        resets += [m.reset for m in model.modules() if isinstance(m, memory) and not FAMILIES["spikingjelly"].owns(m)]
+    return resets
+
+
 def reset_states(model: nn.Module) -> None:
     """Reset every stateful neuron (and SpikingJelly memory module) of ``model``."""
-    for n in find_neurons(model):
-        n.family.reset(n.module)
-    try:
-        from spikingjelly.activation_based.base import MemoryModule
-    except ImportError:
-        return
-    for m in model.modules():
-        if isinstance(m, MemoryModule) and not FAMILIES["spikingjelly"].owns(m):
-            m.reset()
+    for reset in state_resets(model):
+        reset()
 
 
 class _OverrideBackward(torch.autograd.Function):
@@ -230,16 +233,12 @@ class SurrogateOverride(nn.Module):
 
     def __init__(self, original, surrogate: Surrogate) -> None:
         super().__init__()
-        self.original = original if not isinstance(original, nn.Module) else [original]  # not a child: no double registration
+        self._original = (original,)  # in a tuple: a module original is not registered as a child
         self.surrogate = surrogate
-
-    def _call_original(self, x):
-        fn = self.original[0] if isinstance(self.original, list) else self.original
-        return fn(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            value = self._call_original(x.detach())
+            value = self._original[0](x.detach())
         return _OverrideBackward.apply(x, value.to(x.dtype), self.surrogate)
 
     def extra_repr(self) -> str:
@@ -369,25 +368,23 @@ class ResetEachPass(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
+        # found once: every attack step passes through forward(), and the modules do not change
+        # while the model is evaluated (surrogate and gradient-mode swaps keep the neurons)
+        self._resets = state_resets(model)
 
     @property
     def stochastic(self) -> bool:
         return bool(getattr(self.model, "stochastic", False))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        reset_states(self.model)
+        for reset in self._resets:
+            reset()
         return self.model(x)
 
 
 def needs_reset(model: nn.Module) -> bool:
     """True when ``model`` holds neurons (or memory modules) whose state may carry across calls."""
-    if any(n.family.name != OwnNeurons.name for n in find_neurons(model)):
-        return True
-    try:
-        from spikingjelly.activation_based.base import MemoryModule
-    except ImportError:
-        return False
-    return any(isinstance(m, MemoryModule) for m in model.modules())
+    return bool(state_resets(model))
 
 
 def with_reset(model: nn.Module) -> nn.Module:
