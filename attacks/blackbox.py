@@ -53,6 +53,12 @@ def square_queries(eot: int, evals: int = SQUARE_EVALS) -> tuple[int, int]:
     return evals // draws, draws
 
 
+def square_params(eot: int, seed: int) -> dict[str, int]:
+    """What :func:`square` runs with for ``eot`` and ``seed``, as a row's ``params`` records it."""
+    queries, draws = square_queries(eot)
+    return {"evals": SQUARE_EVALS, "queries": queries, "draws_per_query": draws, "seed": seed}
+
+
 def square(
     model: nn.Module,
     x: torch.Tensor,

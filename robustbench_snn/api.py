@@ -157,6 +157,30 @@ def is_stochastic(model: nn.Module, x: torch.Tensor) -> bool:
         return not torch.equal(model(x), model(x))
 
 
+def surrogate_attack_label(surrogate: str | None, attack: str, surrogate_train: str, *, whitebox: bool, bpda: bool) -> str:
+    """The row's ``surrogate_attack`` (part of its key): the attack's surrogate, the sweep,
+    ``not-differentiable``, the BPDA surrogate, the composite attack's name, or the model's own."""
+    from .harness import sweep_surrogates
+    from .interop import BPDA_SURROGATE
+    from .surrogate import Surrogate
+
+    if surrogate == "all":
+        return f"all({len(sweep_surrogates())})"
+    if surrogate is not None:
+        return str(Surrogate.parse(surrogate))
+    if not whitebox:
+        return "not-differentiable"
+    if bpda:
+        return f"bpda:{BPDA_SURROGATE}"
+    return attack if attack in COMPOSITE_ATTACKS else surrogate_train
+
+
+def possible_surrogate_attack_labels(surrogate: str | None, attack: str, surrogate_train: str) -> set[str]:
+    """Every ``surrogate_attack`` a run can record before its model checks are known (for the
+    ``--force`` check made before the attack)."""
+    return {surrogate_attack_label(surrogate, attack, surrogate_train, whitebox=w, bpda=b) for w in (True, False) for b in (True, False)}
+
+
 @dataclass(frozen=True)
 class ModelFacts:
     """What the checks before an evaluation found out about the model."""
@@ -305,7 +329,7 @@ def benchmark(
     from robustbench_snn.attacks import ATTACKS, NORMS
 
     from .data import DATASETS, load_dataset
-    from .harness import AttackConfig, sweep_surrogates
+    from .harness import AttackConfig
     from .interop import BPDA_SURROGATE, ResetEachPass, require_neurons
     from .neurons import GRAD_MODES
     from .surrogate import Surrogate
@@ -345,16 +369,7 @@ def benchmark(
     described = describe(model)
     model_info = {"name": name or type(model.model if isinstance(model, ResetEachPass) else model).__name__, **described, **(info or {})}
     own = f"bpda:{BPDA_SURROGATE}" if facts.bpda else described["surrogate_train"]  # "none": ANN; "own": unrecognised spiking code
-    if attack_sg is not None:
-        surrogate_label = str(attack_sg)
-    elif sweep:
-        surrogate_label = f"all({len(sweep_surrogates())})"
-    elif not facts.whitebox:
-        surrogate_label = "not-differentiable"
-    elif attack in COMPOSITE_ATTACKS and not facts.bpda:
-        surrogate_label = attack
-    else:
-        surrogate_label = own
+    surrogate_label = surrogate_attack_label(surrogate, attack, described["surrogate_train"], whitebox=facts.whitebox, bpda=facts.bpda)
     cfg = AttackConfig(attack if attack not in COMPOSITE_ATTACKS else "pgd", threat_model, eps_value, steps, alpha_value, eot, grad=grad)
     # --- run -------------------------------------------------------------------------
     run = Run(
@@ -382,33 +397,28 @@ _GRADIENT_ATTACKS = ("fgsm", "pgd", "apgd-ce", "apgd-dlr", "apgd-t", "mixed-pgd"
 
 def _single_params(cfg, surrogate: str, seed: int = 0) -> dict[str, Any]:
     """The parameters one registered attack ran with (no ``alpha`` where it has none)."""
-    from robustbench_snn.attacks import default_alpha
-    from robustbench_snn.attacks.blackbox import SQUARE_EVALS, square_queries
+    from robustbench_snn.attacks.blackbox import square_params
 
     if cfg.attack == "square":
-        queries, per_query = square_queries(cfg.eot)
-        return {"evals": SQUARE_EVALS, "queries": queries, "draws_per_query": per_query, "seed": seed}
+        return square_params(cfg.eot, seed)
     params: dict[str, Any] = {"eot": cfg.eot, "grad": cfg.grad, "surrogate": surrogate}
     if cfg.attack == "fgsm":
         return {**params, "steps": 1, "alpha": round(cfg.eps, 6)}
     params["steps"] = cfg.steps
     if cfg.attack.startswith("apgd"):
         return params
-    return {**params, "alpha": round(cfg.alpha if cfg.alpha is not None else default_alpha(cfg.eps, cfg.steps), 6), "random_start": cfg.random_start}
+    return {**params, "alpha": round(cfg.step_size, 6), "random_start": cfg.random_start}
 
 
 def _transfer_sources(given, dataset: str, target: str, zoo_dir, device: str) -> tuple[dict[str, nn.Module], dict[str, str]]:
     """``({member: model}, {member: source name})`` for the standard evaluation's transfer members."""
     if given is not None:
         return dict(given), {k: getattr(v, "name", k) for k, v in given.items()}
-    from .standard import transfer_snn_source
+    from .standard import transfer_source_names
     from .zoo import DEFAULT_ZOO, load_checkpoint, zoo_models
 
-    wanted = {"transfer-ann": "ann-cnn", "transfer-snn": transfer_snn_source(target)}
     sources, names = {}, {}
-    for member, source in wanted.items():
-        if source == target:
-            continue
+    for member, source in transfer_source_names(target).items():
         for root in dict.fromkeys([zoo_dir, DEFAULT_ZOO]):  # the given zoo, else the repository's
             if source in zoo_models(dataset, root):
                 sources[member] = load_checkpoint(source, dataset, root)[0].to(device)

@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     sm = sub.add_parser("submit", help="evaluate a submission folder (model.py, weights.safetensors, card.json) and upsert its row")
     sm.add_argument("folder", help="the submission folder; model.py is code and runs as you: review it first")
     sm.add_argument("--n-examples", type=_positive_int("--n-examples"), default=None, help="first N test examples (a dry run; the row records N). Default: the full test set")
-    sm.add_argument("--batch-size", type=_positive_int("--batch-size"), default=250)
+    sm.add_argument("--batch-size", type=_positive_int("--batch-size"), default=BATCH_SIZE)
     sm.add_argument("--out", default=None, help="leaderboard CSV (default leaderboards/<dataset>_<threat model>.csv)")
     sm.add_argument("--archive", default=None, help="where the submission is kept (default submissions/ in this checkout)")
     sm.add_argument("--force", action="store_true", help="let a row evaluated on fewer examples replace one evaluated on more")
@@ -370,7 +370,7 @@ def cmd_eval(args) -> int:
     """Load zoo checkpoint(s), :func:`~robustbench_snn.api.benchmark` each, upsert the rows."""
     from robustbench_snn.attacks import ATTACKS, NORMS
 
-    from .api import COMPOSITE_ATTACKS, benchmark, parse_eps
+    from .api import COMPOSITE_ATTACKS, benchmark, parse_eps, possible_surrogate_attack_labels
     from .data import DATASETS, load_dataset
     from .leaderboard import default_path, refuse_smaller, upsert
     from .neurons import GRAD_MODES
@@ -392,7 +392,7 @@ def cmd_eval(args) -> int:
     _check_name("gradient mode", args.grad, GRAD_MODES)
     _check_name("norm", args.norm, NORMS)
     eps_text = args.eps if args.eps is not None else DEFAULT_EPS[args.norm]
-    parse_eps(eps_text, args.norm, "--eps")
+    eps = parse_eps(eps_text, args.norm, "--eps")
     if args.alpha is not None and parse_eps(args.alpha, args.norm, "--alpha") == 0:
         raise UserInputError(f"bad --alpha {args.alpha!r}; the step size must be > 0")
     if args.surrogate and args.surrogate != "all":
@@ -407,10 +407,8 @@ def cmd_eval(args) -> int:
         overrides = {"T": args.T} if args.T is not None else {}
         model, card = load_checkpoint(name, args.dataset, args.zoo_dir, **overrides)
         if not (args.no_save or args.force):
-            surrogates = {str(Surrogate.parse(args.surrogate))} if args.surrogate and args.surrogate != "all" else (
-                {a for a in [card["surrogate"], "standard", "none", "own", "bpda:atan:1"]} if not args.surrogate else {"all(12)"})
-            refuse_smaller(out, {"model": name, "dataset": args.dataset, "norm": args.norm, "eps": parse_eps(eps_text, args.norm),
-                                 "attack": args.attack, "grad": args.grad}, surrogates, len(data))
+            refuse_smaller(out, {"model": name, "dataset": args.dataset, "norm": args.norm, "eps": eps, "attack": args.attack, "grad": args.grad},
+                           possible_surrogate_attack_labels(args.surrogate, args.attack, card["surrogate"]), len(data))
         _say(args.quiet, f"{name} on {args.dataset} ({len(data)} examples): {args.attack} {args.norm} eps={eps_text} steps={args.steps} surrogate={args.surrogate or 'own'} grad={args.grad}")
         result = benchmark(
             model, dataset=args.dataset, threat_model=args.norm, eps=eps_text, attack=args.attack, surrogate=args.surrogate,
@@ -451,7 +449,7 @@ def _print_result(result, eps_text: str) -> None:
 
 def cmd_submit(args) -> int:
     """Validate, evaluate (standard), archive under submissions/<dataset>/<name>/, upsert."""
-    from .api import benchmark
+    from .api import benchmark, possible_surrogate_attack_labels
     from .interop import find_neurons
     from .leaderboard import default_path, refuse_smaller, upsert
     from .provenance import ROOT, git_commit, today
@@ -467,7 +465,7 @@ def cmd_submit(args) -> int:
     _check_writable(out, "--out")
     if args.n_examples is not None and not args.force:
         refuse_smaller(out, {"model": card["name"], "dataset": card["dataset"], "norm": card["threat_model"], "eps": sub.eps,
-                             "attack": "standard", "grad": "bptt"}, {"standard", "bpda:atan:1", "not-differentiable"}, args.n_examples)
+                             "attack": "standard", "grad": "bptt"}, possible_surrogate_attack_labels(None, "standard", "own"), args.n_examples)
     target = (Path(args.archive) if args.archive else ROOT / "submissions") / card["dataset"] / card["name"]
     commit = git_commit()
     _say(args.quiet, f"{card['name']} ({card['neuron_library']}) on {card['dataset']}: standard {card['threat_model']} eps={card['eps']}")

@@ -45,6 +45,13 @@ class AttackConfig:
     random_start: bool = True
     grad: str = "bptt"  # neurons' backward: bptt, bptr or rga (robustbench_snn.neurons.GRAD_MODES)
 
+    @property
+    def step_size(self) -> float:
+        """``alpha``, or the PGD default for ``eps`` and ``steps`` the attacks use when it is None."""
+        from robustbench_snn.attacks import default_alpha
+
+        return self.alpha if self.alpha is not None else default_alpha(self.eps, self.steps)
+
 
 @dataclass(frozen=True)
 class EvalResult:

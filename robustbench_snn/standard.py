@@ -45,15 +45,11 @@ class StandardResult:
     params: dict[str, dict] = dataclasses.field(default_factory=dict)  # member -> the parameters it ran with
 
 
-def transfer_sources(target: str, load) -> dict[str, nn.Module]:
-    """Source models for the transfer members: ``load(name) -> model or None``."""
-    sources = {"transfer-ann": load("ann-cnn"), "transfer-snn": load(transfer_snn_source(target))}
-    return {k: v for k, v in sources.items() if v is not None}
-
-
-def transfer_snn_source(target: str) -> str:
-    """The zoo SNN the ``transfer-snn`` member crafts on (``rsc-snn`` for ``snn-cnn`` itself)."""
-    return "rsc-snn" if target == "snn-cnn" else "snn-cnn"
+def transfer_source_names(target: str) -> dict[str, str]:
+    """Transfer member -> the zoo model it crafts on: ``ann-cnn``, and ``snn-cnn``
+    (``rsc-snn`` when attacking ``snn-cnn`` itself); never the target."""
+    names = {"transfer-ann": "ann-cnn", "transfer-snn": "rsc-snn" if target == "snn-cnn" else "snn-cnn"}
+    return {member: source for member, source in names.items() if source != target}
 
 
 def _on_survivors(robust: torch.Tensor, data, run, known: torch.Tensor | None = None) -> torch.Tensor:
@@ -97,8 +93,7 @@ def standard_evaluation(
     gradients (ours, SpikingJelly multi-step IF / LIF), and on a model without spiking neurons is one PGD (the sweep
     would repeat it identically).
     """
-    from robustbench_snn.attacks import default_alpha
-    from robustbench_snn.attacks.blackbox import SQUARE_EVALS, square_queries
+    from robustbench_snn.attacks.blackbox import square_params
 
     from .harness import clean_accuracy
     from .interop import find_neurons, supports_rate_gradients
@@ -107,7 +102,7 @@ def standard_evaluation(
     kw = {"draws": draws, "seed": seed, "quiet": quiet}
     apgd = dataclasses.replace(cfg, steps=APGD_STEPS, alpha=None)
     pgd = dataclasses.replace(cfg, attack="pgd")
-    pgd_params = {"steps": pgd.steps, "alpha": round(pgd.alpha if pgd.alpha is not None else default_alpha(cfg.eps, pgd.steps), 6), "eot": cfg.eot}
+    pgd_params = {"steps": pgd.steps, "alpha": round(pgd.step_size, 6), "eot": cfg.eot}
     params: dict[str, dict] = {}
     per_attack: dict[str, float] = {}
     seconds: dict[str, float] = {}
@@ -159,8 +154,7 @@ def standard_evaluation(
     square_head_seconds = time.perf_counter() - t0
     member("square", lambda d: evaluate(model, d, square, **kw).robust_per_example, known=square_head)
     seconds["square"] += square_head_seconds
-    queries, per_query = square_queries(cfg.eot)
-    params["square"] = {"evals": SQUARE_EVALS, "queries": queries, "draws_per_query": per_query, "seed": seed}
+    params["square"] = square_params(cfg.eot, seed)
     for name, source in sources.items():
         member(name, lambda d, src=source, name=name: evaluate(model, d, pgd, attack_fn=transfer_from(src), label=name, **kw).robust_per_example)
         params[name] = {"source": (source_names or {}).get(name, "?"), **pgd_params, "eot": 1}
