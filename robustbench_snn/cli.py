@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .allocator import keep_freed_memory
 from .errors import UnknownNameError, UserInputError
+from .submit import BATCH_SIZE
 
 DEFAULT_EPS = {"linf": "8/255", "l2": "0.5"}
 
@@ -26,8 +27,6 @@ class _Parser(argparse.ArgumentParser):
         raise UserInputError(f"{message} (see `{self.prog} --help`)")
 
 
-#: Default examples per attack batch of rbsnn eval.
-BATCH_SIZE = 250
 #: Zoo checkpoint names: file names inside zoo/<dataset>/, never paths.
 ZOO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 #: Upper bounds that keep a typo from allocating tens of GB or running for days.
@@ -198,15 +197,6 @@ def _check_zoo_dir(zoo_dir: str | None) -> None:
         raise UserInputError(f"--zoo-dir {zoo_dir!r} is a file, not a folder")
 
 
-def _check_writable(path: Path, flag: str) -> None:
-    """Fail before any work unless ``path`` can be written as a file."""
-    if path.is_dir():
-        raise UserInputError(f"{flag} {str(path)!r} is a folder; give a CSV file path")
-    parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), None)
-    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise UserInputError(f"{flag} {str(path)!r} cannot be written (no permission, or a file stands where a folder should)")
-
-
 def _check_name(kind: str, name: str, valid) -> None:
     if name not in valid:
         raise UnknownNameError(kind, name, valid)
@@ -372,7 +362,7 @@ def cmd_eval(args) -> int:
 
     from .api import COMPOSITE_ATTACKS, benchmark, parse_eps, possible_surrogate_attack_labels
     from .data import DATASETS, load_dataset
-    from .leaderboard import default_path, refuse_smaller, upsert
+    from .leaderboard import check_writable, default_path, refuse_smaller, upsert
     from .neurons import GRAD_MODES
     from .provenance import git_commit
     from .surrogate import Surrogate
@@ -400,7 +390,7 @@ def cmd_eval(args) -> int:
     device = _resolve_device(args.device)
     out = Path(args.out) if args.out else default_path(args.dataset, args.norm)
     if not args.no_save:
-        _check_writable(out, "--out")
+        check_writable(out, "--out")
     commit = git_commit()  # taken before the (long) evaluation, like the code it describes
     data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
     for name in models:
@@ -448,47 +438,19 @@ def _print_result(result, eps_text: str) -> None:
 
 
 def cmd_submit(args) -> int:
-    """Validate, evaluate (standard), archive under submissions/<dataset>/<name>/, upsert."""
-    from .api import benchmark, possible_surrogate_attack_labels
-    from .interop import find_neurons
-    from .leaderboard import default_path, refuse_smaller, upsert
-    from .provenance import ROOT, git_commit, today
-    from .submit import CLAIM_MARGIN, archive, load_submission, submission_command
-    from .zoo import zoo_models
+    """:func:`~robustbench_snn.submit.run_submission`, then print what it measured."""
+    from .submit import CLAIM_MARGIN, run_submission
 
-    sub = load_submission(args.folder)
-    card = sub.card
-    if card["name"] in zoo_models(card["dataset"]):
-        raise UserInputError(f"submission name {card['name']!r} is a zoo model of {card['dataset']!r}; choose another name in card.json")
-    device = _resolve_device(args.device)
-    out = Path(args.out) if args.out else default_path(card["dataset"], card["threat_model"])
-    _check_writable(out, "--out")
-    if args.n_examples is not None and not args.force:
-        refuse_smaller(out, {"model": card["name"], "dataset": card["dataset"], "norm": card["threat_model"], "eps": sub.eps,
-                             "attack": "standard", "grad": "bptt"}, possible_surrogate_attack_labels(None, "standard", "own"), args.n_examples)
-    target = (Path(args.archive) if args.archive else ROOT / "submissions") / card["dataset"] / card["name"]
-    commit = git_commit()
-    _say(args.quiet, f"{card['name']} ({card['neuron_library']}) on {card['dataset']}: standard {card['threat_model']} eps={card['eps']}")
-    result = benchmark(
-        sub.model, dataset=card["dataset"], threat_model=card["threat_model"], eps=sub.eps, attack="standard",
-        n_examples=args.n_examples, data_dir=args.data_dir, seed=args.seed, device=device, batch_size=args.batch_size,
-        progress=not args.quiet, name=card["name"],
-        info={"defense": card.get("defense", "submitted"), "source": "submitted", "T": card["T"], "encoder": card["encoder"],
-              **({} if find_neurons(sub.model) else {"neuron": f"{card['neuron_library']} (not recognised)"})},
+    _say(args.quiet, f"submitting {args.folder}: the standard evaluation on the card's dataset and threat model")
+    run = run_submission(
+        args.folder, out=args.out, archive_root=args.archive, n_examples=args.n_examples, seed=args.seed,
+        device=_resolve_device(args.device), batch_size=args.batch_size, data_dir=args.data_dir, progress=not args.quiet,
+        force=args.force,
     )
-    flags = list(result.flags)
-    if card["claimed_robust"] > result.robust_acc + CLAIM_MARGIN:
-        flags.append("claim-exceeds-measured")
-    result.flags = flags
-    _print_result(result, str(card["eps"]))
-    command = submission_command(target, ROOT, args.n_examples, args.seed, args.data_dir)
-    row = result.row(command=command, commit=commit, claimed_clean=card["claimed_clean"], claimed_robust=card["claimed_robust"])
-    measured = {"card": card, "row": row, "date": today(), "per_attack": result.per_attack, "params": result.params}
-    upsert(out, row, force=args.force)  # first: a refused row leaves no archive behind
-    archive(sub, target, measured)
-    print(f"submission kept in {target}; leaderboard row written to {out}")
-    if "claim-exceeds-measured" in flags:
-        print(f"  the claimed robust accuracy {card['claimed_robust']:.2f}% is more than {CLAIM_MARGIN:g} points above the measured {result.robust_acc:.2f}%")
+    _print_result(run.result, str(run.card["eps"]))
+    print(f"submission kept in {run.target}; leaderboard row written to {run.out}")
+    if "claim-exceeds-measured" in run.result.flags:
+        print(f"  the claimed robust accuracy {run.card['claimed_robust']:.2f}% is more than {CLAIM_MARGIN:g} points above the measured {run.result.robust_acc:.2f}%")
     return 0
 
 

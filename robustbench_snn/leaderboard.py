@@ -83,6 +83,17 @@ def _key(df: pd.DataFrame, schema: Schema) -> pd.Series:
     return pd.concat(parts, axis=1).agg("|".join, axis=1)
 
 
+def check_writable(path: Path, flag: str) -> None:
+    """Fail before any work unless ``path`` can be written as a file (``flag`` names it in the error)."""
+    import os
+
+    if path.is_dir():
+        raise UserInputError(f"{flag} {str(path)!r} is a folder; give a CSV file path")
+    parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UserInputError(f"{flag} {str(path)!r} cannot be written (no permission, or a file stands where a folder should)")
+
+
 class SmallerRunError(UserInputError):
     """A row from fewer examples would replace one from more (pass ``force=True`` / ``--force``)."""
 

@@ -30,11 +30,12 @@ import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from .errors import UnknownNameError, UserInputError
+
+if TYPE_CHECKING:  # torch is imported where a model is built, not when the CLI reads BATCH_SIZE
+    from torch import nn
 
 MODEL_FILE, WEIGHTS_FILE, CARD_FILE, MEASURED_FILE = "model.py", "weights.safetensors", "card.json", "measured.json"
 #: Suffixes of pickle-based containers (torch.save, pickle, joblib, Lightning): never loaded.
@@ -42,6 +43,9 @@ PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
 NEURON_LIBRARIES = ("robustbench_snn", "spikingjelly", "snntorch", "pytorch")
 #: Points by which a claimed robust accuracy may exceed the measured one before it is flagged.
 CLAIM_MARGIN = 2.0
+#: Examples per attack batch when the command does not say (rbsnn eval and submit; the
+#: module imports no torch so that the CLI can read it while building its parser).
+BATCH_SIZE = 250
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 #: field -> (type check, description for the error message)
@@ -170,6 +174,8 @@ def build_model(folder: Path, card: dict[str, Any]) -> nn.Module:
         raise
     except Exception as e:  # noqa: BLE001 - user code may fail in any way; one line, naming the file
         raise UserInputError(f"{path} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+    from torch import nn
+
     if not isinstance(model, nn.Module):
         raise UserInputError(f"{card['factory']}() in {path} returned {type(model).__name__}, not a torch.nn.Module")
     return model
@@ -211,17 +217,78 @@ def load_submission(folder: str | Path) -> Submission:
     return Submission(folder, card, model.eval(), parse_eps(card["eps"], card["threat_model"]))
 
 
-def submission_command(archived: Path, root: Path, n_examples: int | None, seed: int, data_dir: str | None) -> str:
-    """The command that re-makes the row from the archived folder."""
+def submission_command(archived: Path, root: Path, n_examples: int | None, seed: int, data_dir: str | None,
+                       batch_size: int = BATCH_SIZE) -> str:
+    """The command that re-makes the row from the archived folder: every setting that can
+    change a number is on it when it differs from the default."""
     try:
         shown = archived.resolve().relative_to(root)
     except ValueError:
         shown = archived
     argv = ["rbsnn", "submit", str(shown)]
-    for flag, value in (("--n-examples", n_examples), ("--seed", seed if seed else None), ("--data-dir", data_dir)):
+    for flag, value in (("--n-examples", n_examples), ("--seed", seed if seed else None), ("--data-dir", data_dir),
+                        ("--batch-size", batch_size if batch_size != BATCH_SIZE else None)):
         if value is not None:
             argv += [flag, str(value)]
     return shlex.join(argv)
+
+
+@dataclass
+class SubmissionRun:
+    card: dict[str, Any]
+    result: Any  # api.BenchmarkResult, its flags including claim-exceeds-measured
+    row: dict[str, Any]
+    out: Path  # the leaderboard written
+    target: Path  # where the submission is kept
+
+
+def run_submission(
+    folder: str | Path,
+    *,
+    out: str | Path | None = None,
+    archive_root: str | Path | None = None,
+    n_examples: int | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    batch_size: int = BATCH_SIZE,
+    data_dir: str | None = None,
+    progress: bool = True,
+    force: bool = False,
+) -> SubmissionRun:
+    """What ``rbsnn submit`` does: validate the folder (nothing written on any error), run
+    the standard evaluation, flag an overstated claim, upsert the row (``out``, default the
+    dataset's leaderboard) and keep the submission under ``archive_root/<dataset>/<name>/``."""
+    from .api import benchmark, possible_surrogate_attack_labels
+    from .interop import find_neurons
+    from .leaderboard import check_writable, default_path, refuse_smaller, upsert
+    from .provenance import ROOT, git_commit, today
+    from .zoo import zoo_models
+
+    sub = load_submission(folder)
+    card = sub.card
+    if card["name"] in zoo_models(card["dataset"]):
+        raise UserInputError(f"submission name {card['name']!r} is a zoo model of {card['dataset']!r}; choose another name in card.json")
+    out = Path(out) if out else default_path(card["dataset"], card["threat_model"])
+    check_writable(out, "--out")
+    if n_examples is not None and not force:
+        refuse_smaller(out, {"model": card["name"], "dataset": card["dataset"], "norm": card["threat_model"], "eps": sub.eps,
+                             "attack": "standard", "grad": "bptt"}, possible_surrogate_attack_labels(None, "standard", "own"), n_examples)
+    target = Path(archive_root or ROOT / "submissions") / card["dataset"] / card["name"]
+    commit = git_commit()
+    result = benchmark(
+        sub.model, dataset=card["dataset"], threat_model=card["threat_model"], eps=sub.eps, attack="standard",
+        n_examples=n_examples, data_dir=data_dir, seed=seed, device=device, batch_size=batch_size, progress=progress,
+        name=card["name"],
+        info={"defense": card.get("defense", "submitted"), "source": "submitted", "T": card["T"], "encoder": card["encoder"],
+              **({} if find_neurons(sub.model) else {"neuron": f"{card['neuron_library']} (not recognised)"})},
+    )
+    if card["claimed_robust"] > result.robust_acc + CLAIM_MARGIN:
+        result.flags = [*result.flags, "claim-exceeds-measured"]
+    command = submission_command(target, ROOT, n_examples, seed, data_dir, batch_size)
+    row = result.row(command=command, commit=commit, claimed_clean=card["claimed_clean"], claimed_robust=card["claimed_robust"])
+    upsert(out, row, force=force)  # first: a refused row leaves no archive behind
+    archive(sub, target, {"card": card, "row": row, "date": today(), "per_attack": result.per_attack, "params": result.params})
+    return SubmissionRun(card, result, row, out, target)
 
 
 def archive(sub: Submission, target: Path, measured: dict[str, Any]) -> None:
