@@ -19,5 +19,9 @@ def test_committed_row_is_remade_by_its_command(model, attack, eps, tmp_path):
     out = tmp_path / "board.csv"
     assert main(shlex.split(row["command"])[1:] + ["--out", str(out), "--quiet"]) == 0
     new = read(out).iloc[0]
-    assert (new.clean_acc, new.robust_acc) == (row.clean_acc, row.robust_acc)
+    # one example either way: the committed rows were measured on another CPU, where other kernels
+    # round differently and can flip the sign of a near-zero gradient element (this host re-made
+    # them exactly; the project must pass on any x86-64 CPU)
+    one_example = 100 / row.n_examples
+    assert abs(new.clean_acc - row.clean_acc) <= one_example and abs(new.robust_acc - row.robust_acc) <= one_example
     assert (new.steps, new.eot, new.draws, new.n_examples) == (row.steps, row.eot, row.draws, row.n_examples)
