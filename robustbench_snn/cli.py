@@ -441,7 +441,6 @@ def cmd_submit(args) -> int:
     """:func:`~robustbench_snn.submit.run_submission`, then print what it measured."""
     from .submit import CLAIM_MARGIN, run_submission
 
-    _say(args.quiet, f"submitting {args.folder}: the standard evaluation on the card's dataset and threat model")
     run = run_submission(
         args.folder, out=args.out, archive_root=args.archive, n_examples=args.n_examples, seed=args.seed,
         device=_resolve_device(args.device), batch_size=args.batch_size, data_dir=args.data_dir, progress=not args.quiet,

@@ -118,7 +118,7 @@ def test_a_malformed_submission_gets_one_line_exit_2_and_writes_nothing(case, tm
     folder = _copy("plain-snn", tmp_path)
     mutate(folder)
     before = _tree_digest(ROOT / "leaderboards", ROOT / "submissions")
-    assert main(["submit", str(folder), "--n-examples", "8", "--out", str(tmp_path / "board.csv"), "--quiet"]) == 2
+    assert main(["submit", str(folder), "--n-examples", "8", "--out", str(tmp_path / "board.csv")]) == 2  # not --quiet: nothing else on stderr
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("rbsnn: error: ")
     assert __import__("re").search(message, err[0]), err[0]
