@@ -48,3 +48,7 @@ def torchattacks_pgd(
     else:
         raise ValueError(f"torchattacks PGD supports linf and l2, not {ball.name}")
     return atk(x, y).detach()
+
+
+# batch-shaped draws from the global generator: the harness runs it on fixed, seeded blocks
+torchattacks_pgd.batch_shaped_rng = True

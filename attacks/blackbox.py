@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from robustbench_snn.progress import tick
+from robustbench_snn.streams import LIBRARY_BLOCK
 
 from .norms import NormBall
 
@@ -56,7 +57,7 @@ def square_queries(eot: int, evals: int = SQUARE_EVALS) -> tuple[int, int]:
 def square_params(eot: int, seed: int) -> dict[str, int]:
     """What :func:`square` runs with for ``eot`` and ``seed``, as a row's ``params`` records it."""
     queries, draws = square_queries(eot)
-    return {"evals": SQUARE_EVALS, "queries": queries, "draws_per_query": draws, "seed": seed}
+    return {"evals": SQUARE_EVALS, "queries": queries, "draws_per_query": draws, "seed": seed, "block": LIBRARY_BLOCK}
 
 
 def square(
@@ -82,6 +83,11 @@ def square(
     return ball.project(atk(x, y).detach(), x)  # float rounding can leave the ball by ~1e-7
 
 
+# torchattacks' Square reseeds and draws batch-shaped numbers from the global generator
+# (and queries shrinking subsets): the harness runs it on fixed blocks, each with its own seed
+square.batch_shaped_rng = True
+
+
 def foolbox_attack(name: str):
     """A foolbox 3 attack (``'LinfPGD'``, ``'L2PGD'``, ``'BoundaryAttack'``, ...) as one of ours."""
 
@@ -97,4 +103,5 @@ def foolbox_attack(name: str):
         return ball.project(clipped.detach(), x)
 
     run.__doc__ = f"foolbox's {name}"
+    run.batch_shaped_rng = True
     return run

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from robustbench_snn import streams
 from robustbench_snn.errors import UnknownNameError
 
 _TINY = 1e-12
@@ -51,8 +52,9 @@ class LinfBall(NormBall):
     name = "linf"
 
     def random_start(self, x: torch.Tensor) -> torch.Tensor:
-        # Same draw as torchattacks' PGD, so a shared seed gives a shared start.
-        return (x + torch.empty_like(x).uniform_(-self.eps, self.eps)).clamp(0, 1)
+        # Outside an evaluation's per-example streams, the same draw as torchattacks'
+        # PGD, so a shared seed gives a shared start.
+        return (x + streams.uniform_like(x, -self.eps, self.eps)).clamp(0, 1)
 
     def step(self, x_adv: torch.Tensor, grad: torch.Tensor, alpha: float) -> torch.Tensor:
         return x_adv + alpha * grad.sign()
@@ -70,9 +72,9 @@ class L2Ball(NormBall):
 
     def random_start(self, x: torch.Tensor) -> torch.Tensor:
         # Uniform direction, radius eps * U(0, 1) (torchattacks' PGDL2 start).
-        d = torch.randn_like(x)
+        d = streams.randn_like(x)
         d = d / (_per_example_norm(d, 2) + _TINY)
-        r = torch.rand(x.shape[0], *([1] * (x.dim() - 1)), dtype=x.dtype, device=x.device)
+        r = streams.uniform_like(x[(...,) + (slice(0, 1),) * (x.dim() - 1)], 0.0, 1.0)  # [B, 1, ...]
         return self.project(x + d * r * self.eps, x)
 
     def step(self, x_adv: torch.Tensor, grad: torch.Tensor, alpha: float) -> torch.Tensor:

@@ -17,6 +17,8 @@ import dataclasses
 import torch
 from torch import nn
 
+from robustbench_snn import streams
+
 from .base import Defense, register_defense, require_encoder
 
 
@@ -32,23 +34,26 @@ class RSC(Defense):
 
 
 @torch.no_grad()
-def vote_counts(model: nn.Module, x: torch.Tensor, draws: int, seed: int, num_classes: int | None = None) -> torch.Tensor:
+def vote_counts(
+    model: nn.Module, x: torch.Tensor, draws: int, seed: int, num_classes: int | None = None, ids: torch.Tensor | None = None,
+) -> torch.Tensor:
     """How many of ``draws`` encoder draws predict each class: ``[B, K]``.
 
-    Seeds the global RNG (the encoder's default stream), so counts are
-    reproducible for a given ``seed``.
+    Example ``i`` draws from its own stream for ``(seed, ids[i])``
+    (:mod:`robustbench_snn.streams`; ``ids`` default ``0..B-1``), so its
+    counts do not depend on which examples share the batch.
     """
     model.eval()
-    torch.manual_seed(seed)
     counts = None
-    for _ in range(draws):
-        logits = model(x)
-        k = num_classes or logits.shape[1]
-        c = torch.nn.functional.one_hot(logits.argmax(1), k)
-        counts = c if counts is None else counts + c
+    with streams.per_example(seed, torch.arange(len(x)) if ids is None else ids, "vote"):
+        for _ in range(draws):
+            logits = model(x)
+            k = num_classes or logits.shape[1]
+            c = torch.nn.functional.one_hot(logits.argmax(1), k)
+            counts = c if counts is None else counts + c
     return counts
 
 
-def majority_vote(model: nn.Module, x: torch.Tensor, draws: int = 32, seed: int = 0) -> torch.Tensor:
+def majority_vote(model: nn.Module, x: torch.Tensor, draws: int = 32, seed: int = 0, ids: torch.Tensor | None = None) -> torch.Tensor:
     """The smoothed prediction ``argmax_c #{draws predicting c}``: ``[B]`` (ties -> lowest class)."""
-    return vote_counts(model, x, draws, seed).argmax(1)
+    return vote_counts(model, x, draws, seed, ids=ids).argmax(1)

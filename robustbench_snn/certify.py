@@ -55,7 +55,9 @@ from scipy.stats import beta, binomtest
 from scipy.stats import norm as standard_normal  # not `norm`: mechanisms have a `norm` attribute
 from torch import nn
 
+from . import streams
 from .encoders import encoder_name
+from .streams import example_seed
 from .errors import UserInputError
 
 #: Class index meaning "the smoothed classifier abstains".
@@ -114,7 +116,7 @@ class GaussianNoise(Mechanism):
             raise UserInputError(f"bad --sigma {self.sigma}; Gaussian smoothing needs sigma > 0")
 
     def perturb(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        return model(x + self.sigma * torch.randn_like(x))
+        return model(x + self.sigma * streams.randn_like(x))  # each draw from the example's stream
 
     def radius(self, p_lower: float, x: torch.Tensor) -> float:
         return float(self.sigma * standard_normal.ppf(p_lower))
@@ -207,11 +209,6 @@ def certify(model: nn.Module, mechanism: Mechanism, x: torch.Tensor, n0: int, n:
     return c_a, mechanism.radius(p_lower, x)
 
 
-def example_seed(seed: int, idx: int) -> int:
-    """Seed of example ``idx``'s draws: results do not depend on which other examples run."""
-    return seed * 1_000_003 + idx
-
-
 @dataclass(frozen=True)
 class CertifyConfig:
     n0: int = 100
@@ -234,9 +231,10 @@ def certify_dataset(model: nn.Module, mechanism: Mechanism, data, cfg: CertifyCo
     rows = []
     for idx in range(len(data)):
         x, label = data.x[idx].to(device), int(data.y[idx])
-        torch.manual_seed(example_seed(cfg.seed, idx))
         start = time.perf_counter()
-        pred, radius = certify(model, mechanism, x, cfg.n0, cfg.n, cfg.alpha, cfg.batch, data.num_classes)
+        # one stream for the example: its draws do not depend on cfg.batch (draws per pass)
+        with streams.using(streams.ExampleStreams([example_seed(cfg.seed, idx)])):
+            pred, radius = certify(model, mechanism, x, cfg.n0, cfg.n, cfg.alpha, cfg.batch, data.num_classes)
         seconds = time.perf_counter() - start if record_time else 0.0
         rows.append({"idx": idx, "label": label, "predict": pred, "radius": radius, "correct": int(pred == label), "time": seconds})
         if progress is not None:
@@ -297,12 +295,12 @@ def crosscheck(model: nn.Module, mechanism: Mechanism, data, rows: list[dict], c
         if e["predict"] == ABSTAIN or e["radius"] <= 0:
             continue
         idx = e["idx"]
-        torch.manual_seed(example_seed(cfg.seed, idx) + 1)
         x = data.x[idx : idx + 1].to(device)
         y = torch.tensor([e["predict"]], device=device)
         ball = make_ball(mechanism.norm, CROSSCHECK_FRACTION * e["radius"])
-        x_adv = pgd(view, x, y, ball, steps=CROSSCHECK_STEPS, eot=CROSSCHECK_EOT)
-        new = predict(model, mechanism, x_adv[0], CROSSCHECK_PREDICT_N, cfg.alpha, cfg.batch, data.num_classes)
+        with streams.using(streams.ExampleStreams([(example_seed(cfg.seed, idx) + 1) % 2**64])):
+            x_adv = pgd(view, x, y, ball, steps=CROSSCHECK_STEPS, eot=CROSSCHECK_EOT)
+            new = predict(model, mechanism, x_adv[0], CROSSCHECK_PREDICT_N, cfg.alpha, cfg.batch, data.num_classes)
         attempts += 1
         violations += int(new not in (ABSTAIN, e["predict"]))
     return attempts, violations

@@ -34,6 +34,14 @@ class Dataset:
     x: torch.Tensor  # [N, C, H, W] in [0, 1]
     y: torch.Tensor  # [N]
     num_classes: int
+    #: [N] each example's index in its split (None: 0..N-1). A subset keeps its
+    #: examples' ids, and their random streams are keyed by them
+    #: (robustbench_snn.streams), so an example draws the same numbers wherever it runs.
+    ids: torch.Tensor | None = None
+
+    @property
+    def example_ids(self) -> torch.Tensor:
+        return torch.arange(len(self.y)) if self.ids is None else self.ids
 
     @property
     def in_shape(self) -> tuple[int, int, int]:
@@ -48,11 +56,11 @@ class Dataset:
             return self
         if n < 1:
             raise UserInputError(f"number of examples must be >= 1, got {n}")
-        return Dataset(self.name, self.split, self.x[:n], self.y[:n], self.num_classes)
+        return Dataset(self.name, self.split, self.x[:n], self.y[:n], self.num_classes, self.example_ids[:n])
 
     def subset(self, index: torch.Tensor) -> "Dataset":
         """The examples at ``index`` (a long tensor), in that order."""
-        return Dataset(self.name, self.split, self.x[index], self.y[index], self.num_classes)
+        return Dataset(self.name, self.split, self.x[index], self.y[index], self.num_classes, self.example_ids[index.cpu()])
 
 
 def _load_digits(split: str, data_dir: Path | None) -> Dataset:

@@ -28,6 +28,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from . import streams
 from .errors import UnknownNameError
 
 ENCODERS: dict[str, type["Encoder"]] = {}
@@ -92,8 +93,10 @@ class PoissonEncoder(Encoder):
     Poisson coding.
 
     ``seed`` makes the draws reproducible independently of the global RNG
-    (call :meth:`reseed` to restart the stream); with ``seed=None`` the
-    global torch RNG is used, so ``torch.manual_seed`` controls it.
+    (call :meth:`reseed` to restart the stream); with ``seed=None`` each
+    example draws from its own stream when an evaluation set them
+    (:mod:`robustbench_snn.streams`, so its spikes do not depend on the batch),
+    else from the global torch RNG, which ``torch.manual_seed`` controls.
     """
 
     stochastic = True
@@ -117,8 +120,11 @@ class PoissonEncoder(Encoder):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: [B, ...] -> spikes [T, B, ...] in {0, 1}
         p = (self.rate * x.clamp(0, 1)).unsqueeze(0).expand(self.T, *x.shape)
-        u = torch.rand(p.shape, generator=self.generator, dtype=p.dtype)
-        s = (u.to(p.device) < p.detach()).to(p.dtype)
+        if self.generator is not None:
+            u = torch.rand(p.shape, generator=self.generator, dtype=p.dtype).to(p.device)
+        else:
+            u = streams.rand(p.shape, batch_dim=1, dtype=p.dtype).to(p.device)  # [T, B, ...]: example b's own draws
+        s = (u < p.detach()).to(p.dtype)
         return p + (s - p).detach()
 
 

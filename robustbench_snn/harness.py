@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -21,7 +23,9 @@ from tqdm import tqdm
 
 from robustbench_snn.attacks import get_attack, make_ball
 
+from . import streams
 from .data import Dataset
+from .streams import LIBRARY_BLOCK
 from .interop import attack_surrogate, gradient_mode
 from .progress import counting, expected_ticks
 from .surrogate import Surrogate
@@ -64,23 +68,67 @@ class EvalResult:
 
 
 @torch.no_grad()
-def accuracy_per_example(model: nn.Module, x: torch.Tensor, y: torch.Tensor, draws: int = 1, batch_size: int = 256) -> torch.Tensor:
-    """Fraction of ``draws`` forward passes that predict ``y``, per example: ``[N]``."""
+def accuracy_per_example(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, draws: int = 1, batch_size: int = 256,
+    *, ids: torch.Tensor | None = None, seed: int = 0, purpose: str = "score",
+) -> torch.Tensor:
+    """Fraction of ``draws`` forward passes that predict ``y``, per example: ``[N]``.
+
+    With ``ids`` (the examples' indices in their split) each example's draws
+    come from its own stream for ``(seed, purpose)`` (:mod:`.streams`), so its
+    score does not depend on ``batch_size``; without, from the global generator.
+    """
     device = next(model.parameters()).device
     scores = torch.zeros(len(y))
     for i in range(0, len(y), batch_size):
         xb, yb = x[i : i + batch_size].to(device), y[i : i + batch_size].to(device)
+        source = streams.per_example(seed, ids[i : i + batch_size], purpose) if ids is not None else nullcontext()
         hits = torch.zeros(len(yb), device=device)
-        for _ in range(draws):
-            hits += (model(xb).argmax(1) == yb).float()
+        with source:
+            for _ in range(draws):
+                hits += (model(xb).argmax(1) == yb).float()
         scores[i : i + batch_size] = (hits / draws).cpu()
     return scores
 
 
 def clean_accuracy(model: nn.Module, data: Dataset, draws: int = 1, seed: int = 0, batch_size: int = 250) -> torch.Tensor:
-    """Per-example clean scores exactly as :func:`evaluate` computes them for ``seed``."""
-    torch.manual_seed(seed)
-    return accuracy_per_example(model.eval(), data.x, data.y, draws, batch_size)
+    """Per-example clean scores exactly as :func:`evaluate` computes them for ``seed`` (any ``batch_size``)."""
+    return accuracy_per_example(model.eval(), data.x, data.y, draws, batch_size, ids=data.example_ids, seed=seed, purpose="clean")
+
+
+def draws_batch_shaped(attack) -> bool:
+    """True for an attack that draws batch-shaped numbers from torch's global generator
+    (marked ``attack.batch_shaped_rng = True``): it runs in :data:`LIBRARY_BLOCK` blocks."""
+    return bool(getattr(attack, "batch_shaped_rng", False))
+
+
+def attack_batches(data: Dataset, batch_size: int, blocked: bool) -> list[torch.Tensor]:
+    """Positions in ``data`` of each batch the attack runs on: consecutive runs of
+    ``batch_size``, or for a ``blocked`` attack the examples of each id block."""
+    if not blocked:
+        return [torch.arange(i, min(i + batch_size, len(data))) for i in range(0, len(data), batch_size)]
+    block = data.example_ids // LIBRARY_BLOCK
+    return [torch.nonzero(block == b).flatten() for b in block.unique()]
+
+
+@contextmanager
+def attack_randomness(seed: int, ids: torch.Tensor, blocked: bool) -> Iterator[dict]:
+    """The random source of one attack call on the examples ``ids``; yields the
+    ``seed`` keyword for an attack that takes one.
+
+    Our attacks draw from per-example streams (purpose ``attack``). A blocked
+    (library) attack gets torch's global generator seeded from ``(seed, block)``,
+    with no streams (so the model's encoder draws from the same generator), and
+    the global state is restored afterwards.
+    """
+    if not blocked:
+        with streams.per_example(seed, ids, "attack"):
+            yield {"seed": seed}
+        return
+    block_seed = streams.example_seed(seed, int(ids[0]) // LIBRARY_BLOCK, "library-block")
+    with torch.random.fork_rng(devices=[]), streams.using(None):
+        torch.manual_seed(block_seed)
+        yield {"seed": block_seed}
 
 
 def evaluate(
@@ -103,8 +151,10 @@ def evaluate(
     attack's gradient steps or queries (:mod:`.progress`), under ``label``
     (the standard evaluation's member name) or the attack's name.
 
-    Seeding ``torch`` here makes encoder draws and random starts, hence the
-    numbers, reproducible for a given seed.
+    Every random number (encoder draws, random starts, a library attack's
+    own) comes from a generator keyed by ``seed`` and the example's id
+    (:mod:`.streams`, :func:`attack_randomness`), so the result is the same
+    for any ``batch_size``.
     """
     attack = attack_fn or get_attack(cfg.attack)
     ball = make_ball(cfg.norm, cfg.eps)
@@ -113,19 +163,20 @@ def evaluate(
     clean = clean_accuracy(model, data, draws, seed, batch_size)
     robust = torch.zeros(len(data))
     max_dist = 0.0
+    blocked = draws_batch_shaped(attack)
+    takes_seed = "seed" in inspect.signature(attack).parameters
     with attack_surrogate(model, surrogate), gradient_mode(model, cfg.grad):
-        # an attack with its own generator (torchattacks' Square) gets the evaluation's seed, not a fixed one
-        seeded = {"seed": seed} if "seed" in inspect.signature(attack).parameters else {}
-        starts = range(0, len(data), batch_size)
+        batches = attack_batches(data, batch_size, blocked)
         per_batch = expected_ticks(cfg.attack if attack_fn is None else "pgd", cfg.steps, cfg.eot)
-        bar = tqdm(total=len(starts) * per_batch, desc=f"{label or cfg.attack} {data.name}", disable=quiet, unit="step")
-        for b, i in enumerate(starts):
-            x, y = data.x[i : i + batch_size].to(device), data.y[i : i + batch_size].to(device)
-            with counting(lambda n: bar.update(min(n, (b + 1) * per_batch - bar.n))):
-                x_adv = attack(model, x, y, ball, steps=cfg.steps, alpha=cfg.alpha, random_start=cfg.random_start, eot=cfg.eot, **seeded)
+        bar = tqdm(total=len(batches) * per_batch, desc=f"{label or cfg.attack} {data.name}", disable=quiet, unit="step")
+        for b, index in enumerate(batches):
+            x, y, ids = data.x[index].to(device), data.y[index].to(device), data.example_ids[index]
+            with counting(lambda n: bar.update(min(n, (b + 1) * per_batch - bar.n))), attack_randomness(seed, ids, blocked) as seeded:
+                x_adv = attack(model, x, y, ball, steps=cfg.steps, alpha=cfg.alpha, random_start=cfg.random_start, eot=cfg.eot,
+                               **(seeded if takes_seed else {}))
             bar.update((b + 1) * per_batch - bar.n)  # an early stop (all fooled) finishes the batch's share
             max_dist = max(max_dist, check_in_ball(ball, x_adv, x, cfg.attack))
-            robust[i : i + batch_size] = accuracy_per_example(model, x_adv, y, draws, batch_size)
+            robust[index] = accuracy_per_example(model, x_adv, y, draws, batch_size, ids=ids, seed=seed, purpose="score")
         bar.close()
     robust = torch.minimum(clean, robust)
     return EvalResult(clean.mean().item(), robust.mean().item(), clean, robust, max_dist, time.perf_counter() - start)

@@ -96,6 +96,7 @@ def gather_evidence(model, data, cfg, *, draws: int = 1, seed: int = 0, n: int =
 
     from robustbench_snn.attacks.gradient import eot_gradient, has_input_gradient
 
+    from . import streams
     from .harness import evaluate
 
     sub = data.head(n)
@@ -110,10 +111,10 @@ def gather_evidence(model, data, cfg, *, draws: int = 1, seed: int = 0, n: int =
     ev.acc_stronger = torch.minimum(*restarts).mean().item()  # an example survives only if it survives both starts
     device = next(model.parameters()).device
     x, y = sub.x.to(device), sub.y.to(device)
-    torch.manual_seed(seed)
-    grad = eot_gradient(model.eval(), x, y, cfg.eot)
-    ev.zero_grad_share = (grad.flatten(1).abs().sum(1) <= ZERO_GRAD_NORM).float().mean().item()
-    ev.no_gradient = not has_input_gradient(model, x)
-    with torch.no_grad():
-        ev.disagreement = (model(x).argmax(1) != model(x).argmax(1)).float().mean().item()
+    with streams.per_example(seed, sub.example_ids, "masking"):  # every draw below from the examples' own streams
+        grad = eot_gradient(model.eval(), x, y, cfg.eot)
+        ev.zero_grad_share = (grad.flatten(1).abs().sum(1) <= ZERO_GRAD_NORM).float().mean().item()
+        ev.no_gradient = not has_input_gradient(model, x)
+        with torch.no_grad():
+            ev.disagreement = (model(x).argmax(1) != model(x).argmax(1)).float().mean().item()
     return ev

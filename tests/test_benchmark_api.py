@@ -149,7 +149,10 @@ def test_the_readme_snntorch_example_runs_as_written(tmp_path):
 
 
 def test_square_runs_with_the_evaluations_seed(zoo_snn_cnn, monkeypatch):
-    """--seed reaches torchattacks' Square (it used a fixed 0) and the row records the seed that ran."""
+    """--seed reaches torchattacks' Square (it used a fixed 0), through the seed of the block of
+    examples it attacks, and the row records the seed and the block size that ran."""
+    from robustbench_snn.streams import LIBRARY_BLOCK, example_seed
+
     import torchattacks
 
     seen = []
@@ -161,4 +164,5 @@ def test_square_runs_with_the_evaluations_seed(zoo_snn_cnn, monkeypatch):
 
     monkeypatch.setattr(torchattacks.Square, "__init__", spy)
     result = benchmark(zoo_snn_cnn, attack="square", seed=3, n_examples=4, progress=False)
-    assert seen == [3] and result.params["square"]["seed"] == 3
+    assert seen == [example_seed(3, 0, "library-block")] and result.params["square"]["seed"] == 3
+    assert result.params["square"]["block"] == LIBRARY_BLOCK
