@@ -122,15 +122,26 @@ def using(streams: ExampleStreams | None) -> Iterator[ExampleStreams | None]:
 
 @contextmanager
 def per_example(seed: int, ids: Sequence[int] | torch.Tensor, purpose: str) -> Iterator[ExampleStreams]:
-    """Streams for the examples ``ids`` (indices in their split) under ``seed`` and ``purpose``."""
-    with using(ExampleStreams.for_examples(seed, ids, purpose)) as streams:
-        yield streams
+    """Streams for the examples ``ids`` (indices in their split) under ``seed`` and ``purpose``.
+
+    torch's global generator is also seeded, from the first example's stream
+    seed, and restored afterwards: a user's model that draws from it directly
+    (``torch.rand``) gets the same numbers for the same batches, and the
+    caller's generator state is left as it was.
+    """
+    ids = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
+    source = ExampleStreams.for_examples(seed, ids, purpose)
+    with torch.random.fork_rng(devices=[]), using(source):
+        torch.manual_seed(example_seed(seed, ids[0] if ids else 0, purpose + "/global"))
+        yield source
 
 
 def _per_row(shape: Sequence[int], batch_dim: int, sample) -> torch.Tensor:
     """``shape`` assembled from ``sample(row_shape, generator)`` per example of the active streams."""
     shape = tuple(shape)
     row = shape[:batch_dim] + shape[batch_dim + 1 :]
+    if shape[batch_dim] == 0:
+        return torch.empty(shape)
     return active().draw(lambda g: sample(row, g), shape[batch_dim]).movedim(0, batch_dim)
 
 

@@ -130,3 +130,28 @@ def test_the_cli_row_is_the_same_for_batch_sizes_7_and_250_and_its_command_remak
     again = tmp_path / "again.csv"
     assert main(small.command.split()[1:] + ["--out", str(again), "--quiet"]) == 0
     assert (pd.read_csv(again).iloc[0][["clean_acc", "robust_acc"]] == small[["clean_acc", "robust_acc"]]).all()
+
+
+def test_a_model_drawing_from_the_global_generator_repeats_its_row_and_leaves_the_callers_state(digits_test):
+    """A user's stochastic model that calls torch.rand itself: the same run gives the same row."""
+    from torch import nn
+
+    class NoisyLinear(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(64, 10)
+            torch.nn.init.normal_(self.fc.weight, generator=torch.Generator().manual_seed(0))
+
+        def forward(self, x):
+            return self.fc((x + 0.3 * torch.rand_like(x)).flatten(1))
+
+    model, data = NoisyLinear(), digits_test.head(20)
+    cfg = AttackConfig(attack="pgd", eps=0.1, steps=2, eot=2)
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    first = evaluate(model, data, cfg, draws=4, seed=0, batch_size=8, quiet=True)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    torch.rand(5)  # the caller's generator moves on; the row must not
+    second = evaluate(model, data, cfg, draws=4, seed=0, batch_size=8, quiet=True)
+    assert torch.equal(first.robust_per_example, second.robust_per_example)
+    assert torch.equal(first.clean_per_example, second.clean_per_example)
