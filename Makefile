@@ -68,3 +68,5 @@ leaderboards: $(STAMP)
 	for s in 0.25 0.5 1; do $(RBSNN) certify --quiet --model smooth-snn-s$$s || exit 1; done
 	$(RBSNN) certify --quiet --model rsc-snn --mechanism encoder
 	$(RBSNN) certify --quiet --model smooth-snn-s0.25 --dataset mnist --data-dir $(MNIST_DIR)
+	for d in examples/plain-snn examples/snntorch-cnn examples/spikingjelly-cnn; do $(RBSNN) submit --quiet $$d || exit 1; done
+	$(PY) leaderboards/tables.py

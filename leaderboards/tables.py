@@ -1,0 +1,213 @@
+"""The README's result tables, generated from the leaderboard CSVs and the zoo cards.
+
+    .venv/bin/python leaderboards/tables.py           # rewrite every table in README.md
+    .venv/bin/python leaderboards/tables.py --check   # exit 1 if any table differs (tests/test_readme_tables.py)
+
+Each table sits between ``<!-- table:NAME -->`` and ``<!-- /table -->`` in
+README.md; everything between the markers is replaced. No number in those
+tables is typed by hand: a row that is re-made changes the README the next
+time this runs, and the test fails until it does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+BOARDS = ROOT / "leaderboards"
+README = ROOT / "README.md"
+EPS_8 = 8 / 255
+
+#: what each zoo model is (prose, not results)
+DEFENSES = {
+    "at-snn": "PGD-AT (eps 0.1)", "rat-snn": "PGD-AT + Parseval (SNN-RAT)", "gnr-snn": "l1 input-gradient norm",
+    "ttfs-snn": "TTFS coding", "sr-snn": "gradient sparsity", "rsc-snn": "Poisson coding, rate 1",
+    "rsc-snn-r0.5": "Poisson coding, rate 0.5", "mps-snn": "DLIF + MS-MPPD", "snn-cnn": "none", "snn-mlp": "none",
+    "qcfs-snn": "QCFS conversion", "ann-cnn": "none (ReLU twin)",
+    **{f"smooth-snn-s{s}": f"Gaussian noise training, sigma {s}" for s in ("0.25", "0.5", "1")},
+}
+#: what each zoo model is, for the zoo table (prose, not results)
+WHAT = {
+    "snn-cnn": "spiking CNN: 2x (conv-BN-LIF-avgpool), linear-BN-LIF(128), linear; direct coding, T=4",
+    "rsc-snn": "same network with Poisson (Bernoulli) rate coding, T=8, trained through the encoder",
+    "rsc-snn-r0.5": "`rsc-snn` at coding rate 0.5 (`--build rate=0.5 --name rsc-snn-r0.5`)",
+    "ann-cnn": "the ANN twin of `snn-cnn` (ReLU)",
+    "snn-mlp": "linear-BN-LIF(256), linear; direct coding, T=4",
+    "mps-snn": "`snn-cnn` layout with DLIF neurons, T=8, MS-MPPD training",
+    "sr-snn": "`snn-cnn` + gradient-sparsity regulariser",
+    "gnr-snn": "`snn-cnn` + input-gradient-norm regulariser",
+    "ttfs-snn": "`snn-cnn` layout, TTFS coding, IF neurons, temporal-weighted readout, T=8",
+    "at-snn": "`snn-cnn` + PGD adversarial training",
+    "rat-snn": "`snn-cnn` + PGD-AT + Parseval orthogonality",
+    "qcfs-snn": "`ann-cnn` layout with QCFS activations (L=4), run as IF SNN, T=16",
+    **{f"smooth-snn-s{s}": f"`snn-cnn` trained with Gaussian input noise at sigma {s} (for certification)" for s in ("0.25", "0.5", "1")},
+}
+STANDARD_MEMBERS = ("apgd-ce", "apgd-t", "worst-surrogate", "square")
+
+
+def board(name: str) -> pd.DataFrame:
+    """A leaderboard as the library reads it (columns a board predates get their defaults)."""
+    from robustbench_snn.leaderboard import CERTIFIED, ROBUST, read
+
+    return read(BOARDS / f"{name}.csv", CERTIFIED if name.endswith("_certified") else ROBUST)
+
+
+def pct(v) -> str:
+    return "—" if pd.isna(v) else f"{float(v):.2f}"
+
+
+def markdown(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def default_rows(df: pd.DataFrame, attack: str, eps: float, steps: int | None = 10) -> pd.DataFrame:
+    """Each zoo model's row for ``attack`` at ``eps`` at its own T (no ``--T`` in the command)."""
+    sel = (df.attack == attack) & ((df.eps - eps).abs() < 1e-5) & (df.source == "zoo") & ~df.command.str.contains(" --T ")
+    if steps is not None:
+        sel &= df.steps == steps
+    return df[sel].set_index("model")
+
+
+def bold_best(values: dict[str, str]) -> dict[str, str]:
+    numeric = {k: float(v) for k, v in values.items() if v != "—"}
+    best = max(numeric.values()) if numeric else None
+    return {k: f"**{v}**" if v != "—" and float(v) == best else v for k, v in values.items()}
+
+
+def encoder_cell(r) -> str:
+    if r.encoder == "none":
+        return "—"
+    name = {"direct": "direct", "poisson": "Poisson", "ttfs": "TTFS"}.get(str(r.encoder).split("(")[0], r.encoder)
+    return f"{name}, {int(r['T'])}" + (f" (EOT {int(r.eot)})" if r.eot > 1 else "")
+
+
+def digits_pgd() -> str:
+    linf, l2 = board("digits_linf"), board("digits_l2")
+    cols = {
+        "PGD-10 Linf 8/255": default_rows(linf, "pgd", EPS_8), "FGSM 8/255": default_rows(linf, "fgsm", EPS_8, steps=None),
+        "PGD-10 Linf 0.1": default_rows(linf, "pgd", 0.1), "PGD-10 L2 0.5": default_rows(l2, "pgd", 0.5),
+    }
+    base = cols["PGD-10 Linf 8/255"]
+    models = sorted(base.index, key=lambda m: -cols["PGD-10 Linf 0.1"].robust_acc.get(m, -1))
+    cells = {c: bold_best({m: pct(t.robust_acc.get(m)) for m in models}) for c, t in cols.items()}
+    clean = bold_best({m: pct(base.clean_acc[m]) for m in models})
+    rows = [[m, DEFENSES.get(m, base.defense[m]), encoder_cell(base.loc[m]), clean[m], *(cells[c][m] for c in cols)] for m in models]
+    return markdown(["model", "defense", "encoder, T", "clean", *cols], rows)
+
+
+def qcfs_by_T() -> str:
+    linf = board("digits_linf")
+    q = linf[(linf.model == "qcfs-snn") & (linf.attack == "pgd") & (linf.steps == 10)]
+    rows = []
+    for T in sorted(q["T"].unique()):
+        at = q[q["T"] == T]
+        pick = lambda eps: at[(at.eps - eps).abs() < 1e-5].iloc[0]  # noqa: E731
+        rows.append([str(int(T)), pct(pick(EPS_8).clean_acc), pct(pick(EPS_8).robust_acc), pct(pick(0.1).robust_acc)])
+    return markdown(["qcfs-snn T", "clean", "PGD-10 Linf 8/255", "PGD-10 Linf 0.1"], rows)
+
+
+def mnist_pgd() -> str:
+    linf = board("mnist_linf")
+    small, large = default_rows(linf, "pgd", EPS_8), default_rows(linf, "pgd", 0.1)
+    models = sorted(small.index, key=lambda m: -large.robust_acc.get(m, -1))
+    rows = [[m + (f" (EOT {int(small.eot[m])})" if small.eot[m] > 1 else ""), pct(small.clean_acc[m]), pct(small.robust_acc[m]),
+             pct(large.robust_acc.get(m))] for m in models]
+    return markdown(["model", "clean (1,000)", "PGD-10 Linf 8/255", "PGD-10 Linf 0.1"], rows)
+
+
+def standard(name: str) -> str:
+    linf = board(name)
+    std = linf[(linf.attack == "standard") & ((linf.eps - EPS_8).abs() < 1e-5) & (linf.source == "zoo")].set_index("model")
+    pgd = default_rows(linf, "pgd", EPS_8)
+    rows = []
+    for m in std.sort_values("robust_acc", ascending=False).index:
+        r = std.loc[m]
+        members = [pct(r[f"acc_{k}"]) for k in STANDARD_MEMBERS]
+        rows.append([m, pct(r.clean_acc), pct(pgd.robust_acc.get(m)), f"**{pct(r.robust_acc)}**", *members, pct(r.robust_acc),
+                     r["flags"] or "—"])
+    return markdown(["model", "clean", "PGD-10 8/255", "standard 8/255", "APGD-CE", "+APGD-T", "+worst surrogate", "+Square",
+                     "+transfer", "flags"], rows)
+
+
+def submissions() -> str:
+    linf = board("digits_linf")
+    rows = []
+    for _, r in linf[linf.source == "submitted"].sort_values("robust_acc", ascending=False).iterrows():
+        rows.append([r.model, r.neuron, pct(r.clean_acc), pct(r.claimed_robust), f"**{pct(r.robust_acc)}**",
+                     *(pct(r[f"acc_{k}"]) for k in STANDARD_MEMBERS), r["flags"] or "—"])
+    return markdown(["submission", "neurons", "clean", "claimed (PGD-10)", "standard", "APGD-CE", "+APGD-T", "+worst surrogate",
+                     "+Square", "flags"], rows)
+
+
+def certified(name: str, mechanism: str) -> str:
+    cert = board(name)
+    cert = cert[cert.mechanism == mechanism]
+    radii = [c for c in cert.columns if c.startswith("cert_") and cert[c].notna().all()]
+    unit = "L2" if radii[0].startswith("cert_l2") else "Linf"
+    header = ["model", "sigma" if mechanism == "gaussian" else "mechanism",
+              *(f"certified acc. {unit} r={c.split('@')[1]}" if i == 0 else c.split("@")[1] for i, c in enumerate(radii)),
+              "ACR", "abstain", "cross-check (attempts / violations)", "seconds"]
+    rows = []
+    for _, r in cert.sort_values("model").iterrows():
+        what = r.sigma if mechanism == "gaussian" else f"encoder (T={int(r['T'])})"
+        rows.append([r.model, what, *(f"{r[c]:.1f}" for c in radii), f"{r.acr:.6g}", f"{r.abstain:.1f}",
+                     f"{int(r.crosscheck_attempts)} / {int(r.crosscheck_violations)}", f"{r.seconds:.1f}"])
+    return markdown(header, rows)
+
+
+def zoo_cards(dataset: str) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted((ROOT / "zoo" / dataset).glob("*.json"))}
+
+
+def zoo() -> str:
+    digits, mnist = zoo_cards("digits"), zoo_cards("mnist")
+    rows = []
+    for m, c in digits.items():
+        vote = f" (vote of {c['vote_draws']}: {c['vote_acc']:.2f})" if "vote_acc" in c else ""
+        mc = mnist.get(m)
+        rows.append([f"`{m}`", WHAT.get(m, c["defense"]), f"{c['clean_acc']:.2f}{vote}", f"{c['train_seconds']:.0f} s",
+                     f"{mc['clean_acc']:.2f}" if mc else "—", f"{mc['epochs']}, {mc['train_seconds']:.0f} s" if mc else "—"])
+    return markdown(["model", "what", "digits clean", "digits train time", "MNIST clean (10,000)", "MNIST epochs, time"], rows)
+
+
+TABLES: dict[str, Callable[[], str]] = {
+    "digits-pgd": digits_pgd, "qcfs-T": qcfs_by_T, "mnist-pgd": mnist_pgd, "submissions": submissions,
+    "digits-standard": lambda: standard("digits_linf"), "mnist-standard": lambda: standard("mnist_linf"),
+    "zoo": zoo, "certified-digits-gaussian": lambda: certified("digits_certified", "gaussian"),
+    "certified-digits-encoder": lambda: certified("digits_certified", "encoder"),
+    "certified-mnist-gaussian": lambda: certified("mnist_certified", "gaussian"),
+}
+MARKED = re.compile(r"(<!-- table:(?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.S)
+
+
+def render(text: str) -> str:
+    """``text`` with every marked table regenerated."""
+    def fill(m: re.Match) -> str:
+        if m["name"] not in TABLES:
+            raise SystemExit(f"tables.py: README names an unknown table {m['name']!r}; known: {', '.join(TABLES)}")
+        return f"{m[1]}{TABLES[m['name']]()}\n{m[4]}"
+
+    return MARKED.sub(fill, text)
+
+
+def main(argv: list[str]) -> int:
+    text = README.read_text()
+    new = render(text)
+    if "--check" in argv:
+        if new != text:
+            print("README.md tables differ from leaderboards/ and zoo/: run .venv/bin/python leaderboards/tables.py", file=sys.stderr)
+            return 1
+        return 0
+    README.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
