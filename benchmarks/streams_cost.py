@@ -12,7 +12,6 @@ input gradient of the model, the unit an attack spends its time in.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
@@ -20,15 +19,7 @@ from robustbench_snn import streams
 from robustbench_snn.attacks.gradient import eot_gradient
 from robustbench_snn.data import load_dataset
 from robustbench_snn.registry import create_model
-
-
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_of
 
 
 def main() -> None:
