@@ -22,9 +22,10 @@ examples with streams.
 
 With no streams active (training; a library attack that draws batch-shaped
 numbers itself, run on fixed blocks: :func:`robustbench_snn.harness.evaluate`),
-:func:`rand` and :func:`randn` draw from torch's global generator as before.
+:func:`rand`, :func:`uniform_like` and :func:`randn_like` make exactly the
+global-generator calls they replace.
 
-A user's own stochastic model can call :func:`rand` / :func:`randn` in its
+A user's own stochastic model can call :func:`rand` / :func:`randn_like` in its
 forward pass to get the same guarantee; one that calls ``torch.rand`` directly
 is reproducible for a given ``--batch-size`` only (which the recorded command
 therefore states).
