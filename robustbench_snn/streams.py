@@ -93,14 +93,17 @@ class ExampleStreams:
         sub._generators = {k: self.generator(j) for k, j in enumerate(rows)}
         return sub
 
-    def draw(self, sample: Callable[[torch.Generator], torch.Tensor], rows: int) -> torch.Tensor:
-        """``[rows, ...]``: row ``c * len(self) + j`` is ``sample(generator j)``, copy ``c``."""
+    def draw(self, sample: Callable[[torch.Generator, int], torch.Tensor], rows: int) -> torch.Tensor:
+        """``[rows, ...]``: row ``c * len(self) + j`` is example ``j``'s ``c``-th draw, where
+        ``sample(generator j, k) -> [k, ...]`` makes an example's ``k`` copies in one call."""
         if rows % len(self):
             raise RuntimeError(
                 f"a pass of {rows} inputs under random streams for {len(self)} examples: "
                 "an attack took a subset of its batch without ExampleStreams.subset"
             )
-        return torch.stack([sample(self.generator(j)) for _ in range(rows // len(self)) for j in range(len(self))])
+        copies = rows // len(self)
+        per_example = torch.stack([sample(self.generator(j), copies) for j in range(len(self))])  # [B, k, ...]
+        return per_example.transpose(0, 1).flatten(0, 1)  # [k * B, ...]
 
 
 _ACTIVE: ContextVar[ExampleStreams | None] = ContextVar("robustbench_snn_streams", default=None)
@@ -137,13 +140,25 @@ def per_example(seed: int, ids: Sequence[int] | torch.Tensor, purpose: str) -> I
         yield source
 
 
-def _per_row(shape: Sequence[int], batch_dim: int, sample) -> torch.Tensor:
-    """``shape`` assembled from ``sample(row_shape, generator)`` per example of the active streams."""
+def _per_row(shape: Sequence[int], batch_dim: int, sample, split_invariant: bool = True) -> torch.Tensor:
+    """``shape`` assembled from ``sample(shape_of_k_rows, generator)`` per example of the active streams.
+
+    An example's copies in one pass (EOT, certification draws) are made in one call,
+    ``[k, *row]``: the same numbers as ``k`` calls of one row each when the sampler is
+    ``split_invariant`` (torch's CPU uniform draws always are; see :func:`randn_like`),
+    else one call per copy.
+    """
     shape = tuple(shape)
     row = shape[:batch_dim] + shape[batch_dim + 1 :]
     if shape[batch_dim] == 0:
         return torch.empty(shape)
-    return active().draw(lambda g: sample(row, g), shape[batch_dim]).movedim(0, batch_dim)
+
+    def copies(g: torch.Generator, k: int) -> torch.Tensor:
+        if split_invariant:
+            return sample((k, *row), g)
+        return torch.stack([sample(row, g) for _ in range(k)])
+
+    return active().draw(copies, shape[batch_dim]).movedim(0, batch_dim)
 
 
 def rand(shape: Sequence[int], *, batch_dim: int = 0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -161,7 +176,14 @@ def uniform_like(x: torch.Tensor, low: float, high: float, *, batch_dim: int = 0
 
 
 def randn_like(x: torch.Tensor, *, batch_dim: int = 0) -> torch.Tensor:
-    """``N(0, 1)`` shaped like ``x``, per example as :func:`rand`."""
+    """``N(0, 1)`` shaped like ``x``, per example as :func:`rand`.
+
+    torch's CPU ``randn`` fills 16 values at a time from 16 uniforms and redraws a
+    ragged tail, so drawing ``k`` rows at once repeats ``k`` single-row draws only
+    when a row holds a multiple of 16 values (MNIST's 784, digits' 64, CIFAR's 3072).
+    """
     if active() is None:
         return torch.randn_like(x)
-    return _per_row(x.shape, batch_dim, lambda row, g: torch.randn(row, generator=g, dtype=x.dtype)).to(x.device)
+    numel = x[(slice(None),) * batch_dim + (0,)].numel() if x.shape[batch_dim] else 0
+    return _per_row(x.shape, batch_dim, lambda row, g: torch.randn(row, generator=g, dtype=x.dtype),
+                    split_invariant=numel % 16 == 0).to(x.device)

@@ -23,7 +23,7 @@ def test_an_example_draws_the_same_numbers_in_any_batch_and_position():
 
 
 def test_purposes_and_seeds_give_unrelated_streams():
-    draw = lambda seed, purpose: streams.ExampleStreams.for_examples(seed, [0], purpose).draw(lambda g: torch.rand(8, generator=g), 1)  # noqa: E731
+    draw = lambda seed, purpose: streams.ExampleStreams.for_examples(seed, [0], purpose).draw(lambda g, k: torch.rand(k, 8, generator=g), 1)  # noqa: E731
     assert not torch.equal(draw(0, "clean"), draw(0, "score"))
     assert not torch.equal(draw(0, "score"), draw(1, "score"))
     assert torch.equal(draw(2, "score"), draw(2, "score"))
@@ -155,3 +155,23 @@ def test_a_model_drawing_from_the_global_generator_repeats_its_row_and_leaves_th
     second = evaluate(model, data, cfg, draws=4, seed=0, batch_size=8, quiet=True)
     assert torch.equal(first.robust_per_example, second.robust_per_example)
     assert torch.equal(first.clean_per_example, second.clean_per_example)
+
+
+@pytest.mark.parametrize("row", [(1,), (5,), (15,), (16,), (17,), (8, 8), (1, 28, 28), (3, 7)])
+def test_copies_drawn_in_one_call_are_the_copies_drawn_one_by_one(row):
+    """An example's EOT copies come from one generator call per pass; the numbers must be
+    those of one call per copy (the order the streams were defined in)."""
+    k, ids = 3, [4, 11]
+    one_by_one = {name: [] for name in ("rand", "uniform", "randn")}
+    for name, one in (("rand", lambda g: torch.rand(row, generator=g)),
+                      ("uniform", lambda g: torch.empty(row).uniform_(-0.5, 0.5, generator=g)),
+                      ("randn", lambda g: torch.randn(row, generator=g))):
+        gens = [torch.Generator().manual_seed(streams.example_seed(0, i, name)) for i in ids]
+        one_by_one[name] = torch.stack([one(g) for _ in range(k) for g in gens])  # row c * B + j
+    x = torch.zeros(k * len(ids), *row)
+    with streams.per_example(0, ids, "rand"):
+        assert torch.equal(streams.rand(x.shape), one_by_one["rand"])
+    with streams.per_example(0, ids, "uniform"):
+        assert torch.equal(streams.uniform_like(x, -0.5, 0.5), one_by_one["uniform"])
+    with streams.per_example(0, ids, "randn"):
+        assert torch.equal(streams.randn_like(x), one_by_one["randn"])
