@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -313,6 +314,7 @@ def benchmark(
     transfer_sources: dict[str, nn.Module] | None = None,
     zoo_dir: str | Path | None = None,
     data=None,
+    compile: str = "auto",
 ) -> BenchmarkResult:
     """Attack ``model`` on ``dataset`` and score it (see the module docstring).
 
@@ -325,9 +327,13 @@ def benchmark(
     ``ann-cnn`` and ``snn-cnn`` from ``zoo_dir`` or else the repository zoo.
     ``name`` and ``info`` (defense, surrogate_train, source...) only label
     the row. ``data`` replaces loading ``dataset`` (a :class:`~.data.Dataset`).
+    ``compile``: ``auto`` runs the attack gradients of models whose structure is
+    known through ``torch.compile``, ``on`` also a foreign model's whole forward,
+    ``off`` everything eagerly (the reference path; :mod:`.compiled`).
     """
     from robustbench_snn.attacks import ATTACKS, NORMS
 
+    from .compiled import COMPILE_MODES, CompileStats, compiled_path, skipped_reason, worth_compiling
     from .data import DATASETS, load_dataset
     from .harness import AttackConfig
     from .interop import BPDA_SURROGATE, ResetEachPass, require_neurons
@@ -344,6 +350,8 @@ def benchmark(
         raise UnknownNameError("attack", attack, [*ATTACKS, *COMPOSITE_ATTACKS])
     if grad not in GRAD_MODES:
         raise UnknownNameError("gradient mode", grad, GRAD_MODES)
+    if compile not in COMPILE_MODES:
+        raise UnknownNameError("compile mode", compile, COMPILE_MODES)
     eps_value = parse_eps(eps, threat_model)
     alpha_value = parse_eps(alpha, threat_model, "alpha") if alpha is not None else None
     if alpha_value == 0:
@@ -371,24 +379,62 @@ def benchmark(
     own = f"bpda:{BPDA_SURROGATE}" if facts.bpda else described["surrogate_train"]  # "none": ANN; "own": unrecognised spiking code
     surrogate_label = surrogate_attack_label(surrogate, attack, described["surrogate_train"], whitebox=facts.whitebox, bpda=facts.bpda)
     cfg = AttackConfig(attack if attack not in COMPOSITE_ATTACKS else "pgd", threat_model, eps_value, steps, alpha_value, eot, grad=grad)
-    # --- run -------------------------------------------------------------------------
-    run = Run(
-        model, data, cfg, attack_sg, str(attack_sg) if attack_sg is not None else own,
-        {"draws": draws, "seed": seed, "quiet": not progress}, batch_size, facts,
-        lambda: _transfer_sources(transfer_sources, data.name, model_info["name"], zoo_dir, device),
-    )
-    runner = COMPOSITE_ATTACKS.get(attack) or (run_sweep if sweep else run_single)
-    out = runner(run)
+    # --- run (the model and the transfer sources on the compiled path) --------------
+    stats = CompileStats(compile)
+    numel = data.x[0].numel()
+    work = len(data) * eot * gradient_steps(attack, cfg, sweep) * numel
+    compile_mode = worth_compiling(compile, work)
+    if compile_mode != compile:
+        stats.skipped = skipped_reason(work)
+    # transfer sources are attacked for cfg.steps PGD steps, one draw: their own decision
+    source_mode = worth_compiling(compile, len(data) * cfg.steps * numel)
+    with ExitStack() as stack:
+        # inference too: an attack's scoring passes, Square's queries and the masking checks
+        stack.enter_context(compiled_path(model, compile_mode, stats, inference=True))
+
+        def sources():
+            found = _transfer_sources(transfer_sources, data.name, model_info["name"], zoo_dir, device)
+            for source in found[0].values():
+                stack.enter_context(compiled_path(source, source_mode, stats))
+            return found
+
+        run = Run(
+            model, data, cfg, attack_sg, str(attack_sg) if attack_sg is not None else own,
+            {"draws": draws, "seed": seed, "quiet": not progress}, batch_size, facts, sources,
+        )
+        runner = COMPOSITE_ATTACKS.get(attack) or (run_sweep if sweep else run_single)
+        out = runner(run)
+    out.params["compile"] = stats.record()
+    if stats.compiles:
+        out.seconds["compile"] = stats.seconds
     settings = {
         "dataset": data.name, "threat_model": threat_model, "eps": eps_value, "attack": attack, "steps": out.steps,
         "alpha": out.alpha, "eot": eot, "draws": draws, "seed": seed, "grad": grad, "surrogate": surrogate,
         "surrogate_attack": surrogate_label, "n_examples": len(data), "device": device, "batch_size": batch_size,
+        "compile": compile,
     }
     res = out.result
     return BenchmarkResult(
         round(100 * res.clean_acc, 2), round(100 * res.robust_acc, 2), out.flags, out.per_attack, out.params,
         time.perf_counter() - start, model_info, settings, out.seconds, res.clean_per_example, res.robust_per_example,
     )
+
+
+def gradient_steps(attack: str, cfg, sweep: bool = False) -> int:
+    """Input gradients per example ``attack`` makes at most (for ``standard``: its white-box
+    and transfer members; ``sweep``: once per surrogate of the sweep); decides whether
+    ``compile="auto"`` compiles."""
+    from .harness import sweep_surrogates
+    from .progress import expected_ticks
+
+    if sweep:
+        return len(sweep_surrogates()) * gradient_steps(attack, cfg)
+    if attack == "standard":
+        from .standard import APGD_STEPS, STANDARD_SURROGATES
+
+        apgd = expected_ticks("apgd-ce", APGD_STEPS, cfg.eot) + expected_ticks("apgd-t", APGD_STEPS, cfg.eot)
+        return apgd + (len(STANDARD_SURROGATES) + 2) * cfg.steps  # the surrogate sweep and two transfers
+    return 0 if attack == "square" else expected_ticks(attack, cfg.steps, cfg.eot)
 
 
 #: Registered attacks that follow the input gradient (the rest are black-box).

@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default=None, help="leaderboard CSV (default leaderboards/<dataset>_<norm>.csv)")
     e.add_argument("--no-save", action="store_true", help="print the result without writing the leaderboard")
     e.add_argument("--force", action="store_true", help="let a row evaluated on fewer examples replace one evaluated on more")
+    e.add_argument("--compile", default="auto", help="auto (default: attack gradients of known architectures through torch.compile), on (also a foreign model's forward), off (eager, the reference path)")
     _common(e)
 
     sm = sub.add_parser("submit", help="evaluate a submission folder (model.py, weights.safetensors, card.json) and upsert its row")
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--seed", type=_seed, default=0)
     sm.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     sm.add_argument("--quiet", action="store_true", help="no progress bars")
+    sm.add_argument("--compile", default="auto", help="auto (default), on, off: see rbsnn eval")
 
     c = sub.add_parser("certify", help="randomized-smoothing certificate of a zoo model (Cohen et al. 2019); upserts leaderboards/<dataset>_certified.csv")
     c.add_argument("--model", required=True)
@@ -178,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--board", default=None, help="certified leaderboard CSV (default leaderboards/<dataset>_certified.csv)")
     c.add_argument("--no-crosscheck", action="store_true", help="skip the PGD attack inside each certified ball")
     c.add_argument("--no-time", action="store_true", help="write the time column as 0, so reruns are byte-identical")
+    c.add_argument("--compile", default="auto", help="auto (default), on, off: whether the model's passes run through torch.compile (see rbsnn eval)")
     _common(c)
 
     lb = sub.add_parser("leaderboard", help="print a leaderboard sorted by robust accuracy")
@@ -361,6 +364,7 @@ def cmd_eval(args) -> int:
     from robustbench_snn.attacks import ATTACKS, NORMS
 
     from .api import COMPOSITE_ATTACKS, benchmark, parse_eps, possible_surrogate_attack_labels
+    from .compiled import COMPILE_MODES
     from .data import DATASETS, load_dataset
     from .leaderboard import check_writable, default_path, refuse_smaller, upsert
     from .neurons import GRAD_MODES
@@ -381,6 +385,7 @@ def cmd_eval(args) -> int:
     _check_name("attack", args.attack, [*ATTACKS, *COMPOSITE_ATTACKS])
     _check_name("gradient mode", args.grad, GRAD_MODES)
     _check_name("norm", args.norm, NORMS)
+    _check_name("compile mode", args.compile, COMPILE_MODES)
     eps_text = args.eps if args.eps is not None else DEFAULT_EPS[args.norm]
     eps = parse_eps(eps_text, args.norm, "--eps")
     if args.alpha is not None and parse_eps(args.alpha, args.norm, "--alpha") == 0:
@@ -404,7 +409,7 @@ def cmd_eval(args) -> int:
             model, dataset=args.dataset, threat_model=args.norm, eps=eps_text, attack=args.attack, surrogate=args.surrogate,
             grad=args.grad, eot=args.eot, draws=args.draws, seed=args.seed, device=device, batch_size=args.batch_size,
             progress=not args.quiet, steps=args.steps, alpha=args.alpha, name=name, zoo_dir=args.zoo_dir, data=data,
-            info={"defense": card["defense"], "surrogate_train": card["surrogate"], "source": "zoo"},
+            info={"defense": card["defense"], "surrogate_train": card["surrogate"], "source": "zoo"}, compile=args.compile,
         )
         _print_result(result, eps_text)
         if args.no_save:
@@ -417,6 +422,7 @@ def cmd_eval(args) -> int:
             ("--T", args.T), ("--n-examples", len(data) if args.n_examples else None), ("--data-dir", args.data_dir or None),
             # settings that can change a number are recorded when they differ from the default
             ("--batch-size", args.batch_size if args.batch_size != BATCH_SIZE else None), ("--zoo-dir", args.zoo_dir),
+            ("--compile", args.compile if args.compile != "auto" else None),
         )
         upsert(out, result.row(command=command, commit=commit), force=args.force)
         print(f"leaderboard row written to {out}")
@@ -431,20 +437,24 @@ def _print_result(result, eps_text: str) -> None:
         print(f"  flags: {', '.join(result.flags) or 'none'}  (masking checks {result.member_seconds.get('masking-checks', 0):.0f} s)")
     elif result.flags:
         print(f"  flags: {', '.join(result.flags)}")
+    compiled = result.params.get("compile", {})
+    compile_note = f", {compiled['graphs']} graphs compiled in {result.member_seconds.get('compile', 0):.0f} s" if compiled.get("graphs") else ""
     print(
         f"{result.model_info['name']} {s['dataset']} {s['attack']} {s['threat_model']} eps={eps_text}: clean {result.clean_acc:.2f}%  "
-        f"robust {result.robust_acc:.2f}%  (n={s['n_examples']}, {result.seconds:.1f} s)"
+        f"robust {result.robust_acc:.2f}%  (n={s['n_examples']}, {result.seconds:.1f} s{compile_note})"
     )
 
 
 def cmd_submit(args) -> int:
     """:func:`~robustbench_snn.submit.run_submission`, then print what it measured."""
+    from .compiled import COMPILE_MODES
     from .submit import CLAIM_MARGIN, run_submission
 
+    _check_name("compile mode", args.compile, COMPILE_MODES)
     run = run_submission(
         args.folder, out=args.out, archive_root=args.archive, n_examples=args.n_examples, seed=args.seed,
         device=_resolve_device(args.device), batch_size=args.batch_size, data_dir=args.data_dir, progress=not args.quiet,
-        force=args.force,
+        force=args.force, compile=args.compile,
     )
     _print_result(run.result, str(run.card["eps"]))
     print(f"submission kept in {run.target}; leaderboard row written to {run.out}")
@@ -464,6 +474,7 @@ def cmd_certify(args) -> int:
 
     from .atomic import atomic_write_bytes
     from .certify import MECHANISMS, CertifyConfig, certify_dataset, crosscheck, make_mechanism, summary
+    from .compiled import COMPILE_MODES, CompileStats, compiled_path, worth_compiling
     from .data import DATASETS, load_dataset
     from .leaderboard import CERTIFIED, certified_path, upsert
     from .provenance import ROOT, git_commit, today, version
@@ -475,6 +486,7 @@ def cmd_certify(args) -> int:
     _check_name("mechanism", mechanism_name, MECHANISMS)
     if not 0 < args.alpha < 0.5:
         raise UserInputError(f"bad --alpha {args.alpha}; it must be in (0, 0.5)")
+    _check_name("compile mode", args.compile, COMPILE_MODES)
     model, card = load_checkpoint(args.model, args.dataset, args.zoo_dir)
     sigma = args.sigma
     if sigma is None and mechanism_name == "gaussian" and card.get("defense") == "gaussian":
@@ -488,10 +500,13 @@ def cmd_certify(args) -> int:
     sigma_text = f"{sigma:g}" if mechanism_name == "gaussian" else "none"
     _say(args.quiet, f"{args.model} on {args.dataset} ({len(data)} examples): {mechanism_name} smoothing sigma={sigma_text}, n0={cfg.n0} n={cfg.n} alpha={cfg.alpha:g}")
     start = time.perf_counter()
-    rows = certify_dataset(model, mechanism, data, cfg, record_time=not args.no_time)
-    attempts = violations = None
-    if not args.no_crosscheck:
-        attempts, violations = crosscheck(model, mechanism, data, rows, cfg)
+    compile_stats = CompileStats(args.compile)
+    work = len(data) * (cfg.n0 + cfg.n) * data.x[0].numel()
+    with compiled_path(model, worth_compiling(args.compile, work), compile_stats, inference=True):
+        rows = certify_dataset(model, mechanism, data, cfg, record_time=not args.no_time)
+        attempts = violations = None
+        if not args.no_crosscheck:
+            attempts, violations = crosscheck(model, mechanism, data, rows, cfg)
     seconds = time.perf_counter() - start
 
     out_dir = Path(args.out) if args.out else ROOT / "leaderboards" / "certified"
@@ -503,11 +518,15 @@ def cmd_certify(args) -> int:
         print(f"  {k:<22} {v}")
     if attempts is not None:
         print(f"  crosscheck: {attempts} PGD attacks inside certified balls, {violations} flipped the smoothed prediction")
+    if compile_stats.compiles:
+        print(f"  compiled: {compile_stats.compiles} graphs in {compile_stats.seconds:.0f} s (counted in the time)")
+    if compile_stats.fallback:
+        print(f"  compiled path failed, ran eagerly: {compile_stats.fallback}")
     command = _command(
         "certify", ("--model", args.model), ("--dataset", args.dataset), ("--mechanism", mechanism_name),
         ("--sigma", f"{sigma:g}" if mechanism_name == "gaussian" else None), ("--n0", cfg.n0), ("--n", cfg.n),
         ("--alpha", f"{cfg.alpha:g}"), ("--batch", cfg.batch), ("--n-examples", args.n_examples), ("--seed", cfg.seed),
-        ("--data-dir", args.data_dir or None),
+        ("--data-dir", args.data_dir or None), ("--compile", args.compile if args.compile != "auto" else None),
     ) + (" --no-crosscheck" if args.no_crosscheck else "")
     config = model.config()
     row = {

@@ -41,7 +41,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from .surrogate import Surrogate, spike
+from .surrogate import Surrogate, spike, spike_by_code, surrogate_code
 
 GRAD_MODES = ("bptt", "bptr", "rga")
 #: RGA's slope in the sub-threshold region and its upper-range extension (Bu et al. 2023).
@@ -106,6 +106,9 @@ class _SpikingNeuron(nn.Module):
         else:
             self.register_buffer("v_threshold", threshold)
         self.v_reset = v_reset
+        # the surrogate also as a tensor, read by compiled graphs (surrogate.spike_by_code);
+        # not persistent: checkpoints are unchanged
+        self.register_buffer("surrogate_code", torch.zeros(0), persistent=False)
         self.surrogate = Surrogate.parse(surrogate)
         self.detach_reset = detach_reset
         self.init_fraction = init_fraction
@@ -114,6 +117,26 @@ class _SpikingNeuron(nn.Module):
         #: set by :func:`record_membranes`; then ``membrane`` is the last call's ``h: [T, B, ...]``
         self.record = False
         self.membrane: torch.Tensor | None = None
+
+    @property
+    def surrogate(self) -> Surrogate:
+        """The derivative this neuron's spikes backpropagate (see :mod:`.surrogate`)."""
+        return self._surrogate
+
+    @surrogate.setter
+    def surrogate(self, value: Surrogate) -> None:
+        self._surrogate = value
+        code = surrogate_code(value)
+        if self.surrogate_code.shape != code.shape:
+            self.surrogate_code = code.to(self.surrogate_code.device)
+        else:  # in place: a compiled graph holding this buffer sees the new surrogate without recompiling
+            self.surrogate_code.copy_(code)
+
+    def _spike(self, x: torch.Tensor) -> torch.Tensor:
+        # compiled graphs read the surrogate as data (one graph for every surrogate)
+        if torch.compiler.is_compiling():
+            return spike_by_code(x, self.surrogate_code)
+        return spike(x, self.surrogate)
 
     def charge(self, v: torch.Tensor, x: torch.Tensor, t: int) -> torch.Tensor:
         """Membrane after integrating input ``x`` at step ``t`` (before the spike)."""
@@ -144,7 +167,7 @@ class _SpikingNeuron(nn.Module):
             h = self.charge(v, x, t)
             if self.record:
                 membrane.append(h)
-            s = spike(h - self.v_threshold, self.surrogate)
+            s = self._spike(h - self.v_threshold)
             s_reset = s.detach() if self.detach_reset else s
             if self.v_reset is None:
                 v = h - self.v_threshold * s_reset

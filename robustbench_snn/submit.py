@@ -218,7 +218,7 @@ def load_submission(folder: str | Path) -> Submission:
 
 
 def submission_command(archived: Path, root: Path, n_examples: int | None, seed: int, data_dir: str | None,
-                       batch_size: int = BATCH_SIZE) -> str:
+                       batch_size: int = BATCH_SIZE, compile: str = "auto") -> str:
     """The command that re-makes the row from the archived folder: every setting that can
     change a number is on it when it differs from the default."""
     try:
@@ -227,7 +227,8 @@ def submission_command(archived: Path, root: Path, n_examples: int | None, seed:
         shown = archived
     argv = ["rbsnn", "submit", str(shown)]
     for flag, value in (("--n-examples", n_examples), ("--seed", seed if seed else None), ("--data-dir", data_dir),
-                        ("--batch-size", batch_size if batch_size != BATCH_SIZE else None)):
+                        ("--batch-size", batch_size if batch_size != BATCH_SIZE else None),
+                        ("--compile", compile if compile != "auto" else None)):
         if value is not None:
             argv += [flag, str(value)]
     return shlex.join(argv)
@@ -254,6 +255,7 @@ def run_submission(
     data_dir: str | None = None,
     progress: bool = True,
     force: bool = False,
+    compile: str = "auto",
 ) -> SubmissionRun:
     """What ``rbsnn submit`` does: validate the folder (nothing written on any error), run
     the standard evaluation, flag an overstated claim, upsert the row (``out``, default the
@@ -278,13 +280,13 @@ def run_submission(
     result = benchmark(
         sub.model, dataset=card["dataset"], threat_model=card["threat_model"], eps=sub.eps, attack="standard",
         n_examples=n_examples, data_dir=data_dir, seed=seed, device=device, batch_size=batch_size, progress=progress,
-        name=card["name"],
+        name=card["name"], compile=compile,
         info={"defense": card.get("defense", "submitted"), "source": "submitted", "T": card["T"], "encoder": card["encoder"],
               **({} if find_neurons(sub.model) else {"neuron": f"{card['neuron_library']} (not recognised)"})},
     )
     if card["claimed_robust"] > result.robust_acc + CLAIM_MARGIN:
         result.flags = [*result.flags, "claim-exceeds-measured"]
-    command = submission_command(target, ROOT, n_examples, seed, data_dir, batch_size)
+    command = submission_command(target, ROOT, n_examples, seed, data_dir, batch_size, compile)
     row = result.row(command=command, commit=commit, claimed_clean=card["claimed_clean"], claimed_robust=card["claimed_robust"])
     upsert(out, row, force=force)  # first: a refused row leaves no archive behind
     archive(sub, target, {"card": card, "row": row, "date": today(), "per_attack": result.per_attack, "params": result.params})

@@ -17,6 +17,7 @@ CASES = [
     (["eval", "--model", "snn-mlp", "--alpha", "nan"], "bad --alpha 'nan'"),
     (["eval", "--model", "snn-mlp", "--alpha", "abc"], "bad --alpha 'abc'"),
     (["eval", "--model", "snn-mlp", "--alpha", "0"], "bad --alpha '0'; the step size must be > 0"),
+    (["eval", "--model", "snn-mlp", "--compile", "yes"], "unknown compile mode 'yes'; valid: auto, off, on"),
     (["eval", "--model", "snn-mlp", "--seed", str(2**64)], "--seed must be an integer in 0-9223372036854775807"),
     (["eval", "--model", "snn-mlp", "--T", "100000"], "--T must be a positive integer (1-1,000)"),
     (["eval", "--model", "snn-mlp", "--steps", "1e30"], "--steps must be a positive integer (1-10,000)"),

@@ -1,0 +1,88 @@
+"""Compiled vs eager attack gradient, per zoo architecture, measured in one run.
+
+For each model: the EOT input gradient an attack takes on a batch of test
+images (``eot_loss_and_gradient``, the attacks' own function), timed eagerly
+and then through the compiled attack path (``robustbench_snn.compiled``,
+``--compile on``) in the same process, with the time the first compiled call
+took (tracing and code generation; less on a second run, which finds the
+graph in inductor's on-disk cache), how far the compiled logits and
+gradients are from the eager ones, and the compiled gradient's FLOP rate as
+a ratio to a 1024x1024 ``torch.mm`` peer timed in the same run.
+
+    python benchmarks/compile_speed.py [--dataset mnist] [--models rsc-snn,snn-cnn] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import torch
+
+from robustbench_snn import streams
+from robustbench_snn.attacks.gradient import eot_loss_and_gradient
+from robustbench_snn.attacks.losses import cross_entropy
+from robustbench_snn.compiled import CompileStats, compiled_path
+from robustbench_snn.data import load_dataset
+from robustbench_snn.zoo import load_checkpoint, zoo_models
+from standard_cost import forward_flops
+from timing import best_of
+
+
+def gradient(model, x, y, eot):
+    """One EOT gradient with per-example streams (so eager and compiled see the same draws)."""
+    with streams.per_example(0, torch.arange(len(x)), "benchmark"):
+        _, grad, logits = eot_loss_and_gradient(model, x, y, cross_entropy, eot)
+    return logits, grad
+
+
+def measure(name: str, dataset: str, x, y, eot: int, reps: int, mm_rate: float) -> dict:
+    model = load_checkpoint(name, dataset)[0].eval()
+    eot = eot if getattr(model, "stochastic", False) else 1
+    eager_logits, eager_grad = gradient(model, x, y, eot)
+    eager = best_of(lambda: gradient(model, x, y, eot), reps)
+    stats = CompileStats("on")
+    with compiled_path(model, "on", stats):
+        t = time.perf_counter()
+        logits, grad = gradient(model, x, y, eot)
+        first = time.perf_counter() - t
+        compiled = best_of(lambda: gradient(model, x, y, eot), reps)
+    flops = 2 * eot * forward_flops(model, x[:8]) * len(x)  # forward + input-gradient products
+    return {
+        "model": name, "eot": eot, "eager_s": eager, "compiled_s": compiled, "ratio": eager / compiled,
+        "first_call_s": first, "graphs": stats.compiles, "fallback": stats.fallback or "",
+        "logit_diff": (logits - eager_logits).abs().max().item(),
+        "grad_rel": ((grad - eager_grad).norm() / eager_grad.norm().clamp_min(1e-30)).item(),
+        "mm_share": flops / compiled / mm_rate,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", default="digits")
+    p.add_argument("--data-dir", default="../shared/data/mnist")
+    p.add_argument("--models", default=None, help="comma-separated zoo models (default: every zoo model of the dataset)")
+    p.add_argument("--batch", type=int, default=250)
+    p.add_argument("--eot", type=int, default=10, help="EOT copies for stochastic models (1 for deterministic ones)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--reps", type=int, default=3)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    data = load_dataset(args.dataset, "test", None if args.dataset == "digits" else args.data_dir).head(args.batch)
+    names = args.models.split(",") if args.models else zoo_models(args.dataset)
+    a = torch.randn(1024, 1024)
+    mm_rate = 2 * 1024**3 / best_of(lambda: torch.mm(a, a), reps=5)
+    print(f"host: {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} threads, "
+          f"{args.dataset}, batch {args.batch}")
+    print("| model | EOT | eager s | compiled s | eager/compiled | first compiled call s | graphs | max logit diff | grad rel. diff | FLOP rate / torch.mm |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name in names:
+        r = measure(name, args.dataset, data.x, data.y, args.eot, args.reps, mm_rate)
+        note = f" (fallback: {r['fallback']})" if r["fallback"] else ""
+        print(f"| {r['model']}{note} | {r['eot']} | {r['eager_s']:.3f} | {r['compiled_s']:.3f} | {r['ratio']:.2f}x | {r['first_call_s']:.0f} "
+              f"| {r['graphs']} | {r['logit_diff']:.1e} | {r['grad_rel']:.1e} | {r['mm_share']:.3f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+"""The compiled attack path: the deterministic part of a model through ``torch.compile``.
+
+Why: an attack's time goes to the input gradient of an SNN, a forward and a
+backward over T time steps whose eager cost is dominated by memory-bound
+element-wise work (batch norm, pooling, stacking the steps, the LIF
+charge / fire / reset of every step), not by the convolutions
+(``benchmarks/compile_speed.py``). Inductor fuses that work into a few
+loops. Three choices make the compiled path pay inside an evaluation:
+
+* **What is compiled.** Only the deterministic part of a model whose
+  structure we know: a :class:`~.models.SpikingClassifier`'s ``body`` (after
+  its encoder, which stays eager so its draws still come from the
+  per-example streams of :mod:`.streams`), a :class:`~.time_major.TimeMajor`
+  network after its encoder, an ANN's or a converted QCFS network's whole
+  forward. ``--compile on`` also compiles a foreign model's whole forward.
+* **Weights frozen.** Inside :func:`compiled_path` every parameter has
+  ``requires_grad=False``: the attacks only need ``∂loss/∂x``, and a
+  compiled backward would otherwise compute (and discard) every weight
+  gradient -- measured: twice the convolution-backward time.
+* **One graph for every batch size.** Survivor subsets and EOT stacking
+  change the batch from pass to pass. The batch dimension is padded to a
+  multiple of :data:`BATCH_MULTIPLE` (zero rows; exact in eval mode, where
+  batch norm uses its running statistics and no row sees another) and marked
+  dynamic, so one graph serves every size: no recompile when the survivors
+  shrink. A new surrogate or gradient mode (a different backward) compiles
+  a new graph, once per process.
+
+Failure to compile (no C++ compiler, an operation the compiler does not
+support in a user's model) falls back to the eager module with one warning
+line; ``--compile off`` is the eager reference path.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+#: ``--compile`` choices: ``auto`` compiles the parts of a model whose structure is known,
+#: ``on`` also a foreign model's whole forward, ``off`` runs everything eagerly.
+COMPILE_MODES = ("auto", "on", "off")
+#: Batch sizes are padded up to a multiple of this before a compiled call.
+BATCH_MULTIPLE = 16
+#: ``auto`` compiles only an evaluation whose expected attack work -- examples x EOT copies x
+#: gradient steps x input values -- reaches this. Compiling costs 20-80 s per graph on 2 cores
+#: (cold cache) and saves about 60% of each eager gradient (benchmarks/compile_speed.py): a
+#: digits PGD row (360 x 10 x 64 = 230k) or a test run stays eager, the digits rsc-snn standard
+#: evaluation (about 25M) and every MNIST standard evaluation (about 860M) compile.
+AUTO_MIN_WORK = 10_000_000
+#: Graphs per compiled function kept by dynamo (one per surrogate and gradient mode
+#: an evaluation uses; its default of 8 is below the standard evaluation's count).
+CACHE_SIZE_LIMIT = 64
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CompileStats:
+    """What the compiled path did in one evaluation; recorded in the row's params."""
+
+    mode: str = "off"
+    compiles: int = 0  # graphs handed to inductor
+    seconds: float = 0.0  # wall time of the calls that compiled a graph (tracing, code generation, first run)
+    compiled_parts: list[str] = field(default_factory=list)  # which modules ran compiled
+    fallback: str | None = None  # why a part ran eagerly instead
+    skipped: str | None = None  # why nothing was compiled under "auto"
+
+    def record(self) -> dict[str, Any]:
+        """The parameters for the row (the seconds are a measurement, reported beside it)."""
+        out: dict[str, Any] = {"mode": self.mode, "parts": self.compiled_parts, "graphs": self.compiles}
+        for key in ("fallback", "skipped"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        return out
+
+
+class CompiledPart:
+    """``module`` called through ``torch.compile``, its batch dimension padded and dynamic.
+
+    ``batch_dim`` is the batch dimension of the input and of the output
+    (1 for time-major ``[T, B, ...]``, 0 for ``[B, ...]``). A module in
+    training mode runs eagerly (padding would change its batch statistics).
+    """
+
+    def __init__(self, module: nn.Module, forward, batch_dim: int, stats: CompileStats, name: str, inference: bool = False) -> None:
+        from .neurons import spiking_neurons
+
+        self.module, self.forward, self.batch_dim, self.stats, self.name = module, forward, batch_dim, stats, name
+        self.inference = inference
+        self.compiled = torch.compile(forward, backend=self._backend)
+        self.neurons = spiking_neurons(module)
+        self.failed = False
+
+    def runs_compiled(self, x: torch.Tensor, extra: bool) -> bool:
+        """Whether this call goes through the compiled graph. Eager instead: after a failure;
+        in training mode; without gradients unless ``inference`` (an attack's scoring passes
+        are a few percent of its time, not worth a graph of their own; certification is all
+        inference); in the rate-gradient modes (``bptr``/``rga``: one backward factor per
+        element, no recurrence to fuse)."""
+        return not (
+            self.failed or self.module.training or extra or x.dim() <= self.batch_dim
+            or not (torch.is_grad_enabled() or self.inference)
+            or any(n.grad_mode != "bptt" for n in self.neurons)
+        )
+
+    def _backend(self, graph, example_inputs):
+        from torch._inductor.compile_fx import compile_fx
+
+        self.stats.compiles += 1
+        return compile_fx(graph, example_inputs)
+
+    def __call__(self, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        if not self.runs_compiled(x, bool(args or kwargs)):
+            return self.forward(x, *args, **kwargs)
+        B = x.shape[self.batch_dim]
+        padded = pad_batch(x, self.batch_dim)
+        torch._dynamo.mark_dynamic(padded, self.batch_dim)
+        before, t0 = self.stats.compiles, time.perf_counter()
+        try:
+            with torch._dynamo.config.patch(cache_size_limit=CACHE_SIZE_LIMIT, accumulated_cache_size_limit=4 * CACHE_SIZE_LIMIT,
+                                            automatic_dynamic_shapes=False):
+                out = self.compiled(padded)
+        except Exception as error:  # noqa: BLE001 -- any compiler failure means: run eagerly
+            self.failed = True
+            reason = first_line(error)
+            self.stats.fallback = f"{self.name}: {reason}"
+            log.warning("rbsnn: warning: compiling %s failed (%s); running it eagerly", self.name, reason)
+            return self.forward(x)
+        if self.stats.compiles > before:
+            self.stats.seconds += time.perf_counter() - t0
+        return out.narrow(self.batch_dim, 0, B)
+
+
+def first_line(error: BaseException) -> str:
+    """``Type: first line`` of the innermost cause of ``error`` (torch wraps a compiler's
+    failure in ``BackendCompilerFailed`` around it), at most 200 characters."""
+    while (inner := getattr(error, "inner_exception", None) or error.__cause__) is not None:
+        error = inner
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"[:200]
+
+
+def pad_batch(x: torch.Tensor, batch_dim: int) -> torch.Tensor:
+    """``x`` with zero rows appended along ``batch_dim`` up to a multiple of
+    :data:`BATCH_MULTIPLE`, contiguous (a strided view would compile another graph)."""
+    pad = -x.shape[batch_dim] % BATCH_MULTIPLE
+    if pad:
+        shape = list(x.shape)
+        shape[batch_dim] = pad
+        x = torch.cat([x, x.new_zeros(shape)], batch_dim)
+    return x.contiguous()
+
+
+def worth_compiling(mode: str, work: int) -> str:
+    """The mode to run: ``auto`` becomes ``off`` for less than :data:`AUTO_MIN_WORK` of
+    attack work, where compiling would cost more than it saves."""
+    return "off" if mode == "auto" and work < AUTO_MIN_WORK else mode
+
+
+def skipped_reason(work: int) -> str:
+    return f"attack work {work:.3g} < {AUTO_MIN_WORK:.0e} (examples x EOT x gradient steps x input values): eager is faster"
+
+
+def compilable_parts(model: nn.Module, mode: str) -> list[tuple[str, nn.Module, int]]:
+    """``(name, module, batch_dim)`` of the parts of ``model`` to compile under ``mode``."""
+    from .encoders import Encoder
+    from .interop import ResetEachPass
+    from .models import ANNClassifier, SpikingClassifier
+    from .models.qcfs_snn import QCFSClassifier
+    from .time_major import TimeMajor
+
+    if mode == "off":
+        return []
+    if isinstance(model, SpikingClassifier):
+        return [("body", model.body, 1)]
+    if isinstance(model, TimeMajor) and isinstance(model.encoder, Encoder):
+        return [("model", model.model, 1)]
+    if isinstance(model, (ANNClassifier, QCFSClassifier)):
+        return [("forward", model, 0)]
+    if isinstance(model, ResetEachPass):  # state is reset in Python before each pass: compile inside
+        return [(f"model.{name}", part, dim) for name, part, dim in compilable_parts(model.model, mode)]
+    return [("forward", model, 0)] if mode == "on" else []
+
+
+@contextmanager
+def frozen_weights(model: nn.Module) -> Iterator[None]:
+    """Within the block no parameter of ``model`` requires a gradient (restored after)."""
+    params = list(model.parameters())
+    saved = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, saved):
+            p.requires_grad_(flag)
+
+
+@contextmanager
+def compiled_path(model: nn.Module, mode: str, stats: CompileStats | None = None, *, inference: bool = False) -> Iterator[CompileStats]:
+    """Within the block ``model``'s compilable parts (:func:`compilable_parts`) run
+    compiled, its weights frozen; the module's own ``forward`` is restored after.
+    Passes without gradients run compiled too with ``inference`` (certification).
+    Yields the :class:`CompileStats` the parts update (``stats`` if given, so
+    several models of one evaluation, e.g. transfer sources, add to one record)."""
+    if mode not in COMPILE_MODES:
+        from .errors import UnknownNameError
+
+        raise UnknownNameError("compile mode", mode, COMPILE_MODES)
+    stats = stats if stats is not None else CompileStats(mode)
+    parts = compilable_parts(model, mode)
+    if not parts:
+        yield stats
+        return
+    with ExitStack() as stack:
+        stack.enter_context(frozen_weights(model))
+        for name, module, batch_dim in parts:
+            label = f"{type(model).__name__}.{name}" if name != "forward" else type(model).__name__
+            original = module.__dict__.get("forward")
+            module.forward = CompiledPart(module, type(module).forward.__get__(module), batch_dim, stats, label, inference)
+            stack.callback(_restore_forward, module, original)
+            if label not in stats.compiled_parts:
+                stats.compiled_parts.append(label)
+        yield stats
+
+
+def _restore_forward(module: nn.Module, original) -> None:
+    if original is None:
+        del module.forward
+    else:
+        module.forward = original

@@ -1,0 +1,167 @@
+"""The compiled attack path (robustbench_snn.compiled): same numbers as eager, one graph
+for every batch size and surrogate, eager fallback with one warning line."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+
+from robustbench_snn import streams
+from robustbench_snn.compiled import CompileStats, compiled_path, pad_batch
+from robustbench_snn.data import load_dataset
+from robustbench_snn.harness import AttackConfig, evaluate
+from robustbench_snn.models.snn import build_snn, spiking_mlp_body
+from robustbench_snn.neurons import set_surrogate
+from robustbench_snn.zoo import load_checkpoint
+
+
+def poisson_mlp(seed: int = 0):
+    torch.manual_seed(seed)
+    return build_snn(spiking_mlp_body, (1, 8, 8), 10, encoder="poisson", T=4, hidden=32).eval()
+
+
+def logits_and_gradient(model, x, seed=0):
+    """Logits and input gradient of one pass, the encoder's draws from per-example streams."""
+    x = x.clone().requires_grad_(True)
+    with streams.per_example(seed, torch.arange(len(x)), "test"):
+        out = model(x)
+    (grad,) = torch.autograd.grad(out.logsumexp(1).sum(), x)
+    return out.detach(), grad
+
+
+def assert_close(eager, compiled):
+    (o1, g1), (o2, g2) = eager, compiled
+    assert (o1 - o2).abs().max() <= 1e-4
+    assert (g1 - g2).norm() <= 1e-2 * g1.norm() and g1.norm() > 0
+
+
+def test_compiled_gradients_match_eager_for_every_surrogate_with_one_graph():
+    model = poisson_mlp()
+    x = torch.rand(24, 1, 8, 8)
+    eager = {}
+    for sg in ("atan:1", "triangle:0.5", "rectangle:2"):
+        set_surrogate(model, sg)
+        eager[sg] = logits_and_gradient(model, x)
+    with compiled_path(model, "on") as stats:
+        for sg in eager:
+            set_surrogate(model, sg)
+            assert_close(eager[sg], logits_and_gradient(model, x))
+    # the surrogates really differ, and were all served by a single graph
+    assert not torch.allclose(eager["atan:1"][1], eager["rectangle:2"][1])
+    assert stats.compiles == 1 and stats.compiled_parts == ["SpikingClassifier.body"]
+
+
+def test_no_recompile_when_the_batch_shrinks():
+    model = poisson_mlp(1)
+    x = torch.rand(70, 1, 8, 8)
+    with compiled_path(model, "on") as stats:
+        for size in (70, 33, 16, 5, 1):
+            out, grad = logits_and_gradient(model, x[:size])
+            assert out.shape == (size, 10) and grad.shape == (size, 1, 8, 8)
+    assert stats.compiles == 1
+
+
+def test_padding_rows_do_not_change_the_real_rows():
+    x = torch.rand(3, 5, 2)
+    padded = pad_batch(x, 1)
+    assert padded.shape == (3, 16, 2) and torch.equal(padded[:, :5], x) and padded[:, 5:].abs().sum() == 0
+
+
+def test_the_model_is_restored_after_the_block():
+    model = poisson_mlp(2)
+    flags = [p.requires_grad for p in model.parameters()]
+    with compiled_path(model, "on"):
+        assert "forward" in model.body.__dict__
+        assert not any(p.requires_grad for p in model.parameters())  # input gradients only
+    assert "forward" not in model.body.__dict__
+    assert [p.requires_grad for p in model.parameters()] == flags and all(flags)
+
+
+def test_off_compiles_nothing():
+    model = poisson_mlp(3)
+    with compiled_path(model, "off") as stats:
+        logits_and_gradient(model, torch.rand(4, 1, 8, 8))
+    assert stats.compiles == 0 and stats.compiled_parts == [] and "forward" not in model.body.__dict__
+
+
+def test_a_compile_failure_falls_back_to_eager_with_one_warning(monkeypatch, caplog):
+    import torch._inductor.compile_fx as compile_fx
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no C++ compiler (simulated)")
+
+    monkeypatch.setattr(compile_fx, "compile_fx", broken)
+    model = poisson_mlp(4)  # a model never compiled in this process: no cached graph to reuse
+    x = torch.rand(9, 1, 8, 8)
+    eager = logits_and_gradient(model, x)
+    with caplog.at_level(logging.WARNING, logger="robustbench_snn.compiled"):
+        with compiled_path(model, "on") as stats:
+            first = logits_and_gradient(model, x)
+            second = logits_and_gradient(model, x)
+    ours = [r for r in caplog.records if r.name == "robustbench_snn.compiled"]
+    assert len(ours) == 1 and "running it eagerly" in ours[0].getMessage() and "\n" not in ours[0].getMessage()
+    assert "no C++ compiler" in stats.fallback
+    for got in (first, second):
+        assert torch.equal(got[0], eager[0]) and torch.equal(got[1], eager[1])
+
+
+def test_auto_stays_eager_for_a_small_evaluation():
+    from robustbench_snn import benchmark
+
+    res = benchmark(poisson_mlp(5), n_examples=8, attack="pgd", steps=2, eot=2, draws=2, progress=False)
+    assert res.params["compile"]["graphs"] == 0 and "eager is faster" in res.params["compile"]["skipped"]
+    assert res.settings["compile"] == "auto"
+
+
+def test_a_trained_deterministic_model_keeps_every_robust_flag():
+    """PGD on snn-cnn (direct coding): the per-example outcome under the compiled path is
+    the eager one on every example of a fixed subset."""
+    model = load_checkpoint("snn-cnn", "digits")[0].eval()
+    data = load_dataset("digits", "test").head(64)
+    cfg = AttackConfig("pgd", eps=8 / 255, steps=5)
+    eager = evaluate(model, data, cfg, quiet=True)
+    stats = CompileStats("on")
+    with compiled_path(model, "on", stats):
+        compiled = evaluate(model, data, cfg, quiet=True)
+    assert stats.compiles == 1
+    assert torch.equal(eager.clean_per_example, compiled.clean_per_example)
+    assert torch.equal(eager.robust_per_example, compiled.robust_per_example)
+    assert 0 < eager.robust_acc < eager.clean_acc  # the attack did something: the comparison is not vacuous
+
+
+@pytest.mark.parametrize("mode", ["nope", "ON", ""])
+def test_bad_compile_mode_is_refused(mode):
+    from robustbench_snn import benchmark
+    from robustbench_snn.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="compile mode"):
+        benchmark(poisson_mlp(6), n_examples=4, compile=mode)
+
+
+@pytest.mark.parametrize("name", ["atan", "sigmoid", "triangle", "rectangle"])
+@pytest.mark.parametrize("width", [0.25, 1.0, 3.0])
+def test_the_surrogate_as_data_is_the_surrogate(name, width):
+    """What compiled graphs backpropagate (surrogate_code) is each family's own derivative."""
+    from robustbench_snn.surrogate import Surrogate, grad_by_code, surrogate_code
+
+    sg = Surrogate(name, width)
+    x = torch.linspace(-3, 3, 601)
+    assert torch.allclose(grad_by_code(x, surrogate_code(sg)), sg.grad(x), rtol=1e-6, atol=1e-7)
+
+
+def test_certification_through_the_compiled_path_gives_the_same_certificates(tmp_path, capsys):
+    from robustbench_snn.cli import main
+
+    outputs = {}
+    for mode in ("off", "on"):
+        argv = ["certify", "--model", "smooth-snn-s0.25", "--n-examples", "4", "--n0", "20", "--n", "300", "--no-crosscheck",
+                "--no-time", "--quiet", "--compile", mode, "--out", str(tmp_path / mode), "--board", str(tmp_path / f"{mode}.csv")]
+        assert main(argv) == 0
+        outputs[mode] = next((tmp_path / mode).glob("*.csv")).read_text()
+        printed = capsys.readouterr().out
+        assert ("compiled: 1 graphs" in printed) == (mode == "on")
+    assert outputs["on"] == outputs["off"]
+    command = (tmp_path / "off.csv").read_text()
+    assert "--compile off" in command
