@@ -22,8 +22,9 @@ loops. Three choices make the compiled path pay inside an evaluation:
   multiple of :data:`BATCH_MULTIPLE` (zero rows; exact in eval mode, where
   batch norm uses its running statistics and no row sees another) and marked
   dynamic, so one graph serves every size: no recompile when the survivors
-  shrink. A new surrogate or gradient mode (a different backward) compiles
-  a new graph, once per process.
+  shrink. The surrogate's width is an input of the graph (a buffer of each
+  neuron), so a new width reuses it; a new surrogate family compiles a new
+  graph, once per process.
 
 Failure to compile (no C++ compiler, an operation the compiler does not
 support in a user's model) falls back to the eager module with one warning
@@ -99,9 +100,9 @@ class CompiledPart:
 
     def runs_compiled(self, x: torch.Tensor, extra: bool) -> bool:
         """Whether this call goes through the compiled graph. Eager instead: after a failure;
-        in training mode; without gradients unless ``inference`` (an attack's scoring passes
-        are a few percent of its time, not worth a graph of their own; certification is all
-        inference); in the rate-gradient modes (``bptr``/``rga``: one backward factor per
+        in training mode; without gradients unless ``inference`` (an inference graph is a
+        graph of its own: worth it for an evaluation's scoring passes, Square's queries and
+        certification, not for a model used only as a transfer source); in the rate-gradient modes (``bptr``/``rga``: one backward factor per
         element, no recurrence to fuse)."""
         return not (
             self.failed or self.module.training or extra or x.dim() <= self.batch_dim

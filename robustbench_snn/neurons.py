@@ -41,7 +41,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from .surrogate import Surrogate, spike, spike_by_code, surrogate_code
+from .surrogate import Surrogate, spike, spike_with_width
 
 GRAD_MODES = ("bptt", "bptr", "rga")
 #: RGA's slope in the sub-threshold region and its upper-range extension (Bu et al. 2023).
@@ -106,9 +106,9 @@ class _SpikingNeuron(nn.Module):
         else:
             self.register_buffer("v_threshold", threshold)
         self.v_reset = v_reset
-        # the surrogate also as a tensor, read by compiled graphs (surrogate.spike_by_code);
+        # the surrogate's width also as a tensor, read by compiled graphs (surrogate.spike_with_width);
         # not persistent: checkpoints are unchanged
-        self.register_buffer("surrogate_code", torch.zeros(0), persistent=False)
+        self.register_buffer("surrogate_width", torch.tensor(1.0), persistent=False)
         self.surrogate = Surrogate.parse(surrogate)
         self.detach_reset = detach_reset
         self.init_fraction = init_fraction
@@ -126,16 +126,13 @@ class _SpikingNeuron(nn.Module):
     @surrogate.setter
     def surrogate(self, value: Surrogate) -> None:
         self._surrogate = value
-        code = surrogate_code(value)
-        if self.surrogate_code.shape != code.shape:
-            self.surrogate_code = code.to(self.surrogate_code.device)
-        else:  # in place: a compiled graph holding this buffer sees the new surrogate without recompiling
-            self.surrogate_code.copy_(code)
+        # in place: a compiled graph holding this buffer sees the new width without recompiling
+        self.surrogate_width.fill_(value.width)
 
     def _spike(self, x: torch.Tensor) -> torch.Tensor:
-        # compiled graphs read the surrogate as data (one graph for every surrogate)
+        # compiled graphs read the width as data (one graph per surrogate family)
         if torch.compiler.is_compiling():
-            return spike_by_code(x, self.surrogate_code)
+            return spike_with_width(x, self._surrogate.name, self.surrogate_width)
         return spike(x, self.surrogate)
 
     def charge(self, v: torch.Tensor, x: torch.Tensor, t: int) -> torch.Tensor:

@@ -37,20 +37,20 @@ def assert_close(eager, compiled):
     assert (g1 - g2).norm() <= 1e-2 * g1.norm() and g1.norm() > 0
 
 
-def test_compiled_gradients_match_eager_for_every_surrogate_with_one_graph():
+def test_compiled_gradients_match_eager_for_every_surrogate_with_one_graph_per_family():
     model = poisson_mlp()
     x = torch.rand(24, 1, 8, 8)
     eager = {}
-    for sg in ("atan:1", "triangle:0.5", "rectangle:2"):
+    for sg in ("atan:1", "atan:0.25", "triangle:0.5", "triangle:2"):
         set_surrogate(model, sg)
         eager[sg] = logits_and_gradient(model, x)
     with compiled_path(model, "on") as stats:
         for sg in eager:
             set_surrogate(model, sg)
             assert_close(eager[sg], logits_and_gradient(model, x))
-    # the surrogates really differ, and were all served by a single graph
-    assert not torch.allclose(eager["atan:1"][1], eager["rectangle:2"][1])
-    assert stats.compiles == 1 and stats.compiled_parts == ["SpikingClassifier.body"]
+    # the surrogates really differ, and each family's widths were served by one graph
+    assert not torch.allclose(eager["atan:1"][1], eager["atan:0.25"][1])
+    assert stats.compiles == 2 and stats.compiled_parts == ["SpikingClassifier.body"]
 
 
 def test_no_recompile_when_the_batch_shrinks():
@@ -142,13 +142,14 @@ def test_bad_compile_mode_is_refused(mode):
 
 @pytest.mark.parametrize("name", ["atan", "sigmoid", "triangle", "rectangle"])
 @pytest.mark.parametrize("width", [0.25, 1.0, 3.0])
-def test_the_surrogate_as_data_is_the_surrogate(name, width):
-    """What compiled graphs backpropagate (surrogate_code) is each family's own derivative."""
-    from robustbench_snn.surrogate import Surrogate, grad_by_code, surrogate_code
+def test_the_width_as_data_gives_the_surrogate(name, width):
+    """What compiled graphs backpropagate (spike_with_width) is each surrogate's own derivative."""
+    from robustbench_snn.surrogate import Surrogate, spike_with_width
 
     sg = Surrogate(name, width)
-    x = torch.linspace(-3, 3, 601)
-    assert torch.allclose(grad_by_code(x, surrogate_code(sg)), sg.grad(x), rtol=1e-6, atol=1e-7)
+    x = torch.linspace(-3, 3, 601, requires_grad=True)
+    (grad,) = torch.autograd.grad(spike_with_width(x, name, torch.tensor(width)).sum(), x)
+    assert torch.allclose(grad, sg.grad(x.detach()), rtol=1e-6, atol=1e-7)
 
 
 def test_certification_through_the_compiled_path_gives_the_same_certificates(tmp_path, capsys):
