@@ -37,9 +37,11 @@ eval: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-# Speed of our LIF layer against snntorch and spikingjelly, as ratios.
+# Speed of our LIF layer against snntorch and spikingjelly, and of the compiled
+# attack gradient against the eager one for every digits zoo model, as ratios.
 bench: $(STAMP)
 	$(PY) benchmarks/bench_neurons.py
+	$(PY) benchmarks/compile_speed.py
 
 clean-venv:
 	rm -rf $(VENV)
