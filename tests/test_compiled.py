@@ -79,6 +79,28 @@ def test_the_model_is_restored_after_the_block():
     assert [p.requires_grad for p in model.parameters()] == flags and all(flags)
 
 
+def test_a_frozen_inference_graph_sees_weights_changed_between_blocks():
+    """Inference passes are compiled with the weights as constants (inductor's freezing):
+    the same logits as eager, and a later block, after the weights changed (training
+    between two evaluations), compiles again instead of reusing the old constants."""
+    model = poisson_mlp(6)
+    x = torch.rand(20, 1, 8, 8)
+
+    def logits():
+        with torch.no_grad(), streams.per_example(0, torch.arange(len(x)), "test"):
+            return model(x)
+
+    for _ in range(2):
+        eager = logits()
+        with compiled_path(model, "on", inference=True) as stats:
+            compiled = logits()
+        assert stats.compiles == 1 and (compiled - eager).abs().max() <= 1e-4
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(-1.5)
+    assert (eager - logits()).abs().max() > 1e-2  # the change mattered: the comparison is not vacuous
+
+
 def test_off_compiles_nothing():
     model = poisson_mlp(3)
     with compiled_path(model, "off") as stats:
@@ -89,10 +111,14 @@ def test_off_compiles_nothing():
 def test_a_compile_failure_falls_back_to_eager_with_one_warning(monkeypatch, caplog):
     import torch._inductor.compile_fx as compile_fx
 
+    calls = []
+
     def broken(*args, **kwargs):
+        calls.append(1)
         raise RuntimeError("no C++ compiler (simulated)")
 
     monkeypatch.setattr(compile_fx, "compile_fx", broken)
+    monkeypatch.setattr("robustbench_snn.compiled.RETRY_SECONDS", 0.0)
     model = poisson_mlp(4)  # a model never compiled in this process: no cached graph to reuse
     x = torch.rand(9, 1, 8, 8)
     eager = logits_and_gradient(model, x)
@@ -103,8 +129,49 @@ def test_a_compile_failure_falls_back_to_eager_with_one_warning(monkeypatch, cap
     ours = [r for r in caplog.records if r.name == "robustbench_snn.compiled"]
     assert len(ours) == 1 and "running it eagerly" in ours[0].getMessage() and "\n" not in ours[0].getMessage()
     assert "no C++ compiler" in stats.fallback
+    assert len(calls) == 2  # tried once more, then never again
     for got in (first, second):
         assert torch.equal(got[0], eager[0]) and torch.equal(got[1], eager[1])
+
+
+def test_a_compile_that_fails_once_is_retried(monkeypatch):
+    """Another process writing the same cached kernel makes one load fail
+    (``ImportError: ... file too short``): the retry compiles, no fallback."""
+    import torch._inductor.compile_fx as compile_fx
+
+    real, calls = compile_fx.compile_fx, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ImportError("kernel.so: file too short (simulated)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compile_fx, "compile_fx", flaky)
+    monkeypatch.setattr("robustbench_snn.compiled.RETRY_SECONDS", 0.0)
+    model = poisson_mlp(7)
+    x = torch.rand(9, 1, 8, 8)
+    eager = logits_and_gradient(model, x)
+    with compiled_path(model, "on") as stats:
+        assert_close(eager, logits_and_gradient(model, x))
+    assert stats.fallback is None and stats.compiles == 1 and len(calls) > 1  # (compile_fx re-enters itself)
+
+
+def test_a_truncated_cached_kernel_is_deleted_before_the_retry(tmp_path, monkeypatch):
+    """A compile killed while writing leaves a 0-byte kernel in inductor's cache that every
+    later load fails on; the file the error names is deleted (only inside the cache)."""
+    from robustbench_snn.compiled import remove_broken_kernel
+
+    cache, outside = tmp_path / "cache", tmp_path / "elsewhere.so"
+    (cache / "o7").mkdir(parents=True)
+    kernel = cache / "o7" / "co7atl.main.so"
+    kernel.write_bytes(b"")
+    outside.write_bytes(b"")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(cache))
+    assert remove_broken_kernel(ImportError(f"{outside}: file too short")) is None and outside.exists()
+    wrapped = RuntimeError("backend failed")
+    wrapped.__cause__ = ImportError(f"{kernel}: file too short")
+    assert remove_broken_kernel(wrapped) == kernel.resolve() and not kernel.exists()
 
 
 def test_auto_stays_eager_for_a_small_evaluation():
