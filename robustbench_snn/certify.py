@@ -48,6 +48,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -59,6 +60,9 @@ from . import streams
 from .encoders import encoder_name
 from .streams import example_seed
 from .errors import UserInputError
+
+if TYPE_CHECKING:
+    from .compiled import CompileStats
 
 #: Class index meaning "the smoothed classifier abstains".
 ABSTAIN = -1
@@ -304,3 +308,36 @@ def crosscheck(model: nn.Module, mechanism: Mechanism, data, rows: list[dict], c
         attempts += 1
         violations += int(new not in (ABSTAIN, e["predict"]))
     return attempts, violations
+
+
+@dataclass
+class CertifyRun:
+    """What :func:`certify_model` did: Cohen's per-example records, the cross-check's
+    ``(attempts, violations)`` (None when skipped) and what the compiled path did."""
+
+    rows: list[dict]
+    attempts: int | None
+    violations: int | None
+    compile: CompileStats
+
+
+def certify_model(model: nn.Module, mechanism: Mechanism, data, cfg: CertifyConfig, *, compile: str = "auto",
+                  crosscheck_attack: bool = True, record_time: bool = True) -> CertifyRun:
+    """Certify every example of ``data`` (:func:`certify_dataset`), then attack the certified
+    ones inside their balls (:func:`crosscheck`), the model's passes through the compiled
+    path (:mod:`.compiled`, ``compile`` in ``auto|on|off``; inference graphs; ``auto``
+    compiles when examples x draws x input values reaches ``AUTO_MIN_WORK``)."""
+    from .compiled import COMPILE_MODES, CompileStats, compiled_path, worth_compiling
+
+    if compile not in COMPILE_MODES:
+        from .errors import UnknownNameError
+
+        raise UnknownNameError("compile mode", compile, COMPILE_MODES)
+    stats = CompileStats(compile)
+    work = len(data) * (cfg.n0 + cfg.n) * data.x[0].numel()
+    attempts = violations = None
+    with compiled_path(model, worth_compiling(compile, work), stats, inference=True):
+        rows = certify_dataset(model, mechanism, data, cfg, record_time=record_time)
+        if crosscheck_attack:
+            attempts, violations = crosscheck(model, mechanism, data, rows, cfg)
+    return CertifyRun(rows, attempts, violations, stats)

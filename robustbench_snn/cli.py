@@ -473,8 +473,8 @@ def cmd_certify(args) -> int:
     import pandas as pd
 
     from .atomic import atomic_write_bytes
-    from .certify import MECHANISMS, CertifyConfig, certify_dataset, crosscheck, make_mechanism, summary
-    from .compiled import COMPILE_MODES, CompileStats, compiled_path, worth_compiling
+    from .certify import MECHANISMS, CertifyConfig, certify_model, make_mechanism, summary
+    from .compiled import COMPILE_MODES
     from .data import DATASETS, load_dataset
     from .leaderboard import CERTIFIED, certified_path, upsert
     from .provenance import ROOT, git_commit, today, version
@@ -500,13 +500,9 @@ def cmd_certify(args) -> int:
     sigma_text = f"{sigma:g}" if mechanism_name == "gaussian" else "none"
     _say(args.quiet, f"{args.model} on {args.dataset} ({len(data)} examples): {mechanism_name} smoothing sigma={sigma_text}, n0={cfg.n0} n={cfg.n} alpha={cfg.alpha:g}")
     start = time.perf_counter()
-    compile_stats = CompileStats(args.compile)
-    work = len(data) * (cfg.n0 + cfg.n) * data.x[0].numel()
-    with compiled_path(model, worth_compiling(args.compile, work), compile_stats, inference=True):
-        rows = certify_dataset(model, mechanism, data, cfg, record_time=not args.no_time)
-        attempts = violations = None
-        if not args.no_crosscheck:
-            attempts, violations = crosscheck(model, mechanism, data, rows, cfg)
+    run = certify_model(model, mechanism, data, cfg, compile=args.compile, crosscheck_attack=not args.no_crosscheck,
+                        record_time=not args.no_time)
+    rows, attempts, violations, compile_stats = run.rows, run.attempts, run.violations, run.compile
     seconds = time.perf_counter() - start
 
     out_dir = Path(args.out) if args.out else ROOT / "leaderboards" / "certified"
