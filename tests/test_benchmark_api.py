@@ -168,3 +168,16 @@ def test_square_runs_with_the_evaluations_seed(zoo_snn_cnn, monkeypatch):
     result = benchmark(zoo_snn_cnn, attack="square", seed=3, n_examples=4, progress=False)
     assert seen == [example_seed(3, 0, "library-block")] and result.params["square"]["seed"] == 3
     assert result.params["square"]["block"] == LIBRARY_BLOCK
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: the CPU fallback is not taken")
+def test_device_auto_falls_back_to_the_cpu_with_the_cpu_numbers(zoo_snn_cnn):
+    """On a machine without CUDA, ``device="auto"`` is the CPU path with the CPU's numbers,
+    recorded as ``cpu``; ``device="cuda"`` is a one-line error naming the valid devices."""
+    common = dict(n_examples=12, attack="pgd", steps=3, progress=False)
+    auto = benchmark(zoo_snn_cnn, device="auto", **common)
+    cpu = benchmark(zoo_snn_cnn, device="cpu", **common)
+    assert auto.settings["device"] == "cpu"
+    assert torch.equal(auto.robust_per_example, cpu.robust_per_example) and auto.robust_acc == cpu.robust_acc
+    with pytest.raises(UserInputError, match="no CUDA device.*valid: auto, cpu"):
+        benchmark(zoo_snn_cnn, device="cuda", **common)
