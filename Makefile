@@ -37,11 +37,12 @@ eval: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-# Speed of our LIF layer against snntorch and spikingjelly, and of the compiled
-# attack gradient against the eager one for every digits zoo model, as ratios.
+# One table of speed ratios measured in one run (ours vs snntorch, SpikingJelly,
+# torchattacks, per-draw and per-sample loops, eager vs compiled for every zoo
+# architecture, FLOP rate vs torch.mm, peak memory), written with the host's
+# description to benchmarks/RESULTS.md. About 20 minutes on 2 cores.
 bench: $(STAMP)
-	$(PY) benchmarks/bench_neurons.py
-	$(PY) benchmarks/compile_speed.py
+	$(PY) benchmarks/bench.py --out benchmarks/RESULTS.md
 
 clean-venv:
 	rm -rf $(VENV)
