@@ -136,35 +136,35 @@ def eot_row(dataset: str, data_dir: str, reps: int) -> Row:
 
 
 def certify_row(reps: int) -> Row:
-    model = load_checkpoint("smooth-snn-s0.25", "digits")[0].eval()
-    mechanism = make_mechanism("gaussian", model, None)
+    model, card = load_checkpoint("smooth-snn-s0.25", "digits")
+    mechanism = make_mechanism("gaussian", model.eval(), card["defense_params"]["sigma"])
     x = load_dataset("digits", "test").x[0]
     ours, peer, peak = timed_pair(lambda: sample_counts(model, mechanism, x, 1000, 1000, 10),
                                   lambda: sample_counts(model, mechanism, x, 1000, 1, 10), reps)
     return Row("certification class counts, digits smooth-snn-s0.25, 1,000 noise draws, batched", ours, peer, "one draw per pass", peak)
 
 
-def architectures(dataset: str) -> list[str]:
-    """One zoo checkpoint per distinct architecture (same printed module tree = same architecture)."""
-    seen, names = set(), []
+def architectures(dataset: str) -> dict[str, list[str]]:
+    """The zoo checkpoints of ``dataset`` grouped by architecture (same printed module tree),
+    keyed by the first name of each group."""
+    groups: dict[str, list[str]] = {}
     for name in zoo_models(dataset):
-        arch = repr(load_checkpoint(name, dataset)[0])
-        if arch not in seen:
-            seen.add(arch)
-            names.append(name)
-    return names
+        groups.setdefault(repr(load_checkpoint(name, dataset)[0]), []).append(name)
+    return {names[0]: names for names in groups.values()}
 
 
-def compile_rows(dataset: str, data_dir: str, names: list[str], mm_rate: float) -> list[Row]:
+def compile_rows(dataset: str, data_dir: str, names: dict[str, list[str]], mm_rate: float) -> list[Row]:
     data = load_dataset(dataset, "test", None if dataset == "digits" else data_dir).head(250)
     rows = []
-    for name in names:
+    for name, same in names.items():
         reset_peak()
         r = compile_speed.measure(name, dataset, data.x, data.y, 10, 3, mm_rate)
         note = (f"EOT {r['eot']}; first compiled call {r['first_call_s']:.0f} s; {r['graphs']} graph(s); "
                 f"max logit diff {r['logit_diff']:.1e}; FLOP rate {r['mm_share']:.3f}x torch.mm")
         if r["fallback"]:
             note += f"; fallback: {r['fallback']}"
+        if len(same) > 1:
+            note += f"; same architecture: {', '.join(same[1:])}"
         rows.append(Row(f"attack gradient, {dataset} {name}, 250 images, compiled", r["compiled_s"], r["eager_s"], "eager", peak_mb(), note))
     return rows
 
@@ -203,7 +203,7 @@ def main() -> None:
     add([certify_row(args.reps)])
     add(compile_rows("digits", args.data_dir, architectures("digits"), mm_rate))
     if "mnist" in datasets:
-        add(compile_rows("mnist", args.data_dir, ["rsc-snn", "snn-cnn"], mm_rate))
+        add(compile_rows("mnist", args.data_dir, {"rsc-snn": ["rsc-snn"], "snn-cnn": ["snn-cnn"]}, mm_rate))
     minutes = (time.perf_counter() - started) / 60
     if args.out:
         text = [
