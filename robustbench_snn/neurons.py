@@ -177,7 +177,7 @@ class _SpikingNeuron(nn.Module):
 
     def extra_repr(self) -> str:
         reset = "soft" if self.v_reset is None else f"hard({self.v_reset:g})"
-        return f"v_threshold={float(self.v_threshold):g}, reset={reset}, surrogate={self.surrogate}"
+        return f"v_threshold={float(torch.as_tensor(self.v_threshold).detach()):g}, reset={reset}, surrogate={self.surrogate}"
 
 
 class IFNode(_SpikingNeuron):
