@@ -327,13 +327,9 @@ def certify_model(model: nn.Module, mechanism: Mechanism, data, cfg: CertifyConf
     ones inside their balls (:func:`crosscheck`), the model's passes through the compiled
     path (:mod:`.compiled`, ``compile`` in ``auto|on|off``; inference graphs; ``auto``
     compiles when examples x draws x input values reaches ``AUTO_MIN_WORK``)."""
-    from .compiled import COMPILE_MODES, CompileStats, compiled_path, worth_compiling
+    from .compiled import CompileStats, compiled_path, worth_compiling
 
-    if compile not in COMPILE_MODES:
-        from .errors import UnknownNameError
-
-        raise UnknownNameError("compile mode", compile, COMPILE_MODES)
-    stats = CompileStats(compile)
+    stats = CompileStats(compile)  # compiled_path refuses a mode outside auto|on|off
     work = len(data) * (cfg.n0 + cfg.n) * data.x[0].numel()
     attempts = violations = None
     with compiled_path(model, worth_compiling(compile, work), stats, inference=True):

@@ -154,7 +154,6 @@ class CompiledPart:
             self.stats.seconds += time.perf_counter() - t0
         return out.narrow(self.batch_dim, 0, B)
 
-
     def _call_compiled(self, padded: torch.Tensor) -> torch.Tensor:
         """The compiled call, tried twice. Inductor's on-disk cache outlives the process:
         a compile killed while writing a kernel (Ctrl-C, a timeout) leaves a truncated
@@ -179,21 +178,26 @@ def remove_broken_kernel(error: BaseException) -> Path | None:
     from torch._inductor.runtime.cache_dir_utils import cache_dir
 
     root = Path(cache_dir()).resolve()
-    while error is not None:
-        for match in re.finditer(r"(/\S+?\.so)\b", str(error)):
+    for cause in causes(error):
+        for match in re.finditer(r"(/\S+?\.so)\b", str(cause)):
             path = Path(match.group(1)).resolve()
             if path.is_relative_to(root) and path.is_file():
                 path.unlink(missing_ok=True)
                 return path
-        error = getattr(error, "inner_exception", None) or error.__cause__
     return None
 
 
+def causes(error: BaseException) -> Iterator[BaseException]:
+    """``error``, then each exception it wraps, outermost first (torch wraps a compiler's
+    failure in ``BackendCompilerFailed``, whose ``inner_exception`` is the real one)."""
+    while error is not None:
+        yield error
+        error = getattr(error, "inner_exception", None) or error.__cause__
+
+
 def first_line(error: BaseException) -> str:
-    """``Type: first line`` of the innermost cause of ``error`` (torch wraps a compiler's
-    failure in ``BackendCompilerFailed`` around it), at most 200 characters."""
-    while (inner := getattr(error, "inner_exception", None) or error.__cause__) is not None:
-        error = inner
+    """``Type: first line`` of the innermost cause of ``error``, at most 200 characters."""
+    *_, error = causes(error)
     text = str(error).strip()
     return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"[:200]
 
