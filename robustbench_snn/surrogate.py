@@ -107,6 +107,11 @@ class Surrogate:
         return cls(name, value)
 
 
+def heaviside(x: torch.Tensor) -> torch.Tensor:
+    """The spike: ``H(x) = 1`` where ``x >= 0``, else 0, in ``x``'s dtype (no gradient)."""
+    return (x >= 0).to(x.dtype)
+
+
 class _SpikeFunction(torch.autograd.Function):
     """Heaviside forward, surrogate backward. The backward is built from
     differentiable torch ops, so double backprop (input-gradient
@@ -116,7 +121,7 @@ class _SpikeFunction(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:  # type: ignore[override]
         ctx.save_for_backward(x)
         ctx.surrogate = surrogate
-        return (x >= 0).to(x.dtype)
+        return heaviside(x)
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
@@ -135,7 +140,11 @@ def spike(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
 # each on 2 cores); with the width a tensor, one graph per family serves every width (the
 # standard evaluation's five surrogates are three families). The family stays a constant:
 # a graph computing every family and selecting one by data ran 30% slower (measured on
-# the rsc-snn MNIST gradient).
+# the rsc-snn MNIST gradient). The custom autograd.Function makes AOTAutograd bypass its
+# on-disk cache; a straight-through form without one, ``H(x) + (x - x.detach()) * g(x).detach()``,
+# is cached (a warm compile of the digits rsc-snn gradient graph: 9 s instead of 19 s) but
+# its gradient pass ran 4-10% slower on the rsc-snn digits and MNIST gradients (1 thread,
+# 160 images) and it drops the second derivative: an evaluation's time is in the passes.
 
 
 class _SpikeWithWidth(torch.autograd.Function):
@@ -145,7 +154,7 @@ class _SpikeWithWidth(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, family: str, width: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         ctx.save_for_backward(x, width)
         ctx.family = family
-        return (x >= 0).to(x.dtype)
+        return heaviside(x)
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]

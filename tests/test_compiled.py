@@ -53,6 +53,24 @@ def test_compiled_gradients_match_eager_for_every_surrogate_with_one_graph_per_f
     assert stats.compiles == 2 and stats.compiled_parts == ["SpikingClassifier.body"]
 
 
+def test_one_inference_graph_serves_every_surrogate_family():
+    """A pass without gradients never uses the surrogate, so changing the family between
+    scoring passes (the worst-surrogate sweep scores under each) compiles no new graph;
+    the gradient passes still get one graph per family."""
+    model = poisson_mlp(7)
+    x = torch.rand(20, 1, 8, 8)
+    with compiled_path(model, "on", inference=True) as stats:
+        for sg in ("atan:1", "triangle:0.5", "sigmoid:2"):
+            set_surrogate(model, sg)
+            with torch.no_grad(), streams.per_example(0, torch.arange(len(x)), "test"):
+                model(x)
+        assert stats.compiles == 1
+        for sg in ("atan:1", "triangle:0.5"):
+            set_surrogate(model, sg)
+            logits_and_gradient(model, x)
+    assert stats.compiles == 3
+
+
 def test_no_recompile_when_the_batch_shrinks():
     model = poisson_mlp(1)
     x = torch.rand(70, 1, 8, 8)
