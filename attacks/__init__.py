@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from robustbench_snn.errors import UnknownNameError
 
-from .adapters import torchattacks_pgd
+from .adapters import check_eot, foolbox_pgd, torchattacks_pgd
 from .apgd import apgd, apgd_ce, apgd_dlr, apgd_targeted
 from .blackbox import square
 from .mixed import mixed_pgd
@@ -31,6 +31,7 @@ ATTACKS: dict[str, tuple[AttackFn, str]] = {
     "square": (square, "Square (score-based black box; torchattacks) on probabilities averaged over encoder draws"),
     "mixed-pgd": (mixed_pgd, "PGD following mixed surrogate / RGA gradient estimators (MDSE-style)"),
     "ta-pgd": (torchattacks_pgd, "torchattacks' PGD / PGDL2 / EOTPGD run on our model (cross-check)"),
+    "fb-pgd": (foolbox_pgd, "foolbox's LinfPGD / L2PGD with our step size, one draw per step (cross-check)"),
 }
 
 
@@ -41,6 +42,6 @@ def get_attack(name: str) -> AttackFn:
 
 
 __all__ = [
-    "ATTACKS", "NORMS", "apgd", "apgd_targeted", "L2Ball", "LinfBall", "NormBall", "default_alpha", "eot_gradient", "fgsm", "get_attack",
+    "ATTACKS", "NORMS", "apgd", "check_eot", "foolbox_pgd", "apgd_targeted", "L2Ball", "LinfBall", "NormBall", "default_alpha", "eot_gradient", "fgsm", "get_attack",
     "make_ball", "pgd", "torchattacks_pgd",
 ]

@@ -1,5 +1,5 @@
-"""Black-box attacks through library implementations: Square (score-based)
-and foolbox's attacks, on a view of the model that exposes only scores.
+"""Black-box attacks through library implementations: Square (score-based),
+on a view of the model that exposes only scores.
 
 Square (Andriushchenko et al., ECCV 2020) needs no gradient, so surrogate
 choice, spike non-differentiability and vanishing gradients cannot hide a
@@ -87,21 +87,3 @@ def square(
 # (and queries shrinking subsets): the harness runs it on fixed blocks, each with its own seed
 square.batch_shaped_rng = True
 
-
-def foolbox_attack(name: str):
-    """A foolbox 3 attack (``'LinfPGD'``, ``'L2PGD'``, ``'BoundaryAttack'``, ...) as one of ours."""
-
-    def run(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBall, steps: int = 10, **_: object) -> torch.Tensor:
-        import foolbox as fb
-
-        if ball.eps == 0:
-            return x.detach().clone()
-        fmodel = fb.PyTorchModel(model.eval(), bounds=(0, 1))
-        cls = getattr(fb.attacks, name)
-        attack = cls(steps=steps) if "PGD" in name else cls()
-        _, clipped, _ = attack(fmodel, x, y, epsilons=ball.eps)
-        return ball.project(clipped.detach(), x)
-
-    run.__doc__ = f"foolbox's {name}"
-    run.batch_shaped_rng = True
-    return run

@@ -331,7 +331,7 @@ def benchmark(
     known through ``torch.compile``, ``on`` also a foreign model's whole forward,
     ``off`` everything eagerly (the reference path; :mod:`.compiled`).
     """
-    from robustbench_snn.attacks import ATTACKS, NORMS
+    from robustbench_snn.attacks import ATTACKS, NORMS, check_eot
 
     from .compiled import COMPILE_MODES, CompileStats, compiled_path, skipped_reason, worth_compiling
     from .data import DATASETS, load_dataset
@@ -374,6 +374,8 @@ def benchmark(
         require_neurons(model, f"gradient mode {grad!r}")
     eot = eot or (STOCHASTIC_EOT if facts.stochastic else 1)
     draws = draws or (STOCHASTIC_DRAWS if facts.stochastic else 1)
+    if attack in ATTACKS:
+        check_eot(ATTACKS[attack][0], threat_model, eot, f"attack {attack!r}")
     described = describe(model)
     model_info = {"name": name or type(model.model if isinstance(model, ResetEachPass) else model).__name__, **described, **(info or {})}
     own = f"bpda:{BPDA_SURROGATE}" if facts.bpda else described["surrogate_train"]  # "none": ANN; "own": unrecognised spiking code
@@ -438,7 +440,7 @@ def gradient_steps(attack: str, cfg, sweep: bool = False) -> int:
 
 
 #: Registered attacks that follow the input gradient (the rest are black-box).
-_GRADIENT_ATTACKS = ("fgsm", "pgd", "apgd-ce", "apgd-dlr", "apgd-t", "mixed-pgd", "ta-pgd")
+_GRADIENT_ATTACKS = ("fgsm", "pgd", "apgd-ce", "apgd-dlr", "apgd-t", "mixed-pgd", "ta-pgd", "fb-pgd")
 
 
 def _single_params(cfg, surrogate: str, seed: int = 0) -> dict[str, Any]:

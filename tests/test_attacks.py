@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from robustbench_snn.attacks import ATTACKS, L2Ball, LinfBall, eot_gradient, fgsm, make_ball, pgd, torchattacks_pgd
-from robustbench_snn.errors import UnknownNameError
+from robustbench_snn.attacks import ATTACKS, L2Ball, LinfBall, eot_gradient, fgsm, foolbox_pgd, make_ball, pgd, torchattacks_pgd
+from robustbench_snn.errors import UnknownNameError, UserInputError
 from robustbench_snn.harness import AttackConfig, AttackEscapedBallError, evaluate
 from robustbench_snn.neurons import spiking_neurons
 
@@ -63,6 +63,34 @@ def test_our_pgd_agrees_with_torchattacks(norm, zoo_snn_cnn, digits_test):
     theirs = evaluate(zoo_snn_cnn, data, AttackConfig("ta-pgd", norm, eps), seed=1, quiet=True)
     assert ours.robust_acc < ours.clean_acc - 0.1
     assert abs(ours.robust_acc - theirs.robust_acc) <= 0.02
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_foolbox_pgd_matches_ours_step_for_step_without_random_start(norm, zoo_snn_cnn, digits_test):
+    """foolbox's PGD with our step size is our PGD: the adapter passes alpha and steps
+    (foolbox's own relative step reached a third of the ball in 10 steps)."""
+    x, y = digits_test.x[:50], digits_test.y[:50]
+    ball = make_ball(norm, {"linf": 16 / 255, "l2": 1.0}[norm])
+    ours = pgd(zoo_snn_cnn, x, y, ball, steps=5, random_start=False)
+    theirs = foolbox_pgd(zoo_snn_cnn, x, y, ball, steps=5, random_start=False)
+    assert (ours - theirs).abs().max() < 1e-5
+    assert ball.distance(ours, x).max() > 0.9 * ball.eps  # the steps went far: the comparison is not vacuous
+
+
+def test_foolbox_pgd_agrees_with_ours_with_random_start(zoo_snn_cnn, digits_test):
+    data = digits_test.head(250)
+    ours = evaluate(zoo_snn_cnn, data, AttackConfig("pgd", "linf", 16 / 255), seed=1, quiet=True)
+    theirs = evaluate(zoo_snn_cnn, data, AttackConfig("fb-pgd", "linf", 16 / 255), seed=1, quiet=True)
+    assert ours.robust_acc < ours.clean_acc - 0.1
+    assert abs(ours.robust_acc - theirs.robust_acc) <= 0.02
+
+
+def test_library_pgd_refuses_more_encoder_draws_than_it_averages(zoo_snn_cnn, digits_test):
+    x, y = digits_test.x[:4], digits_test.y[:4]
+    with pytest.raises(UserInputError, match="bad eot 10 for foolbox_pgd under linf"):
+        foolbox_pgd(zoo_snn_cnn, x, y, make_ball("linf", 0.1), eot=10)
+    with pytest.raises(UserInputError, match="bad eot 4 for torchattacks_pgd under l2"):
+        torchattacks_pgd(zoo_snn_cnn, x, y, make_ball("l2", 0.5), eot=4)
 
 
 def test_pgd_matches_torchattacks_step_for_step_without_random_start(zoo_snn_cnn, digits_test):

@@ -18,6 +18,8 @@ CASES = [
     (["eval", "--model", "snn-mlp", "--alpha", "abc"], "bad --alpha 'abc'"),
     (["eval", "--model", "snn-mlp", "--alpha", "0"], "bad --alpha '0'; the step size must be > 0"),
     (["eval", "--model", "snn-mlp", "--compile", "yes"], "unknown compile mode 'yes'; valid: auto, off, on"),
+    (["eval", "--model", "rsc-snn", "--attack", "ta-pgd", "--norm", "l2"], "bad eot 10 for attack 'ta-pgd' under l2"),
+    (["eval", "--model", "rsc-snn", "--attack", "fb-pgd"], "bad eot 10 for attack 'fb-pgd' under linf"),
     (["eval", "--model", "snn-mlp", "--seed", str(2**64)], "--seed must be an integer in 0-9223372036854775807"),
     (["eval", "--model", "snn-mlp", "--T", "100000"], "--T must be a positive integer (1-1,000)"),
     (["eval", "--model", "snn-mlp", "--steps", "1e30"], "--steps must be a positive integer (1-10,000)"),

@@ -5,7 +5,8 @@ import torch
 
 from robustbench_snn.attacks import make_ball
 from robustbench_snn.attacks.apgd import checkpoints
-from robustbench_snn.attacks.blackbox import ScoreOnly, foolbox_attack
+from robustbench_snn.attacks.adapters import foolbox_attack
+from robustbench_snn.attacks.blackbox import ScoreOnly
 from robustbench_snn.attacks.losses import dlr, dlr_targeted
 from robustbench_snn.harness import AttackConfig, evaluate, evaluate_worst_case
 from robustbench_snn.masking import MaskingEvidence, masking_flags
