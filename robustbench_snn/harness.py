@@ -193,14 +193,14 @@ def check_in_ball(ball, x_adv: torch.Tensor, x: torch.Tensor, attack: str) -> fl
     return dist
 
 
-#: The surrogate sweep of ``--surrogate all``: every family at three widths.
+#: The surrogate sweep of ``--surrogate all``: every normalised family at three widths.
 SWEEP_WIDTHS = (0.25, 0.5, 1.0)
 
 
 def sweep_surrogates() -> list[Surrogate]:
-    from .surrogate import SURROGATES
+    from .surrogate import NORMALISED
 
-    return [Surrogate(name, w) for name in SURROGATES for w in SWEEP_WIDTHS]
+    return [Surrogate(name, w) for name in NORMALISED for w in SWEEP_WIDTHS]
 
 
 def evaluate_worst_case(

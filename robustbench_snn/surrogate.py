@@ -24,6 +24,27 @@ rectangle   1[|x| < width/2] / width                                  Wu et al. 
 ``width=1`` reproduces SpikingJelly's defaults for atan (alpha=2) and
 sigmoid (alpha=4).  A surrogate is written ``name`` or ``name:width`` on the
 command line (``atan:0.5``).
+
+The gradient estimators of Özdenizci & Legenstein's attack ensemble ("Adversarially
+robust spiking neural networks through conversion", TMLR 2024, Section 4 and their
+``models/layers.py``) are here under their own names and parameter ``γ`` (written
+``name:γ``), *not* normalised: the scale of ``g`` weighs BPTT paths through k neurons
+by its k-th power, so EXP and EXP-D (one shape, scales 1 and 0.3) are different
+estimators:
+
+==========  ====================================  =============  ==================================
+name        g(x)                                  area           literature form
+==========  ====================================  =============  ==================================
+pcw         max(0, γ - |x|) / γ²                  1              piecewise linear (= ``triangle:γ``)
+rect        1[|x| < γ/2] / γ                      1              rectangular (= ``rectangle:γ``)
+exp         exp(-γ |x|)                           2/γ            exponential (Shrestha & Orchard 2018)
+exp-d       0.3 exp(-γ |x|)                       0.6/γ          dampened (Bellec et al. 2018's 0.3)
+ste         1                                     unbounded      straight-through (Bengio et al. 2013)
+==========  ====================================  =============  ==================================
+
+``pcw`` and ``rect`` are the same functions as ``triangle`` and ``rectangle`` and are
+parsed to them (one name per function in rows and compiled graphs); ``ste`` has no
+parameter.
 """
 
 from __future__ import annotations
@@ -62,12 +83,37 @@ def _rectangle(x: torch.Tensor, width: float) -> torch.Tensor:
 #: and ``atan:inf`` scored 100% robust accuracy): refused.
 MIN_WIDTH, MAX_WIDTH = 1e-3, 1e3
 
+def _exp(x: torch.Tensor, gamma: float) -> torch.Tensor:
+    return torch.exp(-gamma * x.abs())
+
+
+#: EXP-D's dampening factor (Özdenizci & Legenstein's ``(0.3, γ)``).
+EXP_D_SCALE = 0.3
+
+
+def _exp_d(x: torch.Tensor, gamma: float) -> torch.Tensor:
+    return EXP_D_SCALE * torch.exp(-gamma * x.abs())
+
+
+def _ste(x: torch.Tensor, gamma: float) -> torch.Tensor:
+    return torch.ones_like(x)
+
+
 SURROGATES: dict[str, SurrogateGrad] = {
     "atan": _atan,
     "sigmoid": _sigmoid,
     "triangle": _triangle,
     "rectangle": _rectangle,
+    "exp": _exp,
+    "exp-d": _exp_d,
+    "ste": _ste,
 }
+#: The families normalised to peak ``1/width`` and unit area (the ``--surrogate all`` sweep).
+NORMALISED = ("atan", "sigmoid", "triangle", "rectangle")
+#: Names that are another family's function under the same parameter.
+ALIASES = {"pcw": "triangle", "rect": "rectangle"}
+#: Families without a parameter (their width stays 1).
+NO_WIDTH = ("ste",)
 
 
 @dataclass(frozen=True)
@@ -79,12 +125,14 @@ class Surrogate:
 
     def __post_init__(self) -> None:
         if self.name not in SURROGATES:
-            raise UnknownNameError("surrogate", self.name, SURROGATES)
+            raise UnknownNameError("surrogate", self.name, [*SURROGATES, *ALIASES])
         if not MIN_WIDTH <= self.width <= MAX_WIDTH:  # also refuses nan and inf
             raise UserInputError(
                 f"surrogate width must be in [{MIN_WIDTH:g}, {MAX_WIDTH:g}], got {self.width:g} "
                 f"(a width of 0 or inf makes every input gradient vanish)"
             )
+        if self.name in NO_WIDTH and self.width != 1:
+            raise UserInputError(f"surrogate {self.name!r} has no width, got {self.width:g}; write {self.name!r}")
 
     def grad(self, x: torch.Tensor) -> torch.Tensor:
         return SURROGATES[self.name](x, self.width)
@@ -98,6 +146,7 @@ class Surrogate:
         if isinstance(spec, Surrogate):
             return spec
         name, _, width = spec.partition(":")
+        name = ALIASES.get(name, name)
         if not width:
             return cls(name)
         try:

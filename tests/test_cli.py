@@ -23,7 +23,7 @@ def run(capsys, *argv):
         (["eval", "--model", "snn-cnn", "--attack", "cw"], "attack 'cw'", "apgd-ce, apgd-dlr, apgd-t, fb-pgd, fgsm, mixed-pgd, pgd, square, standard, ta-pgd"),
         (["eval", "--model", "snn-cnn", "--dataset", "imagenet"], "dataset 'imagenet'", "cifar10, digits, fashion-mnist, mnist"),
         (["eval", "--model", "snn-cnn", "--norm", "l1"], "norm 'l1'", "l2, linf"),
-        (["eval", "--model", "snn-cnn", "--surrogate", "relu"], "surrogate 'relu'", "atan, rectangle, sigmoid, triangle"),
+        (["eval", "--model", "snn-cnn", "--surrogate", "relu"], "surrogate 'relu'", "atan, exp, exp-d, pcw, rect, rectangle, sigmoid, ste, triangle"),
         (["train", "--model", "nope"], "model 'nope'", "ann-cnn, at-snn, gnr-snn, mps-snn, qcfs-snn, rat-snn, rsc-snn"),
         (["train", "--model", "snn-cnn", "--defense", "magic"], "defense 'magic'", "gaussian, gnr, mps, none, pgd-at, qcfs, rat, rsc, sr, ttfs"),
         (["train", "--model", "snn-cnn", "--defense", "pgd-at", "--defense-param", "epsilon=0.1"], "parameter of defense 'pgd-at' 'epsilon'", "eps, steps"),

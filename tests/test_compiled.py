@@ -225,12 +225,13 @@ def test_bad_compile_mode_is_refused(mode):
         benchmark(poisson_mlp(6), n_examples=4, compile=mode)
 
 
-@pytest.mark.parametrize("name", ["atan", "sigmoid", "triangle", "rectangle"])
+@pytest.mark.parametrize("name", ["atan", "sigmoid", "triangle", "rectangle", "exp", "exp-d", "ste"])
 @pytest.mark.parametrize("width", [0.25, 1.0, 3.0])
 def test_the_width_as_data_gives_the_surrogate(name, width):
     """What compiled graphs backpropagate (spike_with_width) is each surrogate's own derivative."""
-    from robustbench_snn.surrogate import Surrogate, spike_with_width
+    from robustbench_snn.surrogate import NO_WIDTH, Surrogate, spike_with_width
 
+    width = 1.0 if name in NO_WIDTH else width
     sg = Surrogate(name, width)
     x = torch.linspace(-3, 3, 601, requires_grad=True)
     (grad,) = torch.autograd.grad(spike_with_width(x, name, torch.tensor(width)).sum(), x)
