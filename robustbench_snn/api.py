@@ -63,6 +63,8 @@ class BenchmarkResult:
     member_seconds: dict[str, float] = field(default_factory=dict)
     clean_per_example: torch.Tensor | None = None
     robust_per_example: torch.Tensor | None = None
+    #: forward and backward passes per example, counted (:mod:`.cost`), transfer sources included
+    passes: dict[str, float] = field(default_factory=dict)
 
     def row(self, **extra: Any) -> dict[str, Any]:
         """The leaderboard row (``leaderboard.COLUMNS`` plus ``acc_<member>`` columns);
@@ -79,6 +81,8 @@ class BenchmarkResult:
             "clean_acc": self.clean_acc, "robust_acc": self.robust_acc,
             "attacks": ",".join(self.per_attack) if s["attack"] in COMPOSITE_ATTACKS or s["surrogate"] == "all" else "",
             "flags": ";".join(self.flags), "params": json.dumps(self.params, sort_keys=True, separators=(",", ":")),
+            "fwd_per_example": self.passes.get("forward"), "bwd_per_example": self.passes.get("backward"),
+            "seconds": round(self.seconds, 1),
             "source": info.get("source", "api"), "claimed_clean": None, "claimed_robust": None, "seed": s["seed"], "date": today(), "version": version(),
             "commit": "unknown", "command": "",
         }
@@ -334,6 +338,7 @@ def benchmark(
     from robustbench_snn.attacks import ATTACKS, NORMS, check_eot
 
     from .compiled import COMPILE_MODES, CompileStats, compiled_path, skipped_reason, worth_compiling
+    from .cost import counting_passes
     from .data import DATASETS, load_dataset
     from .harness import AttackConfig
     from .interop import BPDA_SURROGATE, ResetEachPass, require_neurons
@@ -393,11 +398,13 @@ def benchmark(
     with ExitStack() as stack:
         # inference too: an attack's scoring passes, Square's queries and the masking checks
         stack.enter_context(compiled_path(model, compile_mode, stats, inference=True))
+        passes = stack.enter_context(counting_passes(model))
 
         def sources():
             found = _transfer_sources(transfer_sources, data.name, model_info["name"], zoo_dir, device)
             for source in found[0].values():
                 stack.enter_context(compiled_path(source, source_mode, stats))
+                stack.enter_context(counting_passes(source, passes))
             return found
 
         run = Run(
@@ -419,6 +426,7 @@ def benchmark(
     return BenchmarkResult(
         round(100 * res.clean_acc, 2), round(100 * res.robust_acc, 2), out.flags, out.per_attack, out.params,
         time.perf_counter() - start, model_info, settings, out.seconds, res.clean_per_example, res.robust_per_example,
+        passes.per_example(len(data)),
     )
 
 

@@ -441,7 +441,8 @@ def _print_result(result, eps_text: str) -> None:
     compile_note = f", {compiled['graphs']} graphs compiled in {result.member_seconds.get('compile', 0):.0f} s" if compiled.get("graphs") else ""
     print(
         f"{result.model_info['name']} {s['dataset']} {s['attack']} {s['threat_model']} eps={eps_text}: clean {result.clean_acc:.2f}%  "
-        f"robust {result.robust_acc:.2f}%  (n={s['n_examples']}, {result.seconds:.1f} s{compile_note})"
+        f"robust {result.robust_acc:.2f}%  (n={s['n_examples']}, {result.seconds:.1f} s{compile_note}; "
+        f"passes per example: {result.passes.get('forward', 0):g} forward, {result.passes.get('backward', 0):g} backward)"
     )
 
 

@@ -24,7 +24,8 @@ DEFAULT_DIR = ROOT / "leaderboards"
 COLUMNS = [
     "model", "dataset", "defense", "encoder", "T", "neuron", "surrogate_train", "surrogate_attack", "grad",
     "attack", "norm", "eps", "steps", "alpha", "eot", "draws", "n_examples",
-    "clean_acc", "robust_acc", "attacks", "flags", "params", "source", "claimed_clean", "claimed_robust",
+    "clean_acc", "robust_acc", "attacks", "flags", "params", "fwd_per_example", "bwd_per_example", "seconds",
+    "source", "claimed_clean", "claimed_robust",
     "seed", "date", "version", "commit", "command",
 ]
 #: Per-attack robust accuracies of a standard evaluation: ``acc_<attack>`` columns.
