@@ -251,6 +251,18 @@ def run_standard(run: Run) -> Outcome:
     return Outcome(std.result, per_attack, params, std.flags, std.seconds, APGD_STEPS, None)
 
 
+@register_composite("ensemble19")
+def run_ensemble19(run: Run) -> Outcome:
+    """Özdenizci & Legenstein's 19-estimator ensemble (:mod:`.ensemble19`), a peer of ``standard``."""
+    from .ensemble19 import ensemble19_evaluation
+    from .standard import APGD_STEPS
+
+    ens = ensemble19_evaluation(run.model, run.data, run.cfg, **run.kw)
+    per_attack = {k: round(100 * v, 2) for k, v in ens.per_attack.items()}
+    flags = [] if run.facts.whitebox else ["no-gradient"]
+    return Outcome(ens.result, per_attack, ens.params, flags, ens.seconds, APGD_STEPS, None)
+
+
 def run_sweep(run: Run) -> Outcome:
     """``surrogate="all"``: the attack once per surrogate of the sweep, worst case per example."""
     from .harness import evaluate_worst_case, sweep_surrogates
@@ -444,6 +456,11 @@ def gradient_steps(attack: str, cfg, sweep: bool = False) -> int:
 
         apgd = expected_ticks("apgd-ce", APGD_STEPS, cfg.eot) + expected_ticks("apgd-t", APGD_STEPS, cfg.eot)
         return apgd + (len(STANDARD_SURROGATES) + 2) * cfg.steps  # the surrogate sweep and two transfers
+    if attack == "ensemble19":
+        from .ensemble19 import LOSSES, RATE_ESTIMATORS, SURROGATE_ESTIMATORS
+        from .standard import APGD_STEPS
+
+        return (len(SURROGATE_ESTIMATORS) + len(RATE_ESTIMATORS)) * sum(expected_ticks(loss, APGD_STEPS, cfg.eot) for loss in LOSSES)
     return 0 if attack == "square" else expected_ticks(attack, cfg.steps, cfg.eot)
 
 

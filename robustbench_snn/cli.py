@@ -430,11 +430,14 @@ def cmd_eval(args) -> int:
 
 
 def _print_result(result, eps_text: str) -> None:
+    from .api import COMPOSITE_ATTACKS
+
     s = result.settings
-    if s["attack"] == "standard":
+    if s["attack"] in COMPOSITE_ATTACKS:
         for k, v in result.per_attack.items():
             print(f"  {k:<16} {v:6.2f}%  ({result.member_seconds.get(k, 0):.0f} s)")
-        print(f"  flags: {', '.join(result.flags) or 'none'}  (masking checks {result.member_seconds.get('masking-checks', 0):.0f} s)")
+    if "masking-checks" in result.member_seconds:
+        print(f"  flags: {', '.join(result.flags) or 'none'}  (masking checks {result.member_seconds['masking-checks']:.0f} s)")
     elif result.flags:
         print(f"  flags: {', '.join(result.flags)}")
     compiled = result.params.get("compile", {})

@@ -52,6 +52,25 @@ def transfer_source_names(target: str) -> dict[str, str]:
     return {member: source for member, source in names.items() if source != target}
 
 
+@dataclass
+class Ledger:
+    """The per-example worst case over members run in order, each only on the examples
+    still (partly) robust (:func:`_on_survivors`); ``per_attack`` holds the robust
+    accuracy after each member joined (non-increasing), ``seconds`` each member's time."""
+
+    data: object
+    robust: torch.Tensor
+    per_attack: dict[str, float] = dataclasses.field(default_factory=dict)
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def add(self, name: str, run, known: torch.Tensor | None = None) -> None:
+        """Run ``run(subset) -> per-example scores`` as member ``name``."""
+        t0 = time.perf_counter()
+        self.robust = _on_survivors(self.robust, self.data, run, known)
+        self.per_attack[name] = self.robust.mean().item()
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+
 def _on_survivors(robust: torch.Tensor, data, run, known: torch.Tensor | None = None) -> torch.Tensor:
     """Run ``run(subset) -> per-example scores`` only on examples still (partly) robust;
     the others stay at 0. ``known`` holds this member's scores for the first
@@ -104,25 +123,16 @@ def standard_evaluation(
     pgd = dataclasses.replace(cfg, attack="pgd")
     pgd_params = {"steps": pgd.steps, "alpha": round(pgd.step_size, 6), "eot": cfg.eot}
     params: dict[str, dict] = {}
-    per_attack: dict[str, float] = {}
-    seconds: dict[str, float] = {}
     if whitebox:
         first = evaluate(model, data, dataclasses.replace(apgd, attack="apgd-ce"), **kw)
-        clean, robust, max_distance = first.clean_per_example, first.robust_per_example, first.max_distance
-        per_attack["apgd-ce"] = robust.mean().item()
-        seconds["apgd-ce"] = first.seconds
+        clean, max_distance = first.clean_per_example, first.max_distance
+        ledger = Ledger(data, first.robust_per_example, {"apgd-ce": first.robust_acc}, {"apgd-ce": first.seconds})
         params["apgd-ce"] = {"steps": APGD_STEPS, "loss": "ce", "eot": cfg.eot, "grad": cfg.grad}
     else:
         clean = clean_accuracy(model, data, draws, seed)
-        robust, max_distance = clean.clone(), 0.0
+        ledger, max_distance = Ledger(data, clean.clone()), 0.0
         params["white-box members"] = {"skipped": "the model has no input gradient"}
-
-    def member(name: str, run, known: torch.Tensor | None = None) -> None:
-        nonlocal robust
-        t0 = time.perf_counter()
-        robust = _on_survivors(robust, data, run, known)
-        per_attack[name] = robust.mean().item()
-        seconds[name] = time.perf_counter() - t0
+    member = ledger.add
 
     neurons = find_neurons(model)
     rate_gradient = supports_rate_gradients(model)
@@ -152,8 +162,8 @@ def standard_evaluation(
     n = min(EVIDENCE_EXAMPLES, len(data))
     square_head = evaluate(model, data.head(n), square, **kw).robust_per_example
     square_head_seconds = time.perf_counter() - t0
+    ledger.seconds["square"] = square_head_seconds
     member("square", lambda d: evaluate(model, d, square, **kw).robust_per_example, known=square_head)
-    seconds["square"] += square_head_seconds
     params["square"] = square_params(cfg.eot, seed)
     for name, source in sources.items():
         member(name, lambda d, src=source, name=name: evaluate(model, d, pgd, attack_fn=transfer_from(src), label=name, **kw).robust_per_example)
@@ -163,6 +173,7 @@ def standard_evaluation(
     if whitebox:
         evidence.whitebox = {"apgd-ce": first.robust_per_example[:n].mean().item()}
     evidence.blackbox = {"square": square_head.mean().item()}
-    seconds["masking-checks"] = time.perf_counter() - t0
+    ledger.seconds["masking-checks"] = time.perf_counter() - t0
+    robust = ledger.robust
     result = EvalResult(clean.mean().item(), robust.mean().item(), clean, robust, max_distance, time.perf_counter() - start)
-    return StandardResult(result, per_attack, masking_flags(evidence), evidence, seconds, params)
+    return StandardResult(result, ledger.per_attack, masking_flags(evidence), evidence, ledger.seconds, params)
