@@ -263,6 +263,27 @@ def run_ensemble19(run: Run) -> Outcome:
     return Outcome(ens.result, per_attack, ens.params, flags, ens.seconds, APGD_STEPS, None)
 
 
+@register_composite("assg")
+def run_assg(run: Run) -> Outcome:
+    """ASSG + SA-PGD (Wang et al., arXiv 2512.22522; :mod:`.assg`, :mod:`.attacks.sapgd`), a peer of ``standard``."""
+    import dataclasses
+
+    from robustbench_snn.attacks.sapgd import ASSG_STEPS, MOMENTUM, SECOND_MOMENT, assg_sapgd
+
+    from . import assg
+    from .harness import evaluate
+    from .neurons import spiking_neurons
+
+    cfg = dataclasses.replace(run.cfg, steps=ASSG_STEPS, alpha=None)
+    res = evaluate(run.model, run.data, cfg, attack_fn=assg_sapgd, label="assg", batch_size=run.batch_size, **run.kw)
+    surrogate = "assg(atan)" if spiking_neurons(run.model) else f"{run.member_surrogate} (no neurons of ours: their own surrogate)"
+    params = {"assg": {
+        "steps": ASSG_STEPS, "loss": "ce", "eot": run.cfg.eot, "surrogate": surrogate, "vanishing_bound": assg.VANISHING_BOUND,
+        "relax": assg.RELAX, "beta_1": assg.BETA_1, "beta_2": assg.BETA_2, "momentum": MOMENTUM, "second_moment": SECOND_MOMENT,
+    }}
+    return Outcome(res, {}, params, [] if run.facts.whitebox else ["no-gradient"], {}, ASSG_STEPS, None)
+
+
 def run_sweep(run: Run) -> Outcome:
     """``surrogate="all"``: the attack once per surrogate of the sweep, worst case per example."""
     from .harness import evaluate_worst_case, sweep_surrogates
@@ -369,6 +390,8 @@ def benchmark(
         raise UnknownNameError("gradient mode", grad, GRAD_MODES)
     if compile not in COMPILE_MODES:
         raise UnknownNameError("compile mode", compile, COMPILE_MODES)
+    if attack == "assg" and threat_model != "linf":
+        raise UserInputError(f"attack 'assg' (SA-PGD) is defined for the linf ball, got threat model {threat_model!r}; valid: linf")
     eps_value = parse_eps(eps, threat_model)
     alpha_value = parse_eps(alpha, threat_model, "alpha") if alpha is not None else None
     if alpha_value == 0:
@@ -456,6 +479,10 @@ def gradient_steps(attack: str, cfg, sweep: bool = False) -> int:
 
         apgd = expected_ticks("apgd-ce", APGD_STEPS, cfg.eot) + expected_ticks("apgd-t", APGD_STEPS, cfg.eot)
         return apgd + (len(STANDARD_SURROGATES) + 2) * cfg.steps  # the surrogate sweep and two transfers
+    if attack == "assg":
+        from robustbench_snn.attacks.sapgd import ASSG_STEPS
+
+        return (ASSG_STEPS + 1) * cfg.eot
     if attack == "ensemble19":
         from .ensemble19 import LOSSES, RATE_ESTIMATORS, SURROGATE_ESTIMATORS
         from .standard import APGD_STEPS

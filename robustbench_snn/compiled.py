@@ -119,11 +119,12 @@ class CompiledPart:
         in training mode; without gradients unless ``inference`` (an inference graph is a
         graph of its own: worth it for an evaluation's scoring passes, Square's queries and
         certification, not for a model used only as a transfer source); in the rate-gradient modes (``bptr``/``rga``: one backward factor per
-        element, no recurrence to fuse)."""
+        element, no recurrence to fuse); under an attack's adaptive surrogate (:mod:`.assg`,
+        whose state changes in Python between passes)."""
         return not (
             self.failed or self.module.training or extra or x.dim() <= self.batch_dim
             or not (torch.is_grad_enabled() or self.inference)
-            or any(n.grad_mode != "bptt" for n in self.neurons)
+            or any(n.grad_mode != "bptt" or n.sharpness is not None for n in self.neurons)
         )
 
     def _backend(self, graph, example_inputs):

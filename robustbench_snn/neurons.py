@@ -114,6 +114,8 @@ class _SpikingNeuron(nn.Module):
         self.init_fraction = init_fraction
         #: set by :func:`gradient_mode`: how an attack's backward pass crosses this neuron
         self.grad_mode = "bptt"
+        #: set by :func:`.assg.adaptive_sharpness`: an attack's per-element surrogate sharpness
+        self.sharpness = None
         #: set by :func:`record_membranes`; then ``membrane`` is the last call's ``h: [T, B, ...]``
         self.record = False
         self.membrane: torch.Tensor | None = None
@@ -129,7 +131,9 @@ class _SpikingNeuron(nn.Module):
         # in place: a compiled graph holding this buffer sees the new width without recompiling
         self.surrogate_width.fill_(value.width)
 
-    def _spike(self, x: torch.Tensor) -> torch.Tensor:
+    def _spike(self, x: torch.Tensor, t: int) -> torch.Tensor:
+        if self.sharpness is not None:  # an attack's adaptive surrogate (eager only)
+            return self.sharpness.spike(self, t, x)
         if torch.compiler.is_compiling():
             # without gradients the surrogate is never used: not reading it keeps one
             # inference graph for every surrogate (the compiler guards on what a graph
@@ -169,7 +173,7 @@ class _SpikingNeuron(nn.Module):
             h = self.charge(v, x, t)
             if self.record:
                 membrane.append(h)
-            s = self._spike(h - self.v_threshold)
+            s = self._spike(h - self.v_threshold, t)
             s_reset = s.detach() if self.detach_reset else s
             if self.v_reset is None:
                 v = h - self.v_threshold * s_reset

@@ -20,7 +20,7 @@ def run(capsys, *argv):
     "argv, bad, valid",
     [
         (["eval", "--model", "nope", "--attack", "pgd"], "model 'nope'", "all, ann-cnn, at-snn, gnr-snn, mps-snn, qcfs-snn"),
-        (["eval", "--model", "snn-cnn", "--attack", "cw"], "attack 'cw'", "apgd-ce, apgd-dlr, apgd-t, ensemble19, fb-pgd, fgsm, mixed-pgd, pgd, square, standard, ta-pgd"),
+        (["eval", "--model", "snn-cnn", "--attack", "cw"], "attack 'cw'", "apgd-ce, apgd-dlr, apgd-t, assg, ensemble19, fb-pgd, fgsm, mixed-pgd, pgd, square, standard, ta-pgd"),
         (["eval", "--model", "snn-cnn", "--dataset", "imagenet"], "dataset 'imagenet'", "cifar10, digits, fashion-mnist, mnist"),
         (["eval", "--model", "snn-cnn", "--norm", "l1"], "norm 'l1'", "l2, linf"),
         (["eval", "--model", "snn-cnn", "--surrogate", "relu"], "surrogate 'relu'", "atan, exp, exp-d, pcw, rect, rectangle, sigmoid, ste, triangle"),
