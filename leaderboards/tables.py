@@ -136,6 +136,40 @@ def standard(name: str) -> str:
                      "+transfer", "flags"], rows)
 
 
+PEERS = ("standard", "ensemble19", "assg")
+
+
+def eps_label(eps: float) -> str:
+    return "8/255" if abs(eps - EPS_8) < 1e-5 else f"{eps:g}"
+
+
+def peers(name: str) -> str:
+    """``standard`` beside its peers, per zoo model and eps where a peer row exists: robust
+    accuracy and backward passes per example (— where the row predates the cost columns)."""
+    linf = board(name)
+    rows_of = linf[linf.attack.isin(PEERS) & (linf.source == "zoo")].copy()
+    rows_of["eps_key"] = rows_of.eps.round(5)
+    rows = []
+    for (model, eps), group in rows_of.groupby(["model", "eps_key"], sort=False):
+        by = group.set_index("attack")
+        if not ({"ensemble19", "assg"} & set(by.index)):
+            continue
+        cells = []
+        for attack in PEERS:
+            if attack in by.index:
+                r = by.loc[attack]
+                cost = "—" if pd.isna(r.bwd_per_example) else f"{r.bwd_per_example:,.0f}"
+                cells += [pct(r.robust_acc), cost]
+            else:
+                cells += ["—", "—"]
+        found = [float(by.loc[a].robust_acc) for a in ("ensemble19", "assg") if a in by.index]
+        gap = float(by.loc["standard"].robust_acc) - min(found) if "standard" in by.index else None
+        rows.append([model, eps_label(float(eps)), *cells, "—" if gap is None else f"{gap:+.2f}"])
+    rows.sort(key=lambda r: (r[1] != "8/255", r[0]))
+    return markdown(["model", "eps", "standard", "backward / ex.", "ensemble19", "backward / ex.", "assg", "backward / ex.",
+                     "standard - best peer"], rows)
+
+
 def submissions() -> str:
     linf = board("digits_linf")
     rows = []
@@ -180,6 +214,7 @@ def zoo() -> str:
 TABLES: dict[str, Callable[[], str]] = {
     "digits-pgd": digits_pgd, "qcfs-T": qcfs_by_T, "mnist-pgd": mnist_pgd, "submissions": submissions,
     "digits-standard": lambda: standard("digits_linf"), "mnist-standard": lambda: standard("mnist_linf"),
+    "digits-peers": lambda: peers("digits_linf"), "mnist-peers": lambda: peers("mnist_linf"),
     "zoo": zoo, "certified-digits-gaussian": lambda: certified("digits_certified", "gaussian"),
     "certified-digits-encoder": lambda: certified("digits_certified", "encoder"),
     "certified-mnist-gaussian": lambda: certified("mnist_certified", "gaussian"),
