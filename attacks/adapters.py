@@ -33,6 +33,13 @@ def check_eot(attack, ball_name: str, eot: int, label: str | None = None) -> Non
         )
 
 
+def _library_step(attack, ball: NormBall, eot: int, steps: int, alpha: float | None) -> float:
+    """The step size a library PGD ``attack`` runs with (:func:`default_alpha` unless given),
+    after :func:`check_eot`."""
+    check_eot(attack, ball.name, eot)
+    return default_alpha(ball.eps, steps) if alpha is None else alpha
+
+
 def torchattacks_pgd(
     model: nn.Module,
     x: torch.Tensor,
@@ -48,10 +55,9 @@ def torchattacks_pgd(
         import torchattacks
     except ImportError as e:  # pragma: no cover - exercised only on broken installs
         raise ImportError("torchattacks is not installed; run `make eval` or `pip install --no-deps torchattacks==3.5.1`") from e
-    check_eot(torchattacks_pgd, ball.name, eot)
+    alpha = _library_step(torchattacks_pgd, ball, eot, steps, alpha)
     if ball.eps == 0:
         return x.detach().clone()
-    alpha = default_alpha(ball.eps, steps) if alpha is None else alpha
     if ball.name == "linf":
         if eot > 1:
             atk = torchattacks.EOTPGD(model, eps=ball.eps, alpha=alpha, steps=steps, eot_iter=eot, random_start=random_start)
@@ -89,10 +95,9 @@ def foolbox_pgd(
     """
     import foolbox as fb
 
-    check_eot(foolbox_pgd, ball.name, eot)
+    alpha = _library_step(foolbox_pgd, ball, eot, steps, alpha)
     if ball.eps == 0:
         return x.detach().clone()
-    alpha = default_alpha(ball.eps, steps) if alpha is None else alpha
     cls = {"linf": fb.attacks.LinfPGD, "l2": fb.attacks.L2PGD}[ball.name]
     attack = cls(steps=steps, abs_stepsize=alpha, random_start=random_start)
     _, clipped, _ = attack(fb.PyTorchModel(model.eval(), bounds=(0, 1)), x, y, epsilons=ball.eps)
