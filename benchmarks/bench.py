@@ -99,9 +99,11 @@ def host() -> str:
 
 def lif_rows(reps: int) -> list[Row]:
     x = torch.rand(bench_neurons.T, bench_neurons.B, bench_neurons.N) * 2
+    reset_peak()
     times = bench_neurons.lif_times(x, reps)
+    peak = peak_mb()  # over ours and every peer, as timed_pair
     shape = f"T={bench_neurons.T} B={bench_neurons.B} N={bench_neurons.N}"
-    return [Row(f"LIF layer forward+backward, {shape}", times["ours"], t, peer, None)
+    return [Row(f"LIF layer forward+backward, {shape}", times["ours"], t, peer, peak)
             for peer, t in times.items() if peer != "ours"]
 
 
