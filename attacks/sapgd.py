@@ -109,7 +109,7 @@ def sapgd(
 
 def assg_sapgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBall, steps: int = ASSG_STEPS, eot: int = 1, **_: object) -> torch.Tensor:
     """SA-PGD on cross-entropy through the ASSG surrogate (:mod:`robustbench_snn.assg`) on
-    every neuron of ours; a model without our neurons keeps its own surrogate."""
+    every recognised spiking neuron; a model without one keeps its own gradient."""
     from robustbench_snn.assg import adaptive_sharpness
 
     with adaptive_sharpness(model, len(x)) as state:

@@ -272,11 +272,11 @@ def run_assg(run: Run) -> Outcome:
 
     from . import assg
     from .harness import evaluate
-    from .neurons import spiking_neurons
+    from .interop import find_neurons
 
     cfg = dataclasses.replace(run.cfg, steps=ASSG_STEPS, alpha=None)
     res = evaluate(run.model, run.data, cfg, attack_fn=assg_sapgd, label="assg", batch_size=run.batch_size, **run.kw)
-    surrogate = "assg(atan)" if spiking_neurons(run.model) else f"{run.member_surrogate} (no neurons of ours: their own surrogate)"
+    surrogate = "assg(atan)" if find_neurons(run.model) else f"{run.member_surrogate} (no recognised spiking neurons: the model's own gradient)"
     params = {"assg": {
         "steps": ASSG_STEPS, "loss": "ce", "eot": run.cfg.eot, "surrogate": surrogate, "vanishing_bound": assg.VANISHING_BOUND,
         "relax": assg.RELAX, "beta_1": assg.BETA_1, "beta_2": assg.BETA_2, "momentum": MOMENTUM, "second_moment": SECOND_MOMENT,

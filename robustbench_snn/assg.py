@@ -22,9 +22,11 @@ moments move once per attack iteration, on its first EOT draw (their
 ``eot_flag``); the other draws of the iteration use the same sharpness.
 
 Why our own: the paper's code lives inside braincog's neuron classes; ours
-attaches the same state to the neurons of :mod:`.neurons` for the length of
-one attack run (:func:`adaptive_sharpness`), so any of our SNNs can be attacked
-with it. Models whose neurons are not ours keep their own surrogate.
+attaches the same state, for the length of one attack run
+(:func:`adaptive_sharpness`), to the neurons of :mod:`.neurons` and, through
+:mod:`.interop`, to SpikingJelly's and snntorch's, so any SNN whose neurons we
+recognise can be attacked with it. A model without recognised neurons keeps its
+own gradient.
 """
 
 from __future__ import annotations
@@ -81,29 +83,68 @@ class AdaptiveSharpness:
             self._seen.add(key)
         return self.scale / (m + self.relax * d + EPS)
 
-    def spike(self, neuron: nn.Module, t: int, u: torch.Tensor) -> torch.Tensor:
-        """``H(u)`` forward, atan at the adaptive sharpness backward."""
+    def width(self, neuron: nn.Module, t: int, u: torch.Tensor) -> torch.Tensor:
+        """The atan width ``2 / α_t`` for every row of ``u`` (EOT copies share their example's)."""
         alpha = self.sharpness(neuron, t, u)
-        copies = u.shape[0] // self.rows
-        width = (2.0 / alpha).repeat(copies, *([1] * (u.dim() - 1)))  # atan: width = 2 / α
-        return spike_with_width(u, "atan", width)
+        return (2.0 / alpha).repeat(u.shape[0] // self.rows, *([1] * (u.dim() - 1)))
+
+    def spike(self, neuron: nn.Module, t: int, u: torch.Tensor) -> torch.Tensor:
+        """``H(u)`` forward, atan at the adaptive sharpness backward (a neuron of ours)."""
+        return spike_with_width(u, "atan", self.width(neuron, t, u))
+
+
+class AdaptiveOverride(nn.Module):
+    """A foreign neuron's spike function (SpikingJelly's ``surrogate_function``, snntorch's
+    ``spike_grad``) with its forward kept and ASSG's backward; it counts its calls within a
+    forward pass of the model for the time step (:func:`adaptive_sharpness` resets the count
+    before every pass)."""
+
+    def __init__(self, original, state: AdaptiveSharpness) -> None:
+        super().__init__()
+        self._original, self.state, self.step = (original,), state, 0
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        from .interop import override_backward
+        from .surrogate import SURROGATES
+
+        width = self.state.width(self, self.step, u)
+        self.step += 1
+        return override_backward(self._original[0], u, lambda v: SURROGATES["atan"](v, width))
 
 
 @contextmanager
 def adaptive_sharpness(model: nn.Module, rows: int, **settings) -> Iterator[AdaptiveSharpness | None]:
-    """Within the block every neuron of ours in ``model`` backpropagates ASSG; yields the
-    state (``None`` when ``model`` has none of our neurons: it keeps its own surrogate)."""
-    from .neurons import spiking_neurons
+    """Within the block every recognised spiking neuron of ``model`` (ours, SpikingJelly's,
+    snntorch's: :mod:`.interop`) backpropagates ASSG; yields the state (``None`` when
+    ``model`` has no recognised neuron: it keeps its own gradient)."""
+    from .interop import OwnNeurons, find_neurons
 
-    neurons = spiking_neurons(model)
+    neurons = find_neurons(model)
     if not neurons:
         yield None
         return
     state = AdaptiveSharpness(rows, **settings)
+    overrides: list[tuple[object, object, AdaptiveOverride]] = []
     for n in neurons:
-        n.sharpness = state
+        if n.family.name == OwnNeurons.name:
+            n.module.sharpness = state
+        else:
+            original = n.family.spike_fn(n.module)
+            override = AdaptiveOverride(original, state)
+            n.family.set_spike_fn(n.module, override)
+            overrides.append((n, original, override))
+
+    def restart_steps(module, args) -> None:  # every pass of the model starts at step 0
+        for _, _, override in overrides:
+            override.step = 0
+
+    hook = model.register_forward_pre_hook(restart_steps)
     try:
         yield state
     finally:
+        hook.remove()
         for n in neurons:
-            n.sharpness = None
+            if n.family.name == OwnNeurons.name:
+                n.module.sharpness = None
+        for n, original, _ in reversed(overrides):
+            n.family.set_spike_fn(n.module, original)

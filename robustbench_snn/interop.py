@@ -210,18 +210,27 @@ def reset_states(model: nn.Module) -> None:
 
 
 class _OverrideBackward(torch.autograd.Function):
-    """Forward: a given value (the library's own spikes). Backward: ``grad * g(x)``."""
+    """Forward: a given value (the library's own spikes). Backward: ``grad * g(x)``,
+    ``g`` a callable (a :class:`Surrogate`'s ``grad``, or ASSG's atan at a per-element
+    sharpness, :mod:`.assg`)."""
 
     @staticmethod
-    def forward(ctx, x, value, surrogate: Surrogate):  # type: ignore[override]
+    def forward(ctx, x, value, derivative):  # type: ignore[override]
         ctx.save_for_backward(x)
-        ctx.surrogate = surrogate
+        ctx.derivative = derivative
         return value.clone()
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
         (x,) = ctx.saved_tensors
-        return grad * ctx.surrogate.grad(x), None, None
+        return grad * ctx.derivative(x), None, None
+
+
+def override_backward(original, x: torch.Tensor, derivative) -> torch.Tensor:
+    """``original(x)`` (a library's spike function) forward, ``derivative(x)`` backward."""
+    with torch.no_grad():
+        value = original(x.detach())
+    return _OverrideBackward.apply(x, value.to(x.dtype), derivative)
 
 
 class SurrogateOverride(nn.Module):
@@ -237,9 +246,7 @@ class SurrogateOverride(nn.Module):
         self.surrogate = surrogate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            value = self._original[0](x.detach())
-        return _OverrideBackward.apply(x, value.to(x.dtype), self.surrogate)
+        return override_backward(self._original[0], x, self.surrogate.grad)
 
     def extra_repr(self) -> str:
         return f"backward={self.surrogate}"

@@ -74,3 +74,37 @@ def test_assg_breaks_more_than_sapgd_with_the_training_surrogate(zoo_snn_cnn, di
     fixed = evaluate(zoo_snn_cnn, data, cfg, attack_fn=sapgd, quiet=True)
     adaptive = evaluate(zoo_snn_cnn, data, cfg, attack_fn=assg_sapgd, quiet=True)
     assert adaptive.robust_acc < fixed.robust_acc - 0.1
+
+
+@pytest.mark.parametrize("example", ["spikingjelly-cnn", "snntorch-cnn"])
+def test_assg_reaches_library_neurons_and_leaves_them_as_they_were(example):
+    """Through the interop layer: one moment pair per (neuron, time step) -- the step count
+    restarts with every pass -- a gradient other than the library's own surrogate's, and
+    the library's spike functions restored after the attack."""
+    from pathlib import Path
+
+    from robustbench_snn.api import prepare_model
+    from robustbench_snn.data import load_dataset
+    from robustbench_snn.interop import find_neurons
+    from robustbench_snn.submit import load_submission
+
+    pytest.importorskip("spikingjelly")
+    pytest.importorskip("snntorch")
+    data = load_dataset("digits", "test").head(6)
+    model, _ = prepare_model(load_submission(Path(__file__).resolve().parent.parent / "examples" / example).model, data, "cpu", None, False)
+    neurons = find_neurons(model)
+    before = [n.family.spike_fn(n.module) for n in neurons]
+
+    def input_gradient():
+        x = data.x.clone().requires_grad_(True)
+        return torch.autograd.grad(model(x).logsumexp(1).sum(), x)[0]
+
+    own = input_gradient()
+    with adaptive_sharpness(model, rows=len(data)) as state:
+        for _ in range(2):  # two iterations of an attack
+            state.next_iteration()
+            adaptive = input_gradient()
+        steps = {t for (_, t) in state.moments}
+        assert len(state.moments) == len(neurons) * len(steps) and len(steps) > 1
+    assert adaptive.abs().sum() > 0 and not torch.allclose(adaptive, own)
+    assert [n.family.spike_fn(n.module) for n in neurons] == before
