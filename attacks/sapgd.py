@@ -114,3 +114,22 @@ def assg_sapgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBal
 
     with adaptive_sharpness(model, len(x)) as state:
         return sapgd(model, x, y, ball, steps, eot, before_gradient=state.next_iteration if state else lambda: None)
+
+
+def assg_config(cfg):
+    """``cfg`` (a :class:`~robustbench_snn.harness.AttackConfig`) with ASSG + SA-PGD's budget."""
+    import dataclasses
+
+    return dataclasses.replace(cfg, steps=ASSG_STEPS, alpha=None)
+
+
+def assg_params(model: nn.Module, eot: int) -> dict:
+    """What :func:`assg_sapgd` runs with on ``model``, as a row's ``params`` records it."""
+    from robustbench_snn import assg
+    from robustbench_snn.interop import find_neurons
+
+    surrogate = "assg(atan)" if find_neurons(model) else "the model's own gradient (no recognised spiking neurons)"
+    return {
+        "steps": ASSG_STEPS, "loss": "ce", "eot": eot, "surrogate": surrogate, "vanishing_bound": assg.VANISHING_BOUND,
+        "relax": assg.RELAX, "beta_1": assg.BETA_1, "beta_2": assg.BETA_2, "momentum": MOMENTUM, "second_moment": SECOND_MOMENT,
+    }

@@ -266,22 +266,13 @@ def run_ensemble19(run: Run) -> Outcome:
 @register_composite("assg")
 def run_assg(run: Run) -> Outcome:
     """ASSG + SA-PGD (Wang et al., arXiv 2512.22522; :mod:`.assg`, :mod:`.attacks.sapgd`), a peer of ``standard``."""
-    import dataclasses
+    from robustbench_snn.attacks.sapgd import ASSG_STEPS, assg_config, assg_params, assg_sapgd
 
-    from robustbench_snn.attacks.sapgd import ASSG_STEPS, MOMENTUM, SECOND_MOMENT, assg_sapgd
-
-    from . import assg
     from .harness import evaluate
-    from .interop import find_neurons
 
-    cfg = dataclasses.replace(run.cfg, steps=ASSG_STEPS, alpha=None)
-    res = evaluate(run.model, run.data, cfg, attack_fn=assg_sapgd, label="assg", batch_size=run.batch_size, **run.kw)
-    surrogate = "assg(atan)" if find_neurons(run.model) else f"{run.member_surrogate} (no recognised spiking neurons: the model's own gradient)"
-    params = {"assg": {
-        "steps": ASSG_STEPS, "loss": "ce", "eot": run.cfg.eot, "surrogate": surrogate, "vanishing_bound": assg.VANISHING_BOUND,
-        "relax": assg.RELAX, "beta_1": assg.BETA_1, "beta_2": assg.BETA_2, "momentum": MOMENTUM, "second_moment": SECOND_MOMENT,
-    }}
-    return Outcome(res, {}, params, [] if run.facts.whitebox else ["no-gradient"], {}, ASSG_STEPS, None)
+    res = evaluate(run.model, run.data, assg_config(run.cfg), attack_fn=assg_sapgd, label="assg", batch_size=run.batch_size, **run.kw)
+    flags = [] if run.facts.whitebox else ["no-gradient"]
+    return Outcome(res, {}, {"assg": assg_params(run.model, run.cfg.eot)}, flags, {}, ASSG_STEPS, None)
 
 
 def run_sweep(run: Run) -> Outcome:
@@ -478,7 +469,8 @@ def gradient_steps(attack: str, cfg, sweep: bool = False) -> int:
         from .standard import APGD_STEPS, STANDARD_SURROGATES
 
         apgd = expected_ticks("apgd-ce", APGD_STEPS, cfg.eot) + expected_ticks("apgd-t", APGD_STEPS, cfg.eot)
-        return apgd + (len(STANDARD_SURROGATES) + 2) * cfg.steps  # the surrogate sweep and two transfers
+        # the surrogate sweep, two transfers, ASSG
+        return apgd + (len(STANDARD_SURROGATES) + 2) * cfg.steps + gradient_steps("assg", cfg)
     if attack == "assg":
         from robustbench_snn.attacks.sapgd import ASSG_STEPS
 

@@ -129,6 +129,12 @@ def test_standard_counts_an_example_robust_only_if_it_survives_every_attack(zoo_
     std = standard_evaluation(zoo_snn_cnn, digits_test.head(100), AttackConfig("standard", eps=0.1), sources={})
     accs = list(std.per_attack.values())  # robust accuracy after each member: non-increasing
     assert all(b <= a + 1e-9 for a, b in zip(accs, accs[1:])) and std.result.robust_acc == accs[-1]
+    # never above its strongest peer: ASSG + SA-PGD is a member, on the same per-example streams
+    from robustbench_snn.attacks.sapgd import assg_config, assg_sapgd
+
+    alone = evaluate(zoo_snn_cnn, digits_test.head(100), assg_config(AttackConfig(eps=0.1)), attack_fn=assg_sapgd, quiet=True)
+    assert (std.result.robust_per_example <= alone.robust_per_example).all()
+    assert std.per_attack["assg"] < std.per_attack["worst-surrogate"]  # it breaks what the others left
 
 
 def test_eot_lowers_rsc_accuracy_under_pgd(zoo_rsc_snn, digits_test):
