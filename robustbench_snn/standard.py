@@ -11,9 +11,11 @@ Ensemble (each uses the row's threat model):
   RGA rate gradient, worst case per example;
 * ``assg``: SA-PGD through the adaptive-sharpness surrogate (ASSG; Wang et al.,
   arXiv 2512.22522; :mod:`robustbench_snn.attacks.sapgd`), 100 iterations, EOT.
-  Added after measuring it alone below the rest of the ensemble on every digits
-  SNN (0.8-6.6 points at 8/255, for about a third of the ensemble's backward
-  passes; the ``assg`` rows of ``leaderboards/digits_linf.csv``);
+  Added after measuring it alone below the whole previous ensemble on 10 of the
+  11 deterministic digits SNNs (0.8-6.6 points at 8/255, equal on qcfs-snn) for
+  about a third of the ensemble's backward passes; it is above it on ttfs-snn
+  and the Poisson-coded rsc models (the ``assg`` rows of
+  ``leaderboards/digits_linf.csv``), where the other members keep their work;
 * ``square``: score-based black box on encoder-averaged probabilities;
 * ``transfer-ann`` / ``transfer-snn``: PGD crafted on the dataset's zoo
   ``ann-cnn`` / ``snn-cnn`` (``rsc-snn`` when attacking ``snn-cnn`` itself).
