@@ -224,17 +224,19 @@ class Outcome:
 
 #: Attacks that are compositions of members (name -> runner), beside the registered single attacks.
 COMPOSITE_ATTACKS: dict[str, Any] = {}
+#: name -> one line for ``rbsnn list``
+COMPOSITE_HELP: dict[str, str] = {}
 
 
-def register_composite(name: str):
+def register_composite(name: str, help: str):
     def deco(fn):
-        COMPOSITE_ATTACKS[name] = fn
+        COMPOSITE_ATTACKS[name], COMPOSITE_HELP[name] = fn, help
         return fn
 
     return deco
 
 
-@register_composite("standard")
+@register_composite("standard", "APGD-CE, APGD-T, PGD under 4 surrogates + RGA, ASSG + SA-PGD, Square, transfers; per example")
 def run_standard(run: Run) -> Outcome:
     """The standard ensemble (:func:`.standard.standard_evaluation`), members counted per example."""
     from .standard import APGD_STEPS, standard_evaluation
@@ -251,7 +253,7 @@ def run_standard(run: Run) -> Outcome:
     return Outcome(std.result, per_attack, params, std.flags, std.seconds, APGD_STEPS, None)
 
 
-@register_composite("ensemble19")
+@register_composite("ensemble19", "peer: APGD-CE and APGD-DLR under 19 gradient estimators (Ozdenizci & Legenstein 2024)")
 def run_ensemble19(run: Run) -> Outcome:
     """Özdenizci & Legenstein's 19-estimator ensemble (:mod:`.ensemble19`), a peer of ``standard``."""
     from .ensemble19 import ensemble19_evaluation
@@ -263,7 +265,7 @@ def run_ensemble19(run: Run) -> Outcome:
     return Outcome(ens.result, per_attack, ens.params, flags, ens.seconds, APGD_STEPS, None)
 
 
-@register_composite("assg")
+@register_composite("assg", "peer: SA-PGD through the adaptive-sharpness surrogate (Wang et al. 2025), Linf")
 def run_assg(run: Run) -> Outcome:
     """ASSG + SA-PGD (Wang et al., arXiv 2512.22522; :mod:`.assg`, :mod:`.attacks.sapgd`), a peer of ``standard``."""
     from robustbench_snn.attacks.sapgd import ASSG_STEPS, assg_config, assg_params, assg_sapgd

@@ -246,8 +246,10 @@ def cmd_list(args) -> int:
     print("defenses:")
     for name, cls in DEFENSES.items():
         print(f"  {name:<10} {cls.paper or cls.__doc__}")
+    from .api import COMPOSITE_HELP
+
     print("attacks:")
-    for name, (_, desc) in ATTACKS.items():
+    for name, desc in [*((n, d) for n, (_, d) in ATTACKS.items()), *COMPOSITE_HELP.items()]:
         print(f"  {name:<10} {desc}")
     print("datasets: " + ", ".join(DATASETS))
     return 0

@@ -104,7 +104,7 @@ def test_train_then_eval_then_leaderboard(capsys, tmp_path):
 def test_list_shows_models_attacks_and_zoo(capsys):
     code, out, _ = run(capsys, "list", "--dataset", "digits")
     assert code == 0
-    for name in ("snn-cnn", "rsc-snn", "ann-cnn", "pgd", "fgsm", "zoo digits"):
+    for name in ("snn-cnn", "rsc-snn", "ann-cnn", "pgd", "fgsm", "zoo digits", "standard ", "ensemble19 peer", "assg "):
         assert name in out
 
 
