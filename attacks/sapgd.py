@@ -90,12 +90,10 @@ def sapgd(
     x_found, best_f, x_best = _where(found, x_adv, x), f.clone(), x_adv.clone()
     eta = ball.eps
     marks = set(halving_steps(steps))
-    m = v = None
+    m, v = torch.zeros_like(x), torch.zeros_like(x)  # the first step is then the scaled gradient itself
     for i in range(steps):
-        g_scaled = grad / (_mean_abs(grad) + 1e-30)
-        g2_scaled = grad**2 / (_mean_abs(grad**2) + 1e-30)
-        m = g_scaled if m is None else MOMENTUM * m + g_scaled
-        v = g2_scaled if v is None else SECOND_MOMENT * v + g2_scaled
+        m = MOMENTUM * m + grad / (_mean_abs(grad) + 1e-30)
+        v = SECOND_MOMENT * v + grad**2 / (_mean_abs(grad**2) + 1e-30)
         x_adv = ball.project(x_adv + (eta * m / (v.sqrt() + 1e-12)).clamp(-eta, eta), x)
         f, grad, logits = evaluate_at(x_adv)
         new = (logits.argmax(1) != y) & ~found

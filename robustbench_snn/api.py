@@ -222,6 +222,11 @@ class Outcome:
     alpha: float | None = None
 
 
+def _percent(fractions: dict[str, float]) -> dict[str, float]:
+    """Accuracies in [0, 1] as percentages with two decimals, as the rows hold them."""
+    return {k: round(100 * v, 2) for k, v in fractions.items()}
+
+
 #: Attacks that are compositions of members (name -> runner), beside the registered single attacks.
 COMPOSITE_ATTACKS: dict[str, Any] = {}
 #: name -> one line for ``rbsnn list``
@@ -249,7 +254,7 @@ def run_standard(run: Run) -> Outcome:
             params[member]["surrogate"] = run.member_surrogate
     if not sources:
         params["transfer"] = {"skipped": f"no source models (ann-cnn, snn-cnn) in the zoo for {run.data.name!r}"}
-    per_attack = {k: round(100 * v, 2) for k, v in std.per_attack.items()}
+    per_attack = _percent(std.per_attack)
     return Outcome(std.result, per_attack, params, std.flags, std.seconds, APGD_STEPS, None)
 
 
@@ -260,7 +265,7 @@ def run_ensemble19(run: Run) -> Outcome:
     from .standard import APGD_STEPS
 
     ens = ensemble19_evaluation(run.model, run.data, run.cfg, **run.kw)
-    per_attack = {k: round(100 * v, 2) for k, v in ens.per_attack.items()}
+    per_attack = _percent(ens.per_attack)
     flags = [] if run.facts.whitebox else ["no-gradient"]
     return Outcome(ens.result, per_attack, ens.params, flags, ens.seconds, APGD_STEPS, None)
 
@@ -283,7 +288,7 @@ def run_sweep(run: Run) -> Outcome:
 
     res, each = evaluate_worst_case(run.model, run.data, run.cfg, sweep_surrogates(), batch_size=run.batch_size, **run.kw)
     params = {run.cfg.attack: {**_single_params(run.cfg, "all", run.kw["seed"]), "surrogates": list(each)}}
-    return _single_outcome(run, res, {k: round(100 * v, 2) for k, v in each.items()}, params)
+    return _single_outcome(run, res, _percent(each), params)
 
 
 def run_single(run: Run) -> Outcome:

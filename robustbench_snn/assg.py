@@ -124,6 +124,7 @@ def adaptive_sharpness(model: nn.Module, rows: int, **settings) -> Iterator[Adap
         yield None
         return
     state = AdaptiveSharpness(rows, **settings)
+    own = [n.module for n in neurons if n.family.name == OwnNeurons.name]
     overrides: list[tuple[object, object, AdaptiveOverride]] = []
     for n in neurons:
         if n.family.name == OwnNeurons.name:
@@ -143,8 +144,7 @@ def adaptive_sharpness(model: nn.Module, rows: int, **settings) -> Iterator[Adap
         yield state
     finally:
         hook.remove()
-        for n in neurons:
-            if n.family.name == OwnNeurons.name:
-                n.module.sharpness = None
+        for module in own:
+            module.sharpness = None
         for n, original, _ in reversed(overrides):
             n.family.set_spike_fn(n.module, original)

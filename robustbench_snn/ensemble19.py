@@ -82,17 +82,14 @@ def ensemble19_evaluation(model: nn.Module, data, cfg: AttackConfig, *, draws: i
     kw = {"draws": draws, "seed": seed, "quiet": quiet}
     apgd = dataclasses.replace(cfg, steps=APGD_STEPS, alpha=None)
     chosen, skipped = estimators(model)
-    ledger: Ledger | None = None
-    clean = max_distance = None
-    for label, surrogate, grad in chosen:
-        for loss in LOSSES:
-            member = dataclasses.replace(apgd, attack=loss, grad=grad)
-            if ledger is None:  # the first run also measures clean accuracy
-                first = evaluate(model, data, member, surrogate=surrogate, label=f"{loss} {label}", **kw)
-                clean, max_distance = first.clean_per_example, first.max_distance
-                ledger = Ledger(data, first.robust_per_example, {label: first.robust_acc}, {label: first.seconds})
-                continue
-            ledger.add(label, lambda d, m=member, s=surrogate, name=f"{loss} {label}": evaluate(model, d, m, surrogate=s, label=name, **kw).robust_per_example)
+    runs = [(label, dataclasses.replace(apgd, attack=loss, grad=grad), surrogate, f"{loss} {label}")
+            for label, surrogate, grad in chosen for loss in LOSSES]
+    (label, member, surrogate, name), *rest = runs
+    first = evaluate(model, data, member, surrogate=surrogate, label=name, **kw)  # also measures clean accuracy
+    clean, max_distance = first.clean_per_example, first.max_distance
+    ledger = Ledger.first(data, label, first)
+    for label, member, surrogate, name in rest:
+        ledger.add(label, lambda d, m=member, s=surrogate, name=name: evaluate(model, d, m, surrogate=s, label=name, **kw).robust_per_example)
     robust = ledger.robust
     params = {
         "ensemble19": {

@@ -71,6 +71,11 @@ class Ledger:
     per_attack: dict[str, float] = dataclasses.field(default_factory=dict)
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)
 
+    @classmethod
+    def first(cls, data, name: str, result: EvalResult) -> "Ledger":
+        """The ledger after a first member ``name`` that ran on every example."""
+        return cls(data, result.robust_per_example, {name: result.robust_acc}, {name: result.seconds})
+
     def add(self, name: str, run, known: torch.Tensor | None = None) -> None:
         """Run ``run(subset) -> per-example scores`` as member ``name``."""
         t0 = time.perf_counter()
@@ -134,7 +139,7 @@ def standard_evaluation(
     if whitebox:
         first = evaluate(model, data, dataclasses.replace(apgd, attack="apgd-ce"), **kw)
         clean, max_distance = first.clean_per_example, first.max_distance
-        ledger = Ledger(data, first.robust_per_example, {"apgd-ce": first.robust_acc}, {"apgd-ce": first.seconds})
+        ledger = Ledger.first(data, "apgd-ce", first)
         params["apgd-ce"] = {"steps": APGD_STEPS, "loss": "ce", "eot": cfg.eot, "grad": cfg.grad}
     else:
         clean = clean_accuracy(model, data, draws, seed)
