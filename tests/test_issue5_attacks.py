@@ -135,6 +135,8 @@ def test_standard_counts_an_example_robust_only_if_it_survives_every_attack(zoo_
     alone = evaluate(zoo_snn_cnn, digits_test.head(100), assg_config(AttackConfig(eps=0.1)), attack_fn=assg_sapgd, quiet=True)
     assert (std.result.robust_per_example <= alone.robust_per_example).all()
     assert std.per_attack["assg"] < std.per_attack["worst-surrogate"]  # it breaks what the others left
+    # flag (a)'s white-box side holds ASSG alone on the evidence subset (here the whole data), reused by the member
+    assert std.evidence.whitebox["assg"] == alone.robust_acc
 
 
 def test_eot_lowers_rsc_accuracy_under_pgd(zoo_rsc_snn, digits_test):
