@@ -72,4 +72,4 @@ leaderboards: $(STAMP)
 	$(RBSNN) certify --quiet --model rsc-snn --mechanism encoder
 	$(RBSNN) certify --quiet --model smooth-snn-s0.25 --dataset mnist --data-dir $(MNIST_DIR)
 	for d in examples/plain-snn examples/snntorch-cnn examples/spikingjelly-cnn; do $(RBSNN) submit --quiet $$d || exit 1; done
-	$(PY) leaderboards/tables.py
+	$(RBSNN) report

@@ -183,6 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--compile", default="auto", help="auto (default), on, off: whether the model's passes run through torch.compile (see rbsnn eval)")
     _common(c)
 
+    rp = sub.add_parser("report", help="regenerate README.md's result tables, the plots and site/ from the leaderboard CSVs")
+    rp.add_argument("--check", action="store_true", help="write nothing; exit 1 naming every file that differs from what the CSVs give")
+    rp.add_argument("--root", default=None, help="the checkout to report on (default: this one)")
+
+    st = sub.add_parser("site", help="write the static leaderboard site (no network needed to view it)")
+    st.add_argument("--out", default="site", help="output folder (default site/)")
+    st.add_argument("--root", default=None, help="the checkout whose leaderboards/ to publish (default: this one)")
+
     lb = sub.add_parser("leaderboard", help="print a leaderboard sorted by robust accuracy")
     lb.add_argument("--dataset", default="digits")
     lb.add_argument("--norm", default="linf")
@@ -454,7 +462,7 @@ def _print_result(result, eps_text: str) -> None:
 def cmd_submit(args) -> int:
     """:func:`~robustbench_snn.submit.run_submission`, then print what it measured."""
     from .compiled import COMPILE_MODES
-    from .submit import CLAIM_MARGIN, run_submission
+    from .submit import CLAIM_FLAG, CLAIM_MARGIN, run_submission
 
     _check_name("compile mode", args.compile, COMPILE_MODES)
     run = run_submission(
@@ -464,7 +472,7 @@ def cmd_submit(args) -> int:
     )
     _print_result(run.result, str(run.card["eps"]))
     print(f"submission kept in {run.target}; leaderboard row written to {run.out}")
-    if "claim-exceeds-measured" in run.result.flags:
+    if CLAIM_FLAG in run.result.flags:
         print(f"  the claimed robust accuracy {run.card['claimed_robust']:.2f}% is more than {CLAIM_MARGIN:g} points above the measured {run.result.robust_acc:.2f}%")
     return 0
 
@@ -546,6 +554,47 @@ def cmd_certify(args) -> int:
     return 0
 
 
+def _sources(root: str | None):
+    from .report import Sources
+
+    if root is None:
+        return Sources()
+    if not (Path(root) / "leaderboards").is_dir():
+        raise UserInputError(f"--root {root!r} has no leaderboards/ folder; give a robustbench-snn checkout")
+    return Sources(Path(root).resolve())
+
+
+def cmd_report(args) -> int:
+    """:func:`~robustbench_snn.report.write` (or :func:`~robustbench_snn.report.stale` with --check)."""
+    from .report import stale, write
+
+    src = _sources(args.root)
+    if not src.readme.is_file():
+        raise UserInputError(f"no README.md in {src.root}")
+    if args.check:
+        differ = stale(src)
+        for path in differ:
+            print(f"differs from the CSVs: {path.relative_to(src.root)}", file=sys.stderr)
+        if differ:
+            print("rbsnn: run `rbsnn report` to regenerate them", file=sys.stderr)
+        return 1 if differ else 0
+    written = write(src)
+    print(f"{len(written)} file(s) regenerated" + "".join(f"\n  {p.relative_to(src.root)}" for p in written))
+    return 0
+
+
+def cmd_site(args) -> int:
+    """:func:`~robustbench_snn.site.write_site`."""
+    from .site import write_site
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserInputError(f"--out {args.out!r} is a file, not a folder")
+    files = write_site(out, _sources(args.root))
+    print(f"site written: {len(files)} files in {out}; open {out / 'index.html'}")
+    return 0
+
+
 def cmd_leaderboard(args) -> int:
     from .leaderboard import default_path, format_table, read
 
@@ -572,6 +621,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_submit(args)
         if args.command == "certify":
             return cmd_certify(args)
+        if args.command == "report":
+            return cmd_report(args)
+        if args.command == "site":
+            return cmd_site(args)
         return cmd_leaderboard(args)
     except UserInputError as e:
         print(f"rbsnn: error: {e}", file=sys.stderr)

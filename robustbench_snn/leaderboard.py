@@ -201,3 +201,12 @@ def format_table(df: pd.DataFrame) -> str:
     # a row with gradient-masking flags is marked: its robust accuracy is not to be trusted
     shown["masking"] = shown["flags"].fillna("").map(lambda f: f"FLAGGED: {f}" if f else "")
     return shown[[c for c in SHOWN if c in shown.columns]].to_string(index=False)
+
+
+def best_known(df: pd.DataFrame) -> pd.DataFrame:
+    """The best known (lowest) robust accuracy per model, T and eps over every attack on
+    the board -- RobustBench's "best known" column: columns model, T, eps, robust_acc, attack."""
+    if df.empty:
+        return pd.DataFrame(columns=["model", "T", "eps", "robust_acc", "attack"])
+    lowest = df.sort_values("robust_acc", kind="stable").drop_duplicates(["model", "T", "eps"])
+    return lowest[["model", "T", "eps", "robust_acc", "attack"]].reset_index(drop=True)

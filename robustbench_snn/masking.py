@@ -39,10 +39,18 @@ ZERO_GRAD_NORM = 1e-10
 ZERO_GRAD_SHARE = 0.10
 RANDOM_DISAGREEMENT = 0.01
 
-FLAGS = (
-    "blackbox-beats-white", "non-monotone-eps", "unbounded-survives", "not-converged", "vanishing-gradient",
-    "randomized-no-eot", "no-gradient",
-)
+#: Each flag and when it is raised (the table above), in table order; shown on the site's badges.
+FLAG_MEANINGS = {
+    "blackbox-beats-white": "a black-box attack alone (Square) left fewer examples robust than every white-box one alone "
+                            "on the evidence subset: the gradients may be masked",
+    "non-monotone-eps": "robust accuracy rose as eps grew, which a working attack cannot give",
+    "unbounded-survives": "an attack with an unbounded budget left accuracy above 10%",
+    "not-converged": "5x the PGD steps plus a restart lowered accuracy by more than 2 points: the attack had not converged",
+    "vanishing-gradient": "the input gradient was numerically zero for more than 10% of examples",
+    "randomized-no-eot": "the model is randomized (passes disagree on > 1% of examples) but was attacked without EOT",
+    "no-gradient": "no autograd path from the input to the logits: only black-box members count",
+}
+FLAGS = tuple(FLAG_MEANINGS)
 
 
 @dataclass

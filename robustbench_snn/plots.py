@@ -1,4 +1,7 @@
-"""Certified-accuracy curves (PNG) for the models on a certified leaderboard."""
+"""The leaderboards' plots: certified accuracy against radius (PNG, per certified
+board) and robust accuracy against eps (SVG, per robust board). Each returns
+bytes that depend only on the CSVs (no dates, fixed SVG ids), so ``rbsnn report
+--check`` can compare them with the committed files."""
 
 from __future__ import annotations
 
@@ -18,11 +21,9 @@ def certified_curve(per_example: pd.DataFrame, radii) -> list[float]:
     return [100 * float((ok >= r).sum()) / max(1, len(per_example)) for r in radii]
 
 
-def plot_certified(board: pd.DataFrame, per_example_dir: Path, out: Path) -> Path:
+def certified_png(board: pd.DataFrame, per_example_dir: Path) -> bytes:
     """One panel per norm: certified accuracy vs radius, one line per leaderboard row
-    whose per-example file is in ``per_example_dir``; written atomically to ``out``."""
-    import io
-
+    whose per-example file is in ``per_example_dir``."""
     import matplotlib.pyplot as plt
     import numpy as np
 
@@ -45,9 +46,53 @@ def plot_certified(board: pd.DataFrame, per_example_dir: Path, out: Path) -> Pat
         ax.legend(fontsize=8)
     title = f"{board['dataset'].iloc[0]}: certified accuracy vs radius" if len(board) else "no certified rows"
     fig.suptitle(title)
+    return _save(fig, "png")
+
+
+def plot_certified(board: pd.DataFrame, per_example_dir: Path, out: Path) -> Path:
+    """:func:`certified_png`, written atomically to ``out``."""
+    atomic_write_bytes(out, certified_png(board, per_example_dir))
+    return out
+
+
+def eps_svg(board: pd.DataFrame, title: str) -> bytes:
+    """Robust accuracy against eps for every model with rows at several eps on a robust
+    board: at each eps the best known (lowest) robust accuracy over every attack the
+    board holds for the model at its own T (:func:`~robustbench_snn.leaderboard.best_known`)."""
+    import matplotlib.pyplot as plt
+
+    from .leaderboard import best_known
+
+    best = best_known(board[~board["command"].astype(str).str.contains(" --T ")])
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    norm = str(board["norm"].iloc[0]) if len(board) else "linf"
+    scale, unit = (255.0, " (x 1/255)") if norm == "linf" else (1.0, "")
+    for model, curve in best.groupby("model"):
+        if len(curve) > 1:
+            curve = curve.sort_values("eps")
+            ax.plot(curve["eps"] * scale, curve["robust_acc"], marker="o", label=str(model))
+    ax.set_xlabel(f"{norm} eps{unit}")
+    ax.set_ylabel("robust accuracy (%), best known attack")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=7, ncol=2)
+    else:
+        ax.text(0.5, 0.5, "no model has rows at several eps", ha="center", transform=ax.transAxes)
+    ax.set_title(f"{title}: robust accuracy vs eps")
+    return _save(fig, "svg")
+
+
+def _save(fig, fmt: str) -> bytes:
+    """The figure's bytes with no date or software stamp, and fixed SVG ids."""
+    import io
+
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+    with matplotlib.rc_context({"svg.hashsalt": "rbsnn", "svg.fonttype": "none"}):
+        fig.savefig(buf, format=fmt, dpi=100, metadata=metadata)
     plt.close(fig)
-    atomic_write_bytes(out, buf.getvalue())
-    return out
+    return buf.getvalue()

@@ -43,6 +43,8 @@ PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
 NEURON_LIBRARIES = ("robustbench_snn", "spikingjelly", "snntorch", "pytorch")
 #: Points by which a claimed robust accuracy may exceed the measured one before it is flagged.
 CLAIM_MARGIN = 2.0
+#: The flag of a submission whose claimed robust accuracy exceeds the measured one by more than CLAIM_MARGIN points.
+CLAIM_FLAG = "claim-exceeds-measured"
 #: Examples per attack batch when the command does not say (rbsnn eval and submit; the
 #: module imports no torch so that the CLI can read it while building its parser).
 BATCH_SIZE = 250
@@ -285,7 +287,7 @@ def run_submission(
               **({} if find_neurons(sub.model) else {"neuron": f"{card['neuron_library']} (not recognised)"})},
     )
     if card["claimed_robust"] > result.robust_acc + CLAIM_MARGIN:
-        result.flags = [*result.flags, "claim-exceeds-measured"]
+        result.flags = [*result.flags, CLAIM_FLAG]
     command = submission_command(target, ROOT, n_examples, seed, data_dir, batch_size, compile)
     row = result.row(command=command, commit=commit, claimed_clean=card["claimed_clean"], claimed_robust=card["claimed_robust"])
     upsert(out, row, force=force)  # first: a refused row leaves no archive behind

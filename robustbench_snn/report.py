@@ -1,28 +1,61 @@
-"""The README's result tables, generated from the leaderboard CSVs and the zoo cards.
+"""The README's result tables and the leaderboard plots, generated from the CSVs
+and the zoo cards (``rbsnn report``), so no number in the README is typed by hand.
 
-    .venv/bin/python leaderboards/tables.py           # rewrite every table in README.md
-    .venv/bin/python leaderboards/tables.py --check   # exit 1 if any table differs (tests/test_readme_tables.py)
+    rbsnn report           # rewrite README.md's tables, leaderboards/plots/ and site/
+    rbsnn report --check   # exit 1, writing nothing, if any of them differs from what the CSVs give
 
 Each table sits between ``<!-- table:NAME -->`` and ``<!-- /table -->`` in
-README.md; everything between the markers is replaced. No number in those
-tables is typed by hand: a row that is re-made changes the README the next
-time this runs, and the test fails until it does.
+README.md; everything between the markers is replaced. A row that is re-made
+changes the README the next time this runs, and ``tests/test_report.py``
+fails until it does. Everything is read from and written to a checkout
+(:class:`Sources`; default: this one).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parent.parent
-BOARDS = ROOT / "leaderboards"
-README = ROOT / "README.md"
+from .provenance import ROOT
+
 EPS_8 = 8 / 255
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where a report reads from and writes to: a checkout's ``leaderboards/``, ``zoo/``, ``README.md`` and ``site/``."""
+
+    root: Path = ROOT
+
+    @property
+    def boards(self) -> Path:
+        return self.root / "leaderboards"
+
+    @property
+    def readme(self) -> Path:
+        return self.root / "README.md"
+
+    @property
+    def site(self) -> Path:
+        return self.root / "site"
+
+    def board(self, name: str) -> pd.DataFrame:
+        """A leaderboard as the library reads it (columns a board predates get their defaults)."""
+        from .leaderboard import CERTIFIED, ROBUST, read
+
+        return read(self.boards / f"{name}.csv", CERTIFIED if name.endswith("_certified") else ROBUST)
+
+    def board_names(self) -> list[str]:
+        return sorted(p.stem for p in self.boards.glob("*.csv"))
+
+    def zoo_cards(self, dataset: str) -> dict[str, dict]:
+        return {p.stem: json.loads(p.read_text()) for p in sorted((self.root / "zoo" / dataset).glob("*.json"))}
+
 
 #: what each zoo model is (prose, not results)
 DEFENSES = {
@@ -49,13 +82,6 @@ WHAT = {
     **{f"smooth-snn-s{s}": f"`snn-cnn` trained with Gaussian input noise at sigma {s} (for certification)" for s in ("0.25", "0.5", "1")},
 }
 STANDARD_MEMBERS = ("apgd-ce", "apgd-t", "worst-surrogate", "assg", "square")
-
-
-def board(name: str) -> pd.DataFrame:
-    """A leaderboard as the library reads it (columns a board predates get their defaults)."""
-    from robustbench_snn.leaderboard import CERTIFIED, ROBUST, read
-
-    return read(BOARDS / f"{name}.csv", CERTIFIED if name.endswith("_certified") else ROBUST)
 
 
 def pct(v) -> str:
@@ -88,8 +114,8 @@ def encoder_cell(r) -> str:
     return f"{name}, {int(r['T'])}" + (f" (EOT {int(r.eot)})" if r.eot > 1 else "")
 
 
-def digits_pgd() -> str:
-    linf, l2 = board("digits_linf"), board("digits_l2")
+def digits_pgd(src: Sources) -> str:
+    linf, l2 = src.board("digits_linf"), src.board("digits_l2")
     cols = {
         "PGD-10 Linf 8/255": default_rows(linf, "pgd", EPS_8), "FGSM 8/255": default_rows(linf, "fgsm", EPS_8, steps=None),
         "PGD-10 Linf 0.1": default_rows(linf, "pgd", 0.1), "PGD-10 L2 0.5": default_rows(l2, "pgd", 0.5),
@@ -102,8 +128,8 @@ def digits_pgd() -> str:
     return markdown(["model", "defense", "encoder, T", "clean", *cols], rows)
 
 
-def qcfs_by_T() -> str:
-    linf = board("digits_linf")
+def qcfs_by_T(src: Sources) -> str:
+    linf = src.board("digits_linf")
     q = linf[(linf.model == "qcfs-snn") & (linf.attack == "pgd") & (linf.steps == 10)]
     rows = []
     for T in sorted(q["T"].unique()):
@@ -113,8 +139,8 @@ def qcfs_by_T() -> str:
     return markdown(["qcfs-snn T", "clean", "PGD-10 Linf 8/255", "PGD-10 Linf 0.1"], rows)
 
 
-def mnist_pgd() -> str:
-    linf = board("mnist_linf")
+def mnist_pgd(src: Sources) -> str:
+    linf = src.board("mnist_linf")
     small, large = default_rows(linf, "pgd", EPS_8), default_rows(linf, "pgd", 0.1)
     models = sorted(small.index, key=lambda m: -large.robust_acc.get(m, -1))
     rows = [[m + (f" (EOT {int(small.eot[m])})" if small.eot[m] > 1 else ""), pct(small.clean_acc[m]), pct(small.robust_acc[m]),
@@ -122,8 +148,8 @@ def mnist_pgd() -> str:
     return markdown(["model", "clean (1,000)", "PGD-10 Linf 8/255", "PGD-10 Linf 0.1"], rows)
 
 
-def standard(name: str) -> str:
-    linf = board(name)
+def standard(src: Sources, name: str) -> str:
+    linf = src.board(name)
     std = linf[(linf.attack == "standard") & ((linf.eps - EPS_8).abs() < 1e-5) & (linf.source == "zoo")].set_index("model")
     pgd = default_rows(linf, "pgd", EPS_8)
     rows = []
@@ -143,10 +169,10 @@ def eps_label(eps: float) -> str:
     return "8/255" if abs(eps - EPS_8) < 1e-5 else f"{eps:g}"
 
 
-def peers(name: str) -> str:
+def peers(src: Sources, name: str) -> str:
     """``standard`` beside its peers, per zoo model and eps where a peer row exists: robust
     accuracy and backward passes per example (— where the row predates the cost columns)."""
-    linf = board(name)
+    linf = src.board(name)
     rows_of = linf[linf.attack.isin(PEERS) & (linf.source == "zoo")].copy()
     rows_of["eps_key"] = rows_of.eps.round(5)
     rows = []
@@ -170,8 +196,8 @@ def peers(name: str) -> str:
                      "standard - best peer"], rows)
 
 
-def submissions() -> str:
-    linf = board("digits_linf")
+def submissions(src: Sources) -> str:
+    linf = src.board("digits_linf")
     rows = []
     for _, r in linf[linf.source == "submitted"].sort_values("robust_acc", ascending=False).iterrows():
         rows.append([r.model, r.neuron, pct(r.clean_acc), pct(r.claimed_robust), f"**{pct(r.robust_acc)}**",
@@ -180,8 +206,8 @@ def submissions() -> str:
                      "+ASSG", "+Square", "flags"], rows)
 
 
-def certified(name: str, mechanism: str) -> str:
-    cert = board(name)
+def certified(src: Sources, name: str, mechanism: str) -> str:
+    cert = src.board(name)
     cert = cert[cert.mechanism == mechanism]
     radii = [c for c in cert.columns if c.startswith("cert_") and cert[c].notna().all()]
     unit = "L2" if radii[0].startswith("cert_l2") else "Linf"
@@ -196,12 +222,8 @@ def certified(name: str, mechanism: str) -> str:
     return markdown(header, rows)
 
 
-def zoo_cards(dataset: str) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted((ROOT / "zoo" / dataset).glob("*.json"))}
-
-
-def zoo() -> str:
-    digits, mnist = zoo_cards("digits"), zoo_cards("mnist")
+def zoo(src: Sources) -> str:
+    digits, mnist = src.zoo_cards("digits"), src.zoo_cards("mnist")
     rows = []
     for m, c in digits.items():
         vote = f" (vote of {c['vote_draws']}: {c['vote_acc']:.2f})" if "vote_acc" in c else ""
@@ -211,38 +233,67 @@ def zoo() -> str:
     return markdown(["model", "what", "digits clean", "digits train time", "MNIST clean (10,000)", "MNIST epochs, time"], rows)
 
 
-TABLES: dict[str, Callable[[], str]] = {
+TABLES: dict[str, Callable[[Sources], str]] = {
     "digits-pgd": digits_pgd, "qcfs-T": qcfs_by_T, "mnist-pgd": mnist_pgd, "submissions": submissions,
-    "digits-standard": lambda: standard("digits_linf"), "mnist-standard": lambda: standard("mnist_linf"),
-    "digits-peers": lambda: peers("digits_linf"),
-    "zoo": zoo, "certified-digits-gaussian": lambda: certified("digits_certified", "gaussian"),
-    "certified-digits-encoder": lambda: certified("digits_certified", "encoder"),
-    "certified-mnist-gaussian": lambda: certified("mnist_certified", "gaussian"),
+    "digits-standard": lambda src: standard(src, "digits_linf"), "mnist-standard": lambda src: standard(src, "mnist_linf"),
+    "digits-peers": lambda src: peers(src, "digits_linf"),
+    "zoo": zoo, "certified-digits-gaussian": lambda src: certified(src, "digits_certified", "gaussian"),
+    "certified-digits-encoder": lambda src: certified(src, "digits_certified", "encoder"),
+    "certified-mnist-gaussian": lambda src: certified(src, "mnist_certified", "gaussian"),
 }
 MARKED = re.compile(r"(<!-- table:(?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.S)
 
 
-def render(text: str) -> str:
-    """``text`` with every marked table regenerated."""
+def render(text: str, src: Sources = Sources()) -> str:
+    """``text`` with every marked table regenerated from ``src``."""
+    from .errors import UserInputError
+
     def fill(m: re.Match) -> str:
         if m["name"] not in TABLES:
-            raise SystemExit(f"tables.py: README names an unknown table {m['name']!r}; known: {', '.join(TABLES)}")
-        return f"{m[1]}{TABLES[m['name']]()}\n{m[4]}"
+            raise UserInputError(f"README names an unknown table {m['name']!r}; known: {', '.join(TABLES)}")
+        return f"{m[1]}{TABLES[m['name']](src)}\n{m[4]}"
 
     return MARKED.sub(fill, text)
 
 
-def main(argv: list[str]) -> int:
-    text = README.read_text()
-    new = render(text)
-    if "--check" in argv:
-        if new != text:
-            print("README.md tables differ from leaderboards/ and zoo/: run .venv/bin/python leaderboards/tables.py", file=sys.stderr)
-            return 1
-        return 0
-    README.write_text(new)
-    return 0
+def plots(src: Sources = Sources()) -> dict[Path, bytes]:
+    """Every plot the CSVs give, path -> bytes: robust accuracy against eps per robust
+    board (``leaderboards/plots/<board>_eps.svg``) and certified accuracy against radius
+    per certified board (``leaderboards/certified/<dataset>_certified.png``)."""
+    from .plots import certified_png, eps_svg
+
+    out: dict[Path, bytes] = {}
+    for name in src.board_names():
+        df = src.board(name)
+        if name.endswith("_certified"):
+            dataset = name.removesuffix("_certified")
+            out[src.boards / "certified" / f"{dataset}_certified.png"] = certified_png(df[df["dataset"] == dataset], src.boards / "certified")
+        else:
+            out[src.boards / "plots" / f"{name}_eps.svg"] = eps_svg(df, name)
+    return out
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+def outputs(src: Sources = Sources()) -> dict[Path, bytes]:
+    """Every file ``rbsnn report`` writes, path -> bytes: README.md, the plots and the site."""
+    from .site import site_files
+
+    files = {src.readme: render(src.readme.read_text(), src).encode()}
+    files.update(plots(src))
+    files.update({src.site / rel: data for rel, data in site_files(src).items()})
+    return files
+
+
+def stale(src: Sources = Sources()) -> list[Path]:
+    """The files whose committed bytes differ from what the CSVs give (``rbsnn report --check``)."""
+    return [path for path, data in outputs(src).items() if not path.is_file() or path.read_bytes() != data]
+
+
+def write(src: Sources = Sources()) -> list[Path]:
+    """Write every output that changed (atomically); returns the paths written."""
+    from .atomic import atomic_write_bytes
+
+    changed = stale(src)
+    files = outputs(src)
+    for path in changed:
+        atomic_write_bytes(path, files[path])
+    return changed

@@ -1,0 +1,73 @@
+"""README tables, plots and site are generated from the leaderboards and zoo cards (``rbsnn report``), never typed."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from robustbench_snn import report
+from robustbench_snn.cli import main
+from robustbench_snn.provenance import ROOT
+
+
+def checkout_copy(tmp_path: Path) -> report.Sources:
+    """What ``rbsnn report`` reads and writes, copied out of this checkout."""
+    for folder in ("leaderboards", "zoo", "site"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("*.safetensors", "*.lock"))
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    return report.Sources(tmp_path)
+
+
+def test_committed_readme_plots_and_site_are_what_the_csvs_give(capsys):
+    text = report.Sources().readme.read_text()
+    assert sorted(m["name"] for m in report.MARKED.finditer(text)) == sorted(report.TABLES)  # each table once
+    assert main(["report", "--check"]) == 0, capsys.readouterr().err + "\nrun `rbsnn report`"
+
+
+def test_check_fails_on_one_changed_number_and_report_repairs_it(tmp_path, capsys):
+    src = checkout_copy(tmp_path)
+    text = src.readme.read_text()
+    table = text[text.index("<!-- table:digits-standard -->"):]
+    number = table.split("**")[1]  # the first bold robust accuracy of the table
+    changed = float(number) - 1.0
+    src.readme.write_text(text.replace(f"**{number}**", f"**{changed:.2f}**", 1))
+    assert main(["report", "--check", "--root", str(tmp_path)]) == 1
+    assert "README.md" in capsys.readouterr().err
+    assert main(["report", "--root", str(tmp_path)]) == 0
+    assert src.readme.read_text() == text
+
+
+def test_a_changed_row_changes_table_plot_and_site(tmp_path):
+    src = checkout_copy(tmp_path)
+    board = src.boards / "digits_linf.csv"
+    lines = board.read_text().splitlines(keepends=True)
+    header = lines[0].split(",")
+    model, attack, robust = header.index("model"), header.index("attack"), header.index("robust_acc")
+    for i, line in enumerate(lines):
+        cells = line.split(",")
+        if cells[model] == "snn-cnn" and cells[attack] == "standard" and abs(float(cells[header.index("eps")]) - 8 / 255) < 1e-5:
+            cells[robust] = "12.34"
+            lines[i] = ",".join(cells)
+    board.write_text("".join(lines))
+    assert "**12.34**" in report.TABLES["digits-standard"](src)
+    stale = {p.relative_to(tmp_path).as_posix() for p in report.stale(src)}
+    assert {"README.md", "leaderboards/plots/digits_linf_eps.svg", "site/digits_linf.html", "site/digits_linf_eps.svg"} <= stale
+    assert not any("mnist" in p for p in stale)  # only what the row feeds
+
+
+def test_plots_are_byte_reproducible():
+    assert report.plots() == report.plots()
+
+
+def test_report_and_site_reject_bad_paths(tmp_path, capsys):
+    assert main(["report", "--root", str(tmp_path / "nowhere")]) == 2
+    assert "--root" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert main(["site", "--out", str(tmp_path / "file")]) == 2
+    assert "is a file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("table", sorted(report.TABLES))
+def test_every_table_renders_markdown(table):
+    lines = report.TABLES[table](report.Sources()).splitlines()
+    assert lines[0].startswith("| ") and set(lines[1]) <= set("|-") and len(lines) > 2

@@ -1,0 +1,136 @@
+"""The static leaderboard site: what each page holds, and (in headless Chromium) that it works."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from robustbench_snn.masking import FLAG_MEANINGS
+from robustbench_snn.report import Sources
+from robustbench_snn.site import site_files, write_site
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+#: CI sets this (.ci/run installs Chromium), so there a missing browser fails instead of skipping.
+REQUIRE_BROWSER = os.environ.get("RBSNN_REQUIRE_BROWSER") == "1"
+#: Robust accuracies whose text order differs from their numeric order.
+ROBUST = [9.5, 100.0, 80.0, 10.0, 55.25]
+
+
+def small_board(tmp_path: Path) -> Sources:
+    """A checkout with one board: five committed digits rows with ROBUST as robust
+    accuracy, the second flagged, and one committed certified board."""
+    from robustbench_snn.provenance import ROOT
+
+    boards = tmp_path / "leaderboards"
+    boards.mkdir()
+    df = pd.read_csv(ROOT / "leaderboards" / "digits_linf.csv").head(len(ROBUST)).copy()
+    df["robust_acc"] = ROBUST
+    df["flags"] = ["", "blackbox-beats-white;not-converged", "", "", ""]
+    df.to_csv(boards / "digits_linf.csv", index=False)
+    shutil.copy(ROOT / "leaderboards" / "digits_certified.csv", boards)
+    shutil.copytree(ROOT / "leaderboards" / "certified", boards / "certified")
+    return Sources(tmp_path)
+
+
+def test_every_board_has_a_page_and_its_plot(tmp_path):
+    src = small_board(tmp_path)
+    files = site_files(src)
+    assert set(files) == {"index.html", "digits_linf.html", "digits_linf_eps.svg", "digits_certified.html", "digits_certified.png"}
+    index = files["index.html"].decode()
+    assert 'href="digits_linf.html"' in index and 'href="digits_certified.html"' in index
+    page = files["digits_linf.html"].decode()
+    assert 'src="digits_linf_eps.svg"' in page and "<script>" in page
+    assert "http://" not in page and "https://" not in page  # nothing fetched
+
+
+def test_flags_are_badges_with_their_meaning(tmp_path):
+    page = site_files(small_board(tmp_path))["digits_linf.html"].decode()
+    from html import escape
+
+    for flag in ("blackbox-beats-white", "not-converged"):
+        assert f'title="{escape(FLAG_MEANINGS[flag])}">{flag}</span>' in page
+    assert page.count('class="badge flag"') == 2
+
+
+def test_each_row_carries_its_command_and_breakdown(tmp_path):
+    src = small_board(tmp_path)
+    page = site_files(src)["digits_linf.html"].decode()
+    df = src.board("digits_linf")
+    from html import escape
+
+    for command in df.command:
+        assert escape(command) in page
+    assert page.count('<tr class="row"') == page.count('<tr class="detail" hidden>') == len(df)
+
+
+def test_write_site_creates_the_folder(tmp_path):
+    files = write_site(tmp_path / "out" / "site", small_board(tmp_path))
+    assert (tmp_path / "out" / "site" / "index.html").is_file() and len(files) == 5
+
+
+def _browser(tmp_path):
+    """A headless Debian Chromium driven by selenium, or a skip saying what is missing."""
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        missing.append("selenium (pip)")
+    if missing:
+        reason = f"browser test needs {', '.join(missing)}: apt-get install -y chromium chromium-driver (.ci/run does)"
+        if REQUIRE_BROWSER:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    os.environ.setdefault("SE_OFFLINE", "true")  # selenium-manager must not look for drivers online
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+
+
+def test_site_in_a_real_browser(tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    write_site(tmp_path / "site", small_board(tmp_path))
+    driver = _browser(tmp_path)
+    try:
+        driver.get((tmp_path / "site" / "digits_linf.html").as_uri())
+        Select(driver.find_element(By.NAME, "attack")).select_by_value("")  # every attack
+
+        def robust_column() -> list[float]:
+            return [float(row.find_elements(By.TAG_NAME, "td")[9].get_attribute("data-value"))
+                    for row in driver.find_elements(By.CSS_SELECTOR, "tr.row") if row.is_displayed()]
+
+        assert sorted(robust_column()) == sorted(ROBUST)
+        header = driver.find_element(By.XPATH, "//th[text()='robust']")
+        header.click()
+        assert robust_column() == sorted(ROBUST, reverse=True)  # numerically: 100 before 80 before 9.5
+        header.click()
+        assert robust_column() == sorted(ROBUST)
+        ranks = [row.find_element(By.CSS_SELECTOR, "td.rank").text for row in driver.find_elements(By.CSS_SELECTOR, "tr.row")]
+        assert ranks == [str(i) for i in range(1, len(ROBUST) + 1)]
+
+        flagged = [row for row in driver.find_elements(By.CSS_SELECTOR, "tr.row") if row.find_elements(By.CSS_SELECTOR, ".badge.flag")]
+        assert len(flagged) == 1
+        badge = flagged[0].find_element(By.CSS_SELECTOR, ".badge.flag")
+        assert badge.is_displayed() and badge.text == "blackbox-beats-white"
+        assert badge.get_attribute("title") == FLAG_MEANINGS["blackbox-beats-white"]
+
+        detail = flagged[0].find_element(By.XPATH, "following-sibling::tr[1]")
+        assert not detail.is_displayed()
+        flagged[0].find_element(By.CSS_SELECTOR, "button.expand").click()
+        assert detail.is_displayed() and "rbsnn eval" in detail.text
+
+        driver.get((tmp_path / "site" / "index.html").as_uri())
+        driver.find_element(By.LINK_TEXT, "digits_certified").click()
+        assert driver.find_element(By.CSS_SELECTOR, "img.plot").get_attribute("naturalWidth") != "0"  # the plot file loads
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert errors == []
+    finally:
+        driver.quit()
