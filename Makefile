@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet -c $(CONSTRAINTS) torch
 	$(PIP) install --quiet --no-deps -c $(CONSTRAINTS) torchattacks spikingjelly loguru
-	$(PIP) install --quiet -c $(CONSTRAINTS) -e '.[dev]'
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e '.[dev,ray]'
 	@echo "(pip's notes that torchattacks and spikingjelly want torchvision etc. are expected: see README, Design notes)"
 	touch $(STAMP)
 

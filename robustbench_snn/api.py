@@ -65,6 +65,10 @@ class BenchmarkResult:
     robust_per_example: torch.Tensor | None = None
     #: forward and backward passes per example, counted (:mod:`.cost`), transfer sources included
     passes: dict[str, float] = field(default_factory=dict)
+    #: the per-example scores behind ``per_attack`` (fractions in [0, 1])
+    per_attack_per_example: dict[str, torch.Tensor] = field(default_factory=dict)
+    #: forward and backward passes in all, counted (``passes`` divides them by the examples)
+    pass_totals: dict[str, int] = field(default_factory=dict)
 
     def row(self, **extra: Any) -> dict[str, Any]:
         """The leaderboard row (``leaderboard.COLUMNS`` plus ``acc_<member>`` columns);
@@ -209,12 +213,13 @@ class Run:
     batch_size: int
     facts: ModelFacts
     sources: Any  # () -> ({member: model}, {member: source name}), for transfer members
+    evidence: bool = True  # gather masking evidence (False on a shard other than the first)
 
 
 @dataclass
 class Outcome:
     result: Any  # harness.EvalResult
-    per_attack: dict[str, float]
+    per_example: dict[str, torch.Tensor]  # member or surrogate -> per-example scores (BenchmarkResult.per_attack)
     params: dict[str, dict[str, Any]]
     flags: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -247,15 +252,15 @@ def run_standard(run: Run) -> Outcome:
     from .standard import APGD_STEPS, standard_evaluation
 
     sources, names = run.sources()
-    std = standard_evaluation(run.model, run.data, run.cfg, sources, whitebox=run.facts.whitebox, source_names=names, **run.kw)
+    std = standard_evaluation(run.model, run.data, run.cfg, sources, whitebox=run.facts.whitebox, source_names=names,
+                              evidence=run.evidence, **run.kw)
     params = std.params
     for member in ("apgd-ce", "apgd-t"):
         if member in params:
             params[member]["surrogate"] = run.member_surrogate
     if not sources:
         params["transfer"] = {"skipped": f"no source models (ann-cnn, snn-cnn) in the zoo for {run.data.name!r}"}
-    per_attack = _percent(std.per_attack)
-    return Outcome(std.result, per_attack, params, std.flags, std.seconds, APGD_STEPS, None)
+    return Outcome(std.result, std.per_example, params, std.flags, std.seconds, APGD_STEPS, None)
 
 
 @register_composite("ensemble19", "peer: APGD-CE and APGD-DLR under 19 gradient estimators (Ozdenizci & Legenstein 2024)")
@@ -265,9 +270,8 @@ def run_ensemble19(run: Run) -> Outcome:
     from .standard import APGD_STEPS
 
     ens = ensemble19_evaluation(run.model, run.data, run.cfg, **run.kw)
-    per_attack = _percent(ens.per_attack)
     flags = [] if run.facts.whitebox else ["no-gradient"]
-    return Outcome(ens.result, per_attack, ens.params, flags, ens.seconds, APGD_STEPS, None)
+    return Outcome(ens.result, ens.per_example, ens.params, flags, ens.seconds, APGD_STEPS, None)
 
 
 @register_composite("assg", "peer: SA-PGD through the adaptive-sharpness surrogate (Wang et al. 2025), Linf")
@@ -288,7 +292,7 @@ def run_sweep(run: Run) -> Outcome:
 
     res, each = evaluate_worst_case(run.model, run.data, run.cfg, sweep_surrogates(), batch_size=run.batch_size, **run.kw)
     params = {run.cfg.attack: {**_single_params(run.cfg, "all", run.kw["seed"]), "surrogates": list(each)}}
-    return _single_outcome(run, res, _percent(each), params)
+    return _single_outcome(run, res, each, params)
 
 
 def run_single(run: Run) -> Outcome:
@@ -299,10 +303,10 @@ def run_single(run: Run) -> Outcome:
     return _single_outcome(run, res, {}, {run.cfg.attack: _single_params(run.cfg, run.member_surrogate, run.kw["seed"])})
 
 
-def _single_outcome(run: Run, res, per_attack, params) -> Outcome:
+def _single_outcome(run: Run, res, per_example, params) -> Outcome:
     attack = run.cfg.attack
     flags = ["no-gradient"] if not run.facts.whitebox and attack in _GRADIENT_ATTACKS else []
-    return Outcome(res, per_attack, params, flags, {}, 1 if attack == "fgsm" else run.cfg.steps, params[attack].get("alpha"))
+    return Outcome(res, per_example, params, flags, {}, 1 if attack == "fgsm" else run.cfg.steps, params[attack].get("alpha"))
 
 
 def prepare_model(model: nn.Module, data, device: str, surrogate, sweep: bool) -> tuple[nn.Module, ModelFacts]:
@@ -350,6 +354,7 @@ def benchmark(
     zoo_dir: str | Path | None = None,
     data=None,
     compile: str = "auto",
+    shard: tuple[int, int] | None = None,
 ) -> BenchmarkResult:
     """Attack ``model`` on ``dataset`` and score it (see the module docstring).
 
@@ -365,6 +370,10 @@ def benchmark(
     ``compile``: ``auto`` runs the attack gradients of models whose structure is
     known through ``torch.compile``, ``on`` also a foreign model's whole forward,
     ``off`` everything eagerly (the reference path; :mod:`.compiled`).
+    ``shard=(start, stop)`` attacks only those examples of the evaluation while
+    planning it (checks, compile decision, ``n_examples``) as the whole: the
+    per-example results are the whole run's, so :func:`.sweep.merge` of the
+    shards gives its row. Only the first shard gathers the masking evidence.
     """
     from robustbench_snn.attacks import ATTACKS, NORMS, check_eot
 
@@ -404,8 +413,13 @@ def benchmark(
         if dataset not in DATASETS:
             raise UnknownNameError("dataset", dataset, DATASETS)
         data = load_dataset(dataset, "test", data_dir).head(n_examples)
+    if shard is not None and not (isinstance(shard, tuple) and len(shard) == 2 and 0 <= shard[0] < shard[1] <= len(data)):
+        raise UserInputError(f"bad shard {shard!r}; it must be (start, stop) with 0 <= start < stop <= {len(data)}")
     # --- the model: reset before every pass, checked -------------------------------
     model, facts = prepare_model(model, data, device, attack_sg, sweep)
+    n_total = len(data)  # what the row describes; a shard attacks part of it
+    if shard is not None:
+        data = data.subset(torch.arange(*shard))
     if surrogate is not None:
         require_neurons(model, f"surrogate {surrogate!r}")
     if grad != "bptt":
@@ -422,12 +436,12 @@ def benchmark(
     # --- run (the model and the transfer sources on the compiled path) --------------
     stats = CompileStats(compile)
     numel = data.x[0].numel()
-    work = len(data) * eot * gradient_steps(attack, cfg, sweep) * numel
+    work = n_total * eot * gradient_steps(attack, cfg, sweep) * numel
     compile_mode = worth_compiling(compile, work)
     if compile_mode != compile:
         stats.skipped = skipped_reason(work)
     # transfer sources are attacked for cfg.steps PGD steps, one draw: their own decision
-    source_mode = worth_compiling(compile, len(data) * cfg.steps * numel)
+    source_mode = worth_compiling(compile, n_total * cfg.steps * numel)
     with ExitStack() as stack:
         # inference too: an attack's scoring passes, Square's queries and the masking checks
         stack.enter_context(compiled_path(model, compile_mode, stats, inference=True))
@@ -442,7 +456,7 @@ def benchmark(
 
         run = Run(
             model, data, cfg, attack_sg, str(attack_sg) if attack_sg is not None else own,
-            {"draws": draws, "seed": seed, "quiet": not progress}, batch_size, facts, sources,
+            {"draws": draws, "seed": seed, "quiet": not progress}, batch_size, facts, sources, shard is None or shard[0] == 0,
         )
         runner = COMPOSITE_ATTACKS.get(attack) or (run_sweep if sweep else run_single)
         out = runner(run)
@@ -452,14 +466,15 @@ def benchmark(
     settings = {
         "dataset": data.name, "threat_model": threat_model, "eps": eps_value, "attack": attack, "steps": out.steps,
         "alpha": out.alpha, "eot": eot, "draws": draws, "seed": seed, "grad": grad, "surrogate": surrogate,
-        "surrogate_attack": surrogate_label, "n_examples": len(data), "device": device, "batch_size": batch_size,
-        "compile": compile,
+        "surrogate_attack": surrogate_label, "n_examples": n_total, "device": device, "batch_size": batch_size,
+        "compile": compile, **({"shard": list(shard)} if shard is not None else {}),
     }
     res = out.result
+    per_attack = _percent({k: v.mean().item() for k, v in out.per_example.items()})
     return BenchmarkResult(
-        round(100 * res.clean_acc, 2), round(100 * res.robust_acc, 2), out.flags, out.per_attack, out.params,
+        round(100 * res.clean_acc, 2), round(100 * res.robust_acc, 2), out.flags, per_attack, out.params,
         time.perf_counter() - start, model_info, settings, out.seconds, res.clean_per_example, res.robust_per_example,
-        passes.per_example(len(data)),
+        passes.per_example(len(data)), out.per_example, {"forward": passes.forward, "backward": passes.backward},
     )
 
 

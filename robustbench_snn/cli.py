@@ -15,9 +15,8 @@ from pathlib import Path
 
 from .allocator import keep_freed_memory
 from .errors import UnknownNameError, UserInputError
+from .provenance import command_line
 from .submit import BATCH_SIZE
-
-DEFAULT_EPS = {"linf": "8/255", "l2": "0.5"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -154,6 +153,23 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--compile", default="auto", help="auto (default: attack gradients of known architectures through torch.compile), on (also a foreign model's forward), off (eager, the reference path)")
     _common(e)
 
+    sw = sub.add_parser("sweep", help="evaluate a grid (models x attacks x eps x datasets), each row sharded over processes or Ray")
+    sw.add_argument("--models", required=True, help="comma-separated zoo models ('all': every checkpoint of each dataset)")
+    sw.add_argument("--attacks", default="pgd", help="comma-separated attacks (default pgd)")
+    sw.add_argument("--eps", default=None, help="comma-separated budgets (default 8/255 for linf, 0.5 for l2)")
+    sw.add_argument("--datasets", default="digits", help="comma-separated datasets (default digits)")
+    sw.add_argument("--shards", type=_positive_int("--shards"), default=1, help="split each row's examples into N shards (whole blocks of 250)")
+    sw.add_argument("--backend", default="local", help="local (worker processes, default) or ray")
+    sw.add_argument("--workers", type=_positive_int("--workers"), default=1, help="parallel shards (local processes; Ray: CPUs of a local cluster)")
+    sw.add_argument("--address", default=None, help="an existing Ray cluster (default $RAY_ADDRESS, else a local one)")
+    sw.add_argument("--store", default=".rbsnn-shards", help="where finished shards are kept, so a re-run skips them (default .rbsnn-shards)")
+    for flag in ("--norm", "--steps", "--alpha", "--surrogate", "--grad", "--eot", "--draws", "--n-examples", "--batch-size",
+                 "--out", "--force", "--compile", "--T"):
+        action = next(a for a in e._actions if flag in a.option_strings)
+        sw._add_action(action)
+    for flag in ("--data-dir", "--zoo-dir", "--seed", "--device", "--quiet"):
+        sw._add_action(next(a for a in e._actions if flag in a.option_strings))
+
     sm = sub.add_parser("submit", help="evaluate a submission folder (model.py, weights.safetensors, card.json) and upsert its row")
     sm.add_argument("folder", help="the submission folder; model.py is code and runs as you: review it first")
     sm.add_argument("--n-examples", type=_positive_int("--n-examples"), default=None, help="first N test examples (a dry run; the row records N). Default: the full test set")
@@ -196,11 +212,6 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--norm", default="linf")
     lb.add_argument("--file", default=None, help="a leaderboard CSV (overrides --dataset/--norm)")
     return parser
-
-
-def _command(subcommand: str, *flags: tuple[str, object]) -> str:
-    """The canonical ``rbsnn`` command line recorded in cards and rows; flags whose value is None are left out."""
-    return shlex.join(["rbsnn", subcommand] + [a for flag, value in flags if value is not None for a in (flag, str(value))])
 
 
 def _check_zoo_dir(zoo_dir: str | None) -> None:
@@ -297,7 +308,7 @@ def cmd_train(args) -> int:
     if args.surrogate is not None:
         build["surrogate"] = str(Surrogate.parse(args.surrogate))
     device = _resolve_device(args.device)
-    command = _command(
+    command = command_line(
         "train", ("--model", args.model), ("--dataset", args.dataset), ("--epochs", cfg.epochs), ("--lr", f"{cfg.lr:g}"),
         ("--batch-size", cfg.batch_size), ("--seed", cfg.seed), ("--T", args.T), ("--surrogate", build.get("surrogate")),
         ("--n-train", args.n_train), ("--data-dir", args.data_dir), ("--defense", args.defense),
@@ -369,39 +380,66 @@ def _require_zoo_model(model: str, dataset: str, available: list[str], allow_all
     raise UnknownNameError("model", model, (["all"] if allow_all else []) + sorted(set(available) | set(list_models())))
 
 
-def cmd_eval(args) -> int:
-    """Load zoo checkpoint(s), :func:`~robustbench_snn.api.benchmark` each, upsert the rows."""
+def _zoo_models(model: str, dataset: str, zoo_dir: str | None) -> list[str]:
+    """``[model]`` checked against the zoo, or every checkpoint of ``dataset`` for ``all``."""
+    from .data import DATASETS
+    from .zoo import zoo_models
+
+    _check_name("dataset", dataset, DATASETS)
+    available = zoo_models(dataset, zoo_dir)
+    if model == "all":
+        if not available:
+            raise UserInputError(f"no zoo checkpoints for {dataset!r}; train one with `rbsnn train --model M --dataset {dataset}`")
+        return available
+    _require_zoo_model(model, dataset, available, allow_all=True)
+    return [model]
+
+
+def _check_eval_options(attack: str, norm: str, eps_text: str, args) -> float:
+    """Every ``rbsnn eval`` / ``sweep`` option checked before any work; returns eps."""
     from robustbench_snn.attacks import ATTACKS, NORMS
 
-    from .api import COMPOSITE_ATTACKS, benchmark, parse_eps, possible_surrogate_attack_labels
+    from .api import COMPOSITE_ATTACKS, parse_eps
     from .compiled import COMPILE_MODES
-    from .data import DATASETS, load_dataset
-    from .leaderboard import check_writable, default_path, refuse_smaller, upsert
     from .neurons import GRAD_MODES
-    from .provenance import git_commit
     from .surrogate import Surrogate
-    from .zoo import load_checkpoint, zoo_models
 
-    _check_name("dataset", args.dataset, DATASETS)
-    _check_zoo_dir(args.zoo_dir)
-    available = zoo_models(args.dataset, args.zoo_dir)
-    if args.model == "all":
-        models = available
-        if not models:
-            raise UserInputError(f"no zoo checkpoints for {args.dataset!r}; train one with `rbsnn train --model M --dataset {args.dataset}`")
-    else:
-        _require_zoo_model(args.model, args.dataset, available, allow_all=True)
-        models = [args.model]
-    _check_name("attack", args.attack, [*ATTACKS, *COMPOSITE_ATTACKS])
+    _check_name("attack", attack, [*ATTACKS, *COMPOSITE_ATTACKS])
     _check_name("gradient mode", args.grad, GRAD_MODES)
-    _check_name("norm", args.norm, NORMS)
+    _check_name("norm", norm, NORMS)
     _check_name("compile mode", args.compile, COMPILE_MODES)
-    eps_text = args.eps if args.eps is not None else DEFAULT_EPS[args.norm]
-    eps = parse_eps(eps_text, args.norm, "--eps")
-    if args.alpha is not None and parse_eps(args.alpha, args.norm, "--alpha") == 0:
+    eps = parse_eps(eps_text, norm, "--eps")
+    if args.alpha is not None and parse_eps(args.alpha, norm, "--alpha") == 0:
         raise UserInputError(f"bad --alpha {args.alpha!r}; the step size must be > 0")
     if args.surrogate and args.surrogate != "all":
         Surrogate.parse(args.surrogate)
+    return eps
+
+
+def _spec(args, model: str, dataset: str, attack: str, eps: str | None):
+    """The :class:`~robustbench_snn.sweep.EvalSpec` of one row from parsed options."""
+    from .sweep import EvalSpec
+
+    return EvalSpec(
+        model=model, dataset=dataset, attack=attack, norm=args.norm, eps=eps, steps=args.steps, alpha=args.alpha,
+        surrogate=args.surrogate, grad=args.grad, eot=args.eot, draws=args.draws, seed=args.seed, T=args.T,
+        n_examples=args.n_examples, data_dir=args.data_dir, zoo_dir=args.zoo_dir, batch_size=args.batch_size, compile=args.compile,
+    )
+
+
+def cmd_eval(args) -> int:
+    """Load zoo checkpoint(s), :func:`~robustbench_snn.api.benchmark` each, upsert the rows."""
+    from .api import possible_surrogate_attack_labels
+    from .data import load_dataset
+    from .leaderboard import check_writable, default_path, refuse_smaller, upsert
+    from .provenance import git_commit
+    from .sweep import DEFAULT_EPS
+    from .zoo import load_checkpoint
+
+    _check_zoo_dir(args.zoo_dir)
+    models = _zoo_models(args.model, args.dataset, args.zoo_dir)
+    eps_text = args.eps if args.eps is not None else DEFAULT_EPS.get(args.norm, "")
+    eps = _check_eval_options(args.attack, args.norm, eps_text, args)
     device = _resolve_device(args.device)
     out = Path(args.out) if args.out else default_path(args.dataset, args.norm)
     if not args.no_save:
@@ -409,33 +447,59 @@ def cmd_eval(args) -> int:
     commit = git_commit()  # taken before the (long) evaluation, like the code it describes
     data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
     for name in models:
+        spec = _spec(args, name, args.dataset, args.attack, args.eps)
         overrides = {"T": args.T} if args.T is not None else {}
         model, card = load_checkpoint(name, args.dataset, args.zoo_dir, **overrides)
         if not (args.no_save or args.force):
             refuse_smaller(out, {"model": name, "dataset": args.dataset, "norm": args.norm, "eps": eps, "attack": args.attack, "grad": args.grad},
                            possible_surrogate_attack_labels(args.surrogate, args.attack, card["surrogate"]), len(data))
         _say(args.quiet, f"{name} on {args.dataset} ({len(data)} examples): {args.attack} {args.norm} eps={eps_text} steps={args.steps} surrogate={args.surrogate or 'own'} grad={args.grad}")
-        result = benchmark(
-            model, dataset=args.dataset, threat_model=args.norm, eps=eps_text, attack=args.attack, surrogate=args.surrogate,
-            grad=args.grad, eot=args.eot, draws=args.draws, seed=args.seed, device=device, batch_size=args.batch_size,
-            progress=not args.quiet, steps=args.steps, alpha=args.alpha, name=name, zoo_dir=args.zoo_dir, data=data,
-            info={"defense": card["defense"], "surrogate_train": card["surrogate"], "source": "zoo"}, compile=args.compile,
-        )
+        result = spec.run(model, card, data, device=device, progress=not args.quiet)
         _print_result(result, eps_text)
         if args.no_save:
             continue
         s = result.settings
-        command = _command(
-            "eval", ("--model", name), ("--attack", args.attack), ("--dataset", args.dataset), ("--norm", args.norm),
-            ("--eps", eps_text), ("--steps", args.steps), ("--eot", s["eot"]), ("--draws", s["draws"]), ("--seed", args.seed),
-            ("--alpha", args.alpha), ("--surrogate", args.surrogate), ("--grad", None if args.grad == "bptt" else args.grad),
-            ("--T", args.T), ("--n-examples", len(data) if args.n_examples else None), ("--data-dir", args.data_dir or None),
-            # settings that can change a number are recorded when they differ from the default
-            ("--batch-size", args.batch_size if args.batch_size != BATCH_SIZE else None), ("--zoo-dir", args.zoo_dir),
-            ("--compile", args.compile if args.compile != "auto" else None),
-        )
-        upsert(out, result.row(command=command, commit=commit), force=args.force)
+        upsert(out, result.row(command=spec.command(s["eot"], s["draws"], len(data)), commit=commit), force=args.force)
         print(f"leaderboard row written to {out}")
+    return 0
+
+
+def _split(flag: str, text: str) -> list[str]:
+    items = [t.strip() for t in text.split(",")]
+    if not text.strip() or any(not t for t in items):
+        raise UserInputError(f"bad {flag} {text!r}; give a comma-separated list without empty items")
+    return items
+
+
+def cmd_sweep(args) -> int:
+    """Every (dataset, model, attack, eps) as one row, sharded over workers (:func:`~robustbench_snn.sweep.sweep`)."""
+    from .leaderboard import check_writable, default_path
+    from .sweep import BACKENDS, DEFAULT_EPS, sweep
+
+    _check_zoo_dir(args.zoo_dir)
+    _check_name("backend", args.backend, BACKENDS)
+    datasets, attacks = _split("--datasets", args.datasets), _split("--attacks", args.attacks)
+    eps_list = _split("--eps", args.eps) if args.eps is not None else [None]
+    specs = []
+    for dataset in datasets:
+        for model in [m for name in _split("--models", args.models) for m in _zoo_models(name, dataset, args.zoo_dir)]:
+            for attack in attacks:
+                for eps in eps_list:
+                    _check_eval_options(attack, args.norm, eps if eps is not None else DEFAULT_EPS.get(args.norm, ""), args)
+                    specs.append(_spec(args, model, dataset, attack, eps))
+    outs = {spec.dataset: Path(args.out) if args.out else default_path(spec.dataset, args.norm) for spec in specs}
+    for out in set(outs.values()):
+        check_writable(out, "--out")
+    device = _resolve_device(args.device)
+    report = sweep(specs, shards=args.shards, backend=args.backend, workers=args.workers, address=args.address, device=device,
+                   store=args.store, out=lambda spec: outs[spec.dataset], force=args.force, progress=not args.quiet)
+    from .site import eps_label
+
+    for row in report.rows:
+        print(f"{row['model']} {row['dataset']} {row['attack']} {row['norm']} eps={eps_label(row['eps'])}: clean {row['clean_acc']:.2f}%  "
+              f"robust {row['robust_acc']:.2f}%" + (f"  flags: {row['flags']}" if row["flags"] else ""))
+    print(f"{len(report.rows)} row(s) written to {', '.join(sorted({str(p) for p in report.outputs}))}; "
+          f"{report.computed} shard(s) computed, {report.reused} reused from {args.store}")
     return 0
 
 
@@ -532,7 +596,7 @@ def cmd_certify(args) -> int:
         print(f"  compiled: {compile_stats.compiles} graphs in {compile_stats.seconds:.0f} s (counted in the time)")
     if compile_stats.fallback:
         print(f"  compiled path failed, ran eagerly: {compile_stats.fallback}")
-    command = _command(
+    command = command_line(
         "certify", ("--model", args.model), ("--dataset", args.dataset), ("--mechanism", mechanism_name),
         ("--sigma", f"{sigma:g}" if mechanism_name == "gaussian" else None), ("--n0", cfg.n0), ("--n", cfg.n),
         ("--alpha", f"{cfg.alpha:g}"), ("--batch", cfg.batch), ("--n-examples", args.n_examples), ("--seed", cfg.seed),
@@ -621,6 +685,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_submit(args)
         if args.command == "certify":
             return cmd_certify(args)
+        if args.command == "sweep":
+            return cmd_sweep(args)
         if args.command == "report":
             return cmd_report(args)
         if args.command == "site":

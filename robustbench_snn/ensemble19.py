@@ -53,9 +53,14 @@ LOSSES = ("apgd-ce", "apgd-dlr")
 @dataclass
 class EnsembleResult:
     result: EvalResult
-    per_attack: dict[str, float]  # estimator -> robust accuracy in [0, 1] after it joined (cumulative)
+    per_example: dict[str, torch.Tensor]  # estimator -> per-example scores after it joined (cumulative)
     seconds: dict[str, float]
     params: dict[str, dict]
+
+    @property
+    def per_attack(self) -> dict[str, float]:
+        """Estimator -> robust accuracy in [0, 1] after it joined (non-increasing)."""
+        return {name: scores.mean().item() for name, scores in self.per_example.items()}
 
 
 def estimators(model: nn.Module) -> tuple[list[tuple[str, Surrogate | None, str]], dict[str, str]]:
@@ -98,4 +103,4 @@ def ensemble19_evaluation(model: nn.Module, data, cfg: AttackConfig, *, draws: i
         }
     }
     result = EvalResult(clean.mean().item(), robust.mean().item(), clean, robust, max_distance, time.perf_counter() - start)
-    return EnsembleResult(result, ledger.per_attack, ledger.seconds, params)
+    return EnsembleResult(result, ledger.after, ledger.seconds, params)

@@ -209,11 +209,11 @@ def evaluate_worst_case(
     cfg: AttackConfig,
     surrogates: list[Surrogate],
     **kwargs,
-) -> tuple[EvalResult, dict[str, float]]:
+) -> tuple[EvalResult, dict[str, torch.Tensor]]:
     """Run the attack once per surrogate; an example is robust only if it survives all.
 
     Returns the worst-case result (per-example minimum) and each surrogate's
-    own robust accuracy, so the worst case is never above any single one.
+    own per-example scores, so the worst case is never above any single one.
     """
     start = time.perf_counter()
     results = {str(sg): evaluate(model, data, cfg, surrogate=sg, label=f"{cfg.attack} surrogate {sg}", **kwargs) for sg in surrogates}
@@ -223,4 +223,4 @@ def evaluate_worst_case(
         first.clean_acc, robust.mean().item(), first.clean_per_example, robust,
         max(r.max_distance for r in results.values()), time.perf_counter() - start,
     )
-    return worst, {k: r.robust_acc for k, r in results.items()}
+    return worst, {k: r.robust_per_example for k, r in results.items()}

@@ -77,3 +77,10 @@ def today() -> str:
 
 def version() -> str:
     return __version__
+
+
+def command_line(subcommand: str, *flags: tuple[str, object]) -> str:
+    """The canonical ``rbsnn`` command line recorded in cards and rows; flags whose value is None are left out."""
+    import shlex
+
+    return shlex.join(["rbsnn", subcommand] + [a for flag, value in flags if value is not None for a in (flag, str(value))])

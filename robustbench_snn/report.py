@@ -233,10 +233,19 @@ def zoo(src: Sources) -> str:
     return markdown(["model", "what", "digits clean", "digits train time", "MNIST clean (10,000)", "MNIST epochs, time"], rows)
 
 
+def sweep_overhead(src: Sources) -> str:
+    """``benchmarks/sweep_overhead.csv`` (written by ``benchmarks/sweep_overhead.py``) as a table."""
+    path = src.root / "benchmarks" / "sweep_overhead.csv"
+    if not path.is_file():
+        return "(not measured yet: run .venv/bin/python benchmarks/sweep_overhead.py)"
+    df = pd.read_csv(path)
+    return markdown(list(df.columns), [[str(v) for v in r] for r in df.itertuples(index=False)])
+
+
 TABLES: dict[str, Callable[[Sources], str]] = {
     "digits-pgd": digits_pgd, "qcfs-T": qcfs_by_T, "mnist-pgd": mnist_pgd, "submissions": submissions,
     "digits-standard": lambda src: standard(src, "digits_linf"), "mnist-standard": lambda src: standard(src, "mnist_linf"),
-    "digits-peers": lambda src: peers(src, "digits_linf"),
+    "digits-peers": lambda src: peers(src, "digits_linf"), "sweep-overhead": sweep_overhead,
     "zoo": zoo, "certified-digits-gaussian": lambda src: certified(src, "digits_certified", "gaussian"),
     "certified-digits-encoder": lambda src: certified(src, "digits_certified", "encoder"),
     "certified-mnist-gaussian": lambda src: certified(src, "mnist_certified", "gaussian"),

@@ -46,11 +46,16 @@ APGD_STEPS = 20
 @dataclass
 class StandardResult:
     result: EvalResult
-    per_attack: dict[str, float]  # attack -> robust accuracy in [0, 1] after it joined (cumulative)
+    per_example: dict[str, torch.Tensor]  # attack -> per-example scores after it joined (cumulative)
     flags: list[str]
-    evidence: MaskingEvidence
+    evidence: MaskingEvidence | None  # None: not gathered (a shard other than the first)
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # wall time per member, plus "masking-checks"
     params: dict[str, dict] = dataclasses.field(default_factory=dict)  # member -> the parameters it ran with
+
+    @property
+    def per_attack(self) -> dict[str, float]:
+        """Attack -> robust accuracy in [0, 1] after it joined (non-increasing)."""
+        return {name: scores.mean().item() for name, scores in self.per_example.items()}
 
 
 def transfer_source_names(target: str) -> dict[str, str]:
@@ -63,24 +68,29 @@ def transfer_source_names(target: str) -> dict[str, str]:
 @dataclass
 class Ledger:
     """The per-example worst case over members run in order, each only on the examples
-    still (partly) robust (:func:`_on_survivors`); ``per_attack`` holds the robust
-    accuracy after each member joined (non-increasing), ``seconds`` each member's time."""
+    still (partly) robust (:func:`_on_survivors`); ``after`` holds the per-example
+    scores after each member joined (non-increasing), ``per_attack`` their means,
+    ``seconds`` each member's time."""
 
     data: object
     robust: torch.Tensor
-    per_attack: dict[str, float] = dataclasses.field(default_factory=dict)
+    after: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def first(cls, data, name: str, result: EvalResult) -> "Ledger":
         """The ledger after a first member ``name`` that ran on every example."""
-        return cls(data, result.robust_per_example, {name: result.robust_acc}, {name: result.seconds})
+        return cls(data, result.robust_per_example, {name: result.robust_per_example}, {name: result.seconds})
+
+    @property
+    def per_attack(self) -> dict[str, float]:
+        return {name: scores.mean().item() for name, scores in self.after.items()}
 
     def add(self, name: str, run, known: torch.Tensor | None = None) -> None:
         """Run ``run(subset) -> per-example scores`` as member ``name``."""
         t0 = time.perf_counter()
         self.robust = _on_survivors(self.robust, self.data, run, known)
-        self.per_attack[name] = self.robust.mean().item()
+        self.after[name] = self.robust
         self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
 
 
@@ -111,12 +121,17 @@ def standard_evaluation(
     surrogates=STANDARD_SURROGATES,
     whitebox: bool = True,
     source_names: dict[str, str] | None = None,
+    evidence: bool = True,
 ) -> StandardResult:
     """Members run in order, each only on examples that survived the previous
     ones (AutoAttack's scheme: an example already broken needs no further
     attack). ``per_attack`` is therefore the robust accuracy *after* each
     member was added, non-increasing. Flag (a) needs attacks alone, so
     Square is compared with APGD-CE and ASSG, each alone, on the evidence subset.
+
+    ``evidence=False`` (a shard of the examples other than the first,
+    :mod:`.sweep`) gathers no masking evidence and runs no member alone on the
+    evidence subset: every per-example score is what the whole run gives.
 
     ``whitebox=False`` (a model with no input gradient at all) skips the
     gradient members; the black-box and transfer members still run. The
@@ -166,7 +181,9 @@ def standard_evaluation(
     n = min(EVIDENCE_EXAMPLES, len(data))
     alone: dict[str, torch.Tensor] = {}
 
-    def alone_on_head(name: str, run) -> torch.Tensor:
+    def alone_on_head(name: str, run) -> torch.Tensor | None:
+        if not evidence:
+            return None
         t0 = time.perf_counter()
         alone[name] = run(data.head(n))
         ledger.seconds[name] = time.perf_counter() - t0
@@ -194,12 +211,14 @@ def standard_evaluation(
     for name, source in sources.items():
         member(name, lambda d, src=source, name=name: evaluate(model, d, pgd, attack_fn=transfer_from(src), label=name, **kw).robust_per_example)
         params[name] = {"source": (source_names or {}).get(name, "?"), **pgd_params, "eot": 1}
-    t0 = time.perf_counter()
-    evidence = gather_evidence(model, data, cfg, draws=draws, seed=seed)
-    if whitebox:
-        evidence.whitebox = {"apgd-ce": first.robust_per_example[:n].mean().item(), "assg": alone["assg"].mean().item()}
-    evidence.blackbox = {"square": alone["square"].mean().item()}
-    ledger.seconds["masking-checks"] = time.perf_counter() - t0
+    found = None
+    if evidence:
+        t0 = time.perf_counter()
+        found = gather_evidence(model, data, cfg, draws=draws, seed=seed)
+        if whitebox:
+            found.whitebox = {"apgd-ce": first.robust_per_example[:n].mean().item(), "assg": alone["assg"].mean().item()}
+        found.blackbox = {"square": alone["square"].mean().item()}
+        ledger.seconds["masking-checks"] = time.perf_counter() - t0
     robust = ledger.robust
     result = EvalResult(clean.mean().item(), robust.mean().item(), clean, robust, max_distance, time.perf_counter() - start)
-    return StandardResult(result, ledger.per_attack, masking_flags(evidence), evidence, ledger.seconds, params)
+    return StandardResult(result, ledger.after, masking_flags(found) if found is not None else [], found, ledger.seconds, params)

@@ -15,6 +15,9 @@ def checkout_copy(tmp_path: Path) -> report.Sources:
     for folder in ("leaderboards", "zoo", "site"):
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("*.safetensors", "*.lock"))
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    (tmp_path / "benchmarks").mkdir()
+    for measured in (ROOT / "benchmarks").glob("*.csv"):
+        shutil.copy(measured, tmp_path / "benchmarks")
     return report.Sources(tmp_path)
 
 

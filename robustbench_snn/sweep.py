@@ -1,0 +1,329 @@
+"""Evaluation grids that outgrow one process: ``rbsnn sweep`` (and :func:`sweep`).
+
+A grid (models x attacks x eps x datasets) is a list of :class:`EvalSpec`, each
+one leaderboard row, exactly what one ``rbsnn eval`` gives. Each is split into
+shards of its examples (:func:`shard_ranges`); a shard runs
+:func:`~robustbench_snn.api.benchmark` with ``shard=(start, stop)``, which plans
+the evaluation as the whole (input checks, compile decision, ``n_examples``)
+and attacks only those examples. Every score is per example -- random numbers
+come from per-example streams keyed by the example's id, library attacks draw
+per block of :data:`~robustbench_snn.streams.LIBRARY_BLOCK` ids and shards never
+split a block, and only the first shard (which holds the masking-evidence
+subset) gathers evidence -- so :func:`merge` of the shards is the row a single
+process gives with the same seed (only the timing differs).
+
+Finished shards are kept as per-example files (safetensors: tensors and a JSON
+header, nothing unpickled) under ``store/<spec id>/``, where the spec id hashes
+the reproducing command and the code's commit: a killed sweep re-run computes
+only the shards it lacks, and a shard made by other code is never merged.
+Rows go through the same locked upsert as ``rbsnn eval``.
+
+Backends: ``local`` (a pool of worker processes, or this process for one
+worker) and ``ray`` (one Ray task per shard; ``address`` or ``RAY_ADDRESS`` for
+an existing cluster, else a local ``ray.init(num_cpus=workers)``; on ``cuda``
+each task asks Ray for one GPU). Workers compute and return the per-example
+results; the driver stores them and merges, so a cluster needs no shared disk,
+only the same robustbench-snn checkout (commit) on every node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import UserInputError
+from .streams import LIBRARY_BLOCK
+from .submit import BATCH_SIZE
+
+BACKENDS = ("local", "ray")
+#: Where finished shards are kept unless told (relative to the working directory).
+DEFAULT_STORE = ".rbsnn-shards"
+#: Default threat-model budgets, as ``rbsnn eval``.
+DEFAULT_EPS = {"linf": "8/255", "l2": "0.5"}
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """One evaluation = one leaderboard row: the options of ``rbsnn eval`` for one zoo model."""
+
+    model: str
+    dataset: str = "digits"
+    attack: str = "pgd"
+    norm: str = "linf"
+    eps: str | None = None  # as typed; None: the norm's default
+    steps: int = 10
+    alpha: str | None = None
+    surrogate: str | None = None
+    grad: str = "bptt"
+    eot: int | None = None
+    draws: int | None = None
+    seed: int = 0
+    T: int | None = None
+    n_examples: int | None = None
+    data_dir: str | None = None
+    zoo_dir: str | None = None
+    batch_size: int = BATCH_SIZE
+    compile: str = "auto"
+
+    @property
+    def eps_text(self) -> str:
+        return self.eps if self.eps is not None else DEFAULT_EPS[self.norm]
+
+    def command(self, eot: int, draws: int, n: int) -> str:
+        """The ``rbsnn eval`` command that reproduces the row alone (``eot`` / ``draws`` as
+        they ran, ``n`` examples); settings that can change a number appear when not default."""
+        from .provenance import command_line
+
+        return command_line(
+            "eval", ("--model", self.model), ("--attack", self.attack), ("--dataset", self.dataset), ("--norm", self.norm),
+            ("--eps", self.eps_text), ("--steps", self.steps), ("--eot", eot), ("--draws", draws), ("--seed", self.seed),
+            ("--alpha", self.alpha), ("--surrogate", self.surrogate), ("--grad", None if self.grad == "bptt" else self.grad),
+            ("--T", self.T), ("--n-examples", n if self.n_examples else None), ("--data-dir", self.data_dir or None),
+            ("--batch-size", self.batch_size if self.batch_size != BATCH_SIZE else None), ("--zoo-dir", self.zoo_dir),
+            ("--compile", self.compile if self.compile != "auto" else None),
+        )
+
+    def load(self):
+        """(model, card, data): the zoo checkpoint and the evaluation's examples."""
+        from .data import load_dataset
+        from .zoo import load_checkpoint
+
+        overrides = {"T": self.T} if self.T is not None else {}
+        model, card = load_checkpoint(self.model, self.dataset, self.zoo_dir, **overrides)
+        return model, card, load_dataset(self.dataset, "test", self.data_dir).head(self.n_examples)
+
+    def run(self, model, card, data, *, device: str = "cpu", progress: bool = False, shard: tuple[int, int] | None = None):
+        """:func:`~robustbench_snn.api.benchmark` with these options (a BenchmarkResult)."""
+        from .api import benchmark
+
+        return benchmark(
+            model, dataset=self.dataset, threat_model=self.norm, eps=self.eps_text, attack=self.attack, surrogate=self.surrogate,
+            grad=self.grad, eot=self.eot, draws=self.draws, seed=self.seed, device=device, batch_size=self.batch_size,
+            progress=progress, steps=self.steps, alpha=self.alpha, name=self.model, zoo_dir=self.zoo_dir, data=data,
+            info={"defense": card["defense"], "surrogate_train": card["surrogate"], "source": "zoo"}, compile=self.compile, shard=shard,
+        )
+
+    def ident(self, commit: str) -> str:
+        """The store folder of this spec's shards: the options and the code's commit."""
+        text = json.dumps({**asdict(self), "commit": commit}, sort_keys=True)
+        return f"{self.dataset}-{self.model}-{self.attack}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def shard_ranges(n: int, shards: int) -> list[tuple[int, int]]:
+    """``shards`` contiguous (start, stop) ranges over ``n`` examples, as equal as
+    whole blocks of :data:`LIBRARY_BLOCK` ids allow (a library attack's random
+    numbers are drawn per block, so a block is never split)."""
+    blocks = -(-n // LIBRARY_BLOCK)
+    if not 1 <= shards <= blocks:
+        raise UserInputError(f"bad --shards {shards}; for {n} examples it must be 1..{blocks} (shards hold whole blocks of {LIBRARY_BLOCK})")
+    cuts = [round(i * blocks / shards) * LIBRARY_BLOCK for i in range(shards + 1)]
+    return [(start, min(stop, n)) for start, stop in zip(cuts, cuts[1:])]
+
+
+@dataclass(frozen=True)
+class Shard:
+    spec: EvalSpec
+    start: int
+    stop: int
+
+    def path(self, store: Path, commit: str) -> Path:
+        return store / self.spec.ident(commit) / f"shard-{self.start:06d}-{self.stop:06d}.safetensors"
+
+
+@dataclass
+class ShardResult:
+    """What a shard measured: its per-example tensors and the rest of its BenchmarkResult."""
+
+    tensors: dict[str, torch.Tensor]  # clean, robust, member/<name>
+    meta: dict[str, Any]
+
+    @classmethod
+    def of(cls, result, shard: Shard) -> "ShardResult":
+        scores = {"clean": result.clean_per_example, "robust": result.robust_per_example,
+                  **{f"member/{k}": v for k, v in result.per_attack_per_example.items()}}
+        tensors = {k: v.detach().float().cpu() for k, v in scores.items()}
+        meta = {
+            "start": shard.start, "stop": shard.stop, "members": list(result.per_attack_per_example), "flags": result.flags,
+            "params": result.params, "seconds": result.seconds, "member_seconds": result.member_seconds,
+            "model_info": result.model_info, "settings": result.settings, "pass_totals": result.pass_totals,
+        }
+        return cls(tensors, json.loads(json.dumps(meta, default=str)))
+
+    def save(self, path: Path) -> None:
+        from safetensors.torch import save
+
+        from .atomic import atomic_write_bytes
+
+        own = {k: v.contiguous().clone() for k, v in self.tensors.items()}  # the last member's scores are `robust` itself
+        atomic_write_bytes(path, save(own, metadata={"meta": json.dumps(self.meta)}))
+
+    @classmethod
+    def load(cls, path: Path) -> "ShardResult":
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            return cls({k: f.get_tensor(k) for k in f.keys()}, json.loads(f.metadata()["meta"]))
+
+
+def run_shard(shard: Shard, device: str = "cpu", threads: int | None = None) -> ShardResult:
+    """Evaluate one shard (in a worker: a pool process or a Ray task)."""
+    if threads:
+        torch.set_num_threads(threads)
+    model, card, data = shard.spec.load()
+    result = shard.spec.run(model, card, data, device=device, shard=(shard.start, shard.stop))
+    return ShardResult.of(result, shard)
+
+
+def merge(parts: list[ShardResult]):
+    """The BenchmarkResult of the whole evaluation from its shards (in any order)."""
+    from .api import BenchmarkResult, _percent
+
+    parts = sorted(parts, key=lambda p: p.meta["start"])
+    first = parts[0].meta
+    if first["start"] != 0 or any(a.meta["stop"] != b.meta["start"] for a, b in zip(parts, parts[1:])):
+        raise ValueError("shards do not tile the examples: " + ", ".join(f"{p.meta['start']}-{p.meta['stop']}" for p in parts))
+    cat = {k: torch.cat([p.tensors[k] for p in parts]) for k in parts[0].tensors}
+    members = {name: cat[f"member/{name}"] for name in first["members"]}
+    n = len(cat["clean"])
+    totals = {k: sum(p.meta["pass_totals"][k] for p in parts) for k in ("forward", "backward")}
+    member_seconds: dict[str, float] = {}
+    for p in parts:
+        for k, v in p.meta["member_seconds"].items():
+            member_seconds[k] = member_seconds.get(k, 0.0) + v
+    params = dict(first["params"])
+    compiled = [p.meta["params"].get("compile") for p in parts]
+    if any(c != compiled[0] for c in compiled):
+        params["compile"] = {"shards": compiled}
+    settings = {k: v for k, v in first["settings"].items() if k != "shard"}
+    return BenchmarkResult(
+        round(100 * cat["clean"].mean().item(), 2), round(100 * cat["robust"].mean().item(), 2), first["flags"],
+        _percent({k: v.mean().item() for k, v in members.items()}), params, sum(p.meta["seconds"] for p in parts),
+        first["model_info"], settings, member_seconds, cat["clean"], cat["robust"],
+        {"forward": round(totals["forward"] / n, 1), "backward": round(totals["backward"] / n, 1)}, members, totals,
+    )
+
+
+@dataclass
+class SweepReport:
+    """What a sweep did: rows written, shards computed here and shards found in the store."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    computed: int = 0
+    reused: int = 0
+    outputs: list[Path] = field(default_factory=list)
+
+
+def _local_results(shards: list[Shard], workers: int, device: str) -> Iterator[tuple[Shard, ShardResult]]:
+    """Results as they finish: in this process for one worker, else a pool of ``workers`` processes."""
+    if workers == 1:
+        for shard in shards:
+            yield shard, run_shard(shard, device)
+        return
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(run_shard, shard, device, threads): shard for shard in shards}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
+def _ray_results(shards: list[Shard], workers: int, device: str, address: str | None) -> Iterator[tuple[Shard, ShardResult]]:
+    """Results as they finish, one Ray task per shard (one CPU, or one GPU on ``cuda``)."""
+    try:
+        import ray
+    except ImportError:
+        raise UserInputError("--backend ray needs Ray: pip install 'robustbench-snn[ray]' (make install does)") from None
+    started = not ray.is_initialized()
+    if started:
+        address = address or os.environ.get("RAY_ADDRESS")
+        kwargs = {"address": address} if address else {"num_cpus": workers}
+        ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
+    try:
+        resources = {"num_gpus": 1} if device == "cuda" else {"num_cpus": 1}
+        task = ray.remote(**resources)(run_shard)
+        pending = {task.remote(shard, device, 1): shard for shard in shards}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            yield pending.pop(done[0]), ray.get(done[0])
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def sweep(
+    specs: Iterable[EvalSpec],
+    *,
+    shards: int = 1,
+    backend: str = "local",
+    workers: int = 1,
+    address: str | None = None,
+    device: str = "cpu",
+    store: str | Path = DEFAULT_STORE,
+    out: Callable[[EvalSpec], Path] | None = None,
+    force: bool = False,
+    progress: bool = True,
+    commit: str | None = None,
+) -> SweepReport:
+    """Evaluate every spec in ``shards`` shards on ``backend`` and upsert each row into
+    ``out(spec)`` (default: the dataset's and norm's leaderboard) once all its shards
+    are stored. Shards already in ``store`` (same options, same commit) are reused."""
+    from tqdm import tqdm
+
+    from .leaderboard import default_path, upsert
+    from .provenance import git_commit
+
+    if backend not in BACKENDS:
+        raise UserInputError(f"bad --backend {backend!r}; valid: {', '.join(BACKENDS)}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UserInputError(f"bad --workers {workers!r}; it must be a positive integer")
+    store, specs = Path(store), list(specs)
+    commit = commit or git_commit()
+    out = out or (lambda spec: default_path(spec.dataset, spec.norm))
+    plan: dict[EvalSpec, list[Shard]] = {}
+    for spec in specs:
+        _, _, data = spec.load()  # the example count (and the spec's files exist) before any work
+        plan[spec] = [Shard(spec, a, b) for a, b in shard_ranges(len(data), shards)]
+    report = SweepReport()
+    todo = []
+    for spec_shards in plan.values():
+        for shard in spec_shards:
+            if shard.path(store, commit).is_file():
+                report.reused += 1
+            else:
+                todo.append(shard)
+
+    def finish(spec: EvalSpec) -> None:
+        parts = [ShardResult.load(s.path(store, commit)) for s in plan[spec]]
+        result = merge(parts)
+        s = result.settings
+        row = result.row(command=spec.command(s["eot"], s["draws"], s["n_examples"]), commit=commit)
+        upsert(out(spec), row, force=force)
+        report.rows.append(row)
+        report.outputs.append(out(spec))
+
+    for spec, spec_shards in plan.items():  # specs complete from the store alone
+        if all(s.path(store, commit).is_file() for s in spec_shards):
+            finish(spec)
+    results = (_ray_results(todo, workers, device, address) if backend == "ray" else _local_results(todo, workers, device)) if todo else iter(())
+    with tqdm(total=len(todo), desc="shards", unit="shard", disable=not progress) as bar:
+        for shard, result in results:
+            result.save(shard.path(store, commit))
+            report.computed += 1
+            bar.update(1)
+            if all(s.path(store, commit).is_file() for s in plan[shard.spec]):
+                finish(shard.spec)
+    return report
+
+
+def grid(models: list[str], attacks: list[str], eps: list[str | None], datasets: list[str], **options) -> list[EvalSpec]:
+    """Every (dataset, model, attack, eps) combination as an :class:`EvalSpec` with ``options``."""
+    return [EvalSpec(model=m, dataset=d, attack=a, eps=e, **options) for d in datasets for m in models for a in attacks for e in eps]
