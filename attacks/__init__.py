@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from robustbench_snn.errors import UnknownNameError
+from robustbench_snn.errors import UnknownNameError, UserInputError
 
 from .adapters import check_eot, foolbox_pgd, torchattacks_pgd
 from .apgd import apgd, apgd_ce, apgd_dlr, apgd_targeted
 from .blackbox import square
+from .events import random_flip, sparse_flip
 from .mixed import mixed_pgd
 from .gradient import eot_gradient
-from .norms import NORMS, L2Ball, LinfBall, NormBall, make_ball
+from .norms import NORMS, EventBall, L2Ball, LinfBall, NormBall, make_ball
 from .pgd import default_alpha, fgsm, pgd
 
 AttackFn = Callable[..., "object"]
@@ -32,7 +33,23 @@ ATTACKS: dict[str, tuple[AttackFn, str]] = {
     "mixed-pgd": (mixed_pgd, "PGD following mixed surrogate / RGA gradient estimators (MDSE-style)"),
     "ta-pgd": (torchattacks_pgd, "torchattacks' PGD / PGDL2 / EOTPGD run on our model (cross-check)"),
     "fb-pgd": (foolbox_pgd, "foolbox's LinfPGD / L2PGD with our step size, one draw per step (cross-check)"),
+    "sparse-flip": (sparse_flip, "events threat model: gradient-guided greedy flips of at most K events (SpikeFool / SDA style)"),
+    "random-flip": (random_flip, "events threat model: K events flipped at random (the baseline of sparse-flip)"),
 }
+#: Threat models an attack runs in when it does not say (``attack.norms``).
+PIXEL_NORMS = ("linf", "l2")
+
+
+def attack_norms(attack: AttackFn) -> tuple[str, ...]:
+    return getattr(attack, "norms", PIXEL_NORMS)
+
+
+def check_norm(name: str, norm: str) -> None:
+    """Refuse an attack outside its threat models (``--norm events`` takes only the event attacks)."""
+    valid = attack_norms(get_attack(name))
+    if norm not in valid:
+        fits = [a for a, (fn, _) in ATTACKS.items() if norm in attack_norms(fn)]
+        raise UserInputError(f"attack {name!r} does not run under --norm {norm}; it takes {', '.join(valid)}. Under {norm}: {', '.join(fits)}")
 
 
 def get_attack(name: str) -> AttackFn:
@@ -42,6 +59,6 @@ def get_attack(name: str) -> AttackFn:
 
 
 __all__ = [
-    "ATTACKS", "NORMS", "apgd", "check_eot", "foolbox_pgd", "apgd_targeted", "L2Ball", "LinfBall", "NormBall", "default_alpha", "eot_gradient", "fgsm", "get_attack",
+    "ATTACKS", "NORMS", "EventBall", "apgd", "attack_norms", "check_norm", "random_flip", "sparse_flip", "check_eot", "foolbox_pgd", "apgd_targeted", "L2Ball", "LinfBall", "NormBall", "default_alpha", "eot_gradient", "fgsm", "get_attack",
     "make_ball", "pgd", "torchattacks_pgd",
 ]

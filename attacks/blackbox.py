@@ -22,16 +22,21 @@ from .norms import NormBall
 
 
 class ScoreOnly(nn.Module):
-    """``x -> log(mean_{draws} softmax(model(x)))``, no gradient: what a score-based attacker sees."""
+    """``x -> log(mean_{draws} softmax(model(x)))``, no gradient: what a score-based attacker sees.
+    ``shape`` (an example's true shape) lets a library that wants images ``[B, C, H, W]``
+    attack event frames ``[B, T, 2, H, W]`` seen as ``[B, T*2, H, W]``."""
 
-    def __init__(self, model: nn.Module, draws: int = 1) -> None:
+    def __init__(self, model: nn.Module, draws: int = 1, shape: tuple[int, ...] | None = None) -> None:
         super().__init__()
         self.model = model
         self.draws = draws
+        self.shape = shape
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         tick()  # one score query
+        if self.shape is not None:
+            x = x.reshape(len(x), *self.shape)
         probs = sum(self.model(x).softmax(1) for _ in range(self.draws)) / self.draws
         return probs.clamp_min(1e-12).log()
 
@@ -79,8 +84,10 @@ def square(
         return x.detach().clone()
     norm = {"linf": "Linf", "l2": "L2"}[ball.name]
     queries, draws = square_queries(eot, evals)
-    atk = torchattacks.Square(ScoreOnly(model, draws).eval(), norm=norm, eps=ball.eps, n_queries=queries, seed=seed)
-    return ball.project(atk(x, y).detach(), x)  # float rounding can leave the ball by ~1e-7
+    shape = tuple(x.shape[1:]) if x.dim() == 5 else None  # event frames: time bins and polarities as channels
+    atk = torchattacks.Square(ScoreOnly(model, draws, shape).eval(), norm=norm, eps=ball.eps, n_queries=queries, seed=seed)
+    x_img = x.flatten(1, 2) if shape is not None else x
+    return ball.project(atk(x_img, y).detach().view_as(x), x)  # float rounding can leave the ball by ~1e-7
 
 
 # torchattacks' Square reseeds and draws batch-shaped numbers from the global generator

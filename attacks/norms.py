@@ -89,7 +89,43 @@ class L2Ball(NormBall):
         return (x_adv - x).flatten(1).norm(p=2, dim=1)
 
 
-NORMS: dict[str, type[NormBall]] = {"linf": LinfBall, "l2": L2Ball}
+@dataclass(frozen=True)
+class EventBall(NormBall):
+    """Event threat model: at most ``eps`` (an integer K) events added or removed on
+    binary event frames ``[B, T, 2, H, W]`` (:mod:`robustbench_snn.events`): an
+    L0 ball on {0, 1} cells. Unlike a frame-space Linf ball it is what a sensor
+    (or an attacker injecting events into its stream) can produce. No gradient
+    step: its attacks (``sparse-flip``, ``random-flip``) choose cells to flip."""
+
+    name = "events"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.eps != int(self.eps):
+            raise ValueError(f"the events budget is a number of events, got {self.eps}")
+
+    def random_start(self, x: torch.Tensor) -> torch.Tensor:
+        return x.clone()
+
+    def step(self, x_adv: torch.Tensor, grad: torch.Tensor, alpha: float) -> torch.Tensor:
+        raise TypeError("the events threat model has no gradient step: use sparse-flip or random-flip")
+
+    def project(self, x_adv: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Binary cells, at most K of them changed: the K largest changes are kept."""
+        change = (x_adv - x).abs().flatten(1)
+        k = min(int(self.eps), change.shape[1])
+        keep = torch.zeros_like(change, dtype=torch.bool)
+        if k:
+            top = change.topk(k, dim=1)
+            keep.scatter_(1, top.indices, top.values > 0.5)
+        flipped = torch.where(keep, 1 - x.flatten(1), x.flatten(1))
+        return flipped.view_as(x)
+
+    def distance(self, x_adv: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return ((x_adv - x).abs() > 0.5).flatten(1).sum(1).float()
+
+
+NORMS: dict[str, type[NormBall]] = {"linf": LinfBall, "l2": L2Ball, "events": EventBall}
 
 
 def make_ball(norm: str, eps: float) -> NormBall:

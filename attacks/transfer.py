@@ -12,10 +12,11 @@ from .norms import NormBall
 from .pgd import pgd
 
 
-def transfer_from(source: nn.Module, source_eot: int = 1):
-    """An attack that runs PGD on ``source`` (ignoring the attacked model's gradients)."""
+def transfer_from(source: nn.Module, source_eot: int = 1, craft=pgd):
+    """An attack that runs ``craft`` (PGD; ``sparse_flip`` under the events threat model)
+    on ``source``, ignoring the attacked model's gradients."""
 
     def attack(model: nn.Module, x, y, ball: NormBall, steps: int = 10, alpha=None, random_start: bool = True, **_: object):
-        return pgd(source, x, y, ball, steps=steps, alpha=alpha, random_start=random_start, eot=source_eot)
+        return craft(source, x, y, ball, steps=steps, alpha=alpha, random_start=random_start, eot=source_eot)
 
     return attack

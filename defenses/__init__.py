@@ -17,6 +17,7 @@ pgd-at      PGD adversarial training through BPTT                        at-snn
 rat         PGD-AT + Parseval orthogonality retraction (SNN-RAT)          rat-snn
 qcfs        QCFS ANN, converted to IF neurons                             qcfs-snn
 gaussian    Gaussian data augmentation for randomized smoothing           smooth-snn-s{sigma}
+denoise     background-activity filter on event frames (encoder)         denoise-snn
 ==========  ==========================================================  ========
 """
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from .adversarial import AdversarialTraining, RegularizedAdversarialTraining, orthogonality_gap, parseval_retraction
 from .base import DEFENSES, Defense, get_defense, register_defense
+from .denoise import Denoise
 from .gaussian import GaussianAugmentation
 from .gradnorm import InputGradientNorm, input_gradient
 from .mps import MembranePerturbationStability, membrane_perturbation_of

@@ -34,7 +34,7 @@ from torch import nn
 from .errors import UnknownNameError, UserInputError
 
 #: Default budget per threat model (inputs in [0, 1]).
-DEFAULT_EPS = {"linf": 8 / 255, "l2": 0.5}
+DEFAULT_EPS = {"linf": 8 / 255, "l2": 0.5, "events": 20}
 #: EOT samples per gradient and scoring draws for a stochastic model (fixed: results must not depend on the host).
 STOCHASTIC_EOT = 10
 STOCHASTIC_DRAWS = 10
@@ -109,6 +109,8 @@ def parse_eps(value: float | str | None, threat_model: str, name: str = "eps") -
         raise UserInputError(f"bad {name} {value!r}; it must be a finite number >= 0")
     if threat_model == "linf" and eps > 1:
         raise UserInputError(f"bad {name} {value!r}; inputs are in [0, 1], so a Linf budget must be in [0, 1]")
+    if threat_model == "events" and eps != int(eps):
+        raise UserInputError(f"bad {name} {value!r}; under --norm events the budget is a whole number of events (e.g. 20)")
     return eps
 
 
@@ -375,7 +377,7 @@ def benchmark(
     per-example results are the whole run's, so :func:`.sweep.merge` of the
     shards gives its row. Only the first shard gathers the masking evidence.
     """
-    from robustbench_snn.attacks import ATTACKS, NORMS, check_eot
+    from robustbench_snn.attacks import ATTACKS, NORMS, check_eot, check_norm
 
     from .compiled import COMPILE_MODES, CompileStats, compiled_path, skipped_reason, worth_compiling
     from .cost import counting_passes
@@ -397,8 +399,10 @@ def benchmark(
         raise UnknownNameError("gradient mode", grad, GRAD_MODES)
     if compile not in COMPILE_MODES:
         raise UnknownNameError("compile mode", compile, COMPILE_MODES)
-    if attack == "assg" and threat_model != "linf":
-        raise UserInputError(f"attack 'assg' (SA-PGD) is defined for the linf ball, got threat model {threat_model!r}; valid: linf")
+    if attack in ("assg", "ensemble19") and threat_model != "linf":
+        raise UserInputError(f"attack {attack!r} is defined for the linf ball, got threat model {threat_model!r}; valid: linf")
+    if attack in ATTACKS:
+        check_norm(attack, threat_model)
     eps_value = parse_eps(eps, threat_model)
     alpha_value = parse_eps(alpha, threat_model, "alpha") if alpha is not None else None
     if alpha_value == 0:
@@ -415,6 +419,9 @@ def benchmark(
         data = load_dataset(dataset, "test", data_dir).head(n_examples)
     if shard is not None and not (isinstance(shard, tuple) and len(shard) == 2 and 0 <= shard[0] < shard[1] <= len(data)):
         raise UserInputError(f"bad shard {shard!r}; it must be (start, stop) with 0 <= start < stop <= {len(data)}")
+    events = data.x.dim() == 5  # event frames [N, T, 2, H, W] (robustbench_snn.events)
+    if threat_model == "events" and not events:
+        raise UserInputError(f"--norm events needs an event dataset (digits-events, mnist-events); {data.name!r} holds images")
     # --- the model: reset before every pass, checked -------------------------------
     model, facts = prepare_model(model, data, device, attack_sg, sweep)
     n_total = len(data)  # what the row describes; a shard attacks part of it
@@ -461,6 +468,8 @@ def benchmark(
         runner = COMPOSITE_ATTACKS.get(attack) or (run_sweep if sweep else run_single)
         out = runner(run)
     out.params["compile"] = stats.record()
+    if events and threat_model in ("linf", "l2"):
+        out.params["threat model"] = {"frame-space": "the binned event frames are perturbed as images; no sensor can produce that"}
     if stats.compiles:
         out.seconds["compile"] = stats.seconds
     settings = {

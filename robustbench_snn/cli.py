@@ -137,8 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", required=True, help="a zoo model, or 'all' for every zoo checkpoint of the dataset")
     e.add_argument("--attack", default="pgd")
     e.add_argument("--T", type=_positive_int("--T", MAX_T), default=None, help="run the model with T time steps (converted / direct-coded SNNs)")
-    e.add_argument("--norm", default="linf", help="linf (default) or l2")
-    e.add_argument("--eps", default=None, help="perturbation budget; default 8/255 (linf) or 0.5 (l2), inputs in [0, 1]")
+    e.add_argument("--norm", default="linf", help="linf (default), l2, or events (event datasets: at most --eps K events added or removed)")
+    e.add_argument("--eps", default=None, help="perturbation budget; default 8/255 (linf), 0.5 (l2), 20 events (events); inputs in [0, 1]")
     e.add_argument("--steps", type=_positive_int("--steps", MAX_STEPS), default=10)
     e.add_argument("--alpha", default=None, help="step size (default 2.5*eps/steps; FGSM uses eps)")
     e.add_argument("--surrogate", default=None, help="attack surrogate name[:width], or 'all' for the worst case over a sweep (default: the model's training surrogate)")
@@ -395,9 +395,11 @@ def _zoo_models(model: str, dataset: str, zoo_dir: str | None) -> list[str]:
     return [model]
 
 
-def _check_eval_options(attack: str, norm: str, eps_text: str, args) -> float:
+def _check_eval_options(attack: str, norm: str, eps_text: str, args, dataset: str) -> float:
     """Every ``rbsnn eval`` / ``sweep`` option checked before any work; returns eps."""
-    from robustbench_snn.attacks import ATTACKS, NORMS
+    from robustbench_snn.attacks import ATTACKS, NORMS, check_norm
+
+    from .events import CAMERAS
 
     from .api import COMPOSITE_ATTACKS, parse_eps
     from .compiled import COMPILE_MODES
@@ -408,6 +410,12 @@ def _check_eval_options(attack: str, norm: str, eps_text: str, args) -> float:
     _check_name("gradient mode", args.grad, GRAD_MODES)
     _check_name("norm", norm, NORMS)
     _check_name("compile mode", args.compile, COMPILE_MODES)
+    if norm == "events" and dataset not in CAMERAS:
+        raise UserInputError(f"--norm events needs an event dataset ({', '.join(CAMERAS)}); {dataset!r} holds images")
+    if attack in ("assg", "ensemble19") and norm != "linf":
+        raise UserInputError(f"attack {attack!r} is defined for the linf ball, got --norm {norm}; valid: linf")
+    if attack in ATTACKS:
+        check_norm(attack, norm)
     eps = parse_eps(eps_text, norm, "--eps")
     if args.alpha is not None and parse_eps(args.alpha, norm, "--alpha") == 0:
         raise UserInputError(f"bad --alpha {args.alpha!r}; the step size must be > 0")
@@ -439,7 +447,7 @@ def cmd_eval(args) -> int:
     _check_zoo_dir(args.zoo_dir)
     models = _zoo_models(args.model, args.dataset, args.zoo_dir)
     eps_text = args.eps if args.eps is not None else DEFAULT_EPS.get(args.norm, "")
-    eps = _check_eval_options(args.attack, args.norm, eps_text, args)
+    eps = _check_eval_options(args.attack, args.norm, eps_text, args, args.dataset)
     device = _resolve_device(args.device)
     out = Path(args.out) if args.out else default_path(args.dataset, args.norm)
     if not args.no_save:
@@ -485,7 +493,7 @@ def cmd_sweep(args) -> int:
         for model in [m for name in _split("--models", args.models) for m in _zoo_models(name, dataset, args.zoo_dir)]:
             for attack in attacks:
                 for eps in eps_list:
-                    _check_eval_options(attack, args.norm, eps if eps is not None else DEFAULT_EPS.get(args.norm, ""), args)
+                    _check_eval_options(attack, args.norm, eps if eps is not None else DEFAULT_EPS.get(args.norm, ""), args, dataset)
                     specs.append(_spec(args, model, dataset, attack, eps))
     outs = {spec.dataset: Path(args.out) if args.out else default_path(spec.dataset, args.norm) for spec in specs}
     for out in set(outs.values()):

@@ -2,7 +2,10 @@
 
 Nothing is downloaded. ``digits`` (scikit-learn's bundled 8x8 handwritten
 digits, 1,797 images) works on any machine; ``mnist``, ``fashion-mnist`` and
-``cifar10`` are read from the standard files under ``data_dir``.
+``cifar10`` are read from the standard files under ``data_dir``. The event
+datasets ``digits-events`` and ``mnist-events`` (:mod:`.events`) are
+simulated event-camera recordings of those images, binned into frames:
+``x: [N, T, 2, H, W]`` in {0, 1}.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ class DataNotFoundError(UserInputError, FileNotFoundError):
 class Dataset:
     name: str
     split: str
-    x: torch.Tensor  # [N, C, H, W] in [0, 1]
+    x: torch.Tensor  # [N, C, H, W] in [0, 1]; event data: [N, T, 2, H, W] in {0, 1}
     y: torch.Tensor  # [N]
     num_classes: int
     #: [N] each example's index in its split (None: 0..N-1). A subset keeps its
@@ -191,11 +194,23 @@ def _load_cifar10(split: str, data_dir: Path | None) -> Dataset:
     return Dataset("cifar10", split, x, torch.from_numpy(np.concatenate(ys)), 10)
 
 
+def _load_events(name: str):
+    def load(split: str, data_dir: Path | None) -> Dataset:
+        from .events import load_events
+
+        return load_events(name, split, data_dir)
+
+    return load
+
+
 LOADERS = {
     "digits": _load_digits,
     "mnist": _load_idx_dataset("mnist", "MNIST"),
     "fashion-mnist": _load_idx_dataset("fashion-mnist", "FashionMNIST"),
     "cifar10": _load_cifar10,
+    # event-camera recordings simulated from the images (robustbench_snn.events): x [N, T, 2, H, W]
+    "digits-events": _load_events("digits-events"),
+    "mnist-events": _load_events("mnist-events"),
 }
 DATASETS = tuple(LOADERS)
 

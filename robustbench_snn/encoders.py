@@ -128,6 +128,47 @@ class PoissonEncoder(Encoder):
         return p + (s - p).detach()
 
 
+@register_encoder("events")
+class EventEncoder(Encoder):
+    """Event frames (:mod:`robustbench_snn.events`): the input already is a sequence,
+    ``[B, T, 2, H, W] -> [T, B, 2, H, W]``. With ``denoise`` it first applies a
+    background-activity filter, the event-specific defence of DVS-Attacks
+    (Marchisio et al., IJCNN 2021; the spatio-temporal filter of Delbruck 2008):
+    an event survives only if an event of either polarity fell in its 3x3
+    neighbourhood (itself excluded) in the same or the previous bin. The filter's
+    mask is a hard threshold; gradients pass through the surviving events
+    (``x * mask``, the mask held constant), so attacks see the filter (BPDA:
+    Athalye et al. 2018) rather than a zero gradient."""
+
+    def __init__(self, T: int, denoise: bool = False) -> None:
+        super().__init__(T)
+        self.denoise = denoise
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}(denoise)" if self.denoise else self.name
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 5 or x.shape[1] != self.T:
+            raise ValueError(f"event frames must be [B, T={self.T}, 2, H, W], got {list(x.shape)}")
+        frames = x.transpose(0, 1)  # [T, B, 2, H, W]
+        if not self.denoise:
+            return frames
+        return frames * support(frames.detach())
+
+
+def support(frames: torch.Tensor) -> torch.Tensor:
+    """``[T, B, 2, H, W]`` in {0, 1}: 1 where another event fell in the 3x3 neighbourhood
+    (either polarity) in the same or the previous bin (:class:`EventEncoder` ``denoise``)."""
+    active = (frames > 0.5).float().amax(2, keepdim=True)  # [T, B, 1, H, W], either polarity
+    recent = torch.maximum(active, torch.cat([torch.zeros_like(active[:1]), active[:-1]]))  # this bin or the last
+    t, b = recent.shape[:2]
+    flat = recent.flatten(0, 1)  # [T*B, 1, H, W]
+    neighbours = torch.nn.functional.conv2d(flat, torch.ones(1, 1, 3, 3, dtype=flat.dtype, device=flat.device), padding=1)
+    own = active.flatten(0, 1)  # an event is not its own support (within its bin)
+    return ((neighbours - own) > 0.5).float().view(t, b, 1, *flat.shape[2:])
+
+
 @register_encoder("ttfs")
 class TTFSEncoder(Encoder):
     """Time-to-first-spike (latency) coding: element ``x`` fires once, at step

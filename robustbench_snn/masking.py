@@ -93,7 +93,9 @@ def masking_flags(ev: MaskingEvidence) -> list[str]:
 EVIDENCE_EXAMPLES = 100
 #: Budgets for check (b), as multiples of the row's eps, and the unbounded budget of (c).
 EPS_MULTIPLES = (0.5, 1.0, 2.0)
-UNBOUNDED_EPS = {"linf": 1.0, "l2": 1e3}
+UNBOUNDED_EPS = {"linf": 1.0, "l2": 1e3}  # events: every cell of the input
+#: The gradient attack the checks run in each threat model.
+CHECK_ATTACK = {"linf": "pgd", "l2": "pgd", "events": "sparse-flip"}
 
 
 def gather_evidence(model, data, cfg, *, draws: int = 1, seed: int = 0, n: int = EVIDENCE_EXAMPLES) -> MaskingEvidence:
@@ -109,12 +111,19 @@ def gather_evidence(model, data, cfg, *, draws: int = 1, seed: int = 0, n: int =
 
     sub = data.head(n)
     run = lambda c: evaluate(model, sub, c, draws=draws, seed=seed, quiet=True).robust_acc  # noqa: E731
-    pgd = dataclasses.replace(cfg, attack="pgd", alpha=None)
+    pgd = dataclasses.replace(cfg, attack=CHECK_ATTACK[cfg.norm], alpha=None)
+    if cfg.norm == "events":  # the standard's sparse-flip: one event per step. Being greedy and
+        # deterministic, 5x its steps and a "restart" change nothing, so (d) cannot fire there
+        from .standard import event_flip_steps
+
+        pgd = dataclasses.replace(pgd, steps=event_flip_steps(cfg.eps))
     ev = MaskingEvidence(eot=cfg.eot)
-    ev.acc_by_eps = {m * cfg.eps: run(dataclasses.replace(pgd, eps=m * cfg.eps)) for m in EPS_MULTIPLES}
-    ev.unbounded_acc = run(dataclasses.replace(pgd, eps=UNBOUNDED_EPS[cfg.norm]))
+    budgets = [m * cfg.eps if cfg.norm != "events" else float(round(m * cfg.eps)) for m in EPS_MULTIPLES]
+    ev.acc_by_eps = {eps: run(dataclasses.replace(pgd, eps=eps)) for eps in budgets}
+    unbounded = UNBOUNDED_EPS[cfg.norm] if cfg.norm != "events" else float(sub.x[0].numel())
+    ev.unbounded_acc = run(dataclasses.replace(pgd, eps=unbounded))
     ev.acc_base = ev.acc_by_eps[cfg.eps]
-    stronger = dataclasses.replace(pgd, steps=5 * cfg.steps)
+    stronger = dataclasses.replace(pgd, steps=5 * pgd.steps)
     restarts = [evaluate(model, sub, stronger, draws=draws, seed=seed + r, quiet=True).robust_per_example for r in (0, 1)]
     ev.acc_stronger = torch.minimum(*restarts).mean().item()  # an example survives only if it survives both starts
     device = next(model.parameters()).device

@@ -233,6 +233,22 @@ def zoo(src: Sources) -> str:
     return markdown(["model", "what", "digits clean", "digits train time", "MNIST clean (10,000)", "MNIST epochs, time"], rows)
 
 
+def event_rows(src: Sources, dataset: str) -> str:
+    """Standard evaluations on an event dataset in both threat models, beside random flips."""
+    frames, flips = src.board(f"{dataset}_linf"), src.board(f"{dataset}_events")
+    std_f = frames[(frames.attack == "standard") & ((frames.eps - EPS_8).abs() < 1e-5)].set_index("model")
+    std_e = flips[flips.attack == "standard"].set_index("model")
+    rnd = flips[flips.attack == "random-flip"].set_index("model")
+    rows = []
+    for m in sorted(set(std_f.index) | set(std_e.index)):
+        r = std_f.loc[m] if m in std_f.index else std_e.loc[m]
+        k = f"{std_e.eps[m]:g}" if m in std_e.index else "—"
+        rows.append([m, str(r.defense), pct(r.clean_acc), pct(std_f.robust_acc.get(m)), std_f.flags.get(m) or "—", k,
+                     pct(std_e.robust_acc.get(m)), pct(rnd.robust_acc.get(m)), std_e.flags.get(m) or "—"])
+    return markdown(["model", "defense", "clean", "standard, frame-space Linf 8/255", "flags", "K events", "standard, events",
+                     "random flips, same K", "flags"], rows)
+
+
 def sweep_overhead(src: Sources) -> str:
     """``benchmarks/sweep_overhead.csv`` (written by ``benchmarks/sweep_overhead.py``) as a table."""
     path = src.root / "benchmarks" / "sweep_overhead.csv"
@@ -246,6 +262,7 @@ TABLES: dict[str, Callable[[Sources], str]] = {
     "digits-pgd": digits_pgd, "qcfs-T": qcfs_by_T, "mnist-pgd": mnist_pgd, "submissions": submissions,
     "digits-standard": lambda src: standard(src, "digits_linf"), "mnist-standard": lambda src: standard(src, "mnist_linf"),
     "digits-peers": lambda src: peers(src, "digits_linf"), "sweep-overhead": sweep_overhead,
+    "digits-events": lambda src: event_rows(src, "digits-events"),
     "zoo": zoo, "certified-digits-gaussian": lambda src: certified(src, "digits_certified", "gaussian"),
     "certified-digits-encoder": lambda src: certified(src, "digits_certified", "encoder"),
     "certified-mnist-gaussian": lambda src: certified(src, "mnist_certified", "gaussian"),

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from robustbench_snn.attacks.events import sparse_flip
+from robustbench_snn.attacks.pgd import pgd
 from robustbench_snn.attacks.sapgd import assg_config, assg_params, assg_sapgd
 from robustbench_snn.attacks.transfer import transfer_from
 
@@ -41,6 +43,14 @@ from .surrogate import Surrogate
 STANDARD_SURROGATES = ("atan:1", "atan:0.25", "triangle:0.5", "sigmoid:2")
 #: APGD iterations in the ensemble (AutoAttack: 100; see README for the CPU budget).
 APGD_STEPS = 20
+#: Most sparse-flip iterations under --norm events (one flip per iteration up to this).
+MAX_FLIP_STEPS = 100
+
+
+def event_flip_steps(budget: float) -> int:
+    """Sparse-flip iterations in the standard evaluation: one event per iteration, at most
+    :data:`MAX_FLIP_STEPS` (then several per iteration)."""
+    return max(1, min(int(budget), MAX_FLIP_STEPS))
 
 
 @dataclass
@@ -147,15 +157,23 @@ def standard_evaluation(
 
     start = time.perf_counter()
     kw = {"draws": draws, "seed": seed, "quiet": quiet}
-    apgd = dataclasses.replace(cfg, steps=APGD_STEPS, alpha=None)
-    pgd = dataclasses.replace(cfg, attack="pgd")
-    pgd_params = {"steps": pgd.steps, "alpha": round(pgd.step_size, 6), "eot": cfg.eot}
+    events = cfg.norm == "events"
+    if events:  # at most K events flipped: the gradient members are sparse-flip, the black box random-flip
+        grad_cfg = dataclasses.replace(cfg, attack="sparse-flip", steps=event_flip_steps(cfg.eps), alpha=None)
+        first_cfg, first_name, blackbox_name = grad_cfg, "sparse-flip", "random-flip"
+        grad_params = {"steps": grad_cfg.steps, "flips per step": 1, "eot": cfg.eot}
+        first_params = {**grad_params, "grad": cfg.grad}
+    else:
+        grad_cfg = dataclasses.replace(cfg, attack="pgd")
+        first_cfg, first_name, blackbox_name = dataclasses.replace(cfg, attack="apgd-ce", steps=APGD_STEPS, alpha=None), "apgd-ce", "square"
+        grad_params = {"steps": grad_cfg.steps, "alpha": round(grad_cfg.step_size, 6), "eot": cfg.eot}
+        first_params = {"steps": APGD_STEPS, "loss": "ce", "eot": cfg.eot, "grad": cfg.grad}
     params: dict[str, dict] = {}
     if whitebox:
-        first = evaluate(model, data, dataclasses.replace(apgd, attack="apgd-ce"), **kw)
+        first = evaluate(model, data, first_cfg, **kw)
         clean, max_distance = first.clean_per_example, first.max_distance
-        ledger = Ledger.first(data, "apgd-ce", first)
-        params["apgd-ce"] = {"steps": APGD_STEPS, "loss": "ce", "eot": cfg.eot, "grad": cfg.grad}
+        ledger = Ledger.first(data, first_name, first)
+        params[first_name] = first_params
     else:
         clean = clean_accuracy(model, data, draws, seed)
         ledger, max_distance = Ledger(data, clean.clone()), 0.0
@@ -167,17 +185,17 @@ def standard_evaluation(
 
     def worst_surrogate(d):
         if not neurons:
-            return evaluate(model, d, pgd, **kw).robust_per_example
-        sweep = evaluate_worst_case(model, d, pgd, [Surrogate.parse(sg) for sg in surrogates], **kw)[0]
+            return evaluate(model, d, grad_cfg, **kw).robust_per_example
+        sweep = evaluate_worst_case(model, d, grad_cfg, [Surrogate.parse(sg) for sg in surrogates], **kw)[0]
         if not rate_gradient:
             return sweep.robust_per_example
-        rga = evaluate(model, d, dataclasses.replace(pgd, grad="rga"), label="pgd rga", **kw)
+        rga = evaluate(model, d, dataclasses.replace(grad_cfg, grad="rga"), label=f"{grad_cfg.attack} rga", **kw)
         return torch.minimum(sweep.robust_per_example, rga.robust_per_example)
 
-    # Flag (a) compares members alone on the evidence subset: APGD-CE (first, so alone
-    # already) and ASSG, the strongest white-box members, against Square. Those run
-    # alone on the subset first and the ensemble reuses their scores there (``known``)
-    # instead of attacking it twice; per-example random streams make the scores the same.
+    # Flag (a) compares members alone on the evidence subset: the first white-box member
+    # (alone already) and ASSG, the strongest, against the black box. Those run alone on
+    # the subset first and the ensemble reuses their scores there (``known``) instead of
+    # attacking it twice; per-example random streams make the scores the same.
     n = min(EVIDENCE_EXAMPLES, len(data))
     alone: dict[str, torch.Tensor] = {}
 
@@ -192,32 +210,35 @@ def standard_evaluation(
     def assg(d):
         return evaluate(model, d, assg_config(cfg), attack_fn=assg_sapgd, label="assg", **kw).robust_per_example
 
-    def square(d):
-        return evaluate(model, d, dataclasses.replace(cfg, attack="square"), **kw).robust_per_example
+    def blackbox(d):
+        return evaluate(model, d, dataclasses.replace(cfg, attack=blackbox_name), **kw).robust_per_example
 
     if whitebox:
-        member("apgd-t", lambda d: evaluate(model, d, dataclasses.replace(apgd, attack="apgd-t"), **kw).robust_per_example)
-        params["apgd-t"] = {"steps": APGD_STEPS, "loss": "dlr-targeted", "targets": 3, "eot": cfg.eot, "grad": cfg.grad}
+        if not events:
+            member("apgd-t", lambda d: evaluate(model, d, dataclasses.replace(first_cfg, attack="apgd-t"), **kw).robust_per_example)
+            params["apgd-t"] = {"steps": APGD_STEPS, "loss": "dlr-targeted", "targets": 3, "eot": cfg.eot, "grad": cfg.grad}
         member("worst-surrogate", worst_surrogate)
         params["worst-surrogate"] = {
-            **pgd_params,
-            "surrogates": list(map(str, surrogates)) if neurons else "none (no recognised spiking neurons: one PGD)",
+            **grad_params,
+            "surrogates": list(map(str, surrogates)) if neurons else f"none (no recognised spiking neurons: one {grad_cfg.attack})",
             "rga": rate_gradient,
         }
-        member("assg", assg, known=alone_on_head("assg", assg))
-        params["assg"] = assg_params(model, cfg.eot)
-    member("square", square, known=alone_on_head("square", square))
-    params["square"] = square_params(cfg.eot, seed)
+        if not events:
+            member("assg", assg, known=alone_on_head("assg", assg))
+            params["assg"] = assg_params(model, cfg.eot)
+    member(blackbox_name, blackbox, known=alone_on_head(blackbox_name, blackbox))
+    params[blackbox_name] = square_params(cfg.eot, seed) if not events else {"flips": int(cfg.eps), "seed": seed}
+    craft = sparse_flip if events else pgd
     for name, source in sources.items():
-        member(name, lambda d, src=source, name=name: evaluate(model, d, pgd, attack_fn=transfer_from(src), label=name, **kw).robust_per_example)
-        params[name] = {"source": (source_names or {}).get(name, "?"), **pgd_params, "eot": 1}
+        member(name, lambda d, src=source, name=name: evaluate(model, d, grad_cfg, attack_fn=transfer_from(src, craft=craft), label=name, **kw).robust_per_example)
+        params[name] = {"source": (source_names or {}).get(name, "?"), **grad_params, "eot": 1}
     found = None
     if evidence:
         t0 = time.perf_counter()
         found = gather_evidence(model, data, cfg, draws=draws, seed=seed)
         if whitebox:
-            found.whitebox = {"apgd-ce": first.robust_per_example[:n].mean().item(), "assg": alone["assg"].mean().item()}
-        found.blackbox = {"square": alone["square"].mean().item()}
+            found.whitebox = {first_name: first.robust_per_example[:n].mean().item(), **{k: alone[k].mean().item() for k in ("assg",) if k in alone}}
+        found.blackbox = {blackbox_name: alone[blackbox_name].mean().item()}
         ledger.seconds["masking-checks"] = time.perf_counter() - t0
     robust = ledger.robust
     result = EvalResult(clean.mean().item(), robust.mean().item(), clean, robust, max_distance, time.perf_counter() - start)

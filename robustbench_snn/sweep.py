@@ -46,7 +46,7 @@ BACKENDS = ("local", "ray")
 #: Where finished shards are kept unless told (relative to the working directory).
 DEFAULT_STORE = ".rbsnn-shards"
 #: Default threat-model budgets, as ``rbsnn eval``.
-DEFAULT_EPS = {"linf": "8/255", "l2": "0.5"}
+DEFAULT_EPS = {"linf": "8/255", "l2": "0.5", "events": "20"}
 
 
 @dataclass(frozen=True)

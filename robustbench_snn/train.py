@@ -31,7 +31,7 @@ from .registry import create_model, get_model_entry
 
 #: Epochs when neither the command line nor the model sets them: small data
 #: sets need many passes, MNIST-sized ones few (keeps CPU training in minutes).
-DEFAULT_EPOCHS = {"digits": 30}
+DEFAULT_EPOCHS = {"digits": 30, "digits-events": 30}
 LARGE_DATASET_EPOCHS = 4
 
 

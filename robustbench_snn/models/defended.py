@@ -3,6 +3,7 @@ undefended spiking CNN (direct coding, T=4, LIF), the defense is in the
 training objective (:mod:`robustbench_snn.defenses`). Each is also what
 ``rbsnn train --model snn-cnn --defense NAME`` trains."""
 
+from ..errors import UserInputError
 from ..registry import register_model
 from .snn import build_snn, spiking_cnn_body
 
@@ -23,3 +24,13 @@ for _sigma in SMOOTHING_SIGMAS:
         f"smooth-snn-s{_sigma:g}", defense="gaussian", defense_params={"sigma": _sigma},
         description=f"spiking CNN trained with Gaussian noise sigma={_sigma:g}, for randomized smoothing (rbsnn certify)",
     )(_snn_cnn)
+
+
+@register_model(
+    "denoise-snn", defense="denoise",
+    description="spiking CNN behind a background-activity filter on event frames (DVS-Attacks' defence); event datasets only",
+)
+def denoise_snn(in_shape, num_classes, **kwargs):
+    if len(in_shape) != 4:
+        raise UserInputError(f"denoise-snn filters event frames [T, 2, H, W]; got inputs {list(in_shape)}: use an event dataset (digits-events, mnist-events)")
+    return build_snn(spiking_cnn_body, in_shape, num_classes, encoder="events", T=in_shape[0], encoder_kwargs={"denoise": True}, **kwargs)

@@ -94,6 +94,9 @@ def build_snn(
     """``encoder -> body -> readout`` (see :class:`SpikingClassifier` for the
     readouts). With ``readout="rate"`` the body's linear output layer drives
     spiking output neurons whose scaled firing rates are the logits."""
+    if len(in_shape) == 4:  # event frames [T, 2, H, W] (robustbench_snn.events): the data set T and the encoder
+        encoder, T, in_shape = "events", in_shape[0], tuple(in_shape[1:])
+        encoder_kwargs = {k: v for k, v in (encoder_kwargs or {}).items() if k == "denoise"}
     new_neuron = partial(make_neuron, neuron, surrogate, tau, T, **(neuron_kwargs or {}))
     body = body_fn(in_shape, num_classes, new_neuron, **body_kwargs)
     if readout == "rate":

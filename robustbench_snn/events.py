@@ -1,0 +1,189 @@
+"""Event-camera data: ``digits-events`` and ``mnist-events``, simulated from the
+images as N-MNIST was recorded from MNIST, binned into frames by tonic.
+
+N-MNIST (Orchard et al., "Converting static image datasets to spiking
+neuromorphic datasets using saccades", Front. Neurosci. 2015) was recorded by
+an ATIS sensor that made three saccades (a triangle of small motions, about
+100 ms each) in front of each MNIST digit shown on a monitor, giving 34x34
+sensor images for 28x28 digits. Nothing can be downloaded here, so this module
+*simulates* that recording, deterministically (one seeded generator per
+example), with the dynamic-vision-sensor model of the ESIM / v2e simulators
+(Rebecq et al., CoRL 2018; Hu et al., CVPRW 2021):
+
+* **motion** -- the digit, bilinearly interpolated, moves along the saccade
+  triangle ``SACCADE`` (pixels, relative to the centred position), each
+  saccade ``steps`` time steps of ``saccade_ms`` in all;
+* **log intensity** -- each pixel sees ``L = log(I + log_eps)``;
+* **contrast threshold** -- a pixel emits an ON (OFF) event each time ``L``
+  rose (fell) by its threshold ``C_p = threshold * (1 + mismatch * n_p)``
+  (``n_p`` standard normal, fixed per pixel and example) since its last
+  event, its reference level then moving by ``C_p``;
+* **refractory period** -- at most ``step / refractory_ms`` events per pixel
+  per step, spread over the step;
+* **background activity** -- noise events at ``noise_hz`` per pixel and
+  polarity, uniform in time, random polarity (Poisson).
+
+Events are tonic's structured arrays (``x, y, t, p``; ``t`` in microseconds)
+with its ``sensor_size`` ``(W, H, 2)``; :func:`to_frames` bins them with
+``tonic.transforms.ToFrame(n_time_bins=EVENT_BINS)`` and binarizes (a cell is 1
+when at least one event of that polarity fell there in that bin), so an
+example is ``x: [T, 2, H, W]`` in {0, 1}, fed to the same SNN bodies by the
+``events`` encoder (:class:`~robustbench_snn.encoders.EventEncoder`).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+#: Frames per example (the model's time steps on event data).
+EVENT_BINS = 8
+#: tonic's event dtype.
+EVENT_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", np.int8)])
+#: The saccade triangle's vertices in units of the amplitude (dx, dy); N-MNIST's order.
+SACCADE = ((0.0, 0.0), (1.0, 1.0), (-1.0, 1.0))
+
+
+@dataclass(frozen=True)
+class CameraParams:
+    """The simulated sensor and recording (see the module docstring)."""
+
+    margin: int  # sensor = image + 2 * margin on each axis (N-MNIST: 3, 28 -> 34)
+    amplitude: float  # saccade size in pixels
+    steps: int = 40  # time steps per saccade
+    saccade_ms: float = 100.0  # duration of one saccade
+    threshold: float = 0.25  # contrast threshold C (log-intensity units)
+    mismatch: float = 0.05  # relative per-pixel spread of C
+    refractory_ms: float = 1.0
+    noise_hz: float = 0.5  # background events per pixel and polarity per second
+    log_eps: float = 0.1
+    seed: int = 0
+
+
+#: The two embedded-style datasets: their source images and their sensor.
+CAMERAS = {
+    "digits-events": ("digits", CameraParams(margin=2, amplitude=1.0)),
+    "mnist-events": ("mnist", CameraParams(margin=3, amplitude=2.0)),
+}
+
+
+def _example_rng(params: CameraParams, split: str, index: int) -> np.random.Generator:
+    """One generator per (seed, split, example): an example's events never depend on the others."""
+    return np.random.default_rng([params.seed, 0 if split == "train" else 1, index])
+
+
+def saccade_offsets(params: CameraParams) -> np.ndarray:
+    """``[3 * steps, 2]`` (dx, dy) of the image in pixels at each time step."""
+    verts = np.asarray(SACCADE + SACCADE[:1]) * params.amplitude
+    frac = (np.arange(params.steps) + 1) / params.steps
+    return np.concatenate([a + frac[:, None] * (b - a) for a, b in zip(verts[:-1], verts[1:])])
+
+
+def _render(images: np.ndarray, params: CameraParams) -> np.ndarray:
+    """``[N, S, H', W']``: each image ``[H, W]`` on the sensor at every time step, bilinearly shifted."""
+    import torch.nn.functional as F
+
+    n, h, w = images.shape
+    m = params.margin
+    canvas = torch.zeros(n, h + 2 * m, w + 2 * m)
+    canvas[:, m:m + h, m:m + w] = torch.from_numpy(np.asarray(images, np.float32))
+    offsets = torch.from_numpy(saccade_offsets(params)).float()  # [S, 2]
+    steps, (hh, ww) = len(offsets), canvas.shape[1:]
+    ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float32), torch.arange(ww, dtype=torch.float32), indexing="ij")
+    # pixel (y, x) at offset (dx, dy) shows the canvas at (x - dx, y - dy); grid_sample wants [-1, 1]
+    gx = (xs[None] - offsets[:, 0, None, None]) / (ww - 1) * 2 - 1
+    gy = (ys[None] - offsets[:, 1, None, None]) / (hh - 1) * 2 - 1
+    grid = torch.stack([gx, gy], -1).repeat(n, 1, 1, 1)  # [N * S, H', W', 2]
+    src = canvas[:, None, None].expand(n, steps, 1, hh, ww).reshape(n * steps, 1, hh, ww)
+    out = F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    return out.view(n, steps, hh, ww).numpy()
+
+
+def simulate(images: np.ndarray, params: CameraParams, rngs: list[np.random.Generator]) -> list[np.ndarray]:
+    """The events of each image ``[H, W]`` in [0, 1] of ``images [N, H, W]``: structured
+    arrays sorted by ``t``. Example ``i`` draws only from ``rngs[i]``, in a fixed order,
+    so its events do not depend on the batch it is simulated in."""
+    log_i = np.log(_render(images, params) + params.log_eps)  # [N, S, H', W']
+    n, n_steps, hh, ww = log_i.shape
+    dt_us = params.saccade_ms * 1000.0 / params.steps
+    per_step = max(1, int(dt_us // (params.refractory_ms * 1000.0)))
+    c = np.stack([params.threshold * (1 + params.mismatch * rng.standard_normal((hh, ww))) for rng in rngs])
+    jitter = np.stack([rng.uniform(0.0, 1.0, (n_steps - 1, per_step, hh, ww)).astype(np.float32) for rng in rngs])
+    ref = log_i[:, 0].copy()
+    found = []  # (example, y, x, t, polarity) per step and event slot
+    for k in range(1, n_steps):
+        delta = log_i[:, k] - ref
+        count = np.minimum(np.floor(np.abs(delta) / c), per_step).astype(np.int64)
+        if not count.any():
+            continue
+        sign = np.sign(delta)
+        ref = ref + sign * count * c
+        for j in range(int(count.max())):
+            e, y, x = np.nonzero(count > j)
+            t = (k - 1) * dt_us + (j + jitter[e, k - 1, j, y, x]) * dt_us / count[e, y, x]
+            found.append((e, y, x, t, sign[e, y, x] > 0))
+    duration = n_steps * dt_us
+    result = []
+    for i, rng in enumerate(rngs):
+        mine = [(y[e == i], x[e == i], t[e == i], p[e == i]) for e, y, x, t, p in found]
+        n_noise = rng.poisson(params.noise_hz * duration * 1e-6 * hh * ww * 2)
+        mine.append((rng.integers(0, hh, n_noise), rng.integers(0, ww, n_noise), rng.uniform(0, duration, n_noise),
+                     rng.integers(0, 2, n_noise).astype(bool)))
+        events = np.zeros(sum(len(part[0]) for part in mine), EVENT_DTYPE)
+        for field_name, column in zip("yxtp", zip(*mine)):
+            events[field_name] = np.concatenate(column)
+        result.append(events[np.argsort(events["t"], kind="stable")])
+    return result
+
+
+def sensor_size(params: CameraParams, image_shape: tuple[int, int]) -> tuple[int, int, int]:
+    """tonic's ``(W, H, polarities)``."""
+    h, w = image_shape
+    return (w + 2 * params.margin, h + 2 * params.margin, 2)
+
+
+def to_frames(events: np.ndarray, size: tuple[int, int, int], bins: int = EVENT_BINS) -> np.ndarray:
+    """``[bins, 2, H, W]`` float32 in {0, 1}: tonic's ``ToFrame`` over the whole recording, binarized."""
+    import tonic
+
+    if len(events) == 0:
+        return np.zeros((bins, 2, size[1], size[0]), np.float32)
+    counts = tonic.transforms.ToFrame(sensor_size=size, n_time_bins=bins)(events)
+    return (counts > 0).astype(np.float32)
+
+
+#: Images simulated together (memory: about 2 MB per MNIST image).
+SIM_BATCH = 100
+
+
+@functools.lru_cache(maxsize=4)
+def _frames(name: str, split: str, data_dir: str | None) -> tuple[torch.Tensor, torch.Tensor]:
+    from .data import load_dataset
+
+    source, params = CAMERAS[name]
+    images = load_dataset(source, split, data_dir)
+    size = sensor_size(params, images.in_shape[1:])
+    frames = []
+    for lo in range(0, len(images), SIM_BATCH):
+        batch = images.x[lo:lo + SIM_BATCH, 0].numpy()
+        rngs = [_example_rng(params, split, lo + i) for i in range(len(batch))]
+        frames += [to_frames(events, size) for events in simulate(batch, params, rngs)]
+    return torch.from_numpy(np.stack(frames)), images.y
+
+
+def load_events(name: str, split: str, data_dir: Path | None):
+    """The :class:`~robustbench_snn.data.Dataset` of ``name`` (``x: [N, T, 2, H, W]``)."""
+    from .data import Dataset
+
+    x, y = _frames(name, split, str(data_dir) if data_dir is not None else None)
+    return Dataset(name, split, x, y, 10)
+
+
+def describe(name: str) -> dict:
+    """The camera parameters of an event dataset, for cards and the README."""
+    source, params = CAMERAS[name]
+    return {"source": source, "bins": EVENT_BINS, **asdict(params)}

@@ -1,0 +1,129 @@
+"""Event data (simulated event camera, tonic frames), the events threat model and its attacks."""
+
+import numpy as np
+import pytest
+import torch
+
+from robustbench_snn import events as E
+from robustbench_snn.attacks import EventBall, random_flip, sparse_flip
+from robustbench_snn.cli import main
+from robustbench_snn.data import load_dataset
+from robustbench_snn.encoders import support
+from robustbench_snn.harness import AttackConfig, evaluate
+
+
+@pytest.fixture(scope="module")
+def digits_events():
+    return load_dataset("digits-events", "test")
+
+
+@pytest.fixture(scope="module")
+def recordings():
+    """The events of the first 40 digits test images, as the dataset simulates them."""
+    images = load_dataset("digits", "test").x[:40, 0].numpy()
+    _, params = E.CAMERAS["digits-events"]
+    return E.simulate(images, params, [E._example_rng(params, "test", i) for i in range(40)]), params
+
+
+def test_events_stay_on_the_sensor_sorted_in_time(recordings):
+    evs, params = recordings
+    width, height, _ = E.sensor_size(params, (8, 8))
+    duration = 3 * params.saccade_ms * 1000
+    for ev in evs:
+        assert ev.dtype == E.EVENT_DTYPE and len(ev) > 0
+        assert ev["x"].min() >= 0 and ev["x"].max() < width and ev["y"].min() >= 0 and ev["y"].max() < height
+        assert np.all(np.diff(ev["t"]) >= 0) and ev["t"].min() >= 0 and ev["t"].max() <= duration
+        assert set(np.unique(ev["p"])) <= {0, 1}
+
+
+def test_every_saccade_makes_events_and_polarities_balance(recordings):
+    evs, params = recordings
+    third = params.saccade_ms * 1000
+    per_saccade = np.array([[np.sum((ev["t"] >= k * third) & (ev["t"] < (k + 1) * third)) for k in range(3)] for ev in evs])
+    noise = params.noise_hz * 3 * params.saccade_ms / 1000 * 12 * 12 * 2  # expected background events per recording
+    assert (per_saccade > 10 * noise / 3).all()  # motion, not noise, makes the events of each saccade
+    assert per_saccade.min(1).mean() > 0.5 * per_saccade.max(1).mean()  # no saccade is silent
+    on = np.mean([ev["p"].mean() for ev in evs])
+    assert 0.4 < on < 0.6  # what moves in also moves out: ON and OFF balance over a closed triangle
+
+
+def test_simulation_is_per_example(recordings):
+    evs, params = recordings
+    images = load_dataset("digits", "test").x[:40, 0].numpy()
+    alone = E.simulate(images[7:8], params, [E._example_rng(params, "test", 7)])[0]
+    assert np.array_equal(alone, evs[7])  # an example's events do not depend on its batch
+
+
+def test_a_blank_image_gives_only_background_noise():
+    _, params = E.CAMERAS["digits-events"]
+    (ev,) = E.simulate(np.zeros((1, 8, 8), np.float32), params, [np.random.default_rng(1)])
+    expected = params.noise_hz * 3 * params.saccade_ms / 1000 * 12 * 12 * 2
+    assert len(ev) < 4 * expected + 5
+
+
+def test_frames_are_binary_tonic_bins(digits_events):
+    x = digits_events.x
+    assert x.shape[1:] == (E.EVENT_BINS, 2, 12, 12) and set(x.unique().tolist()) <= {0.0, 1.0}
+    assert 0.02 < x.mean() < 0.5
+
+
+def test_the_filter_drops_isolated_events_and_keeps_supported_ones():
+    frames = torch.zeros(2, 1, 2, 6, 6)  # [T, B, 2, H, W]
+    frames[1, 0, 0, 0, 0] = 1  # isolated
+    frames[0, 0, 1, 3, 3] = 1  # a neighbour one bin earlier ...
+    frames[1, 0, 0, 3, 4] = 1  # ... supports this one
+    kept = frames * support(frames)
+    assert kept[1, 0, 0, 0, 0] == 0 and kept[1, 0, 0, 3, 4] == 1
+
+
+def test_event_ball_projects_onto_k_binary_flips():
+    x = torch.zeros(2, 4, 2, 3, 3)
+    ball = EventBall(3)
+    x_adv = x.clone()
+    x_adv.view(2, -1)[:, :5] = torch.tensor([0.9, 0.2, 0.7, 0.6, 0.8])
+    p = ball.project(x_adv, x)
+    assert set(p.unique().tolist()) <= {0.0, 1.0} and (ball.distance(p, x) == 3).all()
+    assert p.view(2, -1)[0, :5].tolist() == [1, 0, 1, 0, 1]  # the 3 largest changes survive
+    with pytest.raises(ValueError):
+        EventBall(2.5)
+
+
+@pytest.fixture(scope="module")
+def event_model():
+    from robustbench_snn.zoo import load_checkpoint
+
+    return load_checkpoint("snn-cnn", "digits-events")[0]
+
+
+@pytest.mark.parametrize("budget", [0, 5, 20])
+def test_event_attacks_change_at_most_k_cells_and_stay_binary(event_model, digits_events, budget):
+    data = digits_events.head(32)
+    for attack in (sparse_flip, random_flip):
+        x_adv = attack(event_model, data.x, data.y, EventBall(budget), steps=budget or 1)
+        changed = (x_adv != data.x).flatten(1).sum(1)
+        assert changed.max() <= budget and set(x_adv.unique().tolist()) <= {0.0, 1.0} and x_adv.shape == data.x.shape
+        if budget == 0:
+            assert torch.equal(x_adv, data.x)
+
+
+def test_gradient_flips_beat_random_flips_at_the_same_budget(event_model, digits_events):
+    data = digits_events.head(100)
+    cfg = dict(norm="events", eps=20, steps=20)
+    greedy = evaluate(event_model, data, AttackConfig("sparse-flip", **cfg), quiet=True).robust_acc
+    rand = evaluate(event_model, data, AttackConfig("random-flip", **cfg), quiet=True).robust_acc
+    clean = evaluate(event_model, data, AttackConfig("random-flip", **{**cfg, "eps": 0}), quiet=True).robust_acc
+    assert greedy <= rand <= clean and greedy < clean - 0.3
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--dataset", "digits", "--norm", "events"], "event dataset"),
+    (["--dataset", "digits-events", "--norm", "events", "--attack", "sparse-flip", "--eps", "2.5"], "whole number"),
+    (["--dataset", "digits-events", "--norm", "events", "--attack", "pgd"], "sparse-flip"),
+    (["--dataset", "digits-events", "--attack", "sparse-flip"], "--norm linf"),
+    (["--dataset", "digits-events", "--norm", "events", "--attack", "assg"], "linf"),
+])
+def test_event_threat_model_errors_are_one_line(tmp_path, capsys, argv, named):
+    code = main(["eval", "--model", "snn-cnn", "--n-examples", "4", "--out", str(tmp_path / "o.csv"), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("rbsnn: error:") and named in err and err.count("\n") == 1
+    assert not (tmp_path / "o.csv").exists()
