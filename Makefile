@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip
 CONSTRAINTS := requirements/constraints.txt
 STAMP  := $(VENV)/.installed
 
-.PHONY: eval test install bench leaderboards clean-venv
+.PHONY: eval test test-slow install bench leaderboards clean-venv
 
 install: $(STAMP)
 
@@ -34,8 +34,12 @@ eval: $(STAMP)
 	$(VENV)/bin/rbsnn eval --model rsc-snn --attack pgd
 	$(VENV)/bin/rbsnn leaderboard --dataset digits --norm linf
 
+# The default run skips tests marked slow (minutes each on 2 cores); CI runs both.
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slow"
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
 
 # One table of speed ratios measured in one run (ours vs snntorch, SpikingJelly,
 # torchattacks, per-draw and per-sample loops, eager vs compiled for every zoo

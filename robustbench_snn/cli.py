@@ -678,28 +678,19 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
+#: subcommand -> its function (each parses nothing: build_parser did)
+COMMANDS = {
+    "list": cmd_list, "train": cmd_train, "eval": cmd_eval, "submit": cmd_submit, "certify": cmd_certify,
+    "sweep": cmd_sweep, "report": cmd_report, "site": cmd_site, "leaderboard": cmd_leaderboard,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     keep_freed_memory()  # bit-identical; rsc-snn's MNIST APGD-CE 517 s -> 378 s (allocator.py)
     try:
         args = build_parser().parse_args(argv)
-        if args.command == "list":
-            return cmd_list(args)
-        if args.command == "train":
-            return cmd_train(args)
-        if args.command == "eval":
-            return cmd_eval(args)
-        if args.command == "submit":
-            return cmd_submit(args)
-        if args.command == "certify":
-            return cmd_certify(args)
-        if args.command == "sweep":
-            return cmd_sweep(args)
-        if args.command == "report":
-            return cmd_report(args)
-        if args.command == "site":
-            return cmd_site(args)
-        return cmd_leaderboard(args)
+        return COMMANDS[args.command](args)
     except UserInputError as e:
         print(f"rbsnn: error: {e}", file=sys.stderr)
         return 2

@@ -243,8 +243,8 @@ def event_rows(src: Sources, dataset: str) -> str:
     for m in sorted(set(std_f.index) | set(std_e.index)):
         r = std_f.loc[m] if m in std_f.index else std_e.loc[m]
         k = f"{std_e.eps[m]:g}" if m in std_e.index else "—"
-        rows.append([m, str(r.defense), pct(r.clean_acc), pct(std_f.robust_acc.get(m)), std_f.flags.get(m) or "—", k,
-                     pct(std_e.robust_acc.get(m)), pct(rnd.robust_acc.get(m)), std_e.flags.get(m) or "—"])
+        rows.append([m, str(r.defense), pct(r.clean_acc), pct(std_f.robust_acc.get(m)), std_f["flags"].get(m) or "—", k,
+                     pct(std_e.robust_acc.get(m)), pct(rnd.robust_acc.get(m)), std_e["flags"].get(m) or "—"])
     return markdown(["model", "defense", "clean", "standard, frame-space Linf 8/255", "flags", "K events", "standard, events",
                      "random flips, same K", "flags"], rows)
 

@@ -121,9 +121,9 @@ SCRIPT = """
 
 
 def eps_label(eps: float) -> str:
-    """``8/255`` style for multiples of 1/255, else the number."""
+    """``8/255`` style for multiples of 1/255 below 1, else the number (an L2 radius, K events)."""
     k = eps * 255
-    return f"{round(k):d}/255" if abs(k - round(k)) < 1e-3 and k >= 1 else f"{eps:g}"
+    return f"{round(k):d}/255" if eps < 1 and abs(k - round(k)) < 1e-3 and k >= 1 else f"{eps:g}"
 
 
 def _num(value, digits: int = 2) -> tuple[str, str]:

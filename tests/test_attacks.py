@@ -1,15 +1,17 @@
 import pytest
 import torch
 
-from robustbench_snn.attacks import ATTACKS, L2Ball, LinfBall, eot_gradient, fgsm, foolbox_pgd, make_ball, pgd, torchattacks_pgd
+from robustbench_snn.attacks import ATTACKS, L2Ball, LinfBall, attack_norms, eot_gradient, fgsm, foolbox_pgd, make_ball, pgd, torchattacks_pgd
 from robustbench_snn.errors import UnknownNameError, UserInputError
 from robustbench_snn.harness import AttackConfig, AttackEscapedBallError, evaluate
 from robustbench_snn.neurons import spiking_neurons
 
 EPS = {"linf": 8 / 255, "l2": 0.5}
+#: Attacks on images (the event attacks have their own tests: tests/test_events.py).
+PIXEL_ATTACKS = sorted(a for a, (fn, _) in ATTACKS.items() if "linf" in attack_norms(fn))
 
 
-@pytest.mark.parametrize("attack", sorted(ATTACKS))
+@pytest.mark.parametrize("attack", PIXEL_ATTACKS)
 @pytest.mark.parametrize("norm", ["linf", "l2"])
 def test_adversarial_examples_stay_in_ball_and_range(attack, norm, zoo_snn_cnn, digits_test):
     x, y = digits_test.x[:64], digits_test.y[:64]
@@ -29,7 +31,7 @@ def test_stochastic_model_attack_stays_in_ball(zoo_rsc_snn, digits_test):
     assert (ball.distance(x_adv, x) <= ball.eps + 1e-6).all() and x_adv.min() >= 0 and x_adv.max() <= 1
 
 
-@pytest.mark.parametrize("attack", sorted(ATTACKS))
+@pytest.mark.parametrize("attack", PIXEL_ATTACKS)
 def test_eps_zero_changes_nothing(attack, zoo_snn_cnn, digits_test):
     data = digits_test.head(100)
     res = evaluate(zoo_snn_cnn, data, AttackConfig(attack=attack, eps=0.0), quiet=True)
@@ -164,7 +166,7 @@ def test_norm_balls_project_and_errors():
     l2 = L2Ball(0.3)
     p = l2.project(x + torch.randn_like(x), x)
     assert (l2.distance(p, x) <= 0.3 + 1e-6).all()
-    with pytest.raises(UnknownNameError, match="valid: l2, linf"):
+    with pytest.raises(UnknownNameError, match="valid: events, l2, linf"):
         make_ball("l1", 0.1)
     with pytest.raises(ValueError, match="eps"):
         LinfBall(-1.0)

@@ -20,7 +20,7 @@ CASES = [
     (["eval", "--model", "snn-mlp", "--compile", "yes"], "unknown compile mode 'yes'; valid: auto, off, on"),
     (["eval", "--model", "rsc-snn", "--attack", "ta-pgd", "--norm", "l2"], "bad eot 10 for attack 'ta-pgd' under l2"),
     (["eval", "--model", "rsc-snn", "--attack", "fb-pgd"], "bad eot 10 for attack 'fb-pgd' under linf"),
-    (["eval", "--model", "snn-cnn", "--attack", "assg", "--norm", "l2"], "attack 'assg' (SA-PGD) is defined for the linf ball, got threat model 'l2'"),
+    (["eval", "--model", "snn-cnn", "--attack", "assg", "--norm", "l2"], "attack 'assg' is defined for the linf ball, got --norm l2; valid: linf"),
     (["eval", "--model", "snn-mlp", "--seed", str(2**64)], "--seed must be an integer in 0-9223372036854775807"),
     (["eval", "--model", "snn-mlp", "--T", "100000"], "--T must be a positive integer (1-1,000)"),
     (["eval", "--model", "snn-mlp", "--steps", "1e30"], "--steps must be a positive integer (1-10,000)"),
@@ -85,7 +85,7 @@ def test_ctrl_c_prints_one_line_and_exits_130(monkeypatch, capsys):
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "cmd_leaderboard", interrupted)
+    monkeypatch.setitem(cli.COMMANDS, "leaderboard", interrupted)
     assert cli.main(["leaderboard"]) == 130
     assert capsys.readouterr().err == "rbsnn: interrupted; no file was left half-written\n"
 

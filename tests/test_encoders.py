@@ -42,7 +42,7 @@ def test_poisson_gradient_is_straight_through_expectation():
 def test_registry_and_errors():
     assert isinstance(create_encoder("poisson", 4), PoissonEncoder)
     assert PoissonEncoder.stochastic and not DirectEncoder.stochastic
-    with pytest.raises(UnknownNameError, match="valid: direct, poisson, ttfs"):
+    with pytest.raises(UnknownNameError, match="valid: direct, events, poisson, ttfs"):
         create_encoder("latency", 4)
     with pytest.raises(ValueError, match="T"):
         DirectEncoder(T=0)

@@ -112,6 +112,7 @@ class _ZeroGradient(torch.nn.Module):
         return self.model(x * 0 + x.detach())
 
 
+@pytest.mark.slow
 def test_masked_model_is_flagged_and_beaten_by_square(zoo_snn_cnn, digits_test):
     from robustbench_snn.standard import standard_evaluation
 

@@ -35,7 +35,7 @@ def only_row(path: Path) -> dict:
     return {k: v for k, v in df.iloc[0].to_dict().items() if k not in TIMING}
 
 
-@pytest.mark.parametrize("args", [SNN_CNN, RSC_SNN], ids=["snn-cnn", "rsc-snn"])
+@pytest.mark.parametrize("args", [SNN_CNN, pytest.param(RSC_SNN, marks=pytest.mark.slow)], ids=["snn-cnn", "rsc-snn"])
 def test_two_local_shards_give_the_row_of_one_eval(tmp_path, args):
     single = eval_row(tmp_path, args)
     assert main(["sweep", *args, "--shards", "2", "--workers", "2", "--quiet", "--store", str(tmp_path / "store"),
@@ -44,6 +44,7 @@ def test_two_local_shards_give_the_row_of_one_eval(tmp_path, args):
     assert len(list((tmp_path / "store").rglob("shard-*.safetensors"))) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [SNN_CNN, RSC_SNN], ids=["snn-cnn", "rsc-snn"])
 def test_two_ray_shards_give_the_row_of_one_eval(tmp_path, args):
     ray = pytest.importorskip("ray", reason="Ray is the [ray] extra; make install installs it")
@@ -57,6 +58,7 @@ def test_two_ray_shards_give_the_row_of_one_eval(tmp_path, args):
     assert only_row(tmp_path / "sweep.csv") == single
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_rerun_computes_only_the_missing_shards(tmp_path):
     args = ["--models", "snn-cnn", "--attacks", "pgd", "--n-examples", "300", "--steps", "40"]
     store, out = tmp_path / "store", tmp_path / "sweep.csv"
