@@ -67,6 +67,7 @@ def test_sapgd_stays_in_the_ball_and_eps_zero_changes_nothing(zoo_snn_cnn, digit
         sapgd(zoo_snn_cnn, x, y, make_ball("l2", 0.5), steps=3)
 
 
+@pytest.mark.slow
 def test_assg_breaks_more_than_sapgd_with_the_training_surrogate(zoo_snn_cnn, digits_test):
     """The paper's claim, measured on our snn-cnn (digits, eps 0.1, 200 images): the adaptive
     sharpness, not the optimiser, breaks the examples a fixed atan surrogate cannot."""

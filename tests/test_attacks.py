@@ -11,7 +11,7 @@ EPS = {"linf": 8 / 255, "l2": 0.5}
 PIXEL_ATTACKS = sorted(a for a, (fn, _) in ATTACKS.items() if "linf" in attack_norms(fn))
 
 
-@pytest.mark.parametrize("attack", PIXEL_ATTACKS)
+@pytest.mark.parametrize("attack", [pytest.param(a, marks=pytest.mark.slow) if a == "square" else a for a in PIXEL_ATTACKS])
 @pytest.mark.parametrize("norm", ["linf", "l2"])
 def test_adversarial_examples_stay_in_ball_and_range(attack, norm, zoo_snn_cnn, digits_test):
     x, y = digits_test.x[:64], digits_test.y[:64]
@@ -48,6 +48,7 @@ def test_pgd_lowers_snn_cnn_accuracy_on_digits(zoo_snn_cnn, digits_test):
     assert large.robust_acc <= default.robust_acc - 0.25
 
 
+@pytest.mark.slow
 def test_pgd_at_least_as_strong_as_fgsm_and_stronger_with_more_eps(zoo_snn_cnn, digits_test):
     accs = [evaluate(zoo_snn_cnn, digits_test, AttackConfig(eps=e), quiet=True).robust_acc for e in (0.02, 0.06, 0.12, 0.25)]
     assert accs == sorted(accs, reverse=True) and accs[-1] < 0.05

@@ -50,7 +50,7 @@ def _spikingjelly_reset(model):
 
 
 @pytest.mark.parametrize(("name", "reset"), [("snntorch-cnn", _snntorch_reset), ("spikingjelly-cnn", _spikingjelly_reset)])
-@pytest.mark.parametrize("attack", ["pgd", "apgd-ce", "ta-pgd", "square"])
+@pytest.mark.parametrize("attack", ["pgd", "apgd-ce", "ta-pgd", pytest.param("square", marks=pytest.mark.slow)])
 def test_stateful_library_model_scores_as_with_a_manual_reset_before_every_pass(name, reset, attack):
     model = _example(name)
     # unequal batches (7, 7, 7, 3; Square: 4, 2 of fewer examples, its 1,000 queries being slow).
