@@ -399,7 +399,7 @@ def _check_eval_options(attack: str, norm: str, eps_text: str, args, dataset: st
     """Every ``rbsnn eval`` / ``sweep`` option checked before any work; returns eps."""
     from robustbench_snn.attacks import ATTACKS, NORMS, check_norm
 
-    from .events import CAMERAS
+    from .events import EVENT_DATASETS
 
     from .api import COMPOSITE_ATTACKS, parse_eps
     from .compiled import COMPILE_MODES
@@ -410,8 +410,8 @@ def _check_eval_options(attack: str, norm: str, eps_text: str, args, dataset: st
     _check_name("gradient mode", args.grad, GRAD_MODES)
     _check_name("norm", norm, NORMS)
     _check_name("compile mode", args.compile, COMPILE_MODES)
-    if norm == "events" and dataset not in CAMERAS:
-        raise UserInputError(f"--norm events needs an event dataset ({', '.join(CAMERAS)}); {dataset!r} holds images")
+    if norm == "events" and dataset not in EVENT_DATASETS:
+        raise UserInputError(f"--norm events needs an event dataset ({', '.join(EVENT_DATASETS)}); {dataset!r} holds images")
     if attack in ("assg", "ensemble19") and norm != "linf":
         raise UserInputError(f"attack {attack!r} is defined for the linf ball, got --norm {norm}; valid: linf")
     if attack in ATTACKS:

@@ -203,6 +203,12 @@ def _load_events(name: str):
     return load
 
 
+def _load_nmnist(split: str, data_dir: Path | None) -> Dataset:
+    from .events import load_nmnist
+
+    return load_nmnist(split, data_dir)
+
+
 LOADERS = {
     "digits": _load_digits,
     "mnist": _load_idx_dataset("mnist", "MNIST"),
@@ -211,6 +217,7 @@ LOADERS = {
     # event-camera recordings simulated from the images (robustbench_snn.events): x [N, T, 2, H, W]
     "digits-events": _load_events("digits-events"),
     "mnist-events": _load_events("mnist-events"),
+    "nmnist": _load_nmnist,  # recorded N-MNIST, read by tonic's reader
 }
 DATASETS = tuple(LOADERS)
 

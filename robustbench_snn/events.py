@@ -187,3 +187,56 @@ def describe(name: str) -> dict:
     """The camera parameters of an event dataset, for cards and the README."""
     source, params = CAMERAS[name]
     return {"source": source, "bins": EVENT_BINS, **asdict(params)}
+
+
+#: N-MNIST's sensor (tonic.datasets.NMNIST.sensor_size).
+NMNIST_SENSOR = (34, 34, 2)
+#: Every dataset whose examples are event frames (the ones ``--norm events`` takes).
+EVENT_DATASETS = (*CAMERAS, "nmnist")
+
+
+def nmnist_files(root: Path, split: str) -> list[tuple[Path, int]]:
+    """``(file, label)`` of N-MNIST's recordings under ``root``: tonic's layout
+    ``[NMNIST/]Train|Test/<digit>/*.bin`` (the extracted ``train.zip`` / ``test.zip``)."""
+    from .data import DataNotFoundError
+
+    folder = "Train" if split == "train" else "Test"
+    for base in (root / "NMNIST" / folder, root / folder):
+        files = sorted((p, int(p.parent.name)) for p in base.glob("[0-9]/*.bin"))
+        if files:
+            return files
+    raise DataNotFoundError(
+        f"dataset 'nmnist': expected {folder}/<digit 0-9>/*.bin (N-MNIST's {folder.lower()}.zip extracted) in {root} "
+        f"or {root / 'NMNIST'}; nothing is downloaded"
+    )
+
+
+@functools.lru_cache(maxsize=2)
+def _nmnist_frames(split: str, data_dir: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Recorded N-MNIST read by tonic's reader (``tonic.io.read_mnist_file``) and binned as
+    the simulated datasets are. tonic's ``NMNIST`` class is not used: it downloads unless it
+    finds all 10,000 (test) files, and a partial folder must be an error, not a download."""
+    from tonic.io import read_mnist_file
+
+    from .errors import UserInputError
+
+    frames, labels = [], []
+    for path, label in nmnist_files(Path(data_dir), split):
+        try:
+            events = read_mnist_file(str(path), dtype=EVENT_DTYPE)
+        except (OSError, ValueError) as e:
+            raise UserInputError(f"{path} is not an N-MNIST recording ({type(e).__name__}: {e})") from None
+        if len(events) and (events["x"].max() >= NMNIST_SENSOR[0] or events["y"].max() >= NMNIST_SENSOR[1]):
+            raise UserInputError(f"{path}: events outside N-MNIST's 34x34 sensor")
+        frames.append(to_frames(events, NMNIST_SENSOR))
+        labels.append(label)
+    return torch.from_numpy(np.stack(frames)), torch.tensor(labels)
+
+
+def load_nmnist(split: str, data_dir: Path | None):
+    """N-MNIST from ``data_dir`` (never downloaded): ``x [N, T, 2, 34, 34]``."""
+    from .data import Dataset, _require_dir
+
+    root = _require_dir("nmnist", data_dir, "N-MNIST's Train/ and Test/ folders of .bin recordings")
+    x, y = _nmnist_frames(split, str(root))
+    return Dataset("nmnist", split, x, y, 10)

@@ -127,3 +127,33 @@ def test_event_threat_model_errors_are_one_line(tmp_path, capsys, argv, named):
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("rbsnn: error:") and named in err and err.count("\n") == 1
     assert not (tmp_path / "o.csv").exists()
+
+
+def write_nmnist_bin(path, events):
+    """Events ``(x, y, t_us, p)`` in N-MNIST's native 40-bit format (Orchard et al.'s .bin)."""
+    raw = bytearray()
+    for x, y, t, p in events:
+        raw += bytes([x, y, (p << 7) | ((t >> 16) & 127), (t >> 8) & 255, t & 255])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(raw))
+
+
+def test_recorded_nmnist_is_read_by_tonic_from_data_dir(tmp_path):
+    from robustbench_snn.events import EVENT_BINS, nmnist_files
+
+    for label in (3, 7):
+        write_nmnist_bin(tmp_path / "NMNIST" / "Test" / str(label) / "00001.bin",
+                         [(label, 5, 1000 * k, k % 2) for k in range(20)] + [(33, 33, 20_000, 1)]
+                         + [(label, 5, 1000 * k, k % 2) for k in range(21, 40)])
+    assert [lbl for _, lbl in nmnist_files(tmp_path, "test")] == [3, 7]
+    data = load_dataset("nmnist", "test", tmp_path)
+    assert data.x.shape == (2, EVENT_BINS, 2, 34, 34) and data.y.tolist() == [3, 7]
+    assert data.x[0, :, :, 5, 3].sum() > 0 and data.x[1, :, :, 5, 7].sum() > 0  # events where they were written
+    assert data.x[0, :, 1, 33, 33].sum() == 1  # the last event, ON, in the corner
+
+
+def test_missing_nmnist_files_are_one_line_errors(tmp_path, capsys):
+    code = main(["train", "--model", "snn-cnn", "--dataset", "nmnist", "--data-dir", str(tmp_path), "--zoo-dir", str(tmp_path / "zoo"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("rbsnn: error:") and "Train/<digit 0-9>/*.bin" in err and err.count("\n") == 1
+    assert not (tmp_path / "zoo").exists()
