@@ -209,6 +209,12 @@ def _load_nmnist(split: str, data_dir: Path | None) -> Dataset:
     return load_nmnist(split, data_dir)
 
 
+def _load_gesture(split: str, data_dir: Path | None) -> Dataset:
+    from .events import load_gesture
+
+    return load_gesture(split, data_dir)
+
+
 LOADERS = {
     "digits": _load_digits,
     "mnist": _load_idx_dataset("mnist", "MNIST"),
@@ -218,6 +224,7 @@ LOADERS = {
     "digits-events": _load_events("digits-events"),
     "mnist-events": _load_events("mnist-events"),
     "nmnist": _load_nmnist,  # recorded N-MNIST, read by tonic's reader
+    "dvs-gesture": _load_gesture,  # DVS128 Gesture in tonic's preprocessed layout
 }
 DATASETS = tuple(LOADERS)
 

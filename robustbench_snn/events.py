@@ -191,8 +191,10 @@ def describe(name: str) -> dict:
 
 #: N-MNIST's sensor (tonic.datasets.NMNIST.sensor_size).
 NMNIST_SENSOR = (34, 34, 2)
+#: DVS128 Gesture's sensor and classes (tonic.datasets.DVSGesture).
+GESTURE_SENSOR, GESTURE_CLASSES = (128, 128, 2), 11
 #: Every dataset whose examples are event frames (the ones ``--norm events`` takes).
-EVENT_DATASETS = (*CAMERAS, "nmnist")
+EVENT_DATASETS = (*CAMERAS, "nmnist", "dvs-gesture")
 
 
 def nmnist_files(root: Path, split: str) -> list[tuple[Path, int]]:
@@ -240,3 +242,56 @@ def load_nmnist(split: str, data_dir: Path | None):
     root = _require_dir("nmnist", data_dir, "N-MNIST's Train/ and Test/ folders of .bin recordings")
     x, y = _nmnist_frames(split, str(root))
     return Dataset("nmnist", split, x, y, 10)
+
+
+def gesture_files(root: Path, split: str) -> list[tuple[Path, int]]:
+    """``(file, label)`` of DVS128 Gesture in tonic's preprocessed layout:
+    ``[DVSGesture/]ibmGestureTrain|ibmGestureTest/user<NN>_<lighting>/<label>.npy``,
+    each an ``[N, 4]`` array of x, y, polarity, time in ms."""
+    from .data import DataNotFoundError
+
+    folder = "ibmGestureTrain" if split == "train" else "ibmGestureTest"
+    for base in (root / "DVSGesture" / folder, root / folder):
+        files = sorted((p, int(p.stem)) for p in base.glob("user*_*/*.npy") if p.stem.isdigit())
+        if files:
+            return files
+    raise DataNotFoundError(
+        f"dataset 'dvs-gesture': expected {folder}/user<NN>_<lighting>/<label>.npy (tonic's preprocessed DVS128 Gesture) "
+        f"in {root} or {root / 'DVSGesture'}; nothing is downloaded"
+    )
+
+
+@functools.lru_cache(maxsize=2)
+def _gesture_frames(split: str, data_dir: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """DVS128 Gesture read as tonic's ``DVSGesture.__getitem__`` reads it (``np.load``, ms -> us,
+    tonic's dtype), without the pickle loader (``allow_pickle=False``) and without the class,
+    which downloads on a partial folder."""
+    from numpy.lib import recfunctions
+
+    from tonic.datasets import DVSGesture
+
+    from .errors import UserInputError
+
+    frames, labels = [], []
+    for path, label in gesture_files(Path(data_dir), split):
+        try:
+            raw = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise UserInputError(f"{path} is not a DVS-Gesture recording ({type(e).__name__}: {e})") from None
+        if raw.ndim != 2 or raw.shape[1] != 4 or not 0 <= label < GESTURE_CLASSES:
+            raise UserInputError(f"{path}: expected an [N, 4] array (x, y, p, t ms) named by a label 0-{GESTURE_CLASSES - 1}")
+        raw = raw.astype(np.float64)
+        raw[:, 3] *= 1000  # ms -> us, as tonic does
+        events = recfunctions.unstructured_to_structured(raw, DVSGesture.dtype)
+        frames.append(to_frames(events, GESTURE_SENSOR))
+        labels.append(label)
+    return torch.from_numpy(np.stack(frames)), torch.tensor(labels)
+
+
+def load_gesture(split: str, data_dir: Path | None):
+    """DVS128 Gesture from ``data_dir`` (never downloaded): ``x [N, T, 2, 128, 128]``, 11 classes."""
+    from .data import Dataset, _require_dir
+
+    root = _require_dir("dvs-gesture", data_dir, "tonic's preprocessed ibmGestureTrain/ and ibmGestureTest/ folders")
+    x, y = _gesture_frames(split, str(root))
+    return Dataset("dvs-gesture", split, x, y, GESTURE_CLASSES)

@@ -157,3 +157,23 @@ def test_missing_nmnist_files_are_one_line_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("rbsnn: error:") and "Train/<digit 0-9>/*.bin" in err and err.count("\n") == 1
     assert not (tmp_path / "zoo").exists()
+
+
+def test_dvs_gesture_is_read_from_tonics_layout(tmp_path):
+    from robustbench_snn.events import EVENT_BINS
+
+    folder = tmp_path / "DVSGesture" / "ibmGestureTest" / "user24_led"
+    folder.mkdir(parents=True)
+    t_ms = np.arange(50, dtype=np.float64) * 10
+    np.save(folder / "3.npy", np.stack([np.full(50, 100), np.full(50, 7), np.arange(50) % 2, t_ms], 1))
+    np.save(folder / "10.npy", np.stack([np.full(50, 5), np.full(50, 120), np.ones(50), t_ms], 1))
+    data = load_dataset("dvs-gesture", "test", tmp_path)
+    assert data.x.shape == (2, EVENT_BINS, 2, 128, 128) and sorted(data.y.tolist()) == [3, 10] and data.num_classes == 11
+    first = data.y.tolist().index(3)
+    assert data.x[first, :, :, 7, 100].sum() > 0 and data.x[first].sum() == data.x[first, :, :, 7, 100].sum()
+    np.save(folder / "4.npy", np.array([[1.0, 2.0]]))  # not [N, 4]
+    from robustbench_snn.events import _gesture_frames
+
+    _gesture_frames.cache_clear()
+    with pytest.raises(Exception, match=r"\[N, 4\]"):
+        load_dataset("dvs-gesture", "test", tmp_path)
