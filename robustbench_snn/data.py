@@ -203,16 +203,13 @@ def _load_events(name: str):
     return load
 
 
-def _load_nmnist(split: str, data_dir: Path | None) -> Dataset:
-    from .events import load_nmnist
+def _load_recorded(name: str):
+    def load(split: str, data_dir: Path | None) -> Dataset:
+        from .events import load_recorded
 
-    return load_nmnist(split, data_dir)
+        return load_recorded(name, split, data_dir)
 
-
-def _load_gesture(split: str, data_dir: Path | None) -> Dataset:
-    from .events import load_gesture
-
-    return load_gesture(split, data_dir)
+    return load
 
 
 LOADERS = {
@@ -223,8 +220,9 @@ LOADERS = {
     # event-camera recordings simulated from the images (robustbench_snn.events): x [N, T, 2, H, W]
     "digits-events": _load_events("digits-events"),
     "mnist-events": _load_events("mnist-events"),
-    "nmnist": _load_nmnist,  # recorded N-MNIST, read by tonic's reader
-    "dvs-gesture": _load_gesture,  # DVS128 Gesture in tonic's preprocessed layout
+    # recorded event datasets, read file by file by tonic's readers (robustbench_snn.events.RECORDED)
+    "nmnist": _load_recorded("nmnist"),
+    "dvs-gesture": _load_recorded("dvs-gesture"),
 }
 DATASETS = tuple(LOADERS)
 

@@ -34,6 +34,7 @@ example is ``x: [T, 2, H, W]`` in {0, 1}, fed to the same SNN bodies by the
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -189,109 +190,94 @@ def describe(name: str) -> dict:
     return {"source": source, "bins": EVENT_BINS, **asdict(params)}
 
 
-#: N-MNIST's sensor (tonic.datasets.NMNIST.sensor_size).
-NMNIST_SENSOR = (34, 34, 2)
-#: DVS128 Gesture's sensor and classes (tonic.datasets.DVSGesture).
-GESTURE_SENSOR, GESTURE_CLASSES = (128, 128, 2), 11
-#: Every dataset whose examples are event frames (the ones ``--norm events`` takes).
-EVENT_DATASETS = (*CAMERAS, "nmnist", "dvs-gesture")
-
-
-def nmnist_files(root: Path, split: str) -> list[tuple[Path, int]]:
-    """``(file, label)`` of N-MNIST's recordings under ``root``: tonic's layout
-    ``[NMNIST/]Train|Test/<digit>/*.bin`` (the extracted ``train.zip`` / ``test.zip``)."""
-    from .data import DataNotFoundError
-
-    folder = "Train" if split == "train" else "Test"
-    for base in (root / "NMNIST" / folder, root / folder):
-        files = sorted((p, int(p.parent.name)) for p in base.glob("[0-9]/*.bin"))
-        if files:
-            return files
-    raise DataNotFoundError(
-        f"dataset 'nmnist': expected {folder}/<digit 0-9>/*.bin (N-MNIST's {folder.lower()}.zip extracted) in {root} "
-        f"or {root / 'NMNIST'}; nothing is downloaded"
-    )
-
-
-@functools.lru_cache(maxsize=2)
-def _nmnist_frames(split: str, data_dir: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Recorded N-MNIST read by tonic's reader (``tonic.io.read_mnist_file``) and binned as
-    the simulated datasets are. tonic's ``NMNIST`` class is not used: it downloads unless it
-    finds all 10,000 (test) files, and a partial folder must be an error, not a download."""
+def _read_nmnist(path: Path) -> np.ndarray:
+    """One N-MNIST recording (40-bit events) by tonic's reader."""
     from tonic.io import read_mnist_file
 
-    from .errors import UserInputError
-
-    frames, labels = [], []
-    for path, label in nmnist_files(Path(data_dir), split):
-        try:
-            events = read_mnist_file(str(path), dtype=EVENT_DTYPE)
-        except (OSError, ValueError) as e:
-            raise UserInputError(f"{path} is not an N-MNIST recording ({type(e).__name__}: {e})") from None
-        if len(events) and (events["x"].max() >= NMNIST_SENSOR[0] or events["y"].max() >= NMNIST_SENSOR[1]):
-            raise UserInputError(f"{path}: events outside N-MNIST's 34x34 sensor")
-        frames.append(to_frames(events, NMNIST_SENSOR))
-        labels.append(label)
-    return torch.from_numpy(np.stack(frames)), torch.tensor(labels)
+    return read_mnist_file(str(path), dtype=EVENT_DTYPE)
 
 
-def load_nmnist(split: str, data_dir: Path | None):
-    """N-MNIST from ``data_dir`` (never downloaded): ``x [N, T, 2, 34, 34]``."""
-    from .data import Dataset, _require_dir
-
-    root = _require_dir("nmnist", data_dir, "N-MNIST's Train/ and Test/ folders of .bin recordings")
-    x, y = _nmnist_frames(split, str(root))
-    return Dataset("nmnist", split, x, y, 10)
-
-
-def gesture_files(root: Path, split: str) -> list[tuple[Path, int]]:
-    """``(file, label)`` of DVS128 Gesture in tonic's preprocessed layout:
-    ``[DVSGesture/]ibmGestureTrain|ibmGestureTest/user<NN>_<lighting>/<label>.npy``,
-    each an ``[N, 4]`` array of x, y, polarity, time in ms."""
-    from .data import DataNotFoundError
-
-    folder = "ibmGestureTrain" if split == "train" else "ibmGestureTest"
-    for base in (root / "DVSGesture" / folder, root / folder):
-        files = sorted((p, int(p.stem)) for p in base.glob("user*_*/*.npy") if p.stem.isdigit())
-        if files:
-            return files
-    raise DataNotFoundError(
-        f"dataset 'dvs-gesture': expected {folder}/user<NN>_<lighting>/<label>.npy (tonic's preprocessed DVS128 Gesture) "
-        f"in {root} or {root / 'DVSGesture'}; nothing is downloaded"
-    )
-
-
-@functools.lru_cache(maxsize=2)
-def _gesture_frames(split: str, data_dir: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """DVS128 Gesture read as tonic's ``DVSGesture.__getitem__`` reads it (``np.load``, ms -> us,
-    tonic's dtype), without the pickle loader (``allow_pickle=False``) and without the class,
-    which downloads on a partial folder."""
+def _read_gesture(path: Path) -> np.ndarray:
+    """One DVS128 Gesture recording as tonic's ``DVSGesture.__getitem__`` reads it (an ``[N, 4]``
+    array of x, y, polarity, ms; ms -> us; tonic's dtype), with ``allow_pickle=False``."""
     from numpy.lib import recfunctions
 
     from tonic.datasets import DVSGesture
 
+    raw = np.load(path, allow_pickle=False)
+    if raw.ndim != 2 or raw.shape[1] != 4:
+        raise ValueError(f"an array of shape {list(raw.shape)}, not [N, 4] (x, y, p, t ms)")
+    raw = raw.astype(np.float64)
+    raw[:, 3] *= 1000
+    return recfunctions.unstructured_to_structured(raw, DVSGesture.dtype)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A recorded event dataset, read from ``--data-dir`` file by file with tonic's reader
+    for its format. tonic's dataset classes are not used: they download whenever a folder
+    holds fewer than all the files, and a partial folder must be an error, not a download."""
+
+    title: str
+    parent: str  # tonic's folder for the dataset (its ``location_on_system``)
+    folders: tuple[str, str]  # train, test
+    pattern: str  # recordings under a split folder
+    layout: str  # the expected files, for the error
+    sensor: tuple[int, int, int]
+    classes: int
+    read: Callable[[Path], np.ndarray]
+    label: Callable[[Path], str]  # the label's text in the file's path
+
+
+RECORDED = {
+    "nmnist": Recorded("N-MNIST", "NMNIST", ("Train", "Test"), "[0-9]/*.bin", "<digit 0-9>/*.bin (train.zip / test.zip extracted)",
+                       (34, 34, 2), 10, _read_nmnist, lambda p: p.parent.name),
+    "dvs-gesture": Recorded("DVS128 Gesture", "DVSGesture", ("ibmGestureTrain", "ibmGestureTest"), "user*_*/*.npy",
+                            "user<NN>_<lighting>/<label>.npy (tonic's preprocessed layout)", (128, 128, 2), 11, _read_gesture,
+                            lambda p: p.stem),
+}
+#: Every dataset whose examples are event frames (the ones ``--norm events`` takes).
+EVENT_DATASETS = (*CAMERAS, *RECORDED)
+
+
+def recorded_files(name: str, root: Path, split: str) -> list[tuple[Path, int]]:
+    """``(file, label)`` of every recording of ``split`` under ``root`` or ``root/<parent>``."""
+    from .data import DataNotFoundError
+
+    spec = RECORDED[name]
+    folder = spec.folders[0 if split == "train" else 1]
+    for base in (root / spec.parent / folder, root / folder):
+        files = sorted((p, int(spec.label(p))) for p in base.glob(spec.pattern) if spec.label(p).isdigit())
+        if files:
+            return files
+    raise DataNotFoundError(f"dataset {name!r}: expected {folder}/{spec.layout} in {root} or {root / spec.parent}; nothing is downloaded")
+
+
+@functools.lru_cache(maxsize=2)
+def _recorded_frames(name: str, split: str, data_dir: str) -> tuple[torch.Tensor, torch.Tensor]:
     from .errors import UserInputError
 
+    spec = RECORDED[name]
     frames, labels = [], []
-    for path, label in gesture_files(Path(data_dir), split):
+    for path, label in recorded_files(name, Path(data_dir), split):
         try:
-            raw = np.load(path, allow_pickle=False)
+            events = spec.read(path)
         except (OSError, ValueError) as e:
-            raise UserInputError(f"{path} is not a DVS-Gesture recording ({type(e).__name__}: {e})") from None
-        if raw.ndim != 2 or raw.shape[1] != 4 or not 0 <= label < GESTURE_CLASSES:
-            raise UserInputError(f"{path}: expected an [N, 4] array (x, y, p, t ms) named by a label 0-{GESTURE_CLASSES - 1}")
-        raw = raw.astype(np.float64)
-        raw[:, 3] *= 1000  # ms -> us, as tonic does
-        events = recfunctions.unstructured_to_structured(raw, DVSGesture.dtype)
-        frames.append(to_frames(events, GESTURE_SENSOR))
+            raise UserInputError(f"{path} is not a {spec.title} recording ({type(e).__name__}: {e})") from None
+        if not 0 <= label < spec.classes:
+            raise UserInputError(f"{path}: label {label} outside the {spec.classes} classes of {spec.title}")
+        if len(events) and (events["x"].max() >= spec.sensor[0] or events["y"].max() >= spec.sensor[1]):
+            raise UserInputError(f"{path}: events outside the {spec.sensor[0]}x{spec.sensor[1]} sensor of {spec.title}")
+        frames.append(to_frames(events, spec.sensor))
         labels.append(label)
     return torch.from_numpy(np.stack(frames)), torch.tensor(labels)
 
 
-def load_gesture(split: str, data_dir: Path | None):
-    """DVS128 Gesture from ``data_dir`` (never downloaded): ``x [N, T, 2, 128, 128]``, 11 classes."""
+def load_recorded(name: str, split: str, data_dir: Path | None):
+    """A recorded event dataset from ``data_dir`` (never downloaded): ``x [N, T, 2, H, W]``, binned as the simulated sets."""
     from .data import Dataset, _require_dir
 
-    root = _require_dir("dvs-gesture", data_dir, "tonic's preprocessed ibmGestureTrain/ and ibmGestureTest/ folders")
-    x, y = _gesture_frames(split, str(root))
-    return Dataset("dvs-gesture", split, x, y, GESTURE_CLASSES)
+    spec = RECORDED[name]
+    root = _require_dir(name, data_dir, f"{spec.title}'s {' and '.join(spec.folders)} folders")
+    x, y = _recorded_frames(name, split, str(root))
+    return Dataset(name, split, x, y, spec.classes)

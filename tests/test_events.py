@@ -139,13 +139,13 @@ def write_nmnist_bin(path, events):
 
 
 def test_recorded_nmnist_is_read_by_tonic_from_data_dir(tmp_path):
-    from robustbench_snn.events import EVENT_BINS, nmnist_files
+    from robustbench_snn.events import EVENT_BINS, recorded_files
 
     for label in (3, 7):
         write_nmnist_bin(tmp_path / "NMNIST" / "Test" / str(label) / "00001.bin",
                          [(label, 5, 1000 * k, k % 2) for k in range(20)] + [(33, 33, 20_000, 1)]
                          + [(label, 5, 1000 * k, k % 2) for k in range(21, 40)])
-    assert [lbl for _, lbl in nmnist_files(tmp_path, "test")] == [3, 7]
+    assert [lbl for _, lbl in recorded_files("nmnist", tmp_path, "test")] == [3, 7]
     data = load_dataset("nmnist", "test", tmp_path)
     assert data.x.shape == (2, EVENT_BINS, 2, 34, 34) and data.y.tolist() == [3, 7]
     assert data.x[0, :, :, 5, 3].sum() > 0 and data.x[1, :, :, 5, 7].sum() > 0  # events where they were written
@@ -172,8 +172,8 @@ def test_dvs_gesture_is_read_from_tonics_layout(tmp_path):
     first = data.y.tolist().index(3)
     assert data.x[first, :, :, 7, 100].sum() > 0 and data.x[first].sum() == data.x[first, :, :, 7, 100].sum()
     np.save(folder / "4.npy", np.array([[1.0, 2.0]]))  # not [N, 4]
-    from robustbench_snn.events import _gesture_frames
+    from robustbench_snn.events import _recorded_frames
 
-    _gesture_frames.cache_clear()
+    _recorded_frames.cache_clear()
     with pytest.raises(Exception, match=r"\[N, 4\]"):
         load_dataset("dvs-gesture", "test", tmp_path)
