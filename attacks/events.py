@@ -28,7 +28,17 @@ from robustbench_snn import streams
 
 from .gradient import eot_loss_and_gradient
 from .losses import cross_entropy
-from .norms import NormBall
+from .norms import NormBall, flipped
+
+
+#: Most sparse-flip iterations in the standard evaluation and its checks (one flip per iteration up to this).
+MAX_FLIP_STEPS = 100
+
+
+def event_flip_steps(budget: float) -> int:
+    """Sparse-flip iterations for a budget of ``budget`` events in the standard evaluation
+    and its masking checks: one event per iteration, at most :data:`MAX_FLIP_STEPS`."""
+    return max(1, min(int(budget), MAX_FLIP_STEPS))
 
 
 def sparse_flip(
@@ -43,20 +53,20 @@ def sparse_flip(
         return x_adv
     per_step = math.ceil(budget / steps)
     used = torch.zeros(len(x), dtype=torch.long, device=x.device)
-    flipped = torch.zeros_like(x, dtype=torch.bool).flatten(1)
+    done = torch.zeros_like(x, dtype=torch.bool).flatten(1)  # cells flipped so far (each at most once)
     for _ in range(steps):
         _, grad, logits = eot_loss_and_gradient(model, x_adv, y, cross_entropy, eot)
         active = (logits.argmax(1) == y) & (used < budget)
         if not active.any():
             break
-        gain = (grad * (1 - 2 * x_adv)).flatten(1).masked_fill(flipped, -math.inf)
+        gain = (grad * (1 - 2 * x_adv)).flatten(1).masked_fill(done, -math.inf)
         top = gain.topk(per_step, dim=1)
         rank = torch.arange(per_step, device=x.device).expand_as(top.values)
         take = (top.values > 0) & (rank < (budget - used).unsqueeze(1)) & active.unsqueeze(1)
-        chosen = torch.zeros_like(flipped).scatter_(1, top.indices, take)
-        flipped |= chosen
+        chosen = torch.zeros_like(done).scatter_(1, top.indices, take)
+        done |= chosen
         used += take.sum(1)
-        x_adv = torch.where(chosen.view_as(x), 1 - x_adv, x_adv).detach()
+        x_adv = flipped(x_adv, chosen).detach()
     return x_adv
 
 
@@ -67,8 +77,7 @@ def random_flip(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBa
     if budget == 0:
         return x.clone()
     scores = streams.uniform_like(x, 0.0, 1.0).flatten(1)
-    chosen = torch.zeros_like(scores, dtype=torch.bool).scatter_(1, scores.topk(budget, dim=1).indices, True)
-    return torch.where(chosen.view_as(x), 1 - x, x)
+    return flipped(x, torch.zeros_like(scores, dtype=torch.bool).scatter_(1, scores.topk(budget, dim=1).indices, True))
 
 
 sparse_flip.norms = random_flip.norms = ("events",)

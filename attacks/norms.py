@@ -89,6 +89,11 @@ class L2Ball(NormBall):
         return (x_adv - x).flatten(1).norm(p=2, dim=1)
 
 
+def flipped(x: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+    """Binary ``x`` with the ``cells`` (a bool mask, ``x``'s shape or ``[B, -1]``) flipped: events added or removed."""
+    return torch.where(cells.view_as(x), 1 - x, x)
+
+
 @dataclass(frozen=True)
 class EventBall(NormBall):
     """Event threat model: at most ``eps`` (an integer K) events added or removed on
@@ -118,8 +123,7 @@ class EventBall(NormBall):
         if k:
             top = change.topk(k, dim=1)
             keep.scatter_(1, top.indices, top.values > 0.5)
-        flipped = torch.where(keep, 1 - x.flatten(1), x.flatten(1))
-        return flipped.view_as(x)
+        return flipped(x, keep)
 
     def distance(self, x_adv: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return ((x_adv - x).abs() > 0.5).flatten(1).sum(1).float()

@@ -33,8 +33,12 @@ from torch import nn
 
 from .errors import UnknownNameError, UserInputError
 
-#: Default budget per threat model (inputs in [0, 1]).
-DEFAULT_EPS = {"linf": 8 / 255, "l2": 0.5, "events": 20}
+#: Default budget per threat model as typed (``rbsnn eval --eps``; inputs in [0, 1]; events: a count) ...
+DEFAULT_EPS_TEXT = {"linf": "8/255", "l2": "0.5", "events": "20"}
+#: ... and its value.
+DEFAULT_EPS = {norm: float(Fraction(text)) for norm, text in DEFAULT_EPS_TEXT.items()}
+#: Composite attacks defined for the Linf ball only.
+LINF_ONLY = ("assg", "ensemble19")
 #: EOT samples per gradient and scoring draws for a stochastic model (fixed: results must not depend on the host).
 STOCHASTIC_EOT = 10
 STOCHASTIC_DRAWS = 10
@@ -112,6 +116,17 @@ def parse_eps(value: float | str | None, threat_model: str, name: str = "eps") -
     if threat_model == "events" and eps != int(eps):
         raise UserInputError(f"bad {name} {value!r}; under --norm events the budget is a whole number of events (e.g. 20)")
     return eps
+
+
+def check_attack_fits(attack: str, threat_model: str, flag: str = "threat model") -> None:
+    """Refuse an attack outside its threat models (``flag``: how the threat model is called
+    in the message, ``--norm`` on the command line)."""
+    from robustbench_snn.attacks import ATTACKS, check_norm
+
+    if attack in LINF_ONLY and threat_model != "linf":
+        raise UserInputError(f"attack {attack!r} is defined for the linf ball, got {flag} {threat_model}; valid: linf")
+    if attack in ATTACKS:
+        check_norm(attack, threat_model)
 
 
 def resolve_device(device: str) -> str:
@@ -229,9 +244,11 @@ class Outcome:
     alpha: float | None = None
 
 
-def _percent(fractions: dict[str, float]) -> dict[str, float]:
-    """Accuracies in [0, 1] as percentages with two decimals, as the rows hold them."""
-    return {k: round(100 * v, 2) for k, v in fractions.items()}
+def _percent(per_example: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Each member's accuracy (mean of its per-example scores) as a percentage with two decimals, as rows hold them."""
+    from .harness import accuracies
+
+    return {k: round(100 * v, 2) for k, v in accuracies(per_example).items()}
 
 
 #: Attacks that are compositions of members (name -> runner), beside the registered single attacks.
@@ -377,11 +394,12 @@ def benchmark(
     per-example results are the whole run's, so :func:`.sweep.merge` of the
     shards gives its row. Only the first shard gathers the masking evidence.
     """
-    from robustbench_snn.attacks import ATTACKS, NORMS, check_eot, check_norm
+    from robustbench_snn.attacks import ATTACKS, NORMS, check_eot
 
     from .compiled import COMPILE_MODES, CompileStats, compiled_path, skipped_reason, worth_compiling
     from .cost import counting_passes
     from .data import DATASETS, load_dataset
+    from .events import require_event_data
     from .harness import AttackConfig
     from .interop import BPDA_SURROGATE, ResetEachPass, require_neurons
     from .neurons import GRAD_MODES
@@ -399,10 +417,7 @@ def benchmark(
         raise UnknownNameError("gradient mode", grad, GRAD_MODES)
     if compile not in COMPILE_MODES:
         raise UnknownNameError("compile mode", compile, COMPILE_MODES)
-    if attack in ("assg", "ensemble19") and threat_model != "linf":
-        raise UserInputError(f"attack {attack!r} is defined for the linf ball, got threat model {threat_model!r}; valid: linf")
-    if attack in ATTACKS:
-        check_norm(attack, threat_model)
+    check_attack_fits(attack, threat_model)
     eps_value = parse_eps(eps, threat_model)
     alpha_value = parse_eps(alpha, threat_model, "alpha") if alpha is not None else None
     if alpha_value == 0:
@@ -420,8 +435,7 @@ def benchmark(
     if shard is not None and not (isinstance(shard, tuple) and len(shard) == 2 and 0 <= shard[0] < shard[1] <= len(data)):
         raise UserInputError(f"bad shard {shard!r}; it must be (start, stop) with 0 <= start < stop <= {len(data)}")
     events = data.x.dim() == 5  # event frames [N, T, 2, H, W] (robustbench_snn.events)
-    if threat_model == "events" and not events:
-        raise UserInputError(f"--norm events needs an event dataset (digits-events, mnist-events); {data.name!r} holds images")
+    require_event_data(threat_model, data.name, events)
     # --- the model: reset before every pass, checked -------------------------------
     model, facts = prepare_model(model, data, device, attack_sg, sweep)
     n_total = len(data)  # what the row describes; a shard attacks part of it
@@ -479,9 +493,8 @@ def benchmark(
         "compile": compile, **({"shard": list(shard)} if shard is not None else {}),
     }
     res = out.result
-    per_attack = _percent({k: v.mean().item() for k, v in out.per_example.items()})
     return BenchmarkResult(
-        round(100 * res.clean_acc, 2), round(100 * res.robust_acc, 2), out.flags, per_attack, out.params,
+        round(100 * res.clean_acc, 2), round(100 * res.robust_acc, 2), out.flags, _percent(out.per_example), out.params,
         time.perf_counter() - start, model_info, settings, out.seconds, res.clean_per_example, res.robust_per_example,
         passes.per_example(len(data)), out.per_example, {"forward": passes.forward, "backward": passes.backward},
     )

@@ -164,11 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--address", default=None, help="an existing Ray cluster (default $RAY_ADDRESS, else a local one)")
     sw.add_argument("--store", default=".rbsnn-shards", help="where finished shards are kept, so a re-run skips them (default .rbsnn-shards)")
     for flag in ("--norm", "--steps", "--alpha", "--surrogate", "--grad", "--eot", "--draws", "--n-examples", "--batch-size",
-                 "--out", "--force", "--compile", "--T"):
-        action = next(a for a in e._actions if flag in a.option_strings)
-        sw._add_action(action)
-    for flag in ("--data-dir", "--zoo-dir", "--seed", "--device", "--quiet"):
-        sw._add_action(next(a for a in e._actions if flag in a.option_strings))
+                 "--out", "--force", "--compile", "--T", "--data-dir", "--zoo-dir", "--seed", "--device", "--quiet"):
+        sw._add_action(next(a for a in e._actions if flag in a.option_strings))  # the very option of rbsnn eval
 
     sm = sub.add_parser("submit", help="evaluate a submission folder (model.py, weights.safetensors, card.json) and upsert its row")
     sm.add_argument("folder", help="the submission folder; model.py is code and runs as you: review it first")
@@ -397,12 +394,11 @@ def _zoo_models(model: str, dataset: str, zoo_dir: str | None) -> list[str]:
 
 def _check_eval_options(attack: str, norm: str, eps_text: str, args, dataset: str) -> float:
     """Every ``rbsnn eval`` / ``sweep`` option checked before any work; returns eps."""
-    from robustbench_snn.attacks import ATTACKS, NORMS, check_norm
+    from robustbench_snn.attacks import ATTACKS, NORMS
 
-    from .events import EVENT_DATASETS
-
-    from .api import COMPOSITE_ATTACKS, parse_eps
+    from .api import COMPOSITE_ATTACKS, check_attack_fits, parse_eps
     from .compiled import COMPILE_MODES
+    from .events import EVENT_DATASETS, require_event_data
     from .neurons import GRAD_MODES
     from .surrogate import Surrogate
 
@@ -410,12 +406,8 @@ def _check_eval_options(attack: str, norm: str, eps_text: str, args, dataset: st
     _check_name("gradient mode", args.grad, GRAD_MODES)
     _check_name("norm", norm, NORMS)
     _check_name("compile mode", args.compile, COMPILE_MODES)
-    if norm == "events" and dataset not in EVENT_DATASETS:
-        raise UserInputError(f"--norm events needs an event dataset ({', '.join(EVENT_DATASETS)}); {dataset!r} holds images")
-    if attack in ("assg", "ensemble19") and norm != "linf":
-        raise UserInputError(f"attack {attack!r} is defined for the linf ball, got --norm {norm}; valid: linf")
-    if attack in ATTACKS:
-        check_norm(attack, norm)
+    require_event_data(norm, dataset, dataset in EVENT_DATASETS)
+    check_attack_fits(attack, norm, "--norm")
     eps = parse_eps(eps_text, norm, "--eps")
     if args.alpha is not None and parse_eps(args.alpha, norm, "--alpha") == 0:
         raise UserInputError(f"bad --alpha {args.alpha!r}; the step size must be > 0")
@@ -441,12 +433,11 @@ def cmd_eval(args) -> int:
     from .data import load_dataset
     from .leaderboard import check_writable, default_path, refuse_smaller, upsert
     from .provenance import git_commit
-    from .sweep import DEFAULT_EPS
-    from .zoo import load_checkpoint
+    from .api import DEFAULT_EPS_TEXT
 
     _check_zoo_dir(args.zoo_dir)
     models = _zoo_models(args.model, args.dataset, args.zoo_dir)
-    eps_text = args.eps if args.eps is not None else DEFAULT_EPS.get(args.norm, "")
+    eps_text = args.eps if args.eps is not None else DEFAULT_EPS_TEXT.get(args.norm, "")
     eps = _check_eval_options(args.attack, args.norm, eps_text, args, args.dataset)
     device = _resolve_device(args.device)
     out = Path(args.out) if args.out else default_path(args.dataset, args.norm)
@@ -456,8 +447,7 @@ def cmd_eval(args) -> int:
     data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
     for name in models:
         spec = _spec(args, name, args.dataset, args.attack, args.eps)
-        overrides = {"T": args.T} if args.T is not None else {}
-        model, card = load_checkpoint(name, args.dataset, args.zoo_dir, **overrides)
+        model, card = spec.checkpoint()
         if not (args.no_save or args.force):
             refuse_smaller(out, {"model": name, "dataset": args.dataset, "norm": args.norm, "eps": eps, "attack": args.attack, "grad": args.grad},
                            possible_surrogate_attack_labels(args.surrogate, args.attack, card["surrogate"]), len(data))
@@ -482,7 +472,9 @@ def _split(flag: str, text: str) -> list[str]:
 def cmd_sweep(args) -> int:
     """Every (dataset, model, attack, eps) as one row, sharded over workers (:func:`~robustbench_snn.sweep.sweep`)."""
     from .leaderboard import check_writable, default_path
-    from .sweep import BACKENDS, DEFAULT_EPS, sweep
+    from .api import DEFAULT_EPS_TEXT
+    from .report import eps_label
+    from .sweep import BACKENDS, sweep
 
     _check_zoo_dir(args.zoo_dir)
     _check_name("backend", args.backend, BACKENDS)
@@ -493,7 +485,7 @@ def cmd_sweep(args) -> int:
         for model in [m for name in _split("--models", args.models) for m in _zoo_models(name, dataset, args.zoo_dir)]:
             for attack in attacks:
                 for eps in eps_list:
-                    _check_eval_options(attack, args.norm, eps if eps is not None else DEFAULT_EPS.get(args.norm, ""), args, dataset)
+                    _check_eval_options(attack, args.norm, eps if eps is not None else DEFAULT_EPS_TEXT.get(args.norm, ""), args, dataset)
                     specs.append(_spec(args, model, dataset, attack, eps))
     outs = {spec.dataset: Path(args.out) if args.out else default_path(spec.dataset, args.norm) for spec in specs}
     for out in set(outs.values()):
@@ -501,8 +493,6 @@ def cmd_sweep(args) -> int:
     device = _resolve_device(args.device)
     report = sweep(specs, shards=args.shards, backend=args.backend, workers=args.workers, address=args.address, device=device,
                    store=args.store, out=lambda spec: outs[spec.dataset], force=args.force, progress=not args.quiet)
-    from .site import eps_label
-
     for row in report.rows:
         print(f"{row['model']} {row['dataset']} {row['attack']} {row['norm']} eps={eps_label(row['eps'])}: clean {row['clean_acc']:.2f}%  "
               f"robust {row['robust_acc']:.2f}%" + (f"  flags: {row['flags']}" if row["flags"] else ""))

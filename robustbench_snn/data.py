@@ -196,18 +196,9 @@ def _load_cifar10(split: str, data_dir: Path | None) -> Dataset:
 
 def _load_events(name: str):
     def load(split: str, data_dir: Path | None) -> Dataset:
-        from .events import load_events
+        from .events import load_event_dataset
 
-        return load_events(name, split, data_dir)
-
-    return load
-
-
-def _load_recorded(name: str):
-    def load(split: str, data_dir: Path | None) -> Dataset:
-        from .events import load_recorded
-
-        return load_recorded(name, split, data_dir)
+        return load_event_dataset(name, split, data_dir)
 
     return load
 
@@ -221,8 +212,8 @@ LOADERS = {
     "digits-events": _load_events("digits-events"),
     "mnist-events": _load_events("mnist-events"),
     # recorded event datasets, read file by file by tonic's readers (robustbench_snn.events.RECORDED)
-    "nmnist": _load_recorded("nmnist"),
-    "dvs-gesture": _load_recorded("dvs-gesture"),
+    "nmnist": _load_events("nmnist"),
+    "dvs-gesture": _load_events("dvs-gesture"),
 }
 DATASETS = tuple(LOADERS)
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .harness import AttackConfig, EvalResult, evaluate
+from .harness import AttackConfig, EvalResult, accuracies, evaluate
 from .standard import APGD_STEPS, Ledger
 from .surrogate import Surrogate
 
@@ -60,7 +60,7 @@ class EnsembleResult:
     @property
     def per_attack(self) -> dict[str, float]:
         """Estimator -> robust accuracy in [0, 1] after it joined (non-increasing)."""
-        return {name: scores.mean().item() for name, scores in self.per_example.items()}
+        return accuracies(self.per_example)
 
 
 def estimators(model: nn.Module) -> tuple[list[tuple[str, Surrogate | None, str]], dict[str, str]]:

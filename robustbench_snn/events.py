@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -184,12 +184,6 @@ def load_events(name: str, split: str, data_dir: Path | None):
     return Dataset(name, split, x, y, 10)
 
 
-def describe(name: str) -> dict:
-    """The camera parameters of an event dataset, for cards and the README."""
-    source, params = CAMERAS[name]
-    return {"source": source, "bins": EVENT_BINS, **asdict(params)}
-
-
 def _read_nmnist(path: Path) -> np.ndarray:
     """One N-MNIST recording (40-bit events) by tonic's reader."""
     from tonic.io import read_mnist_file
@@ -240,6 +234,14 @@ RECORDED = {
 EVENT_DATASETS = (*CAMERAS, *RECORDED)
 
 
+def require_event_data(threat_model: str, dataset: str, is_event_data: bool) -> None:
+    """Refuse ``--norm events`` on a dataset of images."""
+    from .errors import UserInputError
+
+    if threat_model == "events" and not is_event_data:
+        raise UserInputError(f"--norm events needs an event dataset ({', '.join(EVENT_DATASETS)}); {dataset!r} holds images")
+
+
 def recorded_files(name: str, root: Path, split: str) -> list[tuple[Path, int]]:
     """``(file, label)`` of every recording of ``split`` under ``root`` or ``root/<parent>``."""
     from .data import DataNotFoundError
@@ -281,3 +283,8 @@ def load_recorded(name: str, split: str, data_dir: Path | None):
     root = _require_dir(name, data_dir, f"{spec.title}'s {' and '.join(spec.folders)} folders")
     x, y = _recorded_frames(name, split, str(root))
     return Dataset(name, split, x, y, spec.classes)
+
+
+def load_event_dataset(name: str, split: str, data_dir: Path | None):
+    """Any event dataset: simulated (:data:`CAMERAS`) or recorded (:data:`RECORDED`)."""
+    return load_events(name, split, data_dir) if name in CAMERAS else load_recorded(name, split, data_dir)

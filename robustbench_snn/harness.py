@@ -67,6 +67,11 @@ class EvalResult:
     seconds: float
 
 
+def accuracies(per_example: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Member (or surrogate) -> the mean of its per-example scores: a robust accuracy in [0, 1]."""
+    return {name: scores.mean().item() for name, scores in per_example.items()}
+
+
 @torch.no_grad()
 def accuracy_per_example(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, draws: int = 1, batch_size: int = 256,

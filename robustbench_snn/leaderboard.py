@@ -203,6 +203,11 @@ def format_table(df: pd.DataFrame) -> str:
     return shown[[c for c in SHOWN if c in shown.columns]].to_string(index=False)
 
 
+def at_own_t(df: pd.DataFrame) -> pd.Series:
+    """Which rows ran the model at its own T (no ``--T`` in their command)."""
+    return ~df["command"].astype(str).str.contains(" --T ")
+
+
 def best_known(df: pd.DataFrame) -> pd.DataFrame:
     """The best known (lowest) robust accuracy per model, T and eps over every attack on
     the board -- RobustBench's "best known" column: columns model, T, eps, robust_acc, attack."""

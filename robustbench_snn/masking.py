@@ -114,7 +114,7 @@ def gather_evidence(model, data, cfg, *, draws: int = 1, seed: int = 0, n: int =
     pgd = dataclasses.replace(cfg, attack=CHECK_ATTACK[cfg.norm], alpha=None)
     if cfg.norm == "events":  # the standard's sparse-flip: one event per step. Being greedy and
         # deterministic, 5x its steps and a "restart" change nothing, so (d) cannot fire there
-        from .standard import event_flip_steps
+        from robustbench_snn.attacks.events import event_flip_steps
 
         pgd = dataclasses.replace(pgd, steps=event_flip_steps(cfg.eps))
     ev = MaskingEvidence(eot=cfg.eot)

@@ -61,9 +61,9 @@ def eps_svg(board: pd.DataFrame, title: str) -> bytes:
     board holds for the model at its own T (:func:`~robustbench_snn.leaderboard.best_known`)."""
     import matplotlib.pyplot as plt
 
-    from .leaderboard import best_known
+    from .leaderboard import at_own_t, best_known
 
-    best = best_known(board[~board["command"].astype(str).str.contains(" --T ")])
+    best = best_known(board[at_own_t(board)])
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     norm = str(board["norm"].iloc[0]) if len(board) else "linf"
     scale, unit = (255.0, " (x 1/255)") if norm == "linf" else (1.0, "")

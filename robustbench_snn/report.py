@@ -95,7 +95,9 @@ def markdown(header: list[str], rows: list[list[str]]) -> str:
 
 def default_rows(df: pd.DataFrame, attack: str, eps: float, steps: int | None = 10) -> pd.DataFrame:
     """Each zoo model's row for ``attack`` at ``eps`` at its own T (no ``--T`` in the command)."""
-    sel = (df.attack == attack) & ((df.eps - eps).abs() < 1e-5) & (df.source == "zoo") & ~df.command.str.contains(" --T ")
+    from .leaderboard import at_own_t
+
+    sel = (df.attack == attack) & ((df.eps - eps).abs() < 1e-5) & (df.source == "zoo") & at_own_t(df)
     if steps is not None:
         sel &= df.steps == steps
     return df[sel].set_index("model")
@@ -166,7 +168,9 @@ PEERS = ("standard", "ensemble19", "assg")
 
 
 def eps_label(eps: float) -> str:
-    return "8/255" if abs(eps - EPS_8) < 1e-5 else f"{eps:g}"
+    """``8/255`` style for multiples of 1/255 below 1, else the number (an L2 radius, K events)."""
+    k = eps * 255
+    return f"{round(k):d}/255" if eps < 1 and abs(k - round(k)) < 1e-3 and k >= 1 else f"{eps:g}"
 
 
 def peers(src: Sources, name: str) -> str:
@@ -282,44 +286,57 @@ def render(text: str, src: Sources = Sources()) -> str:
     return MARKED.sub(fill, text)
 
 
-def plots(src: Sources = Sources()) -> dict[Path, bytes]:
-    """Every plot the CSVs give, path -> bytes: robust accuracy against eps per robust
-    board (``leaderboards/plots/<board>_eps.svg``) and certified accuracy against radius
-    per certified board (``leaderboards/certified/<dataset>_certified.png``)."""
+def board_plots(src: Sources = Sources()) -> dict[str, tuple[str, bytes]]:
+    """Board -> (file name, bytes) of its plot: robust accuracy against eps
+    (``<board>_eps.svg``) or, for a certified board, certified accuracy against radius
+    (``<dataset>_certified.png``). The leaderboards and the site keep the same files."""
     from .plots import certified_png, eps_svg
 
-    out: dict[Path, bytes] = {}
+    out: dict[str, tuple[str, bytes]] = {}
     for name in src.board_names():
         df = src.board(name)
         if name.endswith("_certified"):
             dataset = name.removesuffix("_certified")
-            out[src.boards / "certified" / f"{dataset}_certified.png"] = certified_png(df[df["dataset"] == dataset], src.boards / "certified")
+            out[name] = (f"{dataset}_certified.png", certified_png(df[df["dataset"] == dataset], src.boards / "certified"))
         else:
-            out[src.boards / "plots" / f"{name}_eps.svg"] = eps_svg(df, name)
+            out[name] = (f"{name}_eps.svg", eps_svg(df, name))
     return out
 
 
+def plots(src: Sources = Sources(), made: dict[str, tuple[str, bytes]] | None = None) -> dict[Path, bytes]:
+    """Every plot the CSVs give, path -> bytes: ``leaderboards/plots/<board>_eps.svg`` and
+    ``leaderboards/certified/<dataset>_certified.png`` (``made``: :func:`board_plots`, if already drawn)."""
+    made = board_plots(src) if made is None else made
+    return {src.boards / ("certified" if name.endswith("_certified") else "plots") / file: data for name, (file, data) in made.items()}
+
+
 def outputs(src: Sources = Sources()) -> dict[Path, bytes]:
-    """Every file ``rbsnn report`` writes, path -> bytes: README.md, the plots and the site."""
+    """Every file ``rbsnn report`` writes, path -> bytes: README.md, the plots and the site
+    (each plot drawn once, for both places)."""
     from .site import site_files
 
+    made = board_plots(src)
     files = {src.readme: render(src.readme.read_text(), src).encode()}
-    files.update(plots(src))
-    files.update({src.site / rel: data for rel, data in site_files(src).items()})
+    files.update(plots(src, made))
+    files.update({src.site / rel: data for rel, data in site_files(src, made).items()})
     return files
+
+
+def _differing(files: dict[Path, bytes]) -> list[Path]:
+    return [path for path, data in files.items() if not path.is_file() or path.read_bytes() != data]
 
 
 def stale(src: Sources = Sources()) -> list[Path]:
     """The files whose committed bytes differ from what the CSVs give (``rbsnn report --check``)."""
-    return [path for path, data in outputs(src).items() if not path.is_file() or path.read_bytes() != data]
+    return _differing(outputs(src))
 
 
 def write(src: Sources = Sources()) -> list[Path]:
     """Write every output that changed (atomically); returns the paths written."""
     from .atomic import atomic_write_bytes
 
-    changed = stale(src)
     files = outputs(src)
+    changed = _differing(files)
     for path in changed:
         atomic_write_bytes(path, files[path])
     return changed

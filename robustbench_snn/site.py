@@ -30,7 +30,7 @@ import pandas as pd
 
 from .leaderboard import PER_ATTACK_PREFIX, best_known
 from .masking import FLAG_MEANINGS
-from .report import EPS_8, Sources
+from .report import EPS_8, Sources, eps_label
 
 #: Flags other modules raise, with their meaning.
 OTHER_FLAGS = {
@@ -120,12 +120,6 @@ SCRIPT = """
 """
 
 
-def eps_label(eps: float) -> str:
-    """``8/255`` style for multiples of 1/255 below 1, else the number (an L2 radius, K events)."""
-    k = eps * 255
-    return f"{round(k):d}/255" if eps < 1 and abs(k - round(k)) < 1e-3 and k >= 1 else f"{eps:g}"
-
-
 def _num(value, digits: int = 2) -> tuple[str, str]:
     """(shown text, sort value) of a number cell; NaN shows as a dash and sorts last."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
@@ -195,8 +189,19 @@ def _detail(r: pd.Series, columns: int) -> str:
     return f'<tr class="detail" hidden><td colspan="{columns}">{"".join(parts)}</td></tr>'
 
 
-def robust_page(name: str, df: pd.DataFrame) -> bytes:
-    """The page of a robust-accuracy board (``<dataset>_<norm>.csv``)."""
+def _model_cell(model: str, expands_to: str) -> str:
+    """The model's cell, with the button that expands the row's detail (``expands_to`` on hover)."""
+    return _td(f'<button class="expand" aria-expanded="false" title="{expands_to}">&#x25B8;</button>{escape(model)}', model, raw=True)
+
+
+def _board_table(header: list[tuple[str, str]], rows: list[str]) -> str:
+    """The sortable table: ``header`` (label, "num" | "text"), ``rows`` each a row and its detail row."""
+    head = "".join(f'<th data-type="{kind}">{escape(label)}</th>' for label, kind in header)
+    return f'<table class="board"><thead><tr>{head}</tr></thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody></table>"
+
+
+def robust_page(name: str, df: pd.DataFrame, plot: str) -> bytes:
+    """The page of a robust-accuracy board (``<dataset>_<norm>.csv``), its plot the file ``plot``."""
     best = best_known(df).set_index(["model", "T", "eps"])["robust_acc"]
     default_attack = "standard" if (df["attack"] == "standard").any() else ""
     rows = []
@@ -210,8 +215,7 @@ def robust_page(name: str, df: pd.DataFrame) -> bytes:
             claim_key = repr(float(r["claimed_robust"]))
         cells = [
             _td("", None, "rank num"),
-            _td(f'<button class="expand" aria-expanded="false" title="per-attack breakdown and command">&#x25B8;</button>{escape(str(r["model"]))}',
-                str(r["model"]), raw=True),
+            _model_cell(str(r["model"]), "per-attack breakdown and command"),
             _td(f'<span class="badge src-{escape(source)}">{escape(source)}</span>', source, raw=True),
             _td(str(r.get("defense", ""))), _td(encoder), _td(str(r["attack"])),
             _td(eps_label(float(r["eps"])), repr(float(r["eps"])), "num"),
@@ -223,21 +227,19 @@ def robust_page(name: str, df: pd.DataFrame) -> bytes:
         ]
         data = f'data-attack="{escape(str(r["attack"]))}" data-eps="{escape(eps_label(float(r["eps"])))}"'
         rows.append(f'<tr class="row" {data}>{"".join(cells)}</tr>{_detail(r, len(ROBUST_HEADER))}')
-    header = "".join(f'<th data-type="{kind}">{escape(label)}</th>' for label, kind in ROBUST_HEADER)
     dataset, norm = name.rsplit("_", 1)
     body = (
         f'<p><a href="index.html">all boards</a></p><h1>{escape(dataset)}, {escape(norm)}</h1>\n'
         f"<p>{len(df)} rows. Accuracies in %, on the first test images (as many as the examples column says). Hover a flag for its meaning; "
         "click a model to expand its per-attack breakdown and the command that reproduces the row; click a header to sort.</p>\n"
-        f'<img class="plot" src="{escape(name)}_eps.svg" alt="robust accuracy against eps, {escape(name)}">\n'
-        f"{_filters(df, default_attack)}\n"
-        f'<table class="board"><thead><tr>{header}</tr></thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody></table>"
+        f'<img class="plot" src="{escape(plot)}" alt="robust accuracy against eps, {escape(name)}">\n'
+        f"{_filters(df, default_attack)}\n" + _board_table(ROBUST_HEADER, rows)
     )
     return _page(f"rbsnn: {name}", body)
 
 
-def certified_page(name: str, df: pd.DataFrame) -> bytes:
-    """The page of a certified board (``<dataset>_certified.csv``): one row per certificate."""
+def certified_page(name: str, df: pd.DataFrame, plot: str) -> bytes:
+    """The page of a certified board (``<dataset>_certified.csv``): one row per certificate; its plot the file ``plot``."""
     radii = [c for c in df.columns if c.startswith("cert_") and df[c].notna().any()]
     header = [("#", "num"), ("model", "text"), ("mechanism", "text"), ("sigma", "text"), ("norm", "text"),
               ("examples", "num"), ("draws n", "num"), *((c.removeprefix("cert_"), "num") for c in radii),
@@ -246,21 +248,19 @@ def certified_page(name: str, df: pd.DataFrame) -> bytes:
     for _, r in df.sort_values("acr", ascending=False, kind="stable").iterrows():
         cells = [
             _td("", None, "rank num"),
-            _td(f'<button class="expand" aria-expanded="false" title="command">&#x25B8;</button>{escape(str(r["model"]))}',
-                str(r["model"]), raw=True),
+            _model_cell(str(r["model"]), "command"),
             _td(str(r["mechanism"])), _td(str(r["sigma"])), _td(str(r["norm"])), _num_td(r["n_examples"], 0), _num_td(r["n"], 0),
             *(_num_td(r[c], 1) for c in radii), _num_td(r["acr"], 4), _num_td(r["abstain"], 1),
             _num_td(r["crosscheck_violations"], 0), _num_td(r["seconds"], 0), _td(str(r.get("commit", ""))[:8]),
         ]
         detail = f'<tr class="detail" hidden><td colspan="{len(header)}"><b>reproduce</b><pre><code>{escape(str(r["command"]))}</code></pre></td></tr>'
         rows.append(f'<tr class="row">{"".join(cells)}</tr>{detail}')
-    head = "".join(f'<th data-type="{kind}">{escape(label)}</th>' for label, kind in header)
     dataset = name.removesuffix("_certified")
     body = (
         f'<p><a href="index.html">all boards</a></p><h1>{escape(dataset)}, certified (randomized smoothing)</h1>\n'
         "<p>Certified accuracy (%) at each radius (Cohen et al. 2019); ACR is the average certified radius.</p>\n"
-        f'<img class="plot" src="{escape(dataset)}_certified.png" alt="certified accuracy against radius, {escape(dataset)}">\n'
-        f'<table class="board"><thead><tr>{head}</tr></thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody></table>"
+        f'<img class="plot" src="{escape(plot)}" alt="certified accuracy against radius, {escape(dataset)}">\n'
+        + _board_table(header, rows)
     )
     return _page(f"rbsnn: {name}", body)
 
@@ -282,20 +282,19 @@ def index_page(boards: dict[str, pd.DataFrame]) -> bytes:
     return _page("robustbench-snn leaderboards", body, script=False)
 
 
-def site_files(src: Sources = Sources()) -> dict[str, bytes]:
-    """Every file of the site, relative path -> bytes."""
-    from .plots import certified_png, eps_svg
+def site_files(src: Sources = Sources(), made: dict[str, tuple[str, bytes]] | None = None) -> dict[str, bytes]:
+    """Every file of the site, relative path -> bytes (``made``: the boards' plots,
+    :func:`~robustbench_snn.report.board_plots`, if already drawn)."""
+    from .report import board_plots
 
+    made = board_plots(src) if made is None else made
     boards = {name: src.board(name) for name in src.board_names()}
     files = {"index.html": index_page(boards)}
     for name, df in boards.items():
-        if name.endswith("_certified"):
-            dataset = name.removesuffix("_certified")
-            files[f"{name}.html"] = certified_page(name, df)
-            files[f"{dataset}_certified.png"] = certified_png(df[df["dataset"] == dataset], src.boards / "certified")
-        else:
-            files[f"{name}.html"] = robust_page(name, df)
-            files[f"{name}_eps.svg"] = eps_svg(df, name)
+        plot, data = made[name]
+        page = certified_page if name.endswith("_certified") else robust_page
+        files[f"{name}.html"] = page(name, df, plot)
+        files[plot] = data
     return files
 
 

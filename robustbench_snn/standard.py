@@ -30,12 +30,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from robustbench_snn.attacks.events import sparse_flip
+from robustbench_snn.attacks.events import event_flip_steps, sparse_flip
 from robustbench_snn.attacks.pgd import pgd
 from robustbench_snn.attacks.sapgd import assg_config, assg_params, assg_sapgd
 from robustbench_snn.attacks.transfer import transfer_from
 
-from .harness import AttackConfig, EvalResult, evaluate, evaluate_worst_case
+from .harness import AttackConfig, EvalResult, accuracies, evaluate, evaluate_worst_case
 from .masking import EVIDENCE_EXAMPLES, MaskingEvidence, gather_evidence, masking_flags
 from .surrogate import Surrogate
 
@@ -43,14 +43,6 @@ from .surrogate import Surrogate
 STANDARD_SURROGATES = ("atan:1", "atan:0.25", "triangle:0.5", "sigmoid:2")
 #: APGD iterations in the ensemble (AutoAttack: 100; see README for the CPU budget).
 APGD_STEPS = 20
-#: Most sparse-flip iterations under --norm events (one flip per iteration up to this).
-MAX_FLIP_STEPS = 100
-
-
-def event_flip_steps(budget: float) -> int:
-    """Sparse-flip iterations in the standard evaluation: one event per iteration, at most
-    :data:`MAX_FLIP_STEPS` (then several per iteration)."""
-    return max(1, min(int(budget), MAX_FLIP_STEPS))
 
 
 @dataclass
@@ -65,7 +57,7 @@ class StandardResult:
     @property
     def per_attack(self) -> dict[str, float]:
         """Attack -> robust accuracy in [0, 1] after it joined (non-increasing)."""
-        return {name: scores.mean().item() for name, scores in self.per_example.items()}
+        return accuracies(self.per_example)
 
 
 def transfer_source_names(target: str) -> dict[str, str]:
@@ -79,8 +71,7 @@ def transfer_source_names(target: str) -> dict[str, str]:
 class Ledger:
     """The per-example worst case over members run in order, each only on the examples
     still (partly) robust (:func:`_on_survivors`); ``after`` holds the per-example
-    scores after each member joined (non-increasing), ``per_attack`` their means,
-    ``seconds`` each member's time."""
+    scores after each member joined (non-increasing), ``seconds`` each member's time."""
 
     data: object
     robust: torch.Tensor
@@ -91,10 +82,6 @@ class Ledger:
     def first(cls, data, name: str, result: EvalResult) -> "Ledger":
         """The ledger after a first member ``name`` that ran on every example."""
         return cls(data, result.robust_per_example, {name: result.robust_per_example}, {name: result.seconds})
-
-    @property
-    def per_attack(self) -> dict[str, float]:
-        return {name: scores.mean().item() for name, scores in self.after.items()}
 
     def add(self, name: str, run, known: torch.Tensor | None = None) -> None:
         """Run ``run(subset) -> per-example scores`` as member ``name``."""
@@ -236,9 +223,10 @@ def standard_evaluation(
     if evidence:
         t0 = time.perf_counter()
         found = gather_evidence(model, data, cfg, draws=draws, seed=seed)
+        alone_acc = accuracies(alone)  # the members run alone on the subset: the black box, and ASSG
+        found.blackbox = {blackbox_name: alone_acc.pop(blackbox_name)}
         if whitebox:
-            found.whitebox = {first_name: first.robust_per_example[:n].mean().item(), **{k: alone[k].mean().item() for k in ("assg",) if k in alone}}
-        found.blackbox = {blackbox_name: alone[blackbox_name].mean().item()}
+            found.whitebox = {first_name: first.robust_per_example[:n].mean().item(), **alone_acc}
         ledger.seconds["masking-checks"] = time.perf_counter() - t0
     robust = ledger.robust
     result = EvalResult(clean.mean().item(), robust.mean().item(), clean, robust, max_distance, time.perf_counter() - start)

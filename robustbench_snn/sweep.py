@@ -45,8 +45,6 @@ from .submit import BATCH_SIZE
 BACKENDS = ("local", "ray")
 #: Where finished shards are kept unless told (relative to the working directory).
 DEFAULT_STORE = ".rbsnn-shards"
-#: Default threat-model budgets, as ``rbsnn eval``.
-DEFAULT_EPS = {"linf": "8/255", "l2": "0.5", "events": "20"}
 
 
 @dataclass(frozen=True)
@@ -74,7 +72,9 @@ class EvalSpec:
 
     @property
     def eps_text(self) -> str:
-        return self.eps if self.eps is not None else DEFAULT_EPS[self.norm]
+        from .api import DEFAULT_EPS_TEXT
+
+        return self.eps if self.eps is not None else DEFAULT_EPS_TEXT[self.norm]
 
     def command(self, eot: int, draws: int, n: int) -> str:
         """The ``rbsnn eval`` command that reproduces the row alone (``eot`` / ``draws`` as
@@ -90,14 +90,17 @@ class EvalSpec:
             ("--compile", self.compile if self.compile != "auto" else None),
         )
 
-    def load(self):
-        """(model, card, data): the zoo checkpoint and the evaluation's examples."""
-        from .data import load_dataset
+    def checkpoint(self):
+        """(model, card): the zoo checkpoint, at ``T`` when given."""
         from .zoo import load_checkpoint
 
-        overrides = {"T": self.T} if self.T is not None else {}
-        model, card = load_checkpoint(self.model, self.dataset, self.zoo_dir, **overrides)
-        return model, card, load_dataset(self.dataset, "test", self.data_dir).head(self.n_examples)
+        return load_checkpoint(self.model, self.dataset, self.zoo_dir, **({"T": self.T} if self.T is not None else {}))
+
+    def examples(self):
+        """The evaluation's examples (the first ``n_examples`` of the test split)."""
+        from .data import load_dataset
+
+        return load_dataset(self.dataset, "test", self.data_dir).head(self.n_examples)
 
     def run(self, model, card, data, *, device: str = "cpu", progress: bool = False, shard: tuple[int, int] | None = None):
         """:func:`~robustbench_snn.api.benchmark` with these options (a BenchmarkResult)."""
@@ -176,8 +179,8 @@ def run_shard(shard: Shard, device: str = "cpu", threads: int | None = None) -> 
     """Evaluate one shard (in a worker: a pool process or a Ray task)."""
     if threads:
         torch.set_num_threads(threads)
-    model, card, data = shard.spec.load()
-    result = shard.spec.run(model, card, data, device=device, shard=(shard.start, shard.stop))
+    model, card = shard.spec.checkpoint()
+    result = shard.spec.run(model, card, shard.spec.examples(), device=device, shard=(shard.start, shard.stop))
     return ShardResult.of(result, shard)
 
 
@@ -204,7 +207,7 @@ def merge(parts: list[ShardResult]):
     settings = {k: v for k, v in first["settings"].items() if k != "shard"}
     return BenchmarkResult(
         round(100 * cat["clean"].mean().item(), 2), round(100 * cat["robust"].mean().item(), 2), first["flags"],
-        _percent({k: v.mean().item() for k, v in members.items()}), params, sum(p.meta["seconds"] for p in parts),
+        _percent(members), params, sum(p.meta["seconds"] for p in parts),
         first["model_info"], settings, member_seconds, cat["clean"], cat["robust"],
         {"forward": round(totals["forward"] / n, 1), "backward": round(totals["backward"] / n, 1)}, members, totals,
     )
@@ -280,6 +283,7 @@ def sweep(
 
     from .leaderboard import default_path, upsert
     from .provenance import git_commit
+    from .zoo import read_card
 
     if backend not in BACKENDS:
         raise UserInputError(f"bad --backend {backend!r}; valid: {', '.join(BACKENDS)}")
@@ -289,9 +293,13 @@ def sweep(
     commit = commit or git_commit()
     out = out or (lambda spec: default_path(spec.dataset, spec.norm))
     plan: dict[EvalSpec, list[Shard]] = {}
+    counts: dict[tuple, int] = {}  # examples per (dataset, data_dir, n_examples), each loaded once
     for spec in specs:
-        _, _, data = spec.load()  # the example count (and the spec's files exist) before any work
-        plan[spec] = [Shard(spec, a, b) for a, b in shard_ranges(len(data), shards)]
+        read_card(spec.model, spec.dataset, spec.zoo_dir)  # the checkpoint exists, before any work
+        key = (spec.dataset, spec.data_dir, spec.n_examples)
+        if key not in counts:
+            counts[key] = len(spec.examples())
+        plan[spec] = [Shard(spec, a, b) for a, b in shard_ranges(counts[key], shards)]
     report = SweepReport()
     todo = []
     for spec_shards in plan.values():
@@ -322,8 +330,3 @@ def sweep(
             if all(s.path(store, commit).is_file() for s in plan[shard.spec]):
                 finish(shard.spec)
     return report
-
-
-def grid(models: list[str], attacks: list[str], eps: list[str | None], datasets: list[str], **options) -> list[EvalSpec]:
-    """Every (dataset, model, attack, eps) combination as an :class:`EvalSpec` with ``options``."""
-    return [EvalSpec(model=m, dataset=d, attack=a, eps=e, **options) for d in datasets for m in models for a in attacks for e in eps]
