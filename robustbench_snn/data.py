@@ -214,6 +214,7 @@ LOADERS = {
     # recorded event datasets, read file by file by tonic's readers (robustbench_snn.events.RECORDED)
     "nmnist": _load_events("nmnist"),
     "dvs-gesture": _load_events("dvs-gesture"),
+    "cifar10-dvs": _load_events("cifar10-dvs"),
 }
 DATASETS = tuple(LOADERS)
 

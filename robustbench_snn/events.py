@@ -163,17 +163,25 @@ SIM_BATCH = 100
 
 @functools.lru_cache(maxsize=4)
 def _frames(name: str, split: str, data_dir: str | None) -> tuple[torch.Tensor, torch.Tensor]:
+    from dataclasses import asdict
+
     from .data import load_dataset
+    from .frame_cache import array_digest, cached_frames
 
     source, params = CAMERAS[name]
     images = load_dataset(source, split, data_dir)
-    size = sensor_size(params, images.in_shape[1:])
-    frames = []
-    for lo in range(0, len(images), SIM_BATCH):
-        batch = images.x[lo:lo + SIM_BATCH, 0].numpy()
-        rngs = [_example_rng(params, split, lo + i) for i in range(len(batch))]
-        frames += [to_frames(events, size) for events in simulate(batch, params, rngs)]
-    return torch.from_numpy(np.stack(frames)), images.y
+
+    def make() -> tuple[torch.Tensor, torch.Tensor]:
+        size = sensor_size(params, images.in_shape[1:])
+        frames = []
+        for lo in range(0, len(images), SIM_BATCH):
+            batch = images.x[lo:lo + SIM_BATCH, 0].numpy()
+            rngs = [_example_rng(params, split, lo + i) for i in range(len(batch))]
+            frames += [to_frames(events, size) for events in simulate(batch, params, rngs)]
+        return torch.from_numpy(np.stack(frames)), images.y
+
+    parts = {"camera": asdict(params), "bins": EVENT_BINS, "source": array_digest(images.x, images.y)}
+    return cached_frames(name, split, parts, make)
 
 
 def load_events(name: str, split: str, data_dir: Path | None):
@@ -206,6 +214,43 @@ def _read_gesture(path: Path) -> np.ndarray:
     return recfunctions.unstructured_to_structured(raw, DVSGesture.dtype)
 
 
+def _read_aedat4(path: Path) -> np.ndarray:
+    """One CIFAR10-DVS recording (AEDAT 4) by tonic's ``read_aedat4`` (the ``aedat``
+    decoder), as tonic's ``CIFAR10DVS.__getitem__`` reads it, in our dtype. The Rust
+    decoder reports a damaged file as a bare ``RuntimeError`` and tonic an empty one as
+    ``Exception``: both become the ``ValueError`` of a file that is not a recording."""
+    from tonic.io import read_aedat4
+
+    try:
+        raw = read_aedat4(str(path))
+    except Exception as e:  # noqa: BLE001 - see the docstring
+        raise ValueError(str(e)) from None
+    events = np.zeros(len(raw), EVENT_DTYPE)
+    for ours, theirs in zip("txyp", raw.dtype.names):
+        events[ours] = raw[theirs]
+    return events
+
+
+#: CIFAR10-DVS's class folders, in its label order (as tonic's ``CIFAR10DVS.classes``).
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+def _natural(path: Path) -> tuple:
+    """Sort key with numbers compared as numbers (``x_2`` before ``x_10``)."""
+    import re
+
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name))
+
+
+def split_per_class(files: list[tuple[Path, int]], split: str, train_fraction: float) -> list[tuple[Path, int]]:
+    """``split``'s share of each class: its first ``train_fraction`` (rounded down, at least
+    one file left for test when the class has two or more) in natural order, or the rest."""
+    chosen = []
+    for label in sorted({lbl for _, lbl in files}):
+        mine = sorted((p for p, lbl in files if lbl == label), key=_natural)
+        n_train = min(int(len(mine) * train_fraction), max(len(mine) - 1, 1))
+        chosen += [(p, label) for p in (mine[:n_train] if split == "train" else mine[n_train:])]
+    return chosen
+
+
 @dataclass(frozen=True)
 class Recorded:
     """A recorded event dataset, read from ``--data-dir`` file by file with tonic's reader
@@ -214,21 +259,33 @@ class Recorded:
 
     title: str
     parent: str  # tonic's folder for the dataset (its ``location_on_system``)
-    folders: tuple[str, str]  # train, test
+    folders: tuple[str, str] | None  # train, test; None: one folder, split by split_per_class
     pattern: str  # recordings under a split folder
     layout: str  # the expected files, for the error
     sensor: tuple[int, int, int]
     classes: int
     read: Callable[[Path], np.ndarray]
-    label: Callable[[Path], str]  # the label's text in the file's path
+    label: Callable[[Path], int | None]  # the label in the file's path; None: not a recording
+    train_fraction: float | None = None  # with folders None: split_per_class's share for train
+
+
+def _number(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
 
 
 RECORDED = {
     "nmnist": Recorded("N-MNIST", "NMNIST", ("Train", "Test"), "[0-9]/*.bin", "<digit 0-9>/*.bin (train.zip / test.zip extracted)",
-                       (34, 34, 2), 10, _read_nmnist, lambda p: p.parent.name),
+                       (34, 34, 2), 10, _read_nmnist, lambda p: _number(p.parent.name)),
     "dvs-gesture": Recorded("DVS128 Gesture", "DVSGesture", ("ibmGestureTrain", "ibmGestureTest"), "user*_*/*.npy",
                             "user<NN>_<lighting>/<label>.npy (tonic's preprocessed layout)", (128, 128, 2), 11, _read_gesture,
-                            lambda p: p.stem),
+                            lambda p: _number(p.stem)),
+    "cifar10-dvs": Recorded("CIFAR10-DVS", "CIFAR10DVS", None, "*/*.aedat4",
+                            "<class>/*.aedat4 (airplane.zip ... truck.zip extracted; tonic's AEDAT 4 release)", (128, 128, 2), 10,
+                            _read_aedat4, lambda p: CIFAR10_CLASSES.index(p.parent.name) if p.parent.name in CIFAR10_CLASSES else None,
+                            # no official split: per class, the first 90% in index order train, the rest test
+                            # (900 / 100 of 1,000), as SpikingJelly's split_to_train_test_set(0.9, ...) and the
+                            # SNN papers that follow Fang et al. (ICCV 2021) do
+                            train_fraction=0.9),
 }
 #: Every dataset whose examples are event frames (the ones ``--norm events`` takes).
 EVENT_DATASETS = (*CAMERAS, *RECORDED)
@@ -247,32 +304,46 @@ def recorded_files(name: str, root: Path, split: str) -> list[tuple[Path, int]]:
     from .data import DataNotFoundError
 
     spec = RECORDED[name]
-    folder = spec.folders[0 if split == "train" else 1]
+    folder = "" if spec.folders is None else spec.folders[0 if split == "train" else 1]
     for base in (root / spec.parent / folder, root / folder):
-        files = sorted((p, int(spec.label(p))) for p in base.glob(spec.pattern) if spec.label(p).isdigit())
+        files = sorted((p, label) for p in base.glob(spec.pattern) if (label := spec.label(p)) is not None)
+        if files and spec.train_fraction is not None:
+            files = split_per_class(files, split, spec.train_fraction)
+            if not files:
+                raise DataNotFoundError(f"dataset {name!r}: every class in {base} has one recording, so none is left for "
+                                        f"{split!r} (the first {spec.train_fraction:.0%} of each class train, the rest test)")
         if files:
             return files
-    raise DataNotFoundError(f"dataset {name!r}: expected {folder}/{spec.layout} in {root} or {root / spec.parent}; nothing is downloaded")
+    where = f"{folder}/{spec.layout}" if folder else spec.layout
+    raise DataNotFoundError(f"dataset {name!r}: expected {where} in {root} or {root / spec.parent}; nothing is downloaded")
 
 
 @functools.lru_cache(maxsize=2)
 def _recorded_frames(name: str, split: str, data_dir: str) -> tuple[torch.Tensor, torch.Tensor]:
     from .errors import UserInputError
+    from .frame_cache import cached_frames, files_digest
 
     spec = RECORDED[name]
-    frames, labels = [], []
-    for path, label in recorded_files(name, Path(data_dir), split):
-        try:
-            events = spec.read(path)
-        except (OSError, ValueError) as e:
-            raise UserInputError(f"{path} is not a {spec.title} recording ({type(e).__name__}: {e})") from None
-        if not 0 <= label < spec.classes:
-            raise UserInputError(f"{path}: label {label} outside the {spec.classes} classes of {spec.title}")
-        if len(events) and (events["x"].max() >= spec.sensor[0] or events["y"].max() >= spec.sensor[1]):
-            raise UserInputError(f"{path}: events outside the {spec.sensor[0]}x{spec.sensor[1]} sensor of {spec.title}")
-        frames.append(to_frames(events, spec.sensor))
-        labels.append(label)
-    return torch.from_numpy(np.stack(frames)), torch.tensor(labels)
+    files = recorded_files(name, Path(data_dir), split)
+
+    def make() -> tuple[torch.Tensor, torch.Tensor]:
+        frames, labels = [], []
+        for path, label in files:
+            try:
+                events = spec.read(path)
+            except (OSError, ValueError) as e:
+                raise UserInputError(f"{path} is not a {spec.title} recording ({type(e).__name__}: {e})") from None
+            if not 0 <= label < spec.classes:
+                raise UserInputError(f"{path}: label {label} outside the {spec.classes} classes of {spec.title}")
+            if len(events) and (events["x"].max() >= spec.sensor[0] or events["y"].max() >= spec.sensor[1]):
+                raise UserInputError(f"{path}: events outside the {spec.sensor[0]}x{spec.sensor[1]} sensor of {spec.title}")
+            frames.append(to_frames(events, spec.sensor))
+            labels.append(label)
+        return torch.from_numpy(np.stack(frames)), torch.tensor(labels)
+
+    parts = {"bins": EVENT_BINS, "files": files_digest(Path(data_dir), [p for p, _ in files]),
+             "labels": [label for _, label in files]}
+    return cached_frames(name, split, parts, make)
 
 
 def load_recorded(name: str, split: str, data_dir: Path | None):
@@ -280,7 +351,8 @@ def load_recorded(name: str, split: str, data_dir: Path | None):
     from .data import Dataset, _require_dir
 
     spec = RECORDED[name]
-    root = _require_dir(name, data_dir, f"{spec.title}'s {' and '.join(spec.folders)} folders")
+    folders = f"{' and '.join(spec.folders)} folders" if spec.folders else f"class folders ({spec.layout})"
+    root = _require_dir(name, data_dir, f"{spec.title}'s {folders}")
     x, y = _recorded_frames(name, split, str(root))
     return Dataset(name, split, x, y, spec.classes)
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,9 @@ from robustbench_snn.provenance import ROOT
 
 #: Real MNIST shipped beside the project on the team's machines (not by the project).
 MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
+# The event-frame disk cache (robustbench_snn.frame_cache) of this test session only, in
+# a fresh folder: tests never read a user's cache, and CLI subprocesses inherit it.
+os.environ["RBSNN_CACHE"] = tempfile.mkdtemp(prefix="rbsnn-test-cache-")
 needs_mnist = pytest.mark.skipif(not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file(), reason=f"real MNIST not found at {MNIST_DIR}")
 
 

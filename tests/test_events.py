@@ -177,3 +177,88 @@ def test_dvs_gesture_is_read_from_tonics_layout(tmp_path):
     _recorded_frames.cache_clear()
     with pytest.raises(Exception, match=r"\[N, 4\]"):
         load_dataset("dvs-gesture", "test", tmp_path)
+
+
+def write_aedat4(path, t_us, x, y, on, size=(128, 128)):
+    """Events in AEDAT 4 (iniVation's DV format, CIFAR10-DVS's release as tonic reads it):
+    magic line, the IOHeader flatbuffer (no compression, XML naming one EVTS stream of
+    the sensor's size), then one packet: stream id, size, a size-prefixed EventPacket
+    flatbuffer of 16-byte Event structs (t int64, x int16, y int16, on bool)."""
+    import struct
+
+    import flatbuffers
+
+    desc = ('<dv version="2.0"><node name="outInfo" path="/mainloop/Recorder/outInfo/">'
+            '<node name="0" path="/mainloop/Recorder/outInfo/0/"><attr key="compression" type="string">NONE</attr>'
+            '<attr key="typeIdentifier" type="string">EVTS</attr><node name="info" path="/mainloop/Recorder/outInfo/0/info/">'
+            f'<attr key="sizeX" type="int">{size[0]}</attr><attr key="sizeY" type="int">{size[1]}</attr>'
+            '</node></node></node></dv>')
+    head = flatbuffers.Builder(256)
+    text = head.CreateString(desc)
+    head.StartObject(3)
+    head.PrependUOffsetTRelativeSlot(2, text, 0)  # Ioheader.description
+    head.Finish(head.EndObject(), b"IOHE")
+    packet = flatbuffers.Builder(64 + 16 * len(t_us))
+    packet.StartVector(16, len(t_us), 8)
+    for i in reversed(range(len(t_us))):
+        packet.Prep(8, 16)
+        packet.Pad(3)
+        packet.PrependBool(bool(on[i]))
+        packet.PrependInt16(int(y[i]))
+        packet.PrependInt16(int(x[i]))
+        packet.PrependInt64(int(t_us[i]))
+    elements = packet.EndVector()
+    packet.StartObject(1)
+    packet.PrependUOffsetTRelativeSlot(0, elements, 0)  # EventPacket.elements
+    packet.FinishSizePrefixed(packet.EndObject(), b"EVTS")
+    head_bytes, packet_bytes = bytes(head.Output()), bytes(packet.Output())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"#!AER-DAT4.0\r\n" + struct.pack("<I", len(head_bytes)) + head_bytes
+                     + struct.pack("<iI", 0, len(packet_bytes)) + packet_bytes)
+
+
+def _cifar10_dvs_folder(root, per_class=3, classes=("bird", "truck")):
+    """``per_class`` recordings of ``classes``: recording ``k`` of a class puts its events at
+    pixel (x=k, y=label) so a test can tell which file went where."""
+    from robustbench_snn.events import CIFAR10_CLASSES
+
+    for name in classes:
+        label = CIFAR10_CLASSES.index(name)
+        for k in range(per_class):
+            n = 30
+            write_aedat4(root / "CIFAR10DVS" / name / f"cifar10_{name}_{k}.aedat4", 10**6 + np.arange(n) * 1000,
+                         np.full(n, k), np.full(n, label), np.arange(n) % 2)
+
+
+def test_cifar10_dvs_is_read_from_aedat4_files_split_per_class(tmp_path):
+    from robustbench_snn.events import EVENT_BINS, recorded_files
+
+    _cifar10_dvs_folder(tmp_path, per_class=11)
+    train, test = (recorded_files("cifar10-dvs", tmp_path, split) for split in ("train", "test"))
+    # per class the first 90% in index order (9 of 11) train, the rest test, 10 after 9 (natural order)
+    assert [(p.name, lbl) for p, lbl in test] == [("cifar10_bird_9.aedat4", 2), ("cifar10_bird_10.aedat4", 2),
+                                                  ("cifar10_truck_9.aedat4", 9), ("cifar10_truck_10.aedat4", 9)]
+    assert len(train) == 18 and not {p for p, _ in train} & {p for p, _ in test}
+    data = load_dataset("cifar10-dvs", "test", tmp_path)
+    assert data.x.shape == (4, EVENT_BINS, 2, 128, 128) and data.y.tolist() == [2, 2, 9, 9] and data.num_classes == 10
+    for i, (k, label) in enumerate([(9, 2), (10, 2), (9, 9), (10, 9)]):
+        assert data.x[i].sum() == data.x[i, :, :, label, k].sum() > 0  # every event where its file put it
+        assert data.x[i, :, 0].sum() > 0 and data.x[i, :, 1].sum() > 0  # both polarities
+
+
+def test_damaged_cifar10_dvs_file_is_a_one_line_error(tmp_path, capsys):
+    _cifar10_dvs_folder(tmp_path)
+    bad = tmp_path / "CIFAR10DVS" / "bird" / "cifar10_bird_0.aedat4"  # a train file of class bird
+    bad.write_bytes(bad.read_bytes()[:100])
+    code = main(["train", "--model", "snn-cnn", "--dataset", "cifar10-dvs", "--data-dir", str(tmp_path),
+                 "--zoo-dir", str(tmp_path / "zoo"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("rbsnn: error:") and "cifar10_bird_0.aedat4" in err and "CIFAR10-DVS" in err
+    assert err.count("\n") == 1 and not (tmp_path / "zoo").exists()
+
+
+def test_missing_cifar10_dvs_names_the_class_folders(tmp_path, capsys):
+    code = main(["train", "--model", "snn-cnn", "--dataset", "cifar10-dvs", "--data-dir", str(tmp_path),
+                 "--zoo-dir", str(tmp_path / "zoo"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "<class>/*.aedat4" in err and err.count("\n") == 1 and not (tmp_path / "zoo").exists()
