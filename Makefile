@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip
 CONSTRAINTS := requirements/constraints.txt
 STAMP  := $(VENV)/.installed
 
-.PHONY: eval test test-slow install bench leaderboards clean-venv
+.PHONY: eval test test-unit test-artifacts test-slow install bench leaderboards clean-venv
 
 install: $(STAMP)
 
@@ -34,9 +34,16 @@ eval: $(STAMP)
 	$(VENV)/bin/rbsnn eval --model rsc-snn --attack pgd
 	$(VENV)/bin/rbsnn leaderboard --dataset digits --norm linf
 
-# The default run skips tests marked slow (minutes each on 2 cores); CI runs both.
-test: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
+# The default run: the unit tests, then the checks of committed files (zoo,
+# leaderboard rows, README tables, site: marker `artifacts`), each run on its own.
+# Tests marked slow (minutes each on 2 cores) run with `make test-slow`; CI runs all.
+test: test-unit test-artifacts
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -q -m "not slow and not artifacts"
+
+test-artifacts: $(STAMP)
+	$(PY) -m pytest -q -m "artifacts and not slow"
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow

@@ -17,6 +17,7 @@ from torch import nn
 
 from robustbench_snn.errors import UserInputError
 
+from .contract import attack
 from .norms import NormBall
 from .pgd import default_alpha
 
@@ -40,6 +41,7 @@ def _library_step(attack, ball: NormBall, eot: int, steps: int, alpha: float | N
     return default_alpha(ball.eps, steps) if alpha is None else alpha
 
 
+@attack
 def torchattacks_pgd(
     model: nn.Module,
     x: torch.Tensor,
@@ -56,8 +58,6 @@ def torchattacks_pgd(
     except ImportError as e:  # pragma: no cover - exercised only on broken installs
         raise ImportError("torchattacks is not installed; run `make eval` or `pip install --no-deps torchattacks==3.5.1`") from e
     alpha = _library_step(torchattacks_pgd, ball, eot, steps, alpha)
-    if ball.eps == 0:
-        return x.detach().clone()
     if ball.name == "linf":
         if eot > 1:
             atk = torchattacks.EOTPGD(model, eps=ball.eps, alpha=alpha, steps=steps, eot_iter=eot, random_start=random_start)
@@ -75,6 +75,7 @@ torchattacks_pgd.batch_shaped_rng = True
 torchattacks_pgd.eot_limit = {"l2": 1}  # EOTPGD is Linf only
 
 
+@attack
 def foolbox_pgd(
     model: nn.Module,
     x: torch.Tensor,
@@ -96,8 +97,6 @@ def foolbox_pgd(
     import foolbox as fb
 
     alpha = _library_step(foolbox_pgd, ball, eot, steps, alpha)
-    if ball.eps == 0:
-        return x.detach().clone()
     cls = {"linf": fb.attacks.LinfPGD, "l2": fb.attacks.L2PGD}[ball.name]
     attack = cls(steps=steps, abs_stepsize=alpha, random_start=random_start)
     _, clipped, _ = attack(fb.PyTorchModel(model.eval(), bounds=(0, 1)), x, y, epsilons=ball.eps)
@@ -124,11 +123,10 @@ def foolbox_attack(name: str):
         pgd_in_its_norm.batch_shaped_rng = True
         return pgd_in_its_norm
 
+    @attack
     def run(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBall, **_: object) -> torch.Tensor:
         import foolbox as fb
 
-        if ball.eps == 0:
-            return x.detach().clone()
         _, clipped, _ = getattr(fb.attacks, name)()(fb.PyTorchModel(model.eval(), bounds=(0, 1)), x, y, epsilons=ball.eps)
         return ball.project(clipped.detach(), x)
 

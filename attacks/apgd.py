@@ -30,6 +30,7 @@ import math
 import torch
 from torch import nn
 
+from .contract import attack
 from .gradient import eot_loss_and_gradient
 from .losses import LOSSES
 from .norms import NormBall
@@ -117,6 +118,7 @@ def _until_all_fooled(model, y, x_adv, fooled, runs):
     return x_adv
 
 
+@attack
 def apgd(
     model: nn.Module,
     x: torch.Tensor,
@@ -129,8 +131,6 @@ def apgd(
     **_: object,
 ) -> torch.Tensor:
     """Untargeted APGD with ``loss`` (``ce`` or ``dlr``) and ``restarts`` random restarts."""
-    if ball.eps == 0:
-        return x.detach().clone()
     x_adv = apgd_run(model, x, y, ball, steps, loss, eot=eot)
     with torch.no_grad():
         fooled = model(x_adv).argmax(1) != y
@@ -138,6 +138,7 @@ def apgd(
     return _until_all_fooled(model, y, x_adv, fooled, restarts_left)
 
 
+@attack
 def apgd_targeted(
     model: nn.Module,
     x: torch.Tensor,
@@ -150,8 +151,6 @@ def apgd_targeted(
 ) -> torch.Tensor:
     """APGD-T: targeted DLR towards each of the ``n_targets`` highest-scoring
     wrong classes of the clean input in turn (AutoAttack uses 9 on CIFAR-10)."""
-    if ball.eps == 0:
-        return x.detach().clone()
     with torch.no_grad():
         ranked = model(x).sort(1, descending=True).indices  # [B, K]
     wrong = torch.stack([row[row != label] for row, label in zip(ranked, y)])  # [B, K-1]
@@ -163,11 +162,13 @@ def apgd_targeted(
     return _until_all_fooled(model, y, x.detach().clone(), none_fooled, targets)
 
 
+@attack
 def apgd_ce(model, x, y, ball, steps=10, eot=1, **kw):
     """APGD on cross-entropy."""
     return apgd(model, x, y, ball, steps=steps, eot=eot, loss="ce")
 
 
+@attack
 def apgd_dlr(model, x, y, ball, steps=10, eot=1, **kw):
     """APGD on the DLR loss."""
     return apgd(model, x, y, ball, steps=steps, eot=eot, loss="dlr")

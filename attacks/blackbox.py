@@ -18,6 +18,7 @@ from torch import nn
 from robustbench_snn.progress import tick
 from robustbench_snn.streams import LIBRARY_BLOCK
 
+from .contract import attack
 from .norms import NormBall
 
 
@@ -65,6 +66,7 @@ def square_params(eot: int, seed: int) -> dict[str, int]:
     return {"evals": SQUARE_EVALS, "queries": queries, "draws_per_query": draws, "seed": seed, "block": LIBRARY_BLOCK}
 
 
+@attack
 def square(
     model: nn.Module,
     x: torch.Tensor,
@@ -80,8 +82,6 @@ def square(
     model evaluations per example (:func:`square_queries`)."""
     import torchattacks
 
-    if ball.eps == 0:
-        return x.detach().clone()
     norm = {"linf": "Linf", "l2": "L2"}[ball.name]
     queries, draws = square_queries(eot, evals)
     shape = tuple(x.shape[1:]) if x.dim() == 5 else None  # event frames: time bins and polarities as channels

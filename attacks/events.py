@@ -26,6 +26,7 @@ from torch import nn
 
 from robustbench_snn import streams
 
+from .contract import attack
 from .gradient import eot_loss_and_gradient
 from .losses import cross_entropy
 from .norms import NormBall, flipped
@@ -41,6 +42,7 @@ def event_flip_steps(budget: float) -> int:
     return max(1, min(int(budget), MAX_FLIP_STEPS))
 
 
+@attack
 def sparse_flip(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBall, steps: int = 10, eot: int = 1, **_: object,
 ) -> torch.Tensor:
@@ -49,8 +51,6 @@ def sparse_flip(
     budget = int(ball.eps)
     x = x.detach()
     x_adv = x.clone()
-    if budget == 0:
-        return x_adv
     per_step = math.ceil(budget / steps)
     used = torch.zeros(len(x), dtype=torch.long, device=x.device)
     done = torch.zeros_like(x, dtype=torch.bool).flatten(1)  # cells flipped so far (each at most once)
@@ -70,12 +70,11 @@ def sparse_flip(
     return x_adv
 
 
+@attack
 def random_flip(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBall, **_: object) -> torch.Tensor:
     """``ball.eps`` distinct cells per example flipped uniformly at random."""
     budget = min(int(ball.eps), x[0].numel())
     x = x.detach()
-    if budget == 0:
-        return x.clone()
     scores = streams.uniform_like(x, 0.0, 1.0).flatten(1)
     return flipped(x, torch.zeros_like(scores, dtype=torch.bool).scatter_(1, scores.topk(budget, dim=1).indices, True))
 

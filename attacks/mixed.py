@@ -21,6 +21,7 @@ from torch import nn
 
 from robustbench_snn.interop import attack_surrogate, gradient_mode
 
+from .contract import attack
 from .gradient import eot_gradient
 from .norms import NormBall
 from .pgd import pgd
@@ -44,6 +45,7 @@ def mixed_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eot: int 
     return total
 
 
+@attack
 def mixed_pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBall, **kwargs) -> torch.Tensor:
     """PGD following :func:`mixed_gradient`."""
     return pgd(model, x, y, ball, grad_fn=partial(mixed_gradient, estimators=ESTIMATORS), **kwargs)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from robustbench_snn import streams
-from robustbench_snn.errors import UnknownNameError
+from robustbench_snn.registry import Registry
 
 _TINY = 1e-12
 
@@ -129,10 +129,12 @@ class EventBall(NormBall):
         return ((x_adv - x).abs() > 0.5).flatten(1).sum(1).float()
 
 
-NORMS: dict[str, type[NormBall]] = {"linf": LinfBall, "l2": L2Ball, "events": EventBall}
+#: Threat models by ``--norm`` name.
+NORMS: Registry[type[NormBall]] = Registry("norm")
+NORMS.register("linf", LinfBall, "max per-pixel change eps (inputs in [0, 1])")
+NORMS.register("l2", L2Ball, "Euclidean norm of the change at most eps")
+NORMS.register("events", EventBall, "at most K (= eps) events added or removed on binary event frames")
 
 
 def make_ball(norm: str, eps: float) -> NormBall:
-    if norm not in NORMS:
-        raise UnknownNameError("norm", norm, NORMS)
     return NORMS[norm](eps)

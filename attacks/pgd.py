@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .contract import attack
 from .gradient import eot_gradient
 from .norms import NormBall
 
@@ -24,6 +25,7 @@ def default_alpha(eps: float, steps: int) -> float:
     return 2.5 * eps / steps
 
 
+@attack
 def pgd(
     model: nn.Module,
     x: torch.Tensor,
@@ -42,8 +44,6 @@ def pgd(
     """
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
-    if ball.eps == 0:
-        return x.detach().clone()
     alpha = default_alpha(ball.eps, steps) if alpha is None else alpha
     x = x.detach()
     x_adv = ball.random_start(x) if random_start else x.clone()
@@ -53,6 +53,7 @@ def pgd(
     return x_adv
 
 
+@attack
 def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBall, eot: int = 1, **_: object) -> torch.Tensor:
     """One gradient step of size eps from the clean input."""
     return pgd(model, x, y, ball, steps=1, alpha=ball.eps, random_start=False, eot=eot)

@@ -30,6 +30,7 @@ from torch import nn
 from robustbench_snn import streams
 from robustbench_snn.errors import UserInputError
 
+from .contract import attack
 from .apgd import _per_example, _where
 from .gradient import eot_loss_and_gradient
 from .losses import LOSSES
@@ -61,6 +62,7 @@ def corner_start(x: torch.Tensor, eps: float) -> torch.Tensor:
     return (x + eps * t / _per_example(t.flatten(1).abs().amax(1), x)).clamp(0, 1)
 
 
+@attack
 def sapgd(
     model: nn.Module,
     x: torch.Tensor,
@@ -75,8 +77,6 @@ def sapgd(
     """SA-PGD (Linf); ``before_gradient()`` runs before each gradient evaluation."""
     if ball.name != "linf":
         raise UserInputError(f"SA-PGD attacks the linf ball (its steps are clipped per coordinate), got {ball.name}")
-    if ball.eps == 0:
-        return x.detach().clone()
     loss_fn = LOSSES[loss]
     x = x.detach()
     x_adv = corner_start(x, ball.eps)

@@ -47,7 +47,8 @@ class AdversarialTraining(Defense):
             raise ValueError(f"steps must be >= 1, got {self.steps}")
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        # the attack's backward passes also fill the weights' .grad; fit() zeroes them before its backward
+        # the attack differentiates the input only (torch.autograd.grad), so the weights' .grad is untouched
+        # (tests/test_apgd_and_estimators.py: test_eot_gradient_leaves_parameter_gradients_alone)
         x_adv = pgd(model, x, y, LinfBall(self.eps), steps=self.steps)
         return F.cross_entropy(model(x_adv), y)
 

@@ -21,6 +21,7 @@ from torch import nn
 
 from robustbench_snn.encoders import encoder_name
 from robustbench_snn.errors import UnknownNameError, UserInputError
+from robustbench_snn.registry import Registry
 
 
 @dataclasses.dataclass
@@ -49,16 +50,13 @@ class Defense:
         return dataclasses.asdict(self)
 
 
-DEFENSES: dict[str, type[Defense]] = {}
+DEFENSES: Registry[type[Defense]] = Registry("defense")
 
 
 def register_defense(name: str) -> Callable[[type[Defense]], type[Defense]]:
     def deco(cls: type[Defense]) -> type[Defense]:
-        if name in DEFENSES:
-            raise ValueError(f"defense {name!r} is already registered")
         cls.name = name
-        DEFENSES[name] = cls
-        return cls
+        return DEFENSES.register(name, cls, cls.paper or (cls.__doc__ or "").strip().split("\n")[0])
 
     return deco
 
@@ -100,8 +98,6 @@ def _convert(cls: type[Defense], key: str, text: str) -> Any:
 
 def get_defense(name: str, params: dict[str, Any] | None = None) -> Defense:
     """Instantiate defense ``name``; string parameter values are converted to the field's type."""
-    if name not in DEFENSES:
-        raise UnknownNameError("defense", name, DEFENSES)
     cls = DEFENSES[name]
     kwargs = {k: _convert(cls, k, v) if isinstance(v, str) else v for k, v in (params or {}).items()}
     unknown = set(kwargs) - {f.name for f in dataclasses.fields(cls)}

@@ -369,7 +369,7 @@ def benchmark(
     alpha: float | str | None = None,
     name: str | None = None,
     info: dict[str, Any] | None = None,
-    transfer_sources: dict[str, nn.Module] | None = None,
+    transfer_sources: dict[str, nn.Module | str] | None = None,
     zoo_dir: str | Path | None = None,
     data=None,
     compile: str = "auto",
@@ -382,8 +382,9 @@ def benchmark(
     ``None`` (each neuron's own, BPDA where it is zero), ``name[:width]``, or
     ``all`` (worst case over the sweep). ``eot`` / ``draws`` default to
     10 / 10 for stochastic models and 1 / 1 otherwise. ``transfer_sources``
-    (standard only): ``{member: source model}``; by default the dataset's zoo
-    ``ann-cnn`` and ``snn-cnn`` from ``zoo_dir`` or else the repository zoo.
+    (standard only): ``{member: source model or zoo name}``; by default
+    :data:`~.standard.TRANSFER_SOURCES` (the dataset's zoo ``ann-cnn`` and
+    ``snn-cnn``, ``rsc-snn`` for ``snn-cnn`` itself) from ``zoo_dir`` or else the repository zoo.
     ``name`` and ``info`` (defense, surrogate_train, source...) only label
     the row. ``data`` replaces loading ``dataset`` (a :class:`~.data.Dataset`).
     ``compile``: ``auto`` runs the attack gradients of models whose structure is
@@ -436,6 +437,7 @@ def benchmark(
         raise UserInputError(f"bad shard {shard!r}; it must be (start, stop) with 0 <= start < stop <= {len(data)}")
     events = data.x.dim() == 5  # event frames [N, T, 2, H, W] (robustbench_snn.events)
     require_event_data(threat_model, data.name, events)
+    _check_transfer_sources(transfer_sources, data.name, zoo_dir)
     # --- the model: reset before every pass, checked -------------------------------
     model, facts = prepare_model(model, data, device, attack_sg, sweep)
     n_total = len(data)  # what the row describes; a shard attacks part of it
@@ -448,7 +450,7 @@ def benchmark(
     eot = eot or (STOCHASTIC_EOT if facts.stochastic else 1)
     draws = draws or (STOCHASTIC_DRAWS if facts.stochastic else 1)
     if attack in ATTACKS:
-        check_eot(ATTACKS[attack][0], threat_model, eot, f"attack {attack!r}")
+        check_eot(ATTACKS[attack], threat_model, eot, f"attack {attack!r}")
     described = describe(model)
     model_info = {"name": name or type(model.model if isinstance(model, ResetEachPass) else model).__name__, **described, **(info or {})}
     own = f"bpda:{BPDA_SURROGATE}" if facts.bpda else described["surrogate_train"]  # "none": ANN; "own": unrecognised spiking code
@@ -547,20 +549,35 @@ def _single_params(cfg, surrogate: str, seed: int = 0) -> dict[str, Any]:
 
 
 def _transfer_sources(given, dataset: str, target: str, zoo_dir, device: str) -> tuple[dict[str, nn.Module], dict[str, str]]:
-    """``({member: model}, {member: source name})`` for the standard evaluation's transfer members."""
-    if given is not None:
-        return dict(given), {k: getattr(v, "name", k) for k, v in given.items()}
+    """``({member: model}, {member: source name})`` for the standard evaluation's transfer
+    members. ``given``: None (:data:`~.standard.TRANSFER_SOURCES`, each skipped when the zoo
+    lacks it), or ``{member: model or zoo name}`` (a named model must be in the zoo)."""
     from .standard import transfer_source_names
-    from .zoo import DEFAULT_ZOO, load_checkpoint, zoo_models
+    from .zoo import load_checkpoint
 
     sources, names = {}, {}
-    for member, source in transfer_source_names(target).items():
-        for root in dict.fromkeys([zoo_dir, DEFAULT_ZOO]):  # the given zoo, else the repository's
-            if source in zoo_models(dataset, root):
-                sources[member] = load_checkpoint(source, dataset, root)[0].to(device)
-                names[member] = source
-                break
+    for member, source in (transfer_source_names(target) if given is None else dict(given)).items():
+        if isinstance(source, nn.Module):
+            sources[member], names[member] = source, getattr(source, "name", member)
+        elif (root := _zoo_root(source, dataset, zoo_dir)) is not None:
+            sources[member], names[member] = load_checkpoint(source, dataset, root)[0].to(device), source
     return sources, names
+
+
+def _zoo_root(source: str, dataset: str, zoo_dir) -> Path | None:
+    """The zoo holding ``source`` for ``dataset``: ``zoo_dir`` (or ``$RBSNN_ZOO``), else the
+    repository's; None if neither."""
+    from . import zoo
+
+    roots = dict.fromkeys([zoo.zoo_dir(zoo_dir), zoo.DEFAULT_ZOO])
+    return next((root for root in roots if source in zoo.zoo_models(dataset, root)), None)
+
+
+def _check_transfer_sources(given, dataset: str, zoo_dir) -> None:
+    """Refuse, before any attack, a transfer source named by a zoo name the zoo lacks."""
+    for member, source in (given or {}).items():
+        if isinstance(source, str) and _zoo_root(source, dataset, zoo_dir) is None:
+            raise UserInputError(f"transfer source {source!r} for {member} has no {dataset!r} checkpoint in {zoo_dir or 'the zoo'}")
 
 
 __all__ = ["BenchmarkResult", "benchmark", "check_model", "describe"]

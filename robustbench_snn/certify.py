@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -60,13 +61,13 @@ from . import streams
 from .encoders import encoder_name
 from .streams import example_seed
 from .errors import UserInputError
+from .registry import Registry
 
 if TYPE_CHECKING:
     from .compiled import CompileStats
 
 #: Class index meaning "the smoothed classifier abstains".
 ABSTAIN = -1
-MECHANISMS = ("gaussian", "encoder")
 
 
 def clopper_pearson_lower(k: int, n: int, alpha: float) -> float:
@@ -86,7 +87,7 @@ class Mechanism(ABC):
     norm: str  # the norm of the certified ball
 
     @abstractmethod
-    def perturb(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    def noisy_logits(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """One draw of the base classifier's logits on ``x: [B, ...]``: ``[B, K]``."""
 
     @abstractmethod
@@ -95,16 +96,16 @@ class Mechanism(ABC):
 
     def attack_view(self, model: nn.Module) -> nn.Module:
         """The randomized classifier an attack on ``g`` differentiates through (one draw per call)."""
-        return _Perturbed(model, self)
+        return _NoisyClassifier(model, self)
 
 
-class _Perturbed(nn.Module):
+class _NoisyClassifier(nn.Module):
     def __init__(self, model: nn.Module, mechanism: Mechanism) -> None:
         super().__init__()
         self.model, self.mechanism = model, mechanism
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.mechanism.perturb(self.model, x)
+        return self.mechanism.noisy_logits(self.model, x)
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ class GaussianNoise(Mechanism):
         if not self.sigma > 0:
             raise UserInputError(f"bad --sigma {self.sigma}; Gaussian smoothing needs sigma > 0")
 
-    def perturb(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    def noisy_logits(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return model(x + self.sigma * streams.randn_like(x))  # each draw from the example's stream
 
     def radius(self, p_lower: float, x: torch.Tensor) -> float:
@@ -137,8 +138,8 @@ class EncoderNoise(Mechanism):
     #: Bisection steps on eps in [0, 1]: resolution 2**-40.
     STEPS = 40
 
-    def perturb(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        return model(x)  # the encoder draws the spikes
+    def noisy_logits(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return model(x)  # the noise is the model's own: its Poisson encoder draws the spikes
 
     def log_bc_min(self, x: torch.Tensor, eps: float) -> float:
         """``log`` of the smallest Bhattacharyya coefficient between the spike
@@ -162,20 +163,31 @@ class EncoderNoise(Mechanism):
         return lo
 
 
+def _gaussian_for(model: nn.Module, sigma: float | None) -> Mechanism:
+    if sigma is None:
+        raise UserInputError("--mechanism gaussian needs --sigma (the noise level; the model's training sigma if it has one)")
+    return GaussianNoise(sigma)
+
+
+def _encoder_for(model: nn.Module, sigma: float | None) -> Mechanism:
+    has = encoder_name(model)
+    if has != "poisson":
+        raise UserInputError(f"--mechanism encoder needs a model with a Poisson encoder; this model has {has} (use --mechanism gaussian, or a Poisson-coded model such as rsc-snn)")
+    if sigma is not None:
+        raise UserInputError("--sigma applies to --mechanism gaussian only; the encoder mechanism's noise is the coding itself")
+    return EncoderNoise(model.encoder.T, model.encoder.rate)
+
+
+#: Smoothing mechanisms by ``--mechanism`` name: ``(model, sigma) -> Mechanism``, refusing
+#: impossible pairings in one line.
+MECHANISMS: Registry[Callable[[nn.Module, float | None], Mechanism]] = Registry("mechanism")
+MECHANISMS.register("gaussian", _gaussian_for, "noise N(0, sigma^2 I) on the input; certified L2 radius (Cohen et al.)")
+MECHANISMS.register("encoder", _encoder_for, "the model's own Poisson coding; certified Linf radius (TV bound)")
+
+
 def make_mechanism(name: str, model: nn.Module, sigma: float | None) -> Mechanism:
     """The mechanism ``name`` for ``model``; one-line errors for impossible pairings."""
-    if name == "gaussian":
-        if sigma is None:
-            raise UserInputError("--mechanism gaussian needs --sigma (the noise level; the model's training sigma if it has one)")
-        return GaussianNoise(sigma)
-    if name == "encoder":
-        has = encoder_name(model)
-        if has != "poisson":
-            raise UserInputError(f"--mechanism encoder needs a model with a Poisson encoder; this model has {has} (use --mechanism gaussian, or a Poisson-coded model such as rsc-snn)")
-        if sigma is not None:
-            raise UserInputError("--sigma applies to --mechanism gaussian only; the encoder mechanism's noise is the coding itself")
-        return EncoderNoise(model.encoder.T, model.encoder.rate)
-    raise UserInputError(f"unknown --mechanism {name!r}; choose from {', '.join(MECHANISMS)}")
+    return MECHANISMS[name](model, sigma)
 
 
 @torch.no_grad()
@@ -185,7 +197,7 @@ def sample_counts(model: nn.Module, mechanism: Mechanism, x: torch.Tensor, num: 
     left = num
     while left > 0:
         b = min(batch, left)
-        preds = mechanism.perturb(model, x.unsqueeze(0).expand(b, *x.shape)).argmax(1)
+        preds = mechanism.noisy_logits(model, x.unsqueeze(0).expand(b, *x.shape)).argmax(1)
         counts += np.bincount(preds.cpu().numpy(), minlength=num_classes)
         left -= b
     return counts
@@ -223,9 +235,10 @@ class CertifyConfig:
 
 
 def certify_dataset(model: nn.Module, mechanism: Mechanism, data, cfg: CertifyConfig, *, record_time: bool = True,
-                    progress=None) -> list[dict]:
+                    progress: Callable[[int], None] | None = None) -> list[dict]:
     """Certify every example of ``data``; Cohen's per-example records
-    ``idx, label, predict, radius, correct, time`` (time in seconds, 0 when not recorded)."""
+    ``idx, label, predict, radius, correct, time`` (time in seconds, 0 when not recorded).
+    ``progress(idx)`` is called after each example (``rbsnn certify``'s bar)."""
     import time
 
     from .interop import with_reset
@@ -322,18 +335,22 @@ class CertifyRun:
 
 
 def certify_model(model: nn.Module, mechanism: Mechanism, data, cfg: CertifyConfig, *, compile: str = "auto",
-                  crosscheck_attack: bool = True, record_time: bool = True) -> CertifyRun:
+                  crosscheck_attack: bool = True, record_time: bool = True, progress: bool = False) -> CertifyRun:
     """Certify every example of ``data`` (:func:`certify_dataset`), then attack the certified
     ones inside their balls (:func:`crosscheck`), the model's passes through the compiled
     path (:mod:`.compiled`, ``compile`` in ``auto|on|off``; inference graphs; ``auto``
-    compiles when examples x draws x input values reaches ``AUTO_MIN_WORK``)."""
+    compiles when examples x draws x input values reaches ``AUTO_MIN_WORK``). ``progress``
+    shows a bar of certified examples with its ETA on stderr."""
+    from tqdm import tqdm
+
     from .compiled import CompileStats, compiled_path, worth_compiling
 
     stats = CompileStats(compile)  # compiled_path refuses a mode outside auto|on|off
     work = len(data) * (cfg.n0 + cfg.n) * data.x[0].numel()
     attempts = violations = None
     with compiled_path(model, worth_compiling(compile, work), stats, inference=True):
-        rows = certify_dataset(model, mechanism, data, cfg, record_time=record_time)
+        with tqdm(total=len(data), desc=f"certify {data.name}", unit="example", disable=not progress) as bar:
+            rows = certify_dataset(model, mechanism, data, cfg, record_time=record_time, progress=lambda _: bar.update())
         if crosscheck_attack:
             attempts, violations = crosscheck(model, mechanism, data, rows, cfg)
     return CertifyRun(rows, attempts, violations, stats)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shlex
 import sys
 from pathlib import Path
 
@@ -237,7 +236,7 @@ def cmd_list(args) -> int:
 
     if args.dataset is not None:
         _check_name("dataset", args.dataset, DATASETS)
-    print("models (registered; zoo checkpoints below each):")
+    print("models (architectures, and recipes = architecture + defense; zoo checkpoints below each):")
     datasets = [args.dataset] if args.dataset else list(DATASETS)
     zoo = {ds: zoo_models(ds) for ds in datasets}
 
@@ -248,25 +247,27 @@ def cmd_list(args) -> int:
         except (UserInputError, KeyError, TypeError, ValueError) as e:  # one bad card must not hide the others
             return f"{ds:<7} (unreadable card: {e})"
 
+    width = max(map(len, list_models()))
     for name in list_models():
         entry = get_model_entry(name)
-        print(f"  {name:<10} defense={entry.defense:<7} {entry.description}")
+        recipe = f" (= {entry.architecture} + {entry.defense})" if entry.architecture != name else ""
+        print(f"  {name:<{width}} defense={entry.defense:<8} {entry.description}{recipe}")
         for ds in datasets:
             if name in zoo[ds]:
-                print(f"  {'':<10} zoo {zoo_line(name, ds)}")
+                print(f"  {'':<{width}} zoo {zoo_line(name, ds)}")
     variants = [(ds, n) for ds in datasets for n in zoo[ds] if n not in list_models()]
     if variants:
         print("zoo variants (trained with --name):")
         for ds, n in variants:
-            print(f"  {n:<14} {zoo_line(n, ds)}")
+            print(f"  {n:<{width}} {zoo_line(n, ds)}")
     print("defenses:")
-    for name, cls in DEFENSES.items():
-        print(f"  {name:<10} {cls.paper or cls.__doc__}")
+    for name in DEFENSES:
+        print(f"  {name:<{width}} {DEFENSES.description(name)}")
     from .api import COMPOSITE_HELP
 
     print("attacks:")
-    for name, desc in [*((n, d) for n, (_, d) in ATTACKS.items()), *COMPOSITE_HELP.items()]:
-        print(f"  {name:<10} {desc}")
+    for name, desc in [*((n, ATTACKS.description(n)) for n in ATTACKS), *COMPOSITE_HELP.items()]:
+        print(f"  {name:<{width}} {desc}")
     print("datasets: " + ", ".join(DATASETS))
     return 0
 
@@ -366,14 +367,12 @@ def _init_weights(args, name: str) -> tuple[str, dict]:
 def _require_zoo_model(model: str, dataset: str, available: list[str], allow_all: bool = False) -> None:
     """Fail before any work, naming the fix, unless ``model`` has a zoo checkpoint for ``dataset``."""
     from .registry import list_models
+    from .zoo import missing_checkpoint
 
     if model in available:
         return
     if model in list_models():
-        raise UserInputError(
-            f"no zoo checkpoint for model {model!r} on {dataset!r}; "
-            f"train it with: rbsnn train --model {model} --dataset {dataset}"
-        )
+        raise missing_checkpoint(model, dataset)
     raise UnknownNameError("model", model, (["all"] if allow_all else []) + sorted(set(available) | set(list_models())))
 
 
@@ -577,7 +576,7 @@ def cmd_certify(args) -> int:
     _say(args.quiet, f"{args.model} on {args.dataset} ({len(data)} examples): {mechanism_name} smoothing sigma={sigma_text}, n0={cfg.n0} n={cfg.n} alpha={cfg.alpha:g}")
     start = time.perf_counter()
     run = certify_model(model, mechanism, data, cfg, compile=args.compile, crosscheck_attack=not args.no_crosscheck,
-                        record_time=not args.no_time)
+                        record_time=not args.no_time, progress=not args.quiet)
     rows, attempts, violations, compile_stats = run.rows, run.attempts, run.violations, run.compile
     seconds = time.perf_counter() - start
 

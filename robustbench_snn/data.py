@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 from .errors import UnknownNameError, UserInputError
+from .registry import Registry
 
 SPLITS = ("train", "test")
 #: Fixed digits split: 500 test images (stratified, seed 0), the rest train.
@@ -203,26 +205,27 @@ def _load_events(name: str):
     return load
 
 
-LOADERS = {
-    "digits": _load_digits,
-    "mnist": _load_idx_dataset("mnist", "MNIST"),
-    "fashion-mnist": _load_idx_dataset("fashion-mnist", "FashionMNIST"),
-    "cifar10": _load_cifar10,
+#: Datasets by name: ``load(split, data_dir) -> Dataset``.
+LOADERS: Registry[Callable[[str, Path | None], Dataset]] = Registry("dataset")
+LOADERS.register_all((
+    ("digits", _load_digits, "scikit-learn's bundled 8x8 digits (embedded)"),
+    ("mnist", _load_idx_dataset("mnist", "MNIST"), "MNIST IDX files from --data-dir"),
+    ("fashion-mnist", _load_idx_dataset("fashion-mnist", "FashionMNIST"), "Fashion-MNIST IDX files from --data-dir"),
+    ("cifar10", _load_cifar10, "CIFAR-10 python batches from --data-dir"),
     # event-camera recordings simulated from the images (robustbench_snn.events): x [N, T, 2, H, W]
-    "digits-events": _load_events("digits-events"),
-    "mnist-events": _load_events("mnist-events"),
+    ("digits-events", _load_events("digits-events"), "event-camera recordings simulated from digits (embedded)"),
+    ("mnist-events", _load_events("mnist-events"), "event-camera recordings simulated from MNIST (--data-dir)"),
     # recorded event datasets, read file by file by tonic's readers (robustbench_snn.events.RECORDED)
-    "nmnist": _load_events("nmnist"),
-    "dvs-gesture": _load_events("dvs-gesture"),
-    "cifar10-dvs": _load_events("cifar10-dvs"),
-}
+    ("nmnist", _load_events("nmnist"), "recorded N-MNIST from --data-dir"),
+    ("dvs-gesture", _load_events("dvs-gesture"), "recorded DVS128 Gesture (tonic's layout) from --data-dir"),
+    ("cifar10-dvs", _load_events("cifar10-dvs"), "recorded CIFAR10-DVS (AEDAT 4) from --data-dir"),
+))
 DATASETS = tuple(LOADERS)
 
 
 def load_dataset(name: str, split: str = "test", data_dir: str | Path | None = None) -> Dataset:
     """Load ``split`` of dataset ``name`` (see module docstring)."""
-    if name not in LOADERS:
-        raise UnknownNameError("dataset", name, LOADERS)
+    load = LOADERS[name]
     if split not in SPLITS:
         raise UnknownNameError("split", split, SPLITS)
-    return LOADERS[name](split, Path(data_dir) if data_dir is not None else None)
+    return load(split, Path(data_dir) if data_dir is not None else None)

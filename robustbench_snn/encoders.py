@@ -29,16 +29,15 @@ import torch
 from torch import nn
 
 from . import streams
-from .errors import UnknownNameError
+from .registry import Registry
 
-ENCODERS: dict[str, type["Encoder"]] = {}
+ENCODERS: Registry[type["Encoder"]] = Registry("encoder")
 
 
 def register_encoder(name: str) -> Callable[[type["Encoder"]], type["Encoder"]]:
     def deco(cls: type[Encoder]) -> type[Encoder]:
-        ENCODERS[name] = cls
         cls.name = name
-        return cls
+        return ENCODERS.register(name, cls)
 
     return deco
 
@@ -49,8 +48,6 @@ def encoder_name(model: nn.Module) -> str:
 
 
 def create_encoder(name: str, T: int, **kwargs) -> "Encoder":
-    if name not in ENCODERS:
-        raise UnknownNameError("encoder", name, ENCODERS)
     return ENCODERS[name](T, **kwargs)
 
 

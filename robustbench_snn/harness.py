@@ -96,7 +96,7 @@ def accuracy_per_example(
     return scores
 
 
-def clean_accuracy(model: nn.Module, data: Dataset, draws: int = 1, seed: int = 0, batch_size: int = 250) -> torch.Tensor:
+def clean_scores(model: nn.Module, data: Dataset, draws: int = 1, seed: int = 0, batch_size: int = 250) -> torch.Tensor:
     """Per-example clean scores exactly as :func:`evaluate` computes them for ``seed`` (any ``batch_size``)."""
     return accuracy_per_example(model.eval(), data.x, data.y, draws, batch_size, ids=data.example_ids, seed=seed, purpose="clean")
 
@@ -165,7 +165,7 @@ def evaluate(
     ball = make_ball(cfg.norm, cfg.eps)
     device = next(model.parameters()).device
     start = time.perf_counter()
-    clean = clean_accuracy(model, data, draws, seed, batch_size)
+    clean = clean_scores(model, data, draws, seed, batch_size)
     robust = torch.zeros(len(data))
     max_dist = 0.0
     blocked = draws_batch_shaped(attack)

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from .errors import UserInputError
+from .registry import Registry
 from .surrogate import Surrogate
 
 #: Real surrogate put on neurons whose own backward is zero or absent (BPDA).
@@ -88,11 +89,12 @@ def _quiet_triton_probe() -> None:
     logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
 
 
-FAMILIES: dict[str, NeuronFamily] = {}
+#: The neuron libraries whose neurons we recognise, by family name.
+FAMILIES: Registry[NeuronFamily] = Registry("neuron family")
 
 
 def register_family(cls: type[NeuronFamily]) -> type[NeuronFamily]:
-    FAMILIES[cls.name] = cls()
+    FAMILIES.register(cls.name, cls())
     return cls
 
 

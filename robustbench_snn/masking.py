@@ -50,7 +50,6 @@ FLAG_MEANINGS = {
     "randomized-no-eot": "the model is randomized (passes disagree on > 1% of examples) but was attacked without EOT",
     "no-gradient": "no autograd path from the input to the logits: only black-box members count",
 }
-FLAGS = tuple(FLAG_MEANINGS)
 
 
 @dataclass
@@ -68,7 +67,7 @@ class MaskingEvidence:
 
 
 def masking_flags(ev: MaskingEvidence) -> list[str]:
-    """The flags (:data:`FLAGS`) the evidence raises, in table order."""
+    """The flags the evidence raises (keys of :data:`FLAG_MEANINGS`), in that order."""
     flags = []
     if ev.whitebox and ev.blackbox and min(ev.blackbox.values()) < min(ev.whitebox.values()) - BLACKBOX_MARGIN:
         flags.append("blackbox-beats-white")

@@ -41,6 +41,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from .registry import Registry
 from .surrogate import Surrogate, heaviside, spike, spike_with_width
 
 GRAD_MODES = ("bptt", "bptr", "rga")
@@ -258,7 +259,11 @@ class DLIFNode(_SpikingNeuron):
         return f"decay={self.decay:g}, T={len(self.p)}, " + super().extra_repr()
 
 
-NEURONS: dict[str, type[_SpikingNeuron]] = {"if": IFNode, "lif": LIFNode, "dlif": DLIFNode}
+#: Spiking neuron kinds by the name a model's ``neuron=`` build argument takes.
+NEURONS: Registry[type[_SpikingNeuron]] = Registry("neuron")
+NEURONS.register("if", IFNode)
+NEURONS.register("lif", LIFNode)
+NEURONS.register("dlif", DLIFNode)
 
 
 def spiking_neurons(model: nn.Module) -> list[_SpikingNeuron]:

@@ -23,6 +23,8 @@ Ensemble (each uses the row's threat model):
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -60,11 +62,17 @@ class StandardResult:
         return accuracies(self.per_example)
 
 
-def transfer_source_names(target: str) -> dict[str, str]:
-    """Transfer member -> the zoo model it crafts on: ``ann-cnn``, and ``snn-cnn``
-    (``rsc-snn`` when attacking ``snn-cnn`` itself); never the target."""
-    names = {"transfer-ann": "ann-cnn", "transfer-snn": "rsc-snn" if target == "snn-cnn" else "snn-cnn"}
-    return {member: source for member, source in names.items() if source != target}
+#: Transfer member -> the zoo models it may craft on, in order: the first that is not the
+#: target is used (an undefended ANN and SNN twin of the target's kind, the Poisson-coded
+#: SNN when the target is the undefended SNN itself).
+TRANSFER_SOURCES: dict[str, tuple[str, ...]] = {"transfer-ann": ("ann-cnn",), "transfer-snn": ("snn-cnn", "rsc-snn")}
+
+
+def transfer_source_names(target: str, candidates: Mapping[str, Sequence[str]] = TRANSFER_SOURCES) -> dict[str, str]:
+    """Transfer member -> the zoo model it crafts on: the first of its ``candidates`` that
+    is not ``target`` (a member with none is left out)."""
+    picks = {member: next((name for name in names if name != target), None) for member, names in candidates.items()}
+    return {member: name for member, name in picks.items() if name is not None}
 
 
 @dataclass
@@ -139,7 +147,7 @@ def standard_evaluation(
     """
     from robustbench_snn.attacks.blackbox import square_params
 
-    from .harness import clean_accuracy
+    from .harness import clean_scores
     from .interop import find_neurons, supports_rate_gradients
 
     start = time.perf_counter()
@@ -162,7 +170,7 @@ def standard_evaluation(
         ledger = Ledger.first(data, first_name, first)
         params[first_name] = first_params
     else:
-        clean = clean_accuracy(model, data, draws, seed)
+        clean = clean_scores(model, data, draws, seed)
         ledger, max_distance = Ledger(data, clean.clone()), 0.0
         params["white-box members"] = {"skipped": "the model has no input gradient"}
     member = ledger.add

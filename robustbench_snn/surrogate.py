@@ -56,6 +56,7 @@ from typing import Callable
 import torch
 
 from .errors import UnknownNameError, UserInputError
+from .registry import Registry
 
 SurrogateGrad = Callable[[torch.Tensor, float], torch.Tensor]
 
@@ -99,15 +100,17 @@ def _ste(x: torch.Tensor, gamma: float) -> torch.Tensor:
     return torch.ones_like(x)
 
 
-SURROGATES: dict[str, SurrogateGrad] = {
-    "atan": _atan,
-    "sigmoid": _sigmoid,
-    "triangle": _triangle,
-    "rectangle": _rectangle,
-    "exp": _exp,
-    "exp-d": _exp_d,
-    "ste": _ste,
-}
+#: Surrogate derivative families by name: ``grad(x, width)``.
+SURROGATES: Registry[SurrogateGrad] = Registry("surrogate")
+SURROGATES.register_all((
+    ("atan", _atan, "arctangent (SpikingJelly's ATan; alpha = 2 / width)"),
+    ("sigmoid", _sigmoid, "derivative of a sigmoid of slope 4 / width"),
+    ("triangle", _triangle, "piecewise linear of half-width width (alias pcw)"),
+    ("rectangle", _rectangle, "box of width width (alias rect)"),
+    ("exp", _exp, "exp(-gamma |x|), gamma = width (Ozdenizci & Legenstein 2024)"),
+    ("exp-d", _exp_d, "0.3 exp(-gamma |x|), the dampened EXP (Ozdenizci & Legenstein 2024)"),
+    ("ste", _ste, "straight-through: gradient 1 everywhere (no width)"),
+))
 #: The families normalised to peak ``1/width`` and unit area (the ``--surrogate all`` sweep).
 NORMALISED = ("atan", "sigmoid", "triangle", "rectangle")
 #: Names that are another family's function under the same parameter.

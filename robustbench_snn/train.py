@@ -25,7 +25,7 @@ from robustbench_snn.defenses import Defense, get_defense
 from .atomic import atomic_write_bytes
 from .data import Dataset
 from .errors import UserInputError
-from .harness import clean_accuracy
+from .harness import clean_scores
 from .provenance import CODE_PATHS, cpu_fingerprint, git_commit, today, version
 from .registry import create_model, get_model_entry
 
@@ -216,14 +216,14 @@ def train_model(
     seconds = time.perf_counter() - start
     draws = CARD_DRAWS if model.stochastic else 1
     model.cpu()
-    clean = clean_accuracy(model, test, draws=draws, seed=cfg.seed).mean().item()
+    clean = clean_scores(model, test, draws=draws, seed=cfg.seed).mean().item()
     extra = {}
     if model.stochastic:
         vote = majority_vote(model, test.x, VOTE_DRAWS, seed=cfg.seed)
         extra = {"vote_acc": round(100 * (vote == test.y).float().mean().item(), 2), "vote_draws": VOTE_DRAWS}
     card = {
         "model": name or architecture,
-        "architecture": architecture,
+        "architecture": entry.architecture,
         "dataset": train.name,
         "defense": defense_obj.name,
         "defense_params": defense_obj.params(),

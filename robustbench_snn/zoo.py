@@ -50,13 +50,17 @@ def save_checkpoint(model, card: dict[str, Any], root: str | Path | None = None)
     return weights, card_path
 
 
+def missing_checkpoint(model: str, dataset: str, where: Path | None = None) -> UserInputError:
+    """The one error for a model without a checkpoint, naming the command that makes it."""
+    at = f" at {where}" if where is not None else ""
+    return UserInputError(f"no zoo checkpoint for model {model!r} on {dataset!r}{at}; "
+                          f"train it with: rbsnn train --model {model} --dataset {dataset}")
+
+
 def read_card(model: str, dataset: str, root: str | Path | None = None) -> dict[str, Any]:
     _, card_path = checkpoint_paths(model, dataset, root)
     if not card_path.is_file():
-        raise UserInputError(
-            f"no zoo checkpoint for model {model!r} on {dataset!r} at {card_path}; "
-            f"train it with: rbsnn train --model {model} --dataset {dataset}"
-        )
+        raise missing_checkpoint(model, dataset, card_path)
     try:
         card = json.loads(card_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:

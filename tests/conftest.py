@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path
 
 import pytest
 import torch
@@ -47,11 +46,3 @@ def zoo_rsc_snn():
     from robustbench_snn.zoo import load_checkpoint
 
     return load_checkpoint("rsc-snn", "digits")[0]
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "mnist: needs the real MNIST files")
-
-
-def mnist_dir() -> Path:
-    return MNIST_DIR

@@ -40,9 +40,36 @@ def test_keeping_freed_memory_leaves_gradients_bit_identical():
     assert _digest("keep") == _digest("default")
 
 
-@glibc_only
-def test_keep_freed_memory_takes_effect_and_is_idempotent():
-    from robustbench_snn.allocator import keep_freed_memory
+#: Minor page faults of each of six identical EOT gradient passes after the first: memory
+#: freed by one pass is reused by the next under keep_freed_memory (once the heap has grown
+#: to the passes' peak), re-faulted page by page under glibc's default, which munmaps every
+#: block above its mmap threshold.
+_PAGE_FAULTS = """
+import resource, sys, torch
+from robustbench_snn.allocator import keep_freed_memory
+if sys.argv[1] == "keep":
+    assert keep_freed_memory() and keep_freed_memory()  # idempotent
+from robustbench_snn.attacks.gradient import eot_gradient
+from robustbench_snn.registry import create_model
+torch.set_num_threads(1)
+torch.manual_seed(0)
+model = create_model("rsc-snn", (1, 28, 28), 10).eval()
+x, y = torch.rand(96, 1, 28, 28), torch.randint(0, 10, (96,))  # activations of 38 MB, as above
+eot_gradient(model, x, y, eot=1)
+for _ in range(5):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    eot_gradient(model, x, y, eot=1)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
 
-    assert keep_freed_memory() is True
-    assert keep_freed_memory() is True
+
+@pytest.mark.slow  # two child processes of six MNIST-sized gradient passes each
+@glibc_only
+def test_keeping_freed_memory_stops_the_page_faults_of_repeated_passes():
+    """What the policy is for (the module docstring's 924 million faults), measured in child
+    processes so this pytest session keeps the default malloc, as users' library calls do.
+    The heap may still grow in a pass or two, so the quietest pass is compared. Measured
+    over four runs: 0 to 3 faults against 14,000 to 60,000 (4 KB pages)."""
+    kept, default = (min(map(int, subprocess.run([sys.executable, "-c", _PAGE_FAULTS, policy], capture_output=True,
+                                                 text=True, check=True).stdout.split())) for policy in ("keep", "default"))
+    assert default > 5000 and kept < default / 10

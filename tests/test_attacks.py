@@ -8,7 +8,7 @@ from robustbench_snn.neurons import spiking_neurons
 
 EPS = {"linf": 8 / 255, "l2": 0.5}
 #: Attacks on images (the event attacks have their own tests: tests/test_events.py).
-PIXEL_ATTACKS = sorted(a for a, (fn, _) in ATTACKS.items() if "linf" in attack_norms(fn))
+PIXEL_ATTACKS = sorted(a for a, fn in ATTACKS.items() if "linf" in attack_norms(fn))
 
 
 @pytest.mark.parametrize("attack", [pytest.param(a, marks=pytest.mark.slow) if a == "square" else a for a in PIXEL_ATTACKS])
@@ -17,7 +17,7 @@ def test_adversarial_examples_stay_in_ball_and_range(attack, norm, zoo_snn_cnn, 
     x, y = digits_test.x[:64], digits_test.y[:64]
     ball = make_ball(norm, EPS[norm])
     torch.manual_seed(0)
-    x_adv = ATTACKS[attack][0](zoo_snn_cnn, x, y, ball, steps=5, alpha=None, random_start=True, eot=1)
+    x_adv = ATTACKS[attack](zoo_snn_cnn, x, y, ball, steps=5, alpha=None, random_start=True, eot=1)
     assert x_adv.shape == x.shape
     assert (ball.distance(x_adv, x) <= ball.eps + 1e-5).all()
     assert x_adv.min() >= 0 and x_adv.max() <= 1
@@ -42,10 +42,8 @@ def test_eps_zero_changes_nothing(attack, zoo_snn_cnn, digits_test):
 def test_pgd_lowers_snn_cnn_accuracy_on_digits(zoo_snn_cnn, digits_test):
     default = evaluate(zoo_snn_cnn, digits_test, AttackConfig(), quiet=True)
     large = evaluate(zoo_snn_cnn, digits_test, AttackConfig(eps=0.1), quiet=True)
-    # measured (zoo of this commit): 99.8 -> 96.6 at 8/255, -> 62.8 at eps 0.1. Digits are
-    # 8x8 with 16 grey levels, so 8/255 is a small budget there; the ANN twin loses 3 points too.
-    assert default.robust_acc <= default.clean_acc - 0.02
-    assert large.robust_acc <= default.robust_acc - 0.25
+    # the attack lowers accuracy, more with a larger ball (measured 99.8 -> 96.6 -> 62.8)
+    assert large.robust_acc < default.robust_acc < default.clean_acc
 
 
 @pytest.mark.slow
@@ -125,9 +123,11 @@ def test_eot_averaging_reduces_gradient_variance_on_poisson_model(zoo_rsc_snn, d
         a, b = eot_gradient(zoo_rsc_snn, x, y, eot), eot_gradient(zoo_rsc_snn, x, y, eot)
         return torch.nn.functional.cosine_similarity(a.flatten(1), b.flatten(1)).mean().item()
 
-    # measured: ~0.87, ~0.94, ~0.99 for 1, 4, 64 draws
+    # Averaging n independent draws divides the noise variance by n, so two estimates agree
+    # more as n grows, and their disagreement 1 - cos falls by up to 64x from 1 to 64 draws
+    # (exactly so for isotropic noise); required: at least 4x. Measured ~0.87, ~0.94, ~0.99.
     one, four, many = agreement(1), agreement(4), agreement(64)
-    assert one < four < many and many > 0.97 and one < 0.95
+    assert one < four < many and 1 - many < (1 - one) / 4
 
 
 def test_eot_gradient_stacked_and_one_copy_per_pass_agree(zoo_rsc_snn, digits_test):
@@ -138,11 +138,12 @@ def test_eot_gradient_stacked_and_one_copy_per_pass_agree(zoo_rsc_snn, digits_te
     assert (cos > 0.9).all()
 
 
-def test_harness_rejects_attack_that_leaves_the_ball(zoo_snn_cnn, digits_test, monkeypatch):
+def test_harness_rejects_attack_that_leaves_the_ball(zoo_snn_cnn, digits_test, request):
     def cheat(model, x, y, ball, **_):
         return (x + 2 * ball.eps).clamp(0, 1)
 
-    monkeypatch.setitem(ATTACKS, "cheat", (cheat, "test"))
+    ATTACKS.register("cheat", cheat, "test")
+    request.addfinalizer(lambda: ATTACKS.unregister("cheat"))
     with pytest.raises(AttackEscapedBallError, match="cheat"):
         evaluate(zoo_snn_cnn, digits_test.head(10), AttackConfig(attack="cheat"), quiet=True)
 
@@ -153,11 +154,23 @@ def test_attack_surrogate_is_restored(zoo_snn_cnn, digits_test):
     assert [n.surrogate for n in spiking_neurons(zoo_snn_cnn)] == before
 
 
-def test_narrow_surrogate_changes_attack_gradient(zoo_snn_cnn, digits_test):
+def test_narrow_surrogate_starves_the_attack_gradient(zoo_snn_cnn, digits_test):
+    """A rectangle window of width 0.05 passes gradient only for membranes within 0.025 of
+    threshold: input-gradient elements become exactly zero (atan's never are), the direction
+    changes, and PGD through it, reached by evaluate(surrogate=), is no stronger (measured
+    95.5% vs 96.5% robust on these 200)."""
+    from robustbench_snn.neurons import attack_surrogate
+
+    x, y = digits_test.x[:200], digits_test.y[:200]
+    wide = eot_gradient(zoo_snn_cnn, x, y)
+    with attack_surrogate(zoo_snn_cnn, "rectangle:0.05"):
+        narrow = eot_gradient(zoo_snn_cnn, x, y)
+    assert (wide == 0).float().mean() < 0.01 < (narrow == 0).float().mean()
+    assert torch.nn.functional.cosine_similarity(wide.flatten(1), narrow.flatten(1)).mean() < 0.5
     data = digits_test.head(200)
     a = evaluate(zoo_snn_cnn, data, AttackConfig(), quiet=True)
     b = evaluate(zoo_snn_cnn, data, AttackConfig(), surrogate="rectangle:0.05", quiet=True)
-    assert a.clean_acc == b.clean_acc and a.robust_acc != b.robust_acc
+    assert a.clean_acc == b.clean_acc and b.robust_acc >= a.robust_acc
 
 
 def test_norm_balls_project_and_errors():

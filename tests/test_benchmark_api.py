@@ -1,6 +1,7 @@
 """The public ``benchmark()`` API on models users bring: stateful library neurons,
 non-differentiable spikes, zero surrogates, wrong outputs."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,7 @@ def test_output_shape_and_finiteness_are_checked(model, message):
         benchmark(model, attack="fgsm", n_examples=4, progress=False)
 
 
+@pytest.mark.slow  # 18 s: trains and attacks an snntorch model (the plain-snn submission test is the default-run sibling)
 def test_the_readme_snntorch_example_runs_as_written(tmp_path):
     """README, "Evaluate your own SNN": the first Python block, run unchanged."""
     import re
@@ -181,3 +183,20 @@ def test_device_auto_falls_back_to_the_cpu_with_the_cpu_numbers(zoo_snn_cnn):
     assert torch.equal(auto.robust_per_example, cpu.robust_per_example) and auto.robust_acc == cpu.robust_acc
     with pytest.raises(UserInputError, match="no CUDA device.*valid: auto, cpu"):
         benchmark(zoo_snn_cnn, device="cuda", **common)
+
+
+def test_transfer_sources_are_a_parameter_by_zoo_name():
+    """The standard evaluation's transfer members craft on the zoo models named (default:
+    standard.TRANSFER_SOURCES); a name the zoo lacks is refused before any attack."""
+    from robustbench_snn.standard import TRANSFER_SOURCES, transfer_source_names
+    from robustbench_snn.zoo import load_checkpoint
+
+    assert transfer_source_names("at-snn") == {"transfer-ann": "ann-cnn", "transfer-snn": "snn-cnn"}
+    assert transfer_source_names("snn-cnn") == {"transfer-ann": "ann-cnn", "transfer-snn": "rsc-snn"}
+    assert transfer_source_names("ann-cnn", TRANSFER_SOURCES) == {"transfer-snn": "snn-cnn"}
+    model = load_checkpoint("snn-mlp", "digits")[0]
+    with pytest.raises(UserInputError, match="transfer source 'nope' for transfer-snn"):
+        benchmark(model, attack="standard", n_examples=4, progress=False, transfer_sources={"transfer-snn": "nope"})
+    result = benchmark(model, attack="standard", n_examples=8, progress=False, transfer_sources={"transfer-snn": "at-snn"})
+    assert set(result.per_attack) >= {"transfer-snn"} and "transfer-ann" not in result.per_attack
+    assert "at-snn" in json.dumps(result.params)

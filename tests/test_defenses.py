@@ -9,7 +9,7 @@ from robustbench_snn.defenses import (
     orthogonality_gap, parseval_retraction, true_class_probability, vote_counts,
 )
 from robustbench_snn.errors import UnknownNameError, UserInputError
-from robustbench_snn.harness import clean_accuracy
+from robustbench_snn.harness import clean_scores
 from robustbench_snn.registry import create_model, get_model_entry, list_models
 from robustbench_snn.train import TrainConfig, fit, recalibrate_batchnorm
 from robustbench_snn.zoo import load_checkpoint, zoo_models
@@ -152,8 +152,8 @@ def test_qcfs_conversion_at_large_T_matches_the_source_ann(digits_test):
     ann, _ = load_checkpoint("qcfs-snn", "digits", T=0)
     snn, card = load_checkpoint("qcfs-snn", "digits", T=128)
     assert snn.config()["T"] == 128 and ann.config()["T"] == 0
-    ann_acc = clean_accuracy(ann, digits_test).mean().item()
-    snn_acc = clean_accuracy(snn, digits_test).mean().item()
+    ann_acc = clean_scores(ann, digits_test).mean().item()
+    snn_acc = clean_scores(snn, digits_test).mean().item()
     assert abs(ann_acc - snn_acc) <= 0.01
 
 
@@ -167,6 +167,7 @@ def test_qcfs_snn_at_tiny_T_is_a_different_network(digits_test):
 
 # --- zoo -----------------------------------------------------------------------------------
 
+@pytest.mark.artifacts
 def test_every_defended_model_is_in_the_digits_zoo_above_80_percent():
     from robustbench_snn.zoo import read_card
 
@@ -180,6 +181,7 @@ def test_every_defended_model_is_in_the_digits_zoo_above_80_percent():
         assert card["clean_acc"] >= 80 and card["defense"] == get_model_entry(name).defense
 
 
+@pytest.mark.artifacts
 def test_mnist_zoo_has_every_defense():
     """The MNIST track carries the same zoo (cards only: runs without the MNIST files)."""
     from robustbench_snn.zoo import read_card

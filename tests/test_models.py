@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from robustbench_snn.errors import UnknownNameError, UserInputError
-from robustbench_snn.harness import clean_accuracy
+from robustbench_snn.harness import clean_scores
 from robustbench_snn.models import SpikingClassifier
 from robustbench_snn.registry import create_model, list_models, register_model
 from robustbench_snn.zoo import checkpoint_paths, load_checkpoint, read_card, save_checkpoint
@@ -38,19 +38,23 @@ def test_time_major_body_shapes():
     assert model.body(seq).shape == (3, 5, 10)
 
 
+@pytest.mark.artifacts
 @pytest.mark.parametrize("name", ZOO_MODELS)
 def test_committed_digits_checkpoint_reproduces_its_card(name):
-    """The card's clean accuracy is re-measured here from the committed weights."""
+    """The card's clean accuracy is re-measured here from the committed weights: exactly on
+    the numerical stack the card was made on; elsewhere within one test example, because
+    other CPU kernels round differently and can move a membrane across threshold."""
     model, card = load_checkpoint(name, "digits")
     draws = card["clean_acc_draws"]
-    acc = clean_accuracy(model, load_dataset("digits", "test"), draws=draws, seed=card["seed"]).mean().item()
-    assert round(100 * acc, 2) == card["clean_acc"]
+    test = load_dataset("digits", "test")
+    acc = 100 * clean_scores(model, test, draws=draws, seed=card["seed"]).mean().item()
+    assert abs(acc - card["clean_acc"]) <= (0.005 if same_numerics(card) else 100 / len(test))
     assert card["command"].startswith(f"rbsnn train --model {name} --dataset digits")
     assert card["encoder"] == ("poisson" if name == "rsc-snn" else "none" if name == "ann-cnn" else "direct")
 
 
 def test_snn_cnn_digits_clean_accuracy_at_least_90(zoo_snn_cnn, digits_test):
-    assert clean_accuracy(zoo_snn_cnn, digits_test).mean().item() >= 0.90
+    assert clean_scores(zoo_snn_cnn, digits_test).mean().item() >= 0.90
 
 
 def test_checkpoint_roundtrip(tmp_path):
@@ -115,6 +119,7 @@ def _check_reproduced(card: dict, committed: dict, new_card: dict, retrained: di
     return "tolerance"
 
 
+@pytest.mark.artifacts
 @pytest.mark.parametrize("name", ["snn-mlp", "qcfs-snn", "rsc-snn-r0.5"])
 def test_card_command_reproduces_committed_weights(tmp_path, name):
     """Zoo checkpoints are reproducible by the command in their card (the fast ones here: 3-22 s)."""

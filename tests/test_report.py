@@ -21,6 +21,7 @@ def checkout_copy(tmp_path: Path) -> report.Sources:
     return report.Sources(tmp_path)
 
 
+@pytest.mark.artifacts
 def test_committed_readme_plots_and_site_are_what_the_csvs_give(capsys):
     text = report.Sources().readme.read_text()
     assert sorted(m["name"] for m in report.MARKED.finditer(text)) == sorted(report.TABLES)  # each table once

@@ -74,7 +74,7 @@ def test_random_starts_are_per_example_and_in_the_ball(norm):
     assert (ball.distance(starts, x) <= 0.3 + 1e-6).all()
 
 
-@pytest.mark.parametrize("attack", ["pgd", "apgd-t", "square"])
+@pytest.mark.parametrize("attack", ["pgd", "apgd-t", pytest.param("square", marks=pytest.mark.slow)])
 def test_rows_of_a_stochastic_model_are_the_same_for_batch_sizes_7_and_250(attack, digits_test):
     from robustbench_snn.zoo import load_checkpoint
 

@@ -30,7 +30,8 @@ def _tree_digest(*folders: Path) -> str:
     return h.hexdigest()
 
 
-@pytest.mark.parametrize("example", [pytest.param("snntorch-cnn", marks=pytest.mark.slow), "spikingjelly-cnn", "plain-snn"])
+@pytest.mark.parametrize("example", [pytest.param("snntorch-cnn", marks=pytest.mark.slow),
+                                     pytest.param("spikingjelly-cnn", marks=pytest.mark.slow), "plain-snn"])
 def test_each_example_submits_and_its_row_records_the_claim_and_the_run(example, tmp_path, capsys):
     out, archive = tmp_path / "board.csv", tmp_path / "submissions"
     assert main(["submit", str(EXAMPLES / example), "--n-examples", "8", "--out", str(out), "--archive", str(archive), "--quiet"]) == 0

@@ -1,20 +1,36 @@
-"""Committed zoo rows are re-made, number for number, by their recorded commands
-through ``benchmark()`` (the CLI refactor must not move them)."""
+"""Committed leaderboard rows are re-made, number for number, by their recorded
+commands (refactors must not move them)."""
 
 import shlex
 
 import pytest
 
+from conftest import MNIST_DIR
 from robustbench_snn.cli import main
 from robustbench_snn.leaderboard import default_path, read
+from robustbench_snn.provenance import ROOT
 
-#: fast rows across attacks and models (seconds each); slower ones are re-made by `make leaderboards`
-ROWS = [("snn-cnn", "pgd", 0.1), ("snn-mlp", "fgsm", 8 / 255), ("ann-cnn", "pgd", 8 / 255)]
+pytestmark = pytest.mark.artifacts
+
+#: fast rows (seconds to a minute each) across attacks, boards and datasets; the slower
+#: ones are re-made by `make leaderboards`
+ROWS = [
+    ("digits", "linf", "snn-cnn", "pgd", 0.1),
+    ("digits", "linf", "snn-mlp", "fgsm", 8 / 255),
+    ("digits", "linf", "ann-cnn", "pgd", 8 / 255),
+    ("digits", "linf", "snn-mlp", "standard", 8 / 255),
+    ("digits", "linf", "ann-cnn", "assg", 0.1),
+    ("digits", "l2", "snn-mlp", "pgd", 0.5),
+    ("digits-events", "events", "snn-cnn", "random-flip", 20),
+    pytest.param("mnist", "linf", "ann-cnn", "pgd", 0.1,
+                 marks=pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"real MNIST not found at {MNIST_DIR}")),
+]
 
 
-@pytest.mark.parametrize(("model", "attack", "eps"), ROWS)
-def test_committed_row_is_remade_by_its_command(model, attack, eps, tmp_path):
-    board = read(default_path("digits", "linf"))
+@pytest.mark.parametrize(("dataset", "norm", "model", "attack", "eps"), ROWS)
+def test_committed_row_is_remade_by_its_command(dataset, norm, model, attack, eps, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # recorded commands name data folders relative to the checkout (../shared/data/mnist)
+    board = read(default_path(dataset, norm))
     row = board[(board.model == model) & (board.attack == attack) & ((board.eps - eps).abs() < 1e-6)].iloc[0]
     out = tmp_path / "board.csv"
     assert main(shlex.split(row["command"])[1:] + ["--out", str(out), "--quiet"]) == 0

@@ -8,7 +8,6 @@ from functools import partial
 from torch import nn
 
 from ..encoders import create_encoder
-from ..errors import UnknownNameError
 from ..layers import TimeDistributed
 from ..neurons import NEURONS
 from .base import SpikingClassifier
@@ -19,14 +18,13 @@ MakeNeuron = Callable[[], nn.Module]
 
 def make_neuron(neuron: str, surrogate: str, tau: float, T: int, **kwargs) -> nn.Module:
     """One spiking-neuron layer of kind ``neuron`` (if / lif / dlif)."""
-    if neuron not in NEURONS:
-        raise UnknownNameError("neuron", neuron, NEURONS)
+    cls = NEURONS[neuron]
     kwargs = {"surrogate": surrogate, "detach_reset": True, **kwargs}
     if neuron == "lif":
         kwargs["tau"] = tau
     if neuron == "dlif":
         kwargs["T"] = T
-    return NEURONS[neuron](**kwargs)
+    return cls(**kwargs)
 
 
 def spiking_cnn_body(

@@ -1,0 +1,101 @@
+"""The masking checks and the standard evaluation's per-example bookkeeping: the flag rules,
+a masked model flagged and beaten by Square, survivors counted across every member."""
+
+import pytest
+import torch
+
+from robustbench_snn.harness import AttackConfig, evaluate
+from robustbench_snn.masking import MaskingEvidence, masking_flags
+
+
+def test_masking_flags_rules():
+    clean = MaskingEvidence(whitebox={"apgd": 0.5}, blackbox={"square": 0.55}, acc_by_eps={0.05: 0.8, 0.1: 0.5, 0.2: 0.1},
+                            unbounded_acc=0.0, acc_base=0.5, acc_stronger=0.49, zero_grad_share=0.0, disagreement=0.0)
+    assert masking_flags(clean) == []
+    masked = MaskingEvidence(whitebox={"apgd": 0.9}, blackbox={"square": 0.2}, acc_by_eps={0.05: 0.8, 0.1: 0.85},
+                             unbounded_acc=0.6, acc_base=0.9, acc_stronger=0.7, zero_grad_share=0.9, disagreement=0.3, eot=1)
+    assert masking_flags(masked) == ["blackbox-beats-white", "non-monotone-eps", "unbounded-survives", "not-converged", "vanishing-gradient", "randomized-no-eot"]
+    masked.eot = 10
+    assert "randomized-no-eot" not in masking_flags(masked)
+
+
+class _ZeroGradient(torch.nn.Module):
+    """A deliberately masked model: same predictions, input gradient exactly zero."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x * 0 + x.detach())
+
+
+@pytest.mark.slow
+def test_masked_model_is_flagged_and_beaten_by_square(zoo_snn_cnn, digits_test):
+    from robustbench_snn.standard import standard_evaluation
+
+    masked = _ZeroGradient(zoo_snn_cnn).eval()
+    data = digits_test.head(100)
+    std = standard_evaluation(masked, data, AttackConfig("standard", eps=0.1), sources={})
+    assert "vanishing-gradient" in std.flags and "blackbox-beats-white" in std.flags
+    assert std.evidence.blackbox["square"] < std.evidence.whitebox["apgd-ce"] - 0.1
+    honest = standard_evaluation(zoo_snn_cnn, data, AttackConfig("standard", eps=0.1), sources={})
+    assert "vanishing-gradient" not in honest.flags and "blackbox-beats-white" not in honest.flags
+
+
+@pytest.mark.slow  # 40 s (a full standard run); its per-example ledger is tested by default below (survivors_only)
+def test_standard_counts_an_example_robust_only_if_it_survives_every_attack(zoo_snn_cnn, digits_test):
+    from robustbench_snn.standard import standard_evaluation
+
+    std = standard_evaluation(zoo_snn_cnn, digits_test.head(100), AttackConfig("standard", eps=0.1), sources={})
+    accs = list(std.per_attack.values())  # robust accuracy after each member: non-increasing
+    assert all(b <= a + 1e-9 for a, b in zip(accs, accs[1:])) and std.result.robust_acc == accs[-1]
+    # never above its strongest peer: ASSG + SA-PGD is a member, on the same per-example streams
+    from robustbench_snn.attacks.sapgd import assg_config, assg_sapgd
+
+    alone = evaluate(zoo_snn_cnn, digits_test.head(100), assg_config(AttackConfig(eps=0.1)), attack_fn=assg_sapgd, quiet=True)
+    assert (std.result.robust_per_example <= alone.robust_per_example).all()
+    assert std.per_attack["assg"] < std.per_attack["worst-surrogate"]  # it breaks what the others left
+    # flag (a)'s white-box side holds ASSG alone on the evidence subset (here the whole data), reused by the member
+    assert std.evidence.whitebox["assg"] == alone.robust_acc
+
+
+def test_cli_standard_row_has_per_attack_columns_and_flags(capsys, tmp_path):
+    import pandas as pd
+
+    from robustbench_snn.cli import main
+
+    out = tmp_path / "lb.csv"
+    assert main(["eval", "--model", "snn-mlp", "--attack", "standard", "--eps", "0.1", "--n-examples", "60", "--out", str(out), "--quiet"]) == 0
+    row = pd.read_csv(out).iloc[0]
+    assert row["attack"] == "standard" and row["attacks"].split(",")[:2] == ["apgd-ce", "apgd-t"]
+    assert row["robust_acc"] <= min(row[c] for c in row.index if c.startswith("acc_"))
+    assert "transfer-ann" in row["attacks"]  # the digits zoo's ann-cnn is the source
+    assert main(["leaderboard", "--file", str(out)]) == 0
+
+
+def test_flagged_rows_are_marked_on_the_leaderboard(tmp_path):
+    from robustbench_snn.leaderboard import format_table, read, upsert
+
+    base = {"model": "m", "dataset": "digits", "T": 4, "norm": "linf", "eps": 0.1, "surrogate_attack": "atan:1", "clean_acc": 99.0}
+    path = tmp_path / "lb.csv"
+    upsert(path, {**base, "attack": "standard", "robust_acc": 80.0, "flags": "vanishing-gradient"})
+    upsert(path, {**base, "attack": "pgd", "robust_acc": 50.0})
+    lines = format_table(read(path)).splitlines()
+    assert "FLAGGED: vanishing-gradient" in lines[1] and "FLAGGED" not in lines[2]
+
+
+def test_survivors_only_reuses_known_scores_and_skips_broken_examples(digits_test):
+    from robustbench_snn.standard import _on_survivors
+
+    data = digits_test.head(6)
+    robust = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    seen = []
+
+    def run(subset):
+        seen.append(subset.y.tolist())
+        return torch.full((len(subset),), 0.5)
+
+    out = _on_survivors(robust, data, run, known=torch.tensor([0.0, 1.0]))
+    assert seen == [[data.y[2].item(), data.y[3].item(), data.y[5].item()]]  # not 0-1 (known), not 4 (broken)
+    assert out.tolist() == [0.0, 0.0, 0.5, 0.5, 0.0, 0.5]
