@@ -675,8 +675,8 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``rbsnn`` with ``argv``; the process's allocator is left as it is (see :func:`run`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    keep_freed_memory()  # bit-identical; rsc-snn's MNIST APGD-CE 517 s -> 378 s (allocator.py)
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
@@ -691,5 +691,13 @@ def main(argv: list[str] | None = None) -> int:
         return 141
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The ``rbsnn`` command: :func:`main` in a process of its own, which may keep freed
+    memory (bit-identical; rsc-snn's MNIST APGD-CE 517 s -> 378 s, allocator.py). A
+    program calling :func:`main` keeps its own allocator, as tests and notebooks do."""
+    keep_freed_memory()
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

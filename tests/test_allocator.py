@@ -73,3 +73,13 @@ def test_keeping_freed_memory_stops_the_page_faults_of_repeated_passes():
     kept, default = (min(map(int, subprocess.run([sys.executable, "-c", _PAGE_FAULTS, policy], capture_output=True,
                                                  text=True, check=True).stdout.split())) for policy in ("keep", "default"))
     assert default > 5000 and kept < default / 10
+
+
+def test_calling_main_in_process_leaves_the_allocator_alone():
+    """Only the `rbsnn` command (cli.run) switches the process's malloc; a library call of
+    cli.main, as in these tests, must not change it for the rest of the process."""
+    from robustbench_snn import allocator
+    from robustbench_snn.cli import main
+
+    assert main(["list", "--dataset", "digits"]) == 0
+    assert allocator._applied is False
