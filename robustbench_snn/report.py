@@ -244,9 +244,9 @@ def event_rows(src: Sources, dataset: str) -> str:
     std_e = flips[flips.attack == "standard"].set_index("model")
     rnd = flips[flips.attack == "random-flip"].set_index("model")
     rows = []
-    for m in sorted(set(std_f.index) | set(std_e.index)):
-        r = std_f.loc[m] if m in std_f.index else std_e.loc[m]
-        k = f"{std_e.eps[m]:g}" if m in std_e.index else "—"
+    for m in sorted(set(std_f.index) | set(std_e.index) | set(rnd.index)):  # a model with any of the three rows
+        r = next(board.loc[m] for board in (std_f, std_e, rnd) if m in board.index)
+        k = f"{std_e.eps[m]:g}" if m in std_e.index else f"{rnd.eps[m]:g}" if m in rnd.index else "—"
         rows.append([m, str(r.defense), pct(r.clean_acc), pct(std_f.robust_acc.get(m)), std_f["flags"].get(m) or "—", k,
                      pct(std_e.robust_acc.get(m)), pct(rnd.robust_acc.get(m)), std_e["flags"].get(m) or "—"])
     return markdown(["model", "defense", "clean", "standard, frame-space Linf 8/255", "flags", "K events", "standard, events",
@@ -267,6 +267,7 @@ TABLES: dict[str, Callable[[Sources], str]] = {
     "digits-standard": lambda src: standard(src, "digits_linf"), "mnist-standard": lambda src: standard(src, "mnist_linf"),
     "digits-peers": lambda src: peers(src, "digits_linf"), "sweep-overhead": sweep_overhead,
     "digits-events": lambda src: event_rows(src, "digits-events"),
+    "mnist-events": lambda src: event_rows(src, "mnist-events"),
     "zoo": zoo, "certified-digits-gaussian": lambda src: certified(src, "digits_certified", "gaussian"),
     "certified-digits-encoder": lambda src: certified(src, "digits_certified", "encoder"),
     "certified-mnist-gaussian": lambda src: certified(src, "mnist_certified", "gaussian"),
