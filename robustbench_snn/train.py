@@ -177,6 +177,39 @@ def recalibrate_batchnorm(model, data: Dataset, batch_size: int = 256, max_batch
 VOTE_DRAWS = 32
 
 
+def card_scores(model: torch.nn.Module, test: Dataset, seed: int) -> dict:
+    """A card's accuracy fields: ``clean_acc`` (%, the mean over :data:`CARD_DRAWS` encoder
+    draws for a stochastic model, on per-example streams, so any batch size gives it) with
+    ``clean_acc_draws``, and for a stochastic model the majority-vote ``vote_acc`` over
+    :data:`VOTE_DRAWS` draws."""
+    from robustbench_snn.defenses import majority_vote
+
+    draws = CARD_DRAWS if model.stochastic else 1
+    scores = {"clean_acc": round(100 * clean_scores(model, test, draws=draws, seed=seed).mean().item(), 2), "clean_acc_draws": draws}
+    if model.stochastic:
+        vote = majority_vote(model, test.x, VOTE_DRAWS, seed=seed)
+        scores |= {"vote_acc": round(100 * (vote == test.y).float().mean().item(), 2), "vote_draws": VOTE_DRAWS}
+    return scores
+
+
+def rescore_checkpoint(name: str, dataset: str, data_dir: str | Path | None = None, root: str | Path | None = None) -> dict:
+    """Re-measure a zoo card's accuracy fields (:func:`card_scores`, its seed) from its
+    unchanged weights, for a card scored by older code (e.g. the global generator before
+    per-example streams), and write the card back atomically with ``rescored`` (commit,
+    date, the fields' old values) and the weights' SHA-256. Returns the new card."""
+    from .data import load_dataset
+    from .zoo import checkpoint_paths, load_checkpoint
+
+    model, card = load_checkpoint(name, dataset, root)
+    weights, card_path = checkpoint_paths(name, dataset, root)
+    scores = card_scores(model, load_dataset(dataset, "test", data_dir), card["seed"])
+    old = {k: card[k] for k in scores if k in card}
+    card = {**card, **scores, "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+            "rescored": {"commit": git_commit(paths=CODE_PATHS), "date": today(), "was": old}}
+    atomic_write_bytes(card_path, (json.dumps(card, indent=2, sort_keys=True) + "\n").encode())
+    return card
+
+
 def train_model(
     architecture: str,
     train: Dataset,
@@ -197,8 +230,6 @@ def train_model(
     registered one) and score it; returns ``(model, card)``. ``name`` is the zoo
     name (default ``architecture``). ``init_from=(label, state_dict)`` starts
     from trained weights (e.g. adversarial fine-tuning of a zoo model)."""
-    from robustbench_snn.defenses import majority_vote
-
     entry = get_model_entry(architecture)
     if defense is None or defense == entry.defense:  # the registered defense, with its registered settings
         defense_params = {**entry.defense_params, **(defense_params or {})}
@@ -214,13 +245,7 @@ def train_model(
     losses = fit(model, train, cfg, defense_obj, quiet=quiet, device=device, state_path=state_path, resume=resume)
     recalibrate_batchnorm(model, train, device=device)
     seconds = time.perf_counter() - start
-    draws = CARD_DRAWS if model.stochastic else 1
     model.cpu()
-    clean = clean_scores(model, test, draws=draws, seed=cfg.seed).mean().item()
-    extra = {}
-    if model.stochastic:
-        vote = majority_vote(model, test.x, VOTE_DRAWS, seed=cfg.seed)
-        extra = {"vote_acc": round(100 * (vote == test.y).float().mean().item(), 2), "vote_draws": VOTE_DRAWS}
     card = {
         "model": name or architecture,
         "architecture": entry.architecture,
@@ -233,9 +258,7 @@ def train_model(
         "num_classes": train.num_classes,
         "build_kwargs": build_kwargs,
         **model.config(),
-        "clean_acc": round(100 * clean, 2),
-        "clean_acc_draws": draws,
-        **extra,
+        **card_scores(model, test, cfg.seed),
         "n_test": len(test),
         "epochs": cfg.epochs,
         "lr": cfg.lr,

@@ -79,3 +79,20 @@ def test_resume_without_state_is_a_clear_error(tmp_path):
     data = load_dataset("digits", "train").head(64)
     with pytest.raises(UserInputError, match="no training state"):
         fit(create_model("snn-mlp", data.in_shape, 10), data, TrainConfig(epochs=1), quiet=True, state_path=tmp_path / "x.pt", resume=True)
+
+
+def test_rescoring_a_card_keeps_the_weights_and_records_what_it_replaced(tmp_path):
+    """A card scored by older code is re-measured from its unchanged weights; with today's
+    scoring the numbers are the same, and the card says when and what they were."""
+    import shutil
+
+    from robustbench_snn.train import rescore_checkpoint
+    from robustbench_snn.zoo import DEFAULT_ZOO, load_checkpoint, read_card
+
+    shutil.copytree(DEFAULT_ZOO / "digits", tmp_path / "digits", ignore=shutil.ignore_patterns("*rsc*", "*smooth*", "*at*"))
+    before = read_card("snn-mlp", "digits", tmp_path)
+    weights = (tmp_path / "digits" / "snn-mlp.safetensors").read_bytes()
+    card = rescore_checkpoint("snn-mlp", "digits", root=tmp_path)
+    assert card["clean_acc"] == before["clean_acc"] and card["rescored"]["was"] == {"clean_acc": before["clean_acc"], "clean_acc_draws": 1}
+    assert read_card("snn-mlp", "digits", tmp_path) == card and (tmp_path / "digits" / "snn-mlp.safetensors").read_bytes() == weights
+    load_checkpoint("snn-mlp", "digits", tmp_path)  # the weights still match the card's hash
