@@ -43,5 +43,6 @@ def expected_ticks(attack: str, steps: int, eot: int) -> int:
 
     if attack == "square":
         return square_queries(eot)[0] + 3  # torchattacks: its queries plus three checks (measured)
-    per_run = {"fgsm": 1, "pgd": steps, "mixed-pgd": steps * len(ESTIMATORS), "apgd-ce": steps + 1, "apgd-dlr": steps + 1, "apgd-t": 3 * (steps + 1)}
-    return per_run.get(attack, 1)  # ta-pgd (torchattacks' own loop): one tick per batch
+    per_run = {"fgsm": 1, "pgd": steps, "mixed-pgd": steps * len(ESTIMATORS), "apgd-ce": steps + 1, "apgd-dlr": steps + 1,
+               "apgd-t": 3 * (steps + 1), "sparse-flip": steps}
+    return per_run.get(attack, 1)  # ta-pgd (torchattacks' own loop), random-flip: one tick per batch

@@ -27,3 +27,18 @@ def test_the_bar_names_the_member_and_counts_steps(zoo_snn_cnn, digits_test, cap
     evaluate(zoo_snn_cnn, digits_test.head(10), AttackConfig("pgd", steps=3), batch_size=4, label="worst-surrogate", quiet=False)
     err = capsys.readouterr().err
     assert "worst-surrogate digits" in err and "9/9 [" in err and "step" in err  # 3 batches x 3 steps
+
+
+def test_the_event_attack_ticks_once_per_flip_step_within_its_expected_total():
+    """sparse-flip's bar counts its flip steps (it stops early once every example is broken
+    or out of budget), so a --norm events run shows movement and an ETA too."""
+    from robustbench_snn.attacks import sparse_flip
+    from robustbench_snn.data import load_dataset
+    from robustbench_snn.zoo import load_checkpoint
+
+    model = load_checkpoint("snn-cnn", "digits-events")[0]
+    data = load_dataset("digits-events", "test").head(8)
+    ticks = []
+    with counting(ticks.append):
+        sparse_flip(model, data.x, data.y, make_ball("events", 6), steps=6)
+    assert 1 <= sum(ticks) <= expected_ticks("sparse-flip", 6, eot=1) == 6
