@@ -34,24 +34,31 @@ class RSC(Defense):
 
 
 @torch.no_grad()
+@torch.no_grad()
 def vote_counts(
     model: nn.Module, x: torch.Tensor, draws: int, seed: int, num_classes: int | None = None, ids: torch.Tensor | None = None,
+    batch_size: int = 250,
 ) -> torch.Tensor:
     """How many of ``draws`` encoder draws predict each class: ``[B, K]``.
 
     Example ``i`` draws from its own stream for ``(seed, ids[i])``
     (:mod:`robustbench_snn.streams`; ``ids`` default ``0..B-1``), so its
-    counts do not depend on which examples share the batch.
+    counts do not depend on which examples share the batch: ``x`` is run
+    ``batch_size`` examples at a time, without autograd (the whole MNIST test
+    set at once held 12 GB and was killed).
     """
     model.eval()
-    counts = None
-    with streams.per_example(seed, torch.arange(len(x)) if ids is None else ids, "vote"):
-        for _ in range(draws):
-            logits = model(x)
-            k = num_classes or logits.shape[1]
-            c = torch.nn.functional.one_hot(logits.argmax(1), k)
-            counts = c if counts is None else counts + c
-    return counts
+    ids = torch.arange(len(x)) if ids is None else ids
+    parts = []
+    for lo in range(0, len(x), batch_size):
+        counts = None
+        with streams.per_example(seed, ids[lo:lo + batch_size], "vote"):
+            for _ in range(draws):
+                logits = model(x[lo:lo + batch_size])
+                c = torch.nn.functional.one_hot(logits.argmax(1), num_classes or logits.shape[1])
+                counts = c if counts is None else counts + c
+        parts.append(counts)
+    return torch.cat(parts)
 
 
 def majority_vote(model: nn.Module, x: torch.Tensor, draws: int = 32, seed: int = 0, ids: torch.Tensor | None = None) -> torch.Tensor:

@@ -197,3 +197,10 @@ def test_mnist_zoo_has_every_defense():
     assert families == {read_card(m, "mnist")["defense"] for m in zoo}, "a defense family has no MNIST checkpoint"
     assert read_card("snn-cnn", "mnist")["clean_acc"] >= 95
     assert all(read_card(m, "mnist")["clean_acc"] >= 90 for m in zoo)  # qcfs-snn at T=16: 94.03
+
+
+def test_vote_counts_do_not_depend_on_the_batch_size(zoo_rsc_snn, digits_test):
+    """Per-example streams: the counts of 40 examples voted 7 at a time equal those voted at once."""
+    x = digits_test.x[:40]
+    whole = vote_counts(zoo_rsc_snn, x, draws=6, seed=3, batch_size=40)
+    assert torch.equal(whole, vote_counts(zoo_rsc_snn, x, draws=6, seed=3, batch_size=7)) and (whole.sum(1) == 6).all()
