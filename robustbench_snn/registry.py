@@ -85,11 +85,6 @@ class Registry(Mapping[str, E], Generic[E]):
         self[name]  # noqa: B018 - the unknown-name error
         return self._descriptions[name]
 
-    def check(self, name: str) -> str:
-        """``name`` if registered, else the one-line :class:`UnknownNameError`."""
-        self[name]  # noqa: B018
-        return name
-
 
 @dataclass(frozen=True)
 class ModelEntry:

@@ -198,7 +198,7 @@ def rescore_checkpoint(name: str, dataset: str, data_dir: str | Path | None = No
     per-example streams), and write the card back atomically with ``rescored`` (commit,
     date, the fields' old values) and the weights' SHA-256. Returns the new card."""
     from .data import load_dataset
-    from .zoo import checkpoint_paths, load_checkpoint
+    from .zoo import checkpoint_paths, load_checkpoint, write_card
 
     model, card = load_checkpoint(name, dataset, root)
     weights, card_path = checkpoint_paths(name, dataset, root)
@@ -206,7 +206,7 @@ def rescore_checkpoint(name: str, dataset: str, data_dir: str | Path | None = No
     old = {k: card[k] for k in scores if k in card}
     card = {**card, **scores, "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
             "rescored": {"commit": git_commit(paths=CODE_PATHS), "date": today(), "was": old}}
-    atomic_write_bytes(card_path, (json.dumps(card, indent=2, sort_keys=True) + "\n").encode())
+    write_card(card_path, card)
     return card
 
 

@@ -46,8 +46,13 @@ def save_checkpoint(model, card: dict[str, Any], root: str | Path | None = None)
     blob = save(state)
     card = {**card, "weights_sha256": hashlib.sha256(blob).hexdigest()}
     atomic_write_bytes(weights, blob)
-    atomic_write_bytes(card_path, (json.dumps(card, indent=2, sort_keys=True) + "\n").encode())
+    write_card(card_path, card)
     return weights, card_path
+
+
+def write_card(card_path: Path, card: dict[str, Any]) -> None:
+    """A zoo card as every card is written: sorted, indented JSON, atomically."""
+    atomic_write_bytes(card_path, (json.dumps(card, indent=2, sort_keys=True) + "\n").encode())
 
 
 def missing_checkpoint(model: str, dataset: str, where: Path | None = None) -> UserInputError:
