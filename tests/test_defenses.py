@@ -190,7 +190,7 @@ def test_mnist_zoo_has_every_defense():
 
     zoo = zoo_models("mnist")
     # the other two noise levels of the gaussian family are digits-only (README, Certified robustness)
-    digits_only = {"snn-mlp", "smooth-snn-s0.5", "smooth-snn-s1", *EVENT_ONLY}  # mnist-events: not trained yet (README)
+    digits_only = {"snn-mlp", "smooth-snn-s0.5", "smooth-snn-s1", *EVENT_ONLY}  # EVENT_ONLY: on the event zoos (test_events)
     missing = [m for m in list_models() if m not in digits_only and m not in zoo]
     assert not missing, f"no MNIST checkpoint for {missing}"
     families = {get_model_entry(m).defense for m in list_models() if m not in EVENT_ONLY}

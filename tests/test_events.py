@@ -262,3 +262,29 @@ def test_missing_cifar10_dvs_names_the_class_folders(tmp_path, capsys):
                  "--zoo-dir", str(tmp_path / "zoo"), "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and "<class>/*.aedat4" in err and err.count("\n") == 1 and not (tmp_path / "zoo").exists()
+
+
+#: The event track of the zoo: the undefended CNN, adversarial training in frame space and
+#: the event-specific filter, on the embedded and on the MNIST-simulated recordings.
+EVENT_ZOO = ("snn-cnn", "at-snn", "denoise-snn")
+
+
+@pytest.mark.artifacts
+@pytest.mark.parametrize("dataset", ["digits-events", "mnist-events"])
+def test_event_zoo_has_its_models_with_rows_in_both_threat_models(dataset):
+    """Every event model has a card trained on ``dataset`` and committed rows: ``standard`` in
+    frame space (Linf 8/255) and under the events budget, and the random-flip baseline at the
+    same K, which never beats the gradient attack (the README's "Event data" table)."""
+    from robustbench_snn.leaderboard import default_path, read
+    from robustbench_snn.zoo import read_card
+
+    frames, flips = read(default_path(dataset, "linf")), read(default_path(dataset, "events"))
+    for model in EVENT_ZOO:
+        card = read_card(model, dataset)
+        assert card["dataset"] == dataset and card["encoder"].startswith("events"), model
+        frame_row = frames[(frames.model == model) & (frames.attack == "standard") & ((frames.eps - 8 / 255).abs() < 1e-6)]
+        assert len(frame_row) == 1, f"{dataset} {model}: no frame-space standard row"
+        mine = flips[flips.model == model].set_index("attack")
+        assert {"standard", "random-flip"} <= set(mine.index), f"{dataset} {model}: missing an events row"
+        assert mine.loc["standard", "eps"] == mine.loc["random-flip", "eps"]
+        assert mine.loc["standard", "robust_acc"] <= mine.loc["random-flip", "robust_acc"]
