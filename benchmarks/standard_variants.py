@@ -1,0 +1,72 @@
+"""Variants of the standard evaluation's surrogate member, measured where ``standard`` trails
+``ensemble19`` (issue 17, item 2: measure before making ``standard`` stronger).
+
+Runs the white-box members of ``standard`` per example in their order -- APGD-CE, APGD-T,
+the surrogate sweep plus RGA, ASSG -- each on the examples still robust, with the sweep
+member as ``--sweep-attack`` (``pgd``: today's PGD-10; ``apgd-ce``: APGD-CE at the
+ensemble's APGD budget) under ``--surrogates`` (default: today's four). Prints the robust
+accuracy after each member, the seconds and the counted passes; nothing is written to a
+leaderboard. Eager, one process; compare the final number with the model's
+``ensemble19`` row.
+
+    .venv/bin/python benchmarks/standard_variants.py --model qcfs-snn --eps 0.1 --sweep-attack apgd-ce \\
+        --surrogates pcw:1 exp-d:1 exp:2 rect:2 ste
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+import torch
+
+from robustbench_snn.api import parse_eps
+from robustbench_snn.attacks.sapgd import assg_config, assg_sapgd
+from robustbench_snn.cost import counting_passes
+from robustbench_snn.data import load_dataset
+from robustbench_snn.harness import AttackConfig, evaluate
+from robustbench_snn.standard import APGD_STEPS, STANDARD_SURROGATES
+from robustbench_snn.surrogate import Surrogate
+from robustbench_snn.zoo import load_checkpoint
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="qcfs-snn")
+    parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--eps", default="0.1")
+    parser.add_argument("--n-examples", type=int, default=500)
+    parser.add_argument("--sweep-attack", choices=("pgd", "apgd-ce"), default="pgd")
+    parser.add_argument("--surrogates", nargs="+", default=list(STANDARD_SURROGATES))
+    args = parser.parse_args()
+
+    model = load_checkpoint(args.model, args.dataset)[0].eval()
+    data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
+    first = AttackConfig("apgd-ce", "linf", parse_eps(args.eps, "linf"), APGD_STEPS, None, 1)
+    sweep = first if args.sweep_attack == "apgd-ce" else dataclasses.replace(first, attack="pgd", steps=10)
+    kw = {"quiet": True, "seed": 0}
+    start = time.perf_counter()
+    with counting_passes(model) as passes:
+        robust = evaluate(model, data, first, **kw).robust_per_example.clone()
+        print(f"apgd-ce            {robust.mean():.2%}", flush=True)
+
+        def member(label: str, run) -> None:
+            alive = robust.nonzero().flatten()
+            if len(alive):
+                robust[alive] = torch.minimum(robust[alive], run(data.subset(alive)))
+            print(f"{label:18s} {robust.mean():.2%}", flush=True)
+
+        member("apgd-t", lambda d: evaluate(model, d, dataclasses.replace(first, attack="apgd-t"), **kw).robust_per_example)
+        for sg in args.surrogates:
+            member(f"{sweep.attack} {sg}", lambda d, sg=sg: evaluate(model, d, sweep, surrogate=Surrogate.parse(sg), **kw).robust_per_example)
+        member(f"{sweep.attack} rga", lambda d: evaluate(model, d, dataclasses.replace(sweep, grad="rga"), **kw).robust_per_example)
+        member("assg", lambda d: evaluate(model, d, assg_config(first), attack_fn=assg_sapgd, label="assg", **kw).robust_per_example)
+    n = len(data)
+    print(f"final {robust.mean():.2%} on {n} examples in {time.perf_counter() - start:.0f} s; "
+          f"passes per example {passes.forward / n:.1f} forward, {passes.backward / n:.1f} backward")
+
+
+if __name__ == "__main__":
+    main()
