@@ -19,14 +19,12 @@ import argparse
 import dataclasses
 import time
 
-import torch
-
 from robustbench_snn.api import parse_eps
 from robustbench_snn.attacks.sapgd import assg_config, assg_sapgd
 from robustbench_snn.cost import counting_passes
 from robustbench_snn.data import load_dataset
 from robustbench_snn.harness import AttackConfig, evaluate
-from robustbench_snn.standard import APGD_STEPS, STANDARD_SURROGATES
+from robustbench_snn.standard import APGD_STEPS, STANDARD_SURROGATES, Ledger
 from robustbench_snn.surrogate import Surrogate
 from robustbench_snn.zoo import load_checkpoint
 
@@ -49,24 +47,19 @@ def main() -> None:
     kw = {"quiet": True, "seed": 0}
     start = time.perf_counter()
     with counting_passes(model) as passes:
-        robust = evaluate(model, data, first, **kw).robust_per_example.clone()
-        print(f"apgd-ce            {robust.mean():.2%}", flush=True)
-
-        def member(label: str, run) -> None:
-            alive = robust.nonzero().flatten()
-            if len(alive):
-                robust[alive] = torch.minimum(robust[alive], run(data.subset(alive)))
-            print(f"{label:18s} {robust.mean():.2%}", flush=True)
-
-        member("apgd-t", lambda d: evaluate(model, d, dataclasses.replace(first, attack="apgd-t"), **kw).robust_per_example)
-        for sg in args.surrogates:
-            member(f"{sweep.attack} {sg}", lambda d, sg=sg: evaluate(model, d, sweep, surrogate=Surrogate.parse(sg), **kw).robust_per_example)
-        member(f"{sweep.attack} rga", lambda d: evaluate(model, d, dataclasses.replace(sweep, grad="rga"), **kw).robust_per_example)
-        member("assg", lambda d: evaluate(model, d, assg_config(first), attack_fn=assg_sapgd, label="assg", **kw).robust_per_example)
+        ledger = Ledger.first(data, "apgd-ce", evaluate(model, data, first, **kw))  # standard's per-example chain
+        members = [("apgd-t", lambda d: evaluate(model, d, dataclasses.replace(first, attack="apgd-t"), **kw))]
+        members += [(f"{sweep.attack} {sg}", lambda d, sg=sg: evaluate(model, d, sweep, surrogate=Surrogate.parse(sg), **kw))
+                    for sg in args.surrogates]
+        members += [(f"{sweep.attack} rga", lambda d: evaluate(model, d, dataclasses.replace(sweep, grad="rga"), **kw)),
+                    ("assg", lambda d: evaluate(model, d, assg_config(first), attack_fn=assg_sapgd, label="assg", **kw))]
+        print(f"{'apgd-ce':18s} {ledger.robust.mean():.2%}", flush=True)
+        for label, run in members:
+            ledger.add(label, lambda d, run=run: run(d).robust_per_example)
+            print(f"{label:18s} {ledger.robust.mean():.2%}", flush=True)
     n = len(data)
-    print(f"final {robust.mean():.2%} on {n} examples in {time.perf_counter() - start:.0f} s; "
+    print(f"final {ledger.robust.mean():.2%} on {n} examples in {time.perf_counter() - start:.0f} s; "
           f"passes per example {passes.forward / n:.1f} forward, {passes.backward / n:.1f} backward")
-
 
 if __name__ == "__main__":
     main()

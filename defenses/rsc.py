@@ -34,7 +34,6 @@ class RSC(Defense):
 
 
 @torch.no_grad()
-@torch.no_grad()
 def vote_counts(
     model: nn.Module, x: torch.Tensor, draws: int, seed: int, num_classes: int | None = None, ids: torch.Tensor | None = None,
     batch_size: int = 250,
