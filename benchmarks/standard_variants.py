@@ -36,8 +36,10 @@ def main() -> None:
     parser.add_argument("--data-dir")
     parser.add_argument("--eps", default="0.1")
     parser.add_argument("--n-examples", type=int, default=500)
-    parser.add_argument("--sweep-attack", choices=("pgd", "apgd-ce"), default="pgd")
+    parser.add_argument("--sweep-attack", choices=("pgd", "apgd-ce", "none"), default="pgd")
     parser.add_argument("--surrogates", nargs="+", default=list(STANDARD_SURROGATES))
+    parser.add_argument("--after-assg", nargs="*", default=[], metavar="SURROGATE",
+                        help="APGD-CE under each of these surrogates, after ASSG (on its survivors)")
     args = parser.parse_args()
 
     model = load_checkpoint(args.model, args.dataset)[0].eval()
@@ -49,10 +51,13 @@ def main() -> None:
     with counting_passes(model) as passes:
         ledger = Ledger.first(data, "apgd-ce", evaluate(model, data, first, **kw))  # standard's per-example chain
         members = [("apgd-t", lambda d: evaluate(model, d, dataclasses.replace(first, attack="apgd-t"), **kw))]
-        members += [(f"{sweep.attack} {sg}", lambda d, sg=sg: evaluate(model, d, sweep, surrogate=Surrogate.parse(sg), **kw))
-                    for sg in args.surrogates]
-        members += [(f"{sweep.attack} rga", lambda d: evaluate(model, d, dataclasses.replace(sweep, grad="rga"), **kw)),
-                    ("assg", lambda d: evaluate(model, d, assg_config(first), attack_fn=assg_sapgd, label="assg", **kw))]
+        if args.sweep_attack != "none":
+            members += [(f"{sweep.attack} {sg}", lambda d, sg=sg: evaluate(model, d, sweep, surrogate=Surrogate.parse(sg), **kw))
+                        for sg in args.surrogates]
+            members += [(f"{sweep.attack} rga", lambda d: evaluate(model, d, dataclasses.replace(sweep, grad="rga"), **kw))]
+        members += [("assg", lambda d: evaluate(model, d, assg_config(first), attack_fn=assg_sapgd, label="assg", **kw))]
+        members += [(f"apgd-ce {sg}", lambda d, sg=sg: evaluate(model, d, first, surrogate=Surrogate.parse(sg), **kw))
+                    for sg in args.after_assg]
         print(f"{'apgd-ce':18s} {ledger.robust.mean():.2%}", flush=True)
         for label, run in members:
             ledger.add(label, lambda d, run=run: run(d).robust_per_example)

@@ -265,7 +265,7 @@ def register_composite(name: str, help: str):
     return deco
 
 
-@register_composite("standard", "APGD-CE, APGD-T, PGD under 4 surrogates + RGA, ASSG + SA-PGD, Square, transfers; per example")
+@register_composite("standard", "APGD-CE, APGD-T, PGD under 4 surrogates + RGA, ASSG + SA-PGD, APGD-CE under 5 surrogate families + RGA, Square, transfers; per example")
 def run_standard(run: Run) -> Outcome:
     """The standard ensemble (:func:`.standard.standard_evaluation`), members counted per example."""
     from .standard import APGD_STEPS, standard_evaluation
@@ -459,10 +459,10 @@ def benchmark(
     # --- run (the model and the transfer sources on the compiled path) --------------
     stats = CompileStats(compile)
     numel = data.x[0].numel()
-    work = n_total * eot * gradient_steps(attack, cfg, sweep) * numel
-    compile_mode = worth_compiling(compile, work)
+    work, graphs = n_total * eot * gradient_steps(attack, cfg, sweep) * numel, expected_graphs(attack, sweep)
+    compile_mode = worth_compiling(compile, work, graphs)
     if compile_mode != compile:
-        stats.skipped = skipped_reason(work)
+        stats.skipped = skipped_reason(work, graphs)
     # transfer sources are attacked for cfg.steps PGD steps, one draw: their own decision
     source_mode = worth_compiling(compile, n_total * cfg.steps * numel)
     with ExitStack() as stack:
@@ -512,11 +512,12 @@ def gradient_steps(attack: str, cfg, sweep: bool = False) -> int:
     if sweep:
         return len(sweep_surrogates()) * gradient_steps(attack, cfg)
     if attack == "standard":
-        from .standard import APGD_STEPS, STANDARD_SURROGATES
+        from .standard import APGD_STEPS, APGD_SURROGATES, STANDARD_SURROGATES
 
         apgd = expected_ticks("apgd-ce", APGD_STEPS, cfg.eot) + expected_ticks("apgd-t", APGD_STEPS, cfg.eot)
-        # the surrogate sweep, two transfers, ASSG
-        return apgd + (len(STANDARD_SURROGATES) + 2) * cfg.steps + gradient_steps("assg", cfg)
+        apgd_surrogates = (len(APGD_SURROGATES) + 1) * expected_ticks("apgd-ce", APGD_STEPS, cfg.eot)
+        # the surrogate sweep, two transfers, ASSG, APGD-CE under the surrogate families
+        return apgd + (len(STANDARD_SURROGATES) + 2) * cfg.steps + gradient_steps("assg", cfg) + apgd_surrogates
     if attack == "assg":
         from robustbench_snn.attacks.sapgd import ASSG_STEPS
 
@@ -527,6 +528,30 @@ def gradient_steps(attack: str, cfg, sweep: bool = False) -> int:
 
         return (len(SURROGATE_ESTIMATORS) + len(RATE_ESTIMATORS)) * sum(expected_ticks(loss, APGD_STEPS, cfg.eot) for loss in LOSSES)
     return 0 if attack == "square" else expected_ticks(attack, cfg.steps, cfg.eot)
+
+
+def expected_graphs(attack: str, sweep: bool = False) -> int:
+    """Graphs ``compile="auto"`` would compile for ``attack``: one gradient graph per surrogate
+    family and rate-gradient mode it differentiates through (a new width reuses its family's
+    graph; the model's own surrogate counted apart), plus the frozen inference graph."""
+    from .surrogate import Surrogate
+
+    def families(specs) -> int:
+        return len({Surrogate.parse(str(spec)).name for spec in specs})
+
+    if sweep:
+        from .harness import sweep_surrogates
+
+        return families(sweep_surrogates()) + 1
+    if attack == "standard":
+        from .standard import APGD_SURROGATES, STANDARD_SURROGATES
+
+        return 1 + families(STANDARD_SURROGATES + APGD_SURROGATES) + 1 + 1  # own, the sweeps, rga, inference
+    if attack == "ensemble19":
+        from .ensemble19 import RATE_ESTIMATORS, SURROGATE_ESTIMATORS
+
+        return families(SURROGATE_ESTIMATORS) + len(RATE_ESTIMATORS) + 1
+    return 2
 
 
 #: Registered attacks that follow the input gradient (the rest are black-box).

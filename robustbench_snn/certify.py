@@ -339,7 +339,7 @@ def certify_model(model: nn.Module, mechanism: Mechanism, data, cfg: CertifyConf
     """Certify every example of ``data`` (:func:`certify_dataset`), then attack the certified
     ones inside their balls (:func:`crosscheck`), the model's passes through the compiled
     path (:mod:`.compiled`, ``compile`` in ``auto|on|off``; inference graphs; ``auto``
-    compiles when examples x draws x input values reaches ``AUTO_MIN_WORK``). ``progress``
+    compiles when examples x draws x input values reaches twice ``AUTO_MIN_WORK_PER_GRAPH``). ``progress``
     shows a bar of certified examples with its ETA on stderr."""
     from tqdm import tqdm
 

@@ -63,11 +63,15 @@ COMPILE_MODES = ("auto", "on", "off")
 #: Batch sizes are padded up to a multiple of this before a compiled call.
 BATCH_MULTIPLE = 16
 #: ``auto`` compiles only an evaluation whose expected attack work -- examples x EOT copies x
-#: gradient steps x input values -- reaches this. Compiling costs 20-80 s per graph on 2 cores
-#: (cold cache) and saves about 60% of each eager gradient (benchmarks/compile_speed.py): a
-#: digits PGD row (360 x 10 x 64 = 230k) or a test run stays eager, the digits rsc-snn standard
-#: evaluation (about 25M) and every MNIST standard evaluation (about 860M) compile.
-AUTO_MIN_WORK = 10_000_000
+#: gradient steps x input values -- reaches this per graph it will compile. Compiling costs
+#: 20-80 s per graph on 2 cores (cold cache) and saves about 60% of each eager gradient
+#: (benchmarks/compile_speed.py), so the work must pay for every graph: a single attack compiles
+#: two (a gradient and a frozen inference graph), the standard evaluation one gradient graph per
+#: surrogate family and gradient mode it uses (about nine). Measured: the digits qcfs-snn
+#: standard evaluation at 0.1 (12.5M of work) compiled 8 graphs in 291 of its 445 s; a digits
+#: PGD row (360 x 10 x 64 = 230k) or a test run stays eager, the digits rsc-snn standard
+#: evaluation (EOT 10, about 125M) and every MNIST standard evaluation (about 300M) compile.
+AUTO_MIN_WORK_PER_GRAPH = 5_000_000
 #: Wait before the one retry of a failed compile (another process finishing a cached kernel).
 RETRY_SECONDS = 2.0
 #: Graphs per compiled function kept by dynamo (one per surrogate and gradient mode
@@ -214,14 +218,15 @@ def pad_batch(x: torch.Tensor, batch_dim: int) -> torch.Tensor:
     return x.contiguous()
 
 
-def worth_compiling(mode: str, work: int) -> str:
-    """The mode to run: ``auto`` becomes ``off`` for less than :data:`AUTO_MIN_WORK` of
-    attack work, where compiling would cost more than it saves."""
-    return "off" if mode == "auto" and work < AUTO_MIN_WORK else mode
+def worth_compiling(mode: str, work: int, graphs: int = 2) -> str:
+    """The mode to run: ``auto`` becomes ``off`` for less than :data:`AUTO_MIN_WORK_PER_GRAPH`
+    of attack work per graph to compile, where compiling would cost more than it saves."""
+    return "off" if mode == "auto" and work < AUTO_MIN_WORK_PER_GRAPH * graphs else mode
 
 
-def skipped_reason(work: int) -> str:
-    return f"attack work {work:.3g} < {AUTO_MIN_WORK:.0e} (examples x EOT x gradient steps x input values): eager is faster"
+def skipped_reason(work: int, graphs: int = 2) -> str:
+    return (f"attack work {work:.3g} < {AUTO_MIN_WORK_PER_GRAPH:.0e} x {graphs} graphs "
+            "(examples x EOT x gradient steps x input values, per graph to compile): eager is faster")
 
 
 def compilable_parts(model: nn.Module, mode: str) -> list[tuple[str, nn.Module, int]]:

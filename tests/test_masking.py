@@ -99,3 +99,28 @@ def test_survivors_only_reuses_known_scores_and_skips_broken_examples(digits_tes
     out = _on_survivors(robust, data, run, known=torch.tensor([0.0, 1.0]))
     assert seen == [[data.y[2].item(), data.y[3].item(), data.y[5].item()]]  # not 0-1 (known), not 4 (broken)
     assert out.tolist() == [0.0, 0.0, 0.5, 0.5, 0.0, 0.5]
+
+
+def test_chained_estimators_give_the_worst_case_of_running_each_on_everything(zoo_snn_cnn, digits_test):
+    """The worst-surrogate and apgd-surrogates members chain their estimators: each runs only on
+    the examples the previous ones left robust, and the result is the per-example minimum of
+    running every estimator on all the examples (per-example streams), for fewer examples attacked."""
+    from robustbench_snn.standard import _chained
+    from robustbench_snn.surrogate import Surrogate
+
+    data = digits_test.head(40)
+    cfg = AttackConfig("pgd", eps=0.1, steps=3)
+    seen: list[list[int]] = []
+
+    def run(spec):
+        def attack(d):
+            seen.append(d.example_ids.tolist())
+            return evaluate(zoo_snn_cnn, d, cfg, surrogate=Surrogate.parse(spec), quiet=True).robust_per_example
+        return attack
+
+    specs = ("atan:1", "pcw:1", "rect:2")
+    everywhere = torch.stack([run(s)(data) for s in specs]).min(0).values
+    seen.clear()
+    chained = _chained(data, [run(s) for s in specs])
+    assert torch.equal(chained, everywhere) and 0 < chained.sum() < len(data)
+    assert len(seen) == 3 and len(seen[0]) == len(data) and len(seen[2]) < len(data)  # later estimators see survivors only
