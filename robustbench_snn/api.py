@@ -99,6 +99,25 @@ class BenchmarkResult:
         row.update(extra)
         return row
 
+    def per_example_table(self, example_ids: torch.Tensor, labels: torch.Tensor):
+        """One line per evaluated example, in order: ``example`` (its index in the split),
+        ``label``, ``clean`` and ``robust`` (fractions of the scoring draws that predicted the
+        label; 0 or 1 for a deterministic model) and, for a composite attack, ``acc_<member>``:
+        the per-example scores behind the row's column of that name. Each column's mean x 100
+        is the row's number, so a subset's accuracy (the first 500 images, the images one
+        member broke) can be read off without re-running the attack."""
+        import pandas as pd
+
+        if self.clean_per_example is None or self.robust_per_example is None:
+            raise ValueError("this result holds no per-example scores")
+        table = {
+            "example": example_ids.cpu().long().numpy(), "label": labels.cpu().long().numpy(),
+            "clean": self.clean_per_example.cpu().double().numpy(), "robust": self.robust_per_example.cpu().double().numpy(),
+        }
+        if self.settings["attack"] in COMPOSITE_ATTACKS:
+            table.update({f"acc_{k}": v.cpu().double().numpy() for k, v in self.per_attack_per_example.items()})
+        return pd.DataFrame(table)
+
 
 def parse_eps(value: float | str | None, threat_model: str, name: str = "eps") -> float:
     """``8/255``, ``'8/255'``, ``0.03`` or ``None`` (the threat model's default) -> float >= 0;

@@ -148,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=_positive_int("--batch-size"), default=BATCH_SIZE)
     e.add_argument("--out", default=None, help="leaderboard CSV (default leaderboards/<dataset>_<norm>.csv)")
     e.add_argument("--no-save", action="store_true", help="print the result without writing the leaderboard")
+    e.add_argument("--per-example", default=None, metavar="DIR", help="also write each example's clean, robust and per-member scores to a CSV in DIR (named after the row)")
     e.add_argument("--force", action="store_true", help="let a row evaluated on fewer examples replace one evaluated on more")
     e.add_argument("--compile", default="auto", help="auto (default: attack gradients of known architectures through torch.compile), on (also a foreign model's forward), off (eager, the reference path)")
     _common(e)
@@ -430,7 +431,8 @@ def cmd_eval(args) -> int:
     """Load zoo checkpoint(s), :func:`~robustbench_snn.api.benchmark` each, upsert the rows."""
     from .api import possible_surrogate_attack_labels
     from .data import load_dataset
-    from .leaderboard import check_writable, default_path, refuse_smaller, upsert
+    from .atomic import atomic_write_bytes
+    from .leaderboard import check_folder_writable, check_writable, default_path, per_example_name, refuse_smaller, upsert
     from .provenance import git_commit
     from .api import DEFAULT_EPS_TEXT
 
@@ -442,6 +444,9 @@ def cmd_eval(args) -> int:
     out = Path(args.out) if args.out else default_path(args.dataset, args.norm)
     if not args.no_save:
         check_writable(out, "--out")
+    per_example_dir = Path(args.per_example) if args.per_example is not None else None
+    if per_example_dir is not None:
+        check_folder_writable(per_example_dir, "--per-example")
     commit = git_commit()  # taken before the (long) evaluation, like the code it describes
     data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
     for name in models:
@@ -453,11 +458,17 @@ def cmd_eval(args) -> int:
         _say(args.quiet, f"{name} on {args.dataset} ({len(data)} examples): {args.attack} {args.norm} eps={eps_text} steps={args.steps} surrogate={args.surrogate or 'own'} grad={args.grad}")
         result = spec.run(model, card, data, device=device, progress=not args.quiet)
         _print_result(result, eps_text)
-        if args.no_save:
-            continue
         s = result.settings
-        upsert(out, result.row(command=spec.command(s["eot"], s["draws"], len(data)), commit=commit), force=args.force)
-        print(f"leaderboard row written to {out}")
+        row = result.row(command=spec.command(s["eot"], s["draws"], len(data)), commit=commit)
+        if not args.no_save:
+            upsert(out, row, force=args.force)
+            print(f"leaderboard row written to {out}")
+        if per_example_dir is not None:
+            per_example_dir.mkdir(parents=True, exist_ok=True)
+            path = per_example_dir / per_example_name(row)
+            table = result.per_example_table(data.example_ids, data.y)
+            atomic_write_bytes(path, table.to_csv(index=False, float_format="%.6g").encode())
+            print(f"per-example scores written to {path}")
     return 0
 
 

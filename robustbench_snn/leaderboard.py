@@ -95,6 +95,29 @@ def check_writable(path: Path, flag: str) -> None:
         raise UserInputError(f"{flag} {str(path)!r} cannot be written (no permission, or a file stands where a folder should)")
 
 
+def per_example_name(row: dict[str, Any]) -> str:
+    """The file name of a row's per-example scores (``rbsnn eval --per-example DIR``): every
+    field of the row's key, so two rows never share a file, with ``/`` and ``:`` (``8/255``,
+    ``atan:1``) made safe for any file system."""
+    import re
+
+    k = round(float(row["eps"]) * 255)
+    eps = f"{k}-255" if 0 < float(row["eps"]) < 1 and abs(float(row["eps"]) * 255 - k) < 1e-3 else f"{float(row['eps']):g}"
+    parts = [row["dataset"], row["model"], f"T{row['T']}", row["norm"], f"eps{eps}", row["attack"], row["surrogate_attack"], row["grad"]]
+    return re.sub(r"[^A-Za-z0-9._+-]", "-", "_".join(str(p) for p in parts)) + ".csv"
+
+
+def check_folder_writable(path: Path, flag: str) -> None:
+    """Fail before any work unless ``path`` is, or can be made, a writable folder."""
+    import os
+
+    if path.exists() and not path.is_dir():
+        raise UserInputError(f"{flag} {str(path)!r} is a file; give a folder")
+    parent = next((p for p in [path, *path.parents] if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise UserInputError(f"{flag} {str(path)!r} cannot be written (no permission, or a file stands where a folder should)")
+
+
 class SmallerRunError(UserInputError):
     """A row from fewer examples would replace one from more (pass ``force=True`` / ``--force``)."""
 

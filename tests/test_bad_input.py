@@ -37,6 +37,7 @@ CASES = [
     (["list", "--dataset", "nope"], "unknown dataset 'nope'; valid:"),
     (["eval", "--model", "ann-cnn", "--T", "4"], "cannot build 'ann-cnn' with {'T': 4}"),
     (["eval", "--model", "snn-cnn", "--zoo-dir", str(ROOT / "README.md")], "is a file, not a folder"),
+    (["eval", "--model", "snn-mlp", "--per-example", str(ROOT / "README.md")], "--per-example " + repr(str(ROOT / "README.md")) + " is a file; give a folder"),
     (["train", "--model", "snn-mlp", "--defense", "pgd-at", "--defense-param", "eps=-1"], "bad --defense-param eps=-1.0 for defense 'pgd-at'"),
     (["train", "--model", "snn-mlp", "--defense", "pgd-at", "--defense-param", "eps=nan"], "bad --defense-param eps=nan"),
     (["train", "--model", "snn-mlp", "--defense", "pgd-at", "--defense-param", "steps=0"], "steps must be >= 1, got 0"),

@@ -88,6 +88,36 @@ def test_row_command_reproduces_the_row(capsys, tmp_path):
     assert (again.clean_acc, again.robust_acc) == (row.clean_acc, row.robust_acc)
 
 
+def test_per_example_scores_average_to_the_row(capsys, tmp_path):
+    """--per-example writes one line per image whose column means are the row's numbers (a
+    stochastic model: scores are fractions of draws), and a composite attack's members too."""
+    from robustbench_snn.data import load_dataset
+    from robustbench_snn.leaderboard import per_example_name
+
+    out, folder = tmp_path / "lb.csv", tmp_path / "per-example"
+    args = ["eval", "--model", "rsc-snn", "--attack", "pgd", "--n-examples", "30", "--steps", "2", "--eot", "2", "--draws", "3",
+            "--out", str(out), "--per-example", str(folder), "--quiet"]
+    assert run(capsys, *args)[0] == 0
+    row = pd.read_csv(out).iloc[0]
+    path = folder / per_example_name(row.to_dict())
+    assert path.name == "digits_rsc-snn_T8_linf_eps8-255_pgd_atan-1_bptt.csv"
+    table = pd.read_csv(path)
+    assert list(table.example) == list(range(30))
+    assert list(table.label) == load_dataset("digits", "test").y[:30].tolist()
+    for column in ("clean", "robust"):  # fractions of 3 scoring draws
+        assert ((3 * table[column]).round() - 3 * table[column]).abs().max() < 1e-4
+    assert (table.robust <= table.clean + 1e-9).all()
+    assert round(100 * table.clean.mean(), 2) == row.clean_acc and round(100 * table.robust.mean(), 2) == row.robust_acc
+
+    args = ["eval", "--model", "ann-cnn", "--attack", "ensemble19", "--eps", "0.1", "--n-examples", "24", "--no-save",
+            "--per-example", str(folder), "--quiet"]
+    code, stdout, _ = run(capsys, *args)
+    assert code == 0 and not out.with_name("digits_linf.csv").exists()
+    table = pd.read_csv(folder / "digits_ann-cnn_T0_linf_eps0.1_ensemble19_ensemble19_bptt.csv")
+    member = f"{100 * table.acc_own.mean():.2f}%"
+    assert member in stdout and table.robust.mean() <= table.acc_own.mean() < table.clean.mean()
+
+
 def test_train_then_eval_then_leaderboard(capsys, tmp_path):
     zoo = tmp_path / "zoo"
     code, out, _ = run(capsys, "train", "--model", "snn-mlp", "--epochs", "2", "--n-train", "300", "--T", "2", "--zoo-dir", str(zoo), "--quiet")
