@@ -60,7 +60,7 @@ def main() -> None:
                     for sg in args.after_assg]
         print(f"{'apgd-ce':18s} {ledger.robust.mean():.2%}", flush=True)
         for label, run in members:
-            ledger.add(label, lambda d, run=run: run(d).robust_per_example)
+            ledger.add(label, run)
             print(f"{label:18s} {ledger.robust.mean():.2%}", flush=True)
     n = len(data)
     print(f"final {ledger.robust.mean():.2%} on {n} examples in {time.perf_counter() - start:.0f} s; "

@@ -94,13 +94,13 @@ def ensemble19_evaluation(model: nn.Module, data, cfg: AttackConfig, *, draws: i
     clean, max_distance = first.clean_per_example, first.max_distance
     ledger = Ledger.first(data, label, first)
     for label, member, surrogate, name in rest:
-        ledger.add(label, lambda d, m=member, s=surrogate, name=name: evaluate(model, d, m, surrogate=s, label=name, **kw).robust_per_example)
-    robust = ledger.robust
+        ledger.add(label, lambda d, m=member, s=surrogate, name=name: evaluate(model, d, m, surrogate=s, label=name, **kw))
+    robust = ledger.final(model, clean, draws, seed)
     params = {
         "ensemble19": {
             "estimators": [label for label, _, _ in chosen], "losses": list(LOSSES), "steps": APGD_STEPS,
             "restarts": 1, "eot": cfg.eot, **({"skipped": skipped} if skipped else {}),
         }
     }
-    result = EvalResult(clean.mean().item(), robust.mean().item(), clean, robust, max_distance, time.perf_counter() - start)
+    result = EvalResult(clean.mean().item(), robust.mean().item(), clean, robust, max_distance, time.perf_counter() - start, ledger.inputs)
     return EnsembleResult(result, ledger.after, ledger.seconds, params)

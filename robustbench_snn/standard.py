@@ -46,7 +46,7 @@ from robustbench_snn.attacks.pgd import pgd
 from robustbench_snn.attacks.sapgd import assg_config, assg_params, assg_sapgd
 from robustbench_snn.attacks.transfer import transfer_from
 
-from .harness import AttackConfig, EvalResult, accuracies, evaluate
+from .harness import AttackConfig, EvalResult, accuracies, evaluate, held_out_scores
 from .masking import EVIDENCE_EXAMPLES, MaskingEvidence, gather_evidence, masking_flags
 from .surrogate import Surrogate
 
@@ -92,49 +92,78 @@ def transfer_source_names(target: str, candidates: Mapping[str, Sequence[str]] =
 class Ledger:
     """The per-example worst case over members run in order, each only on the examples
     still (partly) robust (:func:`_on_survivors`); ``after`` holds the per-example
-    scores after each member joined (non-increasing), ``seconds`` each member's time."""
+    scores after each member joined (non-increasing), ``seconds`` each member's time,
+    ``inputs`` each example's input with the lowest score so far (its clean input until a
+    member lowers the score), which :meth:`final` scores again with held-out draws.
+
+    A member is ``run(subset) -> EvalResult`` (its ``robust_per_example`` and ``x_adv``)."""
 
     data: object
     robust: torch.Tensor
+    inputs: torch.Tensor
     after: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @classmethod
+    def start(cls, data, robust: torch.Tensor) -> "Ledger":
+        """A ledger before any member: ``robust`` per example, every input still the clean one."""
+        return cls(data, robust, data.x.detach().to("cpu").clone())
+
+    @classmethod
     def first(cls, data, name: str, result: EvalResult) -> "Ledger":
         """The ledger after a first member ``name`` that ran on every example."""
-        return cls(data, result.robust_per_example, {name: result.robust_per_example}, {name: result.seconds})
+        ledger = cls.start(data, torch.ones(len(data)))
+        ledger.add(name, lambda d: result)
+        ledger.seconds[name] = result.seconds
+        return ledger
 
-    def add(self, name: str, run, known: torch.Tensor | None = None) -> None:
-        """Run ``run(subset) -> per-example scores`` as member ``name``."""
+    def add(self, name: str, run, known: EvalResult | None = None) -> None:
+        """Run ``run(subset) -> EvalResult`` as member ``name``."""
         t0 = time.perf_counter()
-        self.robust = _on_survivors(self.robust, self.data, run, known)
+        self.robust, self.inputs = _on_survivors(self.robust, self.inputs, self.data, run, known)
         self.after[name] = self.robust
         self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
 
+    def as_result(self, clean: torch.Tensor, max_distance: float, seconds: float) -> EvalResult:
+        """The worst case as the members found it (selection scores), with the chosen inputs."""
+        return EvalResult(clean.mean().item(), self.robust.mean().item(), clean, self.robust, max_distance, seconds, self.inputs)
 
-def _on_survivors(robust: torch.Tensor, data, run, known: torch.Tensor | None = None) -> torch.Tensor:
-    """Run ``run(subset) -> per-example scores`` only on examples still (partly) robust;
-    the others stay at 0. ``known`` holds this member's scores for the first
-    ``len(known)`` examples, already measured: those are not attacked again.
-    Returns the updated per-example worst case."""
+    def final(self, model: nn.Module, clean: torch.Tensor, draws: int, seed: int) -> torch.Tensor:
+        """Per-example robust scores to report: the chosen inputs scored again with held-out
+        draws (:func:`.harness.held_out_scores`) when scores are estimates (``draws > 1``),
+        at most the clean score; with one draw the selection scores, which are exact."""
+        if draws <= 1:
+            return self.robust
+        return torch.minimum(clean, held_out_scores(model, self.data, self.inputs, draws, seed))
+
+
+def _on_survivors(robust: torch.Tensor, inputs: torch.Tensor, data, run, known: EvalResult | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run ``run(subset) -> EvalResult`` only on examples still (partly) robust; the others
+    stay at 0. ``known`` holds this member's result on the first ``len(known)`` examples,
+    already measured: those are not attacked again. Returns the updated per-example worst
+    case and each example's input behind it."""
     scores = torch.zeros_like(robust)
-    head = len(known) if known is not None else 0
+    candidates = inputs.clone()
+    head = len(known.robust_per_example) if known is not None else 0
     if head:
-        scores[:head] = known
+        scores[:head], candidates[:head] = known.robust_per_example, known.x_adv
     alive = (robust[head:] > 0).nonzero().flatten() + head
     if len(alive):
-        scores[alive] = run(data.subset(alive))
-    return torch.minimum(robust, scores)
+        result = run(data.subset(alive))
+        scores[alive], candidates[alive] = result.robust_per_example, result.x_adv
+    taken = scores <= robust  # on a tie the member's own adversarial input, not an earlier one (or the clean one)
+    inputs = torch.where(taken.view(-1, *[1] * (inputs.dim() - 1)), candidates, inputs)
+    return torch.minimum(robust, scores), inputs
 
 
-def _chained(data, runs) -> torch.Tensor:
-    """Per-example worst case over ``runs`` (each ``subset -> per-example scores``), each run
-    only on the examples the previous ones left (partly) robust: the same scores as running
-    every one on all of ``data`` (per-example random streams), for fewer passes."""
-    sweep = Ledger(data, torch.ones(len(data)))
+def _chained(data, runs) -> EvalResult:
+    """Per-example worst case over ``runs`` (each ``subset -> EvalResult``), each run only on
+    the examples the previous ones left (partly) robust: the same scores as running every
+    one on all of ``data`` (per-example random streams), for fewer passes."""
+    sweep = Ledger.start(data, torch.ones(len(data)))
     for i, run in enumerate(runs):
         sweep.add(str(i), run)
-    return sweep.robust
+    return sweep.as_result(sweep.robust, 0.0, sum(sweep.seconds.values()))  # callers read its scores and inputs
 
 
 def standard_evaluation(
@@ -194,7 +223,7 @@ def standard_evaluation(
         params[first_name] = first_params
     else:
         clean = clean_scores(model, data, draws, seed)
-        ledger, max_distance = Ledger(data, clean.clone()), 0.0
+        ledger, max_distance = Ledger.start(data, clean.clone()), 0.0
         params["white-box members"] = {"skipped": "the model has no input gradient"}
     member = ledger.add
 
@@ -204,15 +233,15 @@ def standard_evaluation(
     def estimator_runs(member_cfg: AttackConfig, specs) -> list:
         """``subset -> scores`` of ``member_cfg`` under each surrogate of ``specs``, then under RGA
         where every neuron supports it."""
-        runs = [lambda d, sg=Surrogate.parse(spec): evaluate(model, d, member_cfg, surrogate=sg, label=f"{member_cfg.attack} surrogate {sg}", **kw).robust_per_example
+        runs = [lambda d, sg=Surrogate.parse(spec): evaluate(model, d, member_cfg, surrogate=sg, label=f"{member_cfg.attack} surrogate {sg}", **kw)
                 for spec in specs]
         if rate_gradient:
-            runs.append(lambda d: evaluate(model, d, dataclasses.replace(member_cfg, grad="rga"), label=f"{member_cfg.attack} rga", **kw).robust_per_example)
+            runs.append(lambda d: evaluate(model, d, dataclasses.replace(member_cfg, grad="rga"), label=f"{member_cfg.attack} rga", **kw))
         return runs
 
     def worst_surrogate(d):
         if not neurons:
-            return evaluate(model, d, grad_cfg, **kw).robust_per_example
+            return evaluate(model, d, grad_cfg, **kw)
         return _chained(d, estimator_runs(grad_cfg, surrogates))
 
     def apgd_surrogates(d):
@@ -223,9 +252,9 @@ def standard_evaluation(
     # the subset first and the ensemble reuses their scores there (``known``) instead of
     # attacking it twice; per-example random streams make the scores the same.
     n = min(EVIDENCE_EXAMPLES, len(data))
-    alone: dict[str, torch.Tensor] = {}
+    alone: dict[str, EvalResult] = {}
 
-    def alone_on_head(name: str, run) -> torch.Tensor | None:
+    def alone_on_head(name: str, run) -> EvalResult | None:
         if not evidence:
             return None
         t0 = time.perf_counter()
@@ -234,14 +263,14 @@ def standard_evaluation(
         return alone[name]
 
     def assg(d):
-        return evaluate(model, d, assg_config(cfg), attack_fn=assg_sapgd, label="assg", **kw).robust_per_example
+        return evaluate(model, d, assg_config(cfg), attack_fn=assg_sapgd, label="assg", **kw)
 
     def blackbox(d):
-        return evaluate(model, d, dataclasses.replace(cfg, attack=blackbox_name), **kw).robust_per_example
+        return evaluate(model, d, dataclasses.replace(cfg, attack=blackbox_name), **kw)
 
     if whitebox:
         if not events:
-            member("apgd-t", lambda d: evaluate(model, d, dataclasses.replace(first_cfg, attack="apgd-t"), **kw).robust_per_example)
+            member("apgd-t", lambda d: evaluate(model, d, dataclasses.replace(first_cfg, attack="apgd-t"), **kw))
             params["apgd-t"] = {"steps": APGD_STEPS, "loss": "dlr-targeted", "targets": 3, "eot": cfg.eot, "grad": cfg.grad}
         member("worst-surrogate", worst_surrogate)
         params["worst-surrogate"] = {
@@ -259,17 +288,17 @@ def standard_evaluation(
     params[blackbox_name] = square_params(cfg.eot, seed) if not events else {"flips": int(cfg.eps), "seed": seed}
     craft = sparse_flip if events else pgd
     for name, source in sources.items():
-        member(name, lambda d, src=source, name=name: evaluate(model, d, grad_cfg, attack_fn=transfer_from(src, craft=craft), label=name, **kw).robust_per_example)
+        member(name, lambda d, src=source, name=name: evaluate(model, d, grad_cfg, attack_fn=transfer_from(src, craft=craft), label=name, **kw))
         params[name] = {"source": (source_names or {}).get(name, "?"), **grad_params, "eot": 1}
     found = None
     if evidence:
         t0 = time.perf_counter()
         found = gather_evidence(model, data, cfg, draws=draws, seed=seed)
-        alone_acc = accuracies(alone)  # the members run alone on the subset: the black box, and ASSG
+        alone_acc = accuracies({k: r.robust_per_example for k, r in alone.items()})  # the members run alone on the subset: the black box, and ASSG
         found.blackbox = {blackbox_name: alone_acc.pop(blackbox_name)}
         if whitebox:
             found.whitebox = {first_name: first.robust_per_example[:n].mean().item(), **alone_acc}
         ledger.seconds["masking-checks"] = time.perf_counter() - t0
-    robust = ledger.robust
-    result = EvalResult(clean.mean().item(), robust.mean().item(), clean, robust, max_distance, time.perf_counter() - start)
+    robust = ledger.final(model, clean, draws, seed)
+    result = EvalResult(clean.mean().item(), robust.mean().item(), clean, robust, max_distance, time.perf_counter() - start, ledger.inputs)
     return StandardResult(result, ledger.after, masking_flags(found) if found is not None else [], found, ledger.seconds, params)

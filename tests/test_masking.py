@@ -4,7 +4,7 @@ a masked model flagged and beaten by Square, survivors counted across every memb
 import pytest
 import torch
 
-from robustbench_snn.harness import AttackConfig, evaluate
+from robustbench_snn.harness import AttackConfig, EvalResult, evaluate
 from robustbench_snn.masking import MaskingEvidence, masking_flags
 
 
@@ -92,13 +92,21 @@ def test_survivors_only_reuses_known_scores_and_skips_broken_examples(digits_tes
     robust = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
     seen = []
 
+    def result(scores, inputs):
+        return EvalResult(0.0, 0.0, scores, scores, 0.0, 0.0, inputs)
+
     def run(subset):
         seen.append(subset.y.tolist())
-        return torch.full((len(subset),), 0.5)
+        return result(torch.full((len(subset),), 0.5), subset.x + 1)
 
-    out = _on_survivors(robust, data, run, known=torch.tensor([0.0, 1.0]))
+    inputs = data.x.clone()
+    known = result(torch.tensor([0.0, 1.0]), data.x[:2] + 2)
+    out, chosen = _on_survivors(robust, inputs, data, run, known=known)
     assert seen == [[data.y[2].item(), data.y[3].item(), data.y[5].item()]]  # not 0-1 (known), not 4 (broken)
     assert out.tolist() == [0.0, 0.0, 0.5, 0.5, 0.0, 0.5]
+    # each example keeps the input behind its lowest score: the known one for 0, the member's for 2, 3, 5
+    assert torch.equal(chosen[0], data.x[0] + 2) and torch.equal(chosen[1], data.x[1]) and torch.equal(chosen[4], data.x[4])
+    assert all(torch.equal(chosen[i], data.x[i] + 1) for i in (2, 3, 5))
 
 
 def test_chained_estimators_give_the_worst_case_of_running_each_on_everything(zoo_snn_cnn, digits_test):
@@ -115,12 +123,51 @@ def test_chained_estimators_give_the_worst_case_of_running_each_on_everything(zo
     def run(spec):
         def attack(d):
             seen.append(d.example_ids.tolist())
-            return evaluate(zoo_snn_cnn, d, cfg, surrogate=Surrogate.parse(spec), quiet=True).robust_per_example
+            return evaluate(zoo_snn_cnn, d, cfg, surrogate=Surrogate.parse(spec), quiet=True)
         return attack
 
     specs = ("atan:1", "pcw:1", "rect:2")
-    everywhere = torch.stack([run(s)(data) for s in specs]).min(0).values
+    everywhere = torch.stack([run(s)(data).robust_per_example for s in specs]).min(0).values
     seen.clear()
     chained = _chained(data, [run(s) for s in specs])
-    assert torch.equal(chained, everywhere) and 0 < chained.sum() < len(data)
+    assert torch.equal(chained.robust_per_example, everywhere) and 0 < everywhere.sum() < len(data)
+    # the chosen inputs earn the chosen scores (a deterministic model: scoring them again agrees)
+    rescored = evaluate(zoo_snn_cnn, data, cfg, attack_fn=lambda m, x, y, ball, **kw: chained.x_adv[:len(x)].to(x), quiet=True, batch_size=len(data))
+    assert torch.equal(rescored.robust_per_example, everywhere)
     assert len(seen) == 3 and len(seen[0]) == len(data) and len(seen[2]) < len(data)  # later estimators see survivors only
+
+
+def test_the_worst_case_of_a_stochastic_model_is_scored_again_with_held_out_draws(zoo_rsc_snn, zoo_snn_cnn, digits_test):
+    """Members that attack nothing (one noisy input moved by 1/255 at random) still lower a
+    Poisson model's per-example minimum over the shared scoring draws: selection, not attack. The
+    ledger's final scores re-score each example's chosen input with held-out draws, which
+    removes that; on a deterministic model (one draw) they are the selection scores."""
+    from robustbench_snn.harness import accuracy_per_example, held_out_scores
+    from robustbench_snn.standard import Ledger
+
+    data, draws = digits_test.head(120), 10
+    clean = accuracy_per_example(zoo_rsc_snn, data.x, data.y, draws, ids=data.example_ids, purpose="clean")
+
+    noisy = (data.x + 0.5 * (2 * torch.rand(data.x.shape, generator=torch.Generator().manual_seed(1)) - 1)).clamp(0, 1)  # uncertain inputs
+
+    def null_member(k):
+        def run(d):
+            gen = torch.Generator().manual_seed(k)
+            base = noisy[d.example_ids]
+            moved = (base + torch.randint(-1, 2, base.shape, generator=gen) / 255).clamp(0, 1)
+            scores = accuracy_per_example(zoo_rsc_snn, moved, d.y, draws, ids=d.example_ids, purpose="score")
+            return EvalResult(0.0, 0.0, clean, torch.minimum(clean[d.example_ids], scores), 0.0, 0.0, moved)
+        return run
+
+    ledger = Ledger.start(data, clean.clone())
+    for k in range(12):
+        ledger.add(str(k), null_member(k))
+    final = ledger.final(zoo_rsc_snn, clean, draws, seed=0)
+    one = torch.minimum(clean, held_out_scores(zoo_rsc_snn, data, null_member(0)(data).x_adv, draws))
+    assert ledger.robust.mean() < final.mean() - 0.02  # the minimum over 12 null members is biased low
+    assert abs(final.mean() - one.mean()) < 0.02  # held-out: what one null member scores
+    assert (final <= clean).all()
+
+    det = Ledger.start(data, torch.ones(len(data)))
+    det.add("pgd", lambda d: evaluate(zoo_snn_cnn, d, AttackConfig("pgd", eps=0.1, steps=2), quiet=True))
+    assert torch.equal(det.final(zoo_snn_cnn, torch.ones(len(data)), 1, seed=0), det.robust)
