@@ -175,29 +175,51 @@ def eps_label(eps: float) -> str:
 
 def peers(src: Sources, name: str) -> str:
     """``standard`` beside its peers, per zoo model and eps where a peer row exists: robust
-    accuracy and backward passes per example (— where the row predates the cost columns)."""
+    accuracy and backward passes per example (— where the row predates the cost columns), on
+    the images the peers ran on. Where ``standard`` ran on more (the MNIST rows: 1,000 images,
+    the peers the first 500), its accuracy on the peers' images is read from its per-example
+    file (``leaderboards/per_example/``, ``rbsnn eval --per-example``); without one the cell and
+    the gap are ``—``."""
     linf = src.board(name)
     rows_of = linf[linf.attack.isin(PEERS) & (linf.source == "zoo")].copy()
     rows_of["eps_key"] = rows_of.eps.round(5)
     rows = []
     for (model, eps), group in rows_of.groupby(["model", "eps_key"], sort=False):
         by = group.set_index("attack")
-        if not ({"ensemble19", "assg"} & set(by.index)):
+        found = {a: by.loc[a] for a in ("ensemble19", "assg") if a in by.index}
+        if not found:
             continue
+        images = int(min(r.n_examples for r in found.values()))
+        robust = {a: float(r.robust_acc) for a, r in found.items()}
+        if "standard" in by.index:
+            robust["standard"] = _accuracy_on_first(src, by.loc["standard"], images)
         cells = []
         for attack in PEERS:
-            if attack in by.index:
+            if attack in by.index and robust.get(attack) is not None:
                 r = by.loc[attack]
                 cost = "—" if pd.isna(r.bwd_per_example) else f"{r.bwd_per_example:,.0f}"
-                cells += [pct(r.robust_acc), cost]
+                cells += [pct(robust[attack]), cost]
             else:
                 cells += ["—", "—"]
-        found = [float(by.loc[a].robust_acc) for a in ("ensemble19", "assg") if a in by.index]
-        gap = float(by.loc["standard"].robust_acc) - min(found) if "standard" in by.index else None
-        rows.append([model, eps_label(float(eps)), *cells, "—" if gap is None else f"{gap:+.2f}"])
+        gap = robust["standard"] - min(robust[a] for a in found) if robust.get("standard") is not None else None
+        rows.append([model, eps_label(float(eps)), f"{images:,}", *cells, "—" if gap is None else f"{gap:+.2f}"])
     rows.sort(key=lambda r: (r[1] != "8/255", r[0]))
-    return markdown(["model", "eps", "standard", "backward / ex.", "ensemble19", "backward / ex.", "assg", "backward / ex.",
+    return markdown(["model", "eps", "images", "standard", "backward / ex.", "ensemble19", "backward / ex.", "assg", "backward / ex.",
                      "standard - best peer"], rows)
+
+
+def _accuracy_on_first(src: Sources, row: pd.Series, images: int) -> float | None:
+    """A row's robust accuracy (%) on its first ``images`` examples: the row's own number when it
+    ran on exactly those, else the mean of its per-example file's first lines (None if absent)."""
+    from .leaderboard import per_example_name
+
+    if int(row.n_examples) == images:
+        return float(row.robust_acc)
+    path = src.boards / "per_example" / per_example_name({**row.to_dict(), "attack": row.name})
+    if int(row.n_examples) < images or not path.is_file():
+        return None
+    table = pd.read_csv(path)
+    return round(100 * float(table.robust.iloc[:images].mean()), 2)
 
 
 def submissions(src: Sources) -> str:
@@ -265,7 +287,7 @@ def sweep_overhead(src: Sources) -> str:
 TABLES: dict[str, Callable[[Sources], str]] = {
     "digits-pgd": digits_pgd, "qcfs-T": qcfs_by_T, "mnist-pgd": mnist_pgd, "submissions": submissions,
     "digits-standard": lambda src: standard(src, "digits_linf"), "mnist-standard": lambda src: standard(src, "mnist_linf"),
-    "digits-peers": lambda src: peers(src, "digits_linf"), "sweep-overhead": sweep_overhead,
+    "digits-peers": lambda src: peers(src, "digits_linf"), "mnist-peers": lambda src: peers(src, "mnist_linf"), "sweep-overhead": sweep_overhead,
     "digits-events": lambda src: event_rows(src, "digits-events"),
     "mnist-events": lambda src: event_rows(src, "mnist-events"),
     "zoo": zoo, "certified-digits-gaussian": lambda src: certified(src, "digits_certified", "gaussian"),

@@ -75,3 +75,32 @@ def test_report_and_site_reject_bad_paths(tmp_path, capsys):
 def test_every_table_renders_markdown(table):
     lines = report.TABLES[table](report.Sources()).splitlines()
     assert lines[0].startswith("| ") and set(lines[1]) <= set("|-") and len(lines) > 2
+
+
+def test_peers_compare_standard_on_the_peers_images_through_its_per_example_file(tmp_path):
+    """MNIST: standard runs on 1,000 images, its peers on the first 500; the peers table reads
+    standard's accuracy on those 500 from its per-example file, and says — without one."""
+    import pandas as pd
+
+    from robustbench_snn import leaderboard
+
+    src = checkout_copy(tmp_path)
+    board = src.boards / "mnist_linf.csv"
+    rows = leaderboard.read(board)
+    rows = rows[~((rows.model == "snn-cnn") & rows.attack.isin(["ensemble19", "assg"]))]  # start from no peer rows
+    rows.to_csv(board, index=False)
+    shutil.rmtree(src.boards / "per_example", ignore_errors=True)
+    std = rows[(rows.model == "snn-cnn") & (rows.attack == "standard")].iloc[0].to_dict()
+    assert std["n_examples"] == 1000
+    for attack, robust in (("ensemble19", 52.0), ("assg", 45.2)):
+        leaderboard.upsert(board, {**std, "attack": attack, "surrogate_attack": attack, "n_examples": 500, "robust_acc": robust})
+    line = next(l for l in report.TABLES["mnist-peers"](src).splitlines() if l.startswith("| snn-cnn |"))
+    assert line.split(" | ")[2:4] == ["500", "—"] and line.endswith("| — |")
+
+    folder = src.boards / "per_example"
+    folder.mkdir()
+    robust = [1.0] * 220 + [0.0] * 280 + [1.0] * 500  # 44.00 on the first 500, 72.00 on all 1,000
+    pd.DataFrame({"example": range(1000), "label": 0, "clean": 1.0, "robust": robust}).to_csv(
+        folder / leaderboard.per_example_name(std), index=False)
+    cells = next(l for l in report.TABLES["mnist-peers"](src).splitlines() if l.startswith("| snn-cnn |")).strip("| ").split(" | ")
+    assert cells[2:4] == ["500", "44.00"] and cells[5] == "52.00" and cells[7] == "45.20" and cells[-1] == "-1.20"
