@@ -143,16 +143,21 @@ def _on_survivors(robust: torch.Tensor, inputs: torch.Tensor, data, run, known: 
     already measured: those are not attacked again. Returns the updated per-example worst
     case and each example's input behind it."""
     scores = torch.zeros_like(robust)
-    candidates = inputs.clone()
+    found: list[tuple[torch.Tensor, torch.Tensor]] = []  # (example positions, the member's inputs there)
     head = len(known.robust_per_example) if known is not None else 0
     if head:
-        scores[:head], candidates[:head] = known.robust_per_example, known.x_adv
+        scores[:head] = known.robust_per_example
+        found.append((torch.arange(head), known.x_adv))
     alive = (robust[head:] > 0).nonzero().flatten() + head
     if len(alive):
         result = run(data.subset(alive))
-        scores[alive], candidates[alive] = result.robust_per_example, result.x_adv
+        scores[alive] = result.robust_per_example
+        found.append((alive, result.x_adv))
     taken = scores <= robust  # on a tie the member's own adversarial input, not an earlier one (or the clean one)
-    inputs = torch.where(taken.view(-1, *[1] * (inputs.dim() - 1)), candidates, inputs)
+    inputs = inputs.clone()
+    for where, x_adv in found:
+        keep = taken[where]
+        inputs[where[keep]] = x_adv[keep].to(inputs.dtype)
     return torch.minimum(robust, scores), inputs
 
 
