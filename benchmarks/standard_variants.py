@@ -26,7 +26,7 @@ from robustbench_snn.attacks.sapgd import assg_config, assg_sapgd
 from robustbench_snn.cost import counting_passes
 from robustbench_snn.data import load_dataset
 from robustbench_snn.harness import AttackConfig, evaluate
-from robustbench_snn.standard import APGD_STEPS, STANDARD_SURROGATES, Ledger
+from robustbench_snn.standard import APGD_STEPS, STANDARD_SURROGATES, Ledger, Selection
 from robustbench_snn.surrogate import Surrogate
 from robustbench_snn.zoo import load_checkpoint
 
@@ -57,7 +57,7 @@ def main() -> None:
     start = time.perf_counter()
     with counting_passes(model) as passes:
         opening = evaluate(model, data, first, **kw)
-        ledger = Ledger.first(data, "apgd-ce", opening)  # standard's per-example chain
+        ledger = Ledger.first(data, "apgd-ce", opening, Selection(model, draws, 0))  # standard's per-example chain
         members = [("apgd-t", lambda d: evaluate(model, d, dataclasses.replace(first, attack="apgd-t"), **kw))]
         if args.sweep_attack != "none":
             members += [(f"{sweep.attack} {sg}", lambda d, sg=sg: evaluate(model, d, sweep, surrogate=Surrogate.parse(sg), **kw))

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .harness import AttackConfig, EvalResult, accuracies, evaluate
-from .standard import APGD_STEPS, Ledger
+from .standard import APGD_STEPS, Ledger, Selection
 from .surrogate import Surrogate
 
 #: The surrogate estimators, in the paper's order (``name:γ`` as :mod:`.surrogate` parses them).
@@ -92,7 +92,8 @@ def ensemble19_evaluation(model: nn.Module, data, cfg: AttackConfig, *, draws: i
     (label, member, surrogate, name), *rest = runs
     first = evaluate(model, data, member, surrogate=surrogate, label=name, **kw)  # also measures clean accuracy
     clean, max_distance = first.clean_per_example, first.max_distance
-    ledger = Ledger.first(data, label, first)
+    selection = Selection(model, draws, seed)
+    ledger = Ledger.first(data, label, first, selection)
     for label, member, surrogate, name in rest:
         ledger.add(label, lambda d, m=member, s=surrogate, name=name: evaluate(model, d, m, surrogate=s, label=name, **kw))
     robust = ledger.final(model, clean, draws, seed)
@@ -100,7 +101,8 @@ def ensemble19_evaluation(model: nn.Module, data, cfg: AttackConfig, *, draws: i
         "ensemble19": {
             "estimators": [label for label, _, _ in chosen], "losses": list(LOSSES), "steps": APGD_STEPS,
             "restarts": 1, "eot": cfg.eot, **({"skipped": skipped} if skipped else {}),
-        }
+        },
+        **({"selection": selection.params()} if selection.params() else {}),
     }
     result = EvalResult(clean.mean().item(), robust.mean().item(), clean, robust, max_distance, time.perf_counter() - start, ledger.inputs)
     return EnsembleResult(result, ledger.after, ledger.seconds, params)

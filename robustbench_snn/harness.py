@@ -67,6 +67,8 @@ class EvalResult:
     seconds: float
     #: [N, ...] the adversarial inputs that were scored (on the CPU); None where not kept
     x_adv: torch.Tensor | None = None
+    #: [N] the scores an ensemble's ledger compared (:class:`.standard.Selection`); None: ``robust_per_example``
+    selection: torch.Tensor | None = None
 
 
 def accuracies(per_example: dict[str, torch.Tensor]) -> dict[str, float]:

@@ -46,7 +46,7 @@ from robustbench_snn.attacks.pgd import pgd
 from robustbench_snn.attacks.sapgd import assg_config, assg_params, assg_sapgd
 from robustbench_snn.attacks.transfer import transfer_from
 
-from .harness import AttackConfig, EvalResult, accuracies, evaluate, held_out_scores
+from .harness import AttackConfig, EvalResult, accuracies, accuracy_per_example, evaluate, held_out_scores
 from .masking import EVIDENCE_EXAMPLES, MaskingEvidence, gather_evidence, masking_flags
 from .surrogate import Surrogate
 
@@ -88,31 +88,73 @@ def transfer_source_names(target: str, candidates: Mapping[str, Sequence[str]] =
     return {member: name for member, name in picks.items() if name is not None}
 
 
+#: Extra encoder draws (purpose ``confirm``) with which a ledger compares an example's
+#: inputs on a stochastic model, pooled with the member's own scoring draws; and the
+#: held-out draws that score the inputs it keeps (:meth:`Ledger.final`). Measured by
+#: ``benchmarks/selection_rules.py`` (README, "A worst case over members is biased low").
+CONFIRM_DRAWS = 40
+HELD_OUT_DRAWS = 100
+
+
+@dataclass(frozen=True)
+class Selection:
+    """How a ledger compares an example's candidate inputs: by the member's scores, exact on
+    a deterministic model (``draws == 1``); on a stochastic one by those scores pooled with
+    :data:`CONFIRM_DRAWS` more draws of the candidate (common to every candidate of an
+    example), because ten draws' noise (about 0.15 per example) is larger than what tells
+    most members' inputs apart: the lowest of ten-draw scores mostly picks the input those
+    draws happened to misclassify (``benchmarks/selection_rules.py``)."""
+
+    model: nn.Module | None = None
+    draws: int = 1
+    seed: int = 0
+    confirm: int = CONFIRM_DRAWS
+
+    @property
+    def pooled(self) -> bool:
+        return self.model is not None and self.draws > 1 and self.confirm > 0
+
+    def scores(self, data, result: EvalResult) -> torch.Tensor:
+        """The scores a ledger compares for ``result`` on ``data`` (its examples): [N]."""
+        if result.selection is not None or not self.pooled:
+            return result.selection if result.selection is not None else result.robust_per_example
+        device = next(self.model.parameters()).device
+        extra = accuracy_per_example(self.model.eval(), result.x_adv.to(device), data.y.to(device), self.confirm,
+                                     ids=data.example_ids, seed=self.seed, purpose="confirm").cpu()
+        return (result.robust_per_example * self.draws + extra * self.confirm) / (self.draws + self.confirm)
+
+    def params(self) -> dict:
+        """What a row records about the selection (nothing on a deterministic model)."""
+        return {"confirm draws": self.confirm, "held-out draws": max(self.draws, HELD_OUT_DRAWS)} if self.pooled else {}
+
+
 @dataclass
 class Ledger:
     """The per-example worst case over members run in order, each only on the examples
     still (partly) robust (:func:`_on_survivors`); ``after`` holds the per-example
-    scores after each member joined (non-increasing), ``seconds`` each member's time,
-    ``inputs`` each example's input with the lowest score so far (its clean input until a
-    member lowers the score), which :meth:`final` scores again with held-out draws.
+    selection scores (:class:`Selection`) after each member joined (non-increasing),
+    ``seconds`` each member's time, ``inputs`` each example's input with the lowest
+    selection score so far (its clean input until a member lowers the score), which
+    :meth:`final` scores again with held-out draws.
 
     A member is ``run(subset) -> EvalResult`` (its ``robust_per_example`` and ``x_adv``)."""
 
     data: object
     robust: torch.Tensor
     inputs: torch.Tensor
+    selection: Selection = Selection()
     after: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def start(cls, data, robust: torch.Tensor) -> "Ledger":
+    def start(cls, data, robust: torch.Tensor, selection: Selection = Selection()) -> "Ledger":
         """A ledger before any member: ``robust`` per example, every input still the clean one."""
-        return cls(data, robust, data.x.detach().to("cpu").clone())
+        return cls(data, robust, data.x.detach().to("cpu").clone(), selection)
 
     @classmethod
-    def first(cls, data, name: str, result: EvalResult) -> "Ledger":
+    def first(cls, data, name: str, result: EvalResult, selection: Selection = Selection()) -> "Ledger":
         """The ledger after a first member ``name`` that ran on every example."""
-        ledger = cls.start(data, torch.ones(len(data)))
+        ledger = cls.start(data, torch.ones(len(data)), selection)
         ledger.add(name, lambda d: result)
         ledger.seconds[name] = result.seconds
         return ledger
@@ -120,38 +162,41 @@ class Ledger:
     def add(self, name: str, run, known: EvalResult | None = None) -> None:
         """Run ``run(subset) -> EvalResult`` as member ``name``."""
         t0 = time.perf_counter()
-        self.robust, self.inputs = _on_survivors(self.robust, self.inputs, self.data, run, known)
+        self.robust, self.inputs = _on_survivors(self.robust, self.inputs, self.data, run, known, self.selection)
         self.after[name] = self.robust
         self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
 
     def as_result(self, clean: torch.Tensor, max_distance: float, seconds: float) -> EvalResult:
         """The worst case as the members found it (selection scores), with the chosen inputs."""
-        return EvalResult(clean.mean().item(), self.robust.mean().item(), clean, self.robust, max_distance, seconds, self.inputs)
+        return EvalResult(clean.mean().item(), self.robust.mean().item(), clean, self.robust, max_distance, seconds, self.inputs, self.robust)
 
     def final(self, model: nn.Module, clean: torch.Tensor, draws: int, seed: int) -> torch.Tensor:
-        """Per-example robust scores to report: the chosen inputs scored again with held-out
-        draws (:func:`.harness.held_out_scores`) when scores are estimates (``draws > 1``),
-        at most the clean score; with one draw the selection scores, which are exact."""
+        """Per-example robust scores to report: the chosen inputs scored again with
+        ``max(draws, HELD_OUT_DRAWS)`` held-out draws (:func:`.harness.held_out_scores`) when
+        scores are estimates (``draws > 1``), at most the clean score; with one draw the
+        selection scores, which are exact."""
         if draws <= 1:
             return self.robust
-        return torch.minimum(clean, held_out_scores(model, self.data, self.inputs, draws, seed))
+        return torch.minimum(clean, held_out_scores(model, self.data, self.inputs, max(draws, HELD_OUT_DRAWS), seed))
 
 
-def _on_survivors(robust: torch.Tensor, inputs: torch.Tensor, data, run, known: EvalResult | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def _on_survivors(robust: torch.Tensor, inputs: torch.Tensor, data, run, known: EvalResult | None = None,
+                  selection: Selection = Selection()) -> tuple[torch.Tensor, torch.Tensor]:
     """Run ``run(subset) -> EvalResult`` only on examples still (partly) robust; the others
     stay at 0. ``known`` holds this member's result on the first ``len(known)`` examples,
     already measured: those are not attacked again. Returns the updated per-example worst
-    case and each example's input behind it."""
+    case (``selection``'s scores) and each example's input behind it."""
     scores = torch.zeros_like(robust)
     found: list[tuple[torch.Tensor, torch.Tensor]] = []  # (example positions, the member's inputs there)
     head = len(known.robust_per_example) if known is not None else 0
     if head:
-        scores[:head] = known.robust_per_example
+        scores[:head] = selection.scores(data.head(head), known)
         found.append((torch.arange(head), known.x_adv))
     alive = (robust[head:] > 0).nonzero().flatten() + head
     if len(alive):
-        result = run(data.subset(alive))
-        scores[alive] = result.robust_per_example
+        subset = data.subset(alive)
+        result = run(subset)
+        scores[alive] = selection.scores(subset, result)
         found.append((alive, result.x_adv))
     taken = scores <= robust  # on a tie the member's own adversarial input, not an earlier one (or the clean one)
     inputs = inputs.clone()
@@ -161,11 +206,12 @@ def _on_survivors(robust: torch.Tensor, inputs: torch.Tensor, data, run, known: 
     return torch.minimum(robust, scores), inputs
 
 
-def _chained(data, runs) -> EvalResult:
+def _chained(data, runs, selection: Selection = Selection()) -> EvalResult:
     """Per-example worst case over ``runs`` (each ``subset -> EvalResult``), each run only on
     the examples the previous ones left (partly) robust: the same scores as running every
-    one on all of ``data`` (per-example random streams), for fewer passes."""
-    sweep = Ledger.start(data, torch.ones(len(data)))
+    one on all of ``data`` (per-example random streams), for fewer passes. Its
+    ``selection`` scores are the ones it compared, so an outer ledger compares them as they are."""
+    sweep = Ledger.start(data, torch.ones(len(data)), selection)
     for i, run in enumerate(runs):
         sweep.add(str(i), run)
     return sweep.as_result(sweep.robust, 0.0, sum(sweep.seconds.values()))  # callers read its scores and inputs
@@ -221,14 +267,17 @@ def standard_evaluation(
         grad_params = {"steps": grad_cfg.steps, "alpha": round(grad_cfg.step_size, 6), "eot": cfg.eot}
         first_params = {"steps": APGD_STEPS, "loss": "ce", "eot": cfg.eot, "grad": cfg.grad}
     params: dict[str, dict] = {}
+    selection = Selection(model, draws, seed)
+    if selection.params():
+        params["selection"] = selection.params()
     if whitebox:
         first = evaluate(model, data, first_cfg, **kw)
         clean, max_distance = first.clean_per_example, first.max_distance
-        ledger = Ledger.first(data, first_name, first)
+        ledger = Ledger.first(data, first_name, first, selection)
         params[first_name] = first_params
     else:
         clean = clean_scores(model, data, draws, seed)
-        ledger, max_distance = Ledger.start(data, clean.clone()), 0.0
+        ledger, max_distance = Ledger.start(data, clean.clone(), selection), 0.0
         params["white-box members"] = {"skipped": "the model has no input gradient"}
     member = ledger.add
 
@@ -247,10 +296,10 @@ def standard_evaluation(
     def worst_surrogate(d):
         if not neurons:
             return evaluate(model, d, grad_cfg, **kw)
-        return _chained(d, estimator_runs(grad_cfg, surrogates))
+        return _chained(d, estimator_runs(grad_cfg, surrogates), selection)
 
     def apgd_surrogates(d):
-        return _chained(d, estimator_runs(first_cfg, APGD_SURROGATES))
+        return _chained(d, estimator_runs(first_cfg, APGD_SURROGATES), selection)
 
     # Flag (a) compares members alone on the evidence subset: the first white-box member
     # (alone already) and ASSG, the strongest, against the black box. Those run alone on
