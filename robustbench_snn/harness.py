@@ -193,9 +193,11 @@ def evaluate(
     return EvalResult(clean.mean().item(), robust.mean().item(), clean, robust, max_dist, time.perf_counter() - start, adversarial)
 
 
-def held_out_scores(model: nn.Module, data: Dataset, inputs: torch.Tensor, draws: int, seed: int = 0, batch_size: int = 256) -> torch.Tensor:
+def held_out_scores(model: nn.Module, data: Dataset, inputs: torch.Tensor, draws: int, seed: int = 0, batch_size: int = 256,
+                    purpose: str = "held-out") -> torch.Tensor:
     """Per-example scores of ``inputs`` (``[N, ...]``, one chosen input per example of ``data``)
-    from encoder draws no member saw (purpose ``held-out`` of :mod:`.streams`): ``[N]``.
+    from encoder draws no member saw (``purpose`` of :mod:`.streams`: ``held-out`` for the
+    reported scores, ``confirm`` for a ledger's comparisons): ``[N]``.
 
     An ensemble keeps, per example, the input with the lowest score among its members',
     each scored with the same ``score`` draws. On a stochastic model that minimum is an
@@ -206,7 +208,7 @@ def held_out_scores(model: nn.Module, data: Dataset, inputs: torch.Tensor, draws
     """
     device = next(model.parameters()).device
     return accuracy_per_example(model.eval(), inputs.to(device), data.y.to(device), draws, batch_size,
-                                ids=data.example_ids, seed=seed, purpose="held-out").cpu()
+                                ids=data.example_ids, seed=seed, purpose=purpose).cpu()
 
 
 def check_in_ball(ball, x_adv: torch.Tensor, x: torch.Tensor, attack: str) -> float:

@@ -46,7 +46,7 @@ from robustbench_snn.attacks.pgd import pgd
 from robustbench_snn.attacks.sapgd import assg_config, assg_params, assg_sapgd
 from robustbench_snn.attacks.transfer import transfer_from
 
-from .harness import AttackConfig, EvalResult, accuracies, accuracy_per_example, evaluate, held_out_scores
+from .harness import AttackConfig, EvalResult, accuracies, evaluate, held_out_scores
 from .masking import EVIDENCE_EXAMPLES, MaskingEvidence, gather_evidence, masking_flags
 from .surrogate import Surrogate
 
@@ -116,11 +116,11 @@ class Selection:
 
     def scores(self, data, result: EvalResult) -> torch.Tensor:
         """The scores a ledger compares for ``result`` on ``data`` (its examples): [N]."""
-        if result.selection is not None or not self.pooled:
-            return result.selection if result.selection is not None else result.robust_per_example
-        device = next(self.model.parameters()).device
-        extra = accuracy_per_example(self.model.eval(), result.x_adv.to(device), data.y.to(device), self.confirm,
-                                     ids=data.example_ids, seed=self.seed, purpose="confirm").cpu()
+        if result.selection is not None:  # an inner ledger's (:func:`_chained`): compared already
+            return result.selection
+        if not self.pooled:
+            return result.robust_per_example
+        extra = held_out_scores(self.model, data, result.x_adv, self.confirm, self.seed, purpose="confirm")
         return (result.robust_per_example * self.draws + extra * self.confirm) / (self.draws + self.confirm)
 
     def params(self) -> dict:

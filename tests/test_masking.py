@@ -137,27 +137,36 @@ def test_chained_estimators_give_the_worst_case_of_running_each_on_everything(zo
     assert len(seen) == 3 and len(seen[0]) == len(data) and len(seen[2]) < len(data)  # later estimators see survivors only
 
 
+def _null_members(model, data, draws: int):
+    """``(clean, null_member)``: ``model``'s clean scores on ``data`` and ``null_member(k)``, a
+    member that attacks nothing: a noisy (uncertain) copy of each input moved by 1/255 at random
+    (seed ``k``), scored with the shared scoring draws."""
+    from robustbench_snn.harness import accuracy_per_example
+
+    clean = accuracy_per_example(model, data.x, data.y, draws, ids=data.example_ids, purpose="clean")
+    noisy = (data.x + 0.5 * (2 * torch.rand(data.x.shape, generator=torch.Generator().manual_seed(1)) - 1)).clamp(0, 1)
+
+    def null_member(k):
+        def run(d):
+            base = noisy[d.example_ids]
+            moved = (base + torch.randint(-1, 2, base.shape, generator=torch.Generator().manual_seed(k)) / 255).clamp(0, 1)
+            scores = accuracy_per_example(model, moved, d.y, draws, ids=d.example_ids, purpose="score")
+            return EvalResult(0.0, 0.0, clean, torch.minimum(clean[d.example_ids], scores), 0.0, 0.0, moved)
+        return run
+
+    return clean, null_member
+
+
 def test_the_worst_case_of_a_stochastic_model_is_scored_again_with_held_out_draws(zoo_rsc_snn, zoo_snn_cnn, digits_test):
     """Members that attack nothing (one noisy input moved by 1/255 at random) still lower a
     Poisson model's per-example minimum over the shared scoring draws: selection, not attack. The
     ledger's final scores re-score each example's chosen input with held-out draws, which
     removes that; on a deterministic model (one draw) they are the selection scores."""
-    from robustbench_snn.harness import accuracy_per_example, held_out_scores
+    from robustbench_snn.harness import held_out_scores
     from robustbench_snn.standard import Ledger
 
     data, draws = digits_test.head(120), 10
-    clean = accuracy_per_example(zoo_rsc_snn, data.x, data.y, draws, ids=data.example_ids, purpose="clean")
-
-    noisy = (data.x + 0.5 * (2 * torch.rand(data.x.shape, generator=torch.Generator().manual_seed(1)) - 1)).clamp(0, 1)  # uncertain inputs
-
-    def null_member(k):
-        def run(d):
-            gen = torch.Generator().manual_seed(k)
-            base = noisy[d.example_ids]
-            moved = (base + torch.randint(-1, 2, base.shape, generator=gen) / 255).clamp(0, 1)
-            scores = accuracy_per_example(zoo_rsc_snn, moved, d.y, draws, ids=d.example_ids, purpose="score")
-            return EvalResult(0.0, 0.0, clean, torch.minimum(clean[d.example_ids], scores), 0.0, 0.0, moved)
-        return run
+    clean, null_member = _null_members(zoo_rsc_snn, data, draws)
 
     ledger = Ledger.start(data, clean.clone())
     for k in range(12):
@@ -178,20 +187,11 @@ def test_a_stochastic_ledger_compares_inputs_with_confirm_draws_so_noise_chooses
     ten-draw scores far below what the kept inputs score on held-out draws; comparing the
     candidates by their scores pooled with confirm draws (:class:`Selection`) keeps that gap
     smaller. On a deterministic model (one draw) the selection is the member's scores."""
-    from robustbench_snn.harness import accuracy_per_example, held_out_scores
+    from robustbench_snn.harness import held_out_scores
     from robustbench_snn.standard import Ledger, Selection
 
     data, draws = digits_test.head(120), 10
-    clean = accuracy_per_example(zoo_rsc_snn, data.x, data.y, draws, ids=data.example_ids, purpose="clean")
-    noisy = (data.x + 0.5 * (2 * torch.rand(data.x.shape, generator=torch.Generator().manual_seed(1)) - 1)).clamp(0, 1)
-
-    def null_member(k):
-        def run(d):
-            base = noisy[d.example_ids]
-            moved = (base + torch.randint(-1, 2, base.shape, generator=torch.Generator().manual_seed(k)) / 255).clamp(0, 1)
-            scores = accuracy_per_example(zoo_rsc_snn, moved, d.y, draws, ids=d.example_ids, purpose="score")
-            return EvalResult(0.0, 0.0, clean, torch.minimum(clean[d.example_ids], scores), 0.0, 0.0, moved)
-        return run
+    clean, null_member = _null_members(zoo_rsc_snn, data, draws)
 
     gaps = {}
     for name, selection in {"ten draws": Selection(), "pooled": Selection(zoo_rsc_snn, draws, 0)}.items():
