@@ -70,7 +70,7 @@ def main() -> None:
         for label, run in members:
             ledger.add(label, run)
             print(f"{label:18s} {ledger.robust.mean():.2%}", flush=True)
-        final = ledger.final(model, opening.clean_per_example, draws, 0)
+        final = ledger.final(opening.clean_per_example)
     n = len(data)
     if draws > 1:
         print(f"held-out draws: {final.mean():.2%} (the selection scores above are biased low)")

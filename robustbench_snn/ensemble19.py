@@ -96,7 +96,7 @@ def ensemble19_evaluation(model: nn.Module, data, cfg: AttackConfig, *, draws: i
     ledger = Ledger.first(data, label, first, selection)
     for label, member, surrogate, name in rest:
         ledger.add(label, lambda d, m=member, s=surrogate, name=name: evaluate(model, d, m, surrogate=s, label=name, **kw))
-    robust = ledger.final(model, clean, draws, seed)
+    robust = ledger.final(clean)
     params = {
         "ensemble19": {
             "estimators": [label for label, _, _ in chosen], "losses": list(LOSSES), "steps": APGD_STEPS,

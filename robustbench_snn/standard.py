@@ -111,8 +111,18 @@ class Selection:
     confirm: int = CONFIRM_DRAWS
 
     @property
+    def stochastic(self) -> bool:
+        """Scores are estimates over encoder draws: the kept inputs are scored again (:meth:`Ledger.final`)."""
+        return self.model is not None and self.draws > 1
+
+    @property
     def pooled(self) -> bool:
-        return self.model is not None and self.draws > 1 and self.confirm > 0
+        return self.stochastic and self.confirm > 0
+
+    @property
+    def held_out_draws(self) -> int:
+        """Draws that score the kept inputs of a stochastic model: at least :data:`HELD_OUT_DRAWS`."""
+        return max(self.draws, HELD_OUT_DRAWS)
 
     def scores(self, data, result: EvalResult) -> torch.Tensor:
         """The scores a ledger compares for ``result`` on ``data`` (its examples): [N]."""
@@ -125,7 +135,7 @@ class Selection:
 
     def params(self) -> dict:
         """What a row records about the selection (nothing on a deterministic model)."""
-        return {"confirm draws": self.confirm, "held-out draws": max(self.draws, HELD_OUT_DRAWS)} if self.pooled else {}
+        return {"confirm draws": self.confirm, "held-out draws": self.held_out_draws} if self.stochastic else {}
 
 
 @dataclass
@@ -170,14 +180,15 @@ class Ledger:
         """The worst case as the members found it (selection scores), with the chosen inputs."""
         return EvalResult(clean.mean().item(), self.robust.mean().item(), clean, self.robust, max_distance, seconds, self.inputs, self.robust)
 
-    def final(self, model: nn.Module, clean: torch.Tensor, draws: int, seed: int) -> torch.Tensor:
-        """Per-example robust scores to report: the chosen inputs scored again with
-        ``max(draws, HELD_OUT_DRAWS)`` held-out draws (:func:`.harness.held_out_scores`) when
-        scores are estimates (``draws > 1``), at most the clean score; with one draw the
+    def final(self, clean: torch.Tensor) -> torch.Tensor:
+        """Per-example robust scores to report: on a stochastic model (:attr:`Selection.stochastic`)
+        the chosen inputs scored again with :attr:`Selection.held_out_draws` held-out draws
+        (:func:`.harness.held_out_scores`), at most the ``clean`` score; otherwise the
         selection scores, which are exact."""
-        if draws <= 1:
+        chosen = self.selection
+        if not chosen.stochastic:
             return self.robust
-        return torch.minimum(clean, held_out_scores(model, self.data, self.inputs, max(draws, HELD_OUT_DRAWS), seed))
+        return torch.minimum(clean, held_out_scores(chosen.model, self.data, self.inputs, chosen.held_out_draws, chosen.seed))
 
 
 def _on_survivors(robust: torch.Tensor, inputs: torch.Tensor, data, run, known: EvalResult | None = None,
@@ -353,6 +364,6 @@ def standard_evaluation(
         if whitebox:
             found.whitebox = {first_name: first.robust_per_example[:n].mean().item(), **alone_acc}
         ledger.seconds["masking-checks"] = time.perf_counter() - t0
-    robust = ledger.final(model, clean, draws, seed)
+    robust = ledger.final(clean)
     result = EvalResult(clean.mean().item(), robust.mean().item(), clean, robust, max_distance, time.perf_counter() - start, ledger.inputs)
     return StandardResult(result, ledger.after, masking_flags(found) if found is not None else [], found, ledger.seconds, params)

@@ -163,15 +163,15 @@ def test_the_worst_case_of_a_stochastic_model_is_scored_again_with_held_out_draw
     ledger's final scores re-score each example's chosen input with held-out draws, which
     removes that; on a deterministic model (one draw) they are the selection scores."""
     from robustbench_snn.harness import held_out_scores
-    from robustbench_snn.standard import Ledger
+    from robustbench_snn.standard import Ledger, Selection
 
     data, draws = digits_test.head(120), 10
     clean, null_member = _null_members(zoo_rsc_snn, data, draws)
 
-    ledger = Ledger.start(data, clean.clone())
+    ledger = Ledger.start(data, clean.clone(), Selection(zoo_rsc_snn, draws, seed=0, confirm=0))  # ten-draw comparison
     for k in range(12):
         ledger.add(str(k), null_member(k))
-    final = ledger.final(zoo_rsc_snn, clean, draws, seed=0)
+    final = ledger.final(clean)
     one = torch.minimum(clean, held_out_scores(zoo_rsc_snn, data, null_member(0)(data).x_adv, draws))
     assert ledger.robust.mean() < final.mean() - 0.02  # the minimum over 12 null members is biased low
     assert abs(final.mean() - one.mean()) < 0.02  # held-out: what one null member scores
@@ -179,7 +179,8 @@ def test_the_worst_case_of_a_stochastic_model_is_scored_again_with_held_out_draw
 
     det = Ledger.start(data, torch.ones(len(data)))
     det.add("pgd", lambda d: evaluate(zoo_snn_cnn, d, AttackConfig("pgd", eps=0.1, steps=2), quiet=True))
-    assert torch.equal(det.final(zoo_snn_cnn, torch.ones(len(data)), 1, seed=0), det.robust)
+    assert torch.equal(det.final(torch.ones(len(data))), det.robust)
+    assert torch.equal(Ledger(det.data, det.robust, det.inputs, Selection(zoo_snn_cnn, 1, 0)).final(torch.ones(len(data))), det.robust)
 
 
 def test_a_stochastic_ledger_compares_inputs_with_confirm_draws_so_noise_chooses_less(zoo_rsc_snn, digits_test):
@@ -187,19 +188,18 @@ def test_a_stochastic_ledger_compares_inputs_with_confirm_draws_so_noise_chooses
     ten-draw scores far below what the kept inputs score on held-out draws; comparing the
     candidates by their scores pooled with confirm draws (:class:`Selection`) keeps that gap
     smaller. On a deterministic model (one draw) the selection is the member's scores."""
-    from robustbench_snn.harness import held_out_scores
-    from robustbench_snn.standard import Ledger, Selection
+    from robustbench_snn.standard import CONFIRM_DRAWS, Ledger, Selection
 
     data, draws = digits_test.head(120), 10
     clean, null_member = _null_members(zoo_rsc_snn, data, draws)
 
     gaps = {}
-    for name, selection in {"ten draws": Selection(), "pooled": Selection(zoo_rsc_snn, draws, 0)}.items():
-        ledger = Ledger.start(data, clean.clone(), selection)
+    for name, confirm in {"ten draws": 0, "pooled": CONFIRM_DRAWS}.items():
+        ledger = Ledger.start(data, clean.clone(), Selection(zoo_rsc_snn, draws, 0, confirm))
         for k in range(12):
             ledger.add(str(k), null_member(k))
-        held_out = torch.minimum(clean, held_out_scores(zoo_rsc_snn, data, ledger.inputs, 100))
+        held_out = ledger.final(clean)  # the kept inputs on 100 held-out draws
         gaps[name] = (held_out.mean() - ledger.robust.mean()).item()
         assert (ledger.robust[1:] <= 1).all() and all((a >= b).all() for a, b in zip(list(ledger.after.values()), list(ledger.after.values())[1:]))
     assert gaps["ten draws"] > 0.03 and gaps["pooled"] < 0.75 * gaps["ten draws"], gaps  # measured: 0.039 and 0.026
-    assert Selection(zoo_rsc_snn, 1, 0).params() == {} and Selection(zoo_rsc_snn, draws, 0).params()["confirm draws"] > 0
+    assert Selection(zoo_rsc_snn, 1, 0).params() == {} and Selection(zoo_rsc_snn, draws, 0).params() == {"confirm draws": CONFIRM_DRAWS, "held-out draws": 100}
