@@ -104,3 +104,15 @@ def test_peers_compare_standard_on_the_peers_images_through_its_per_example_file
         folder / leaderboard.per_example_name(std), index=False)
     cells = next(l for l in report.TABLES["mnist-peers"](src).splitlines() if l.startswith("| snn-cnn |")).strip("| ").split(" | ")
     assert cells[2:4] == ["500", "44.00"] and cells[5] == "52.00" and cells[7] == "45.20" and cells[-1] == "-1.20"
+
+
+def test_the_transfer_column_is_the_selection_score_not_the_held_out_one():
+    """On a stochastic model a standard row's ``robust_acc`` scores the kept inputs with held-out
+    draws; the cumulative ``+transfer`` column is the members' selection score after the last
+    transfer, and a row without transfer columns shows its robust accuracy."""
+    import pandas as pd
+
+    row = pd.Series({"robust_acc": 85.87, "acc_transfer-ann": 84.24, "acc_transfer-snn": 84.21})
+    assert report.after_transfers(row) == 84.21
+    assert report.after_transfers(row.drop("acc_transfer-snn")) == 84.24
+    assert report.after_transfers(pd.Series({"robust_acc": 95.22, "acc_transfer-snn": float("nan")})) == 95.22
