@@ -1,5 +1,6 @@
 """rbsnn sweep: shards merge into exactly the row of one rbsnn eval, locally and on Ray, and a killed sweep resumes."""
 
+import json
 import os
 import signal
 import subprocess
@@ -30,9 +31,15 @@ def eval_row(tmp_path: Path, args: list[str]) -> dict:
 
 
 def only_row(path: Path) -> dict:
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)  # the text as written: every digit compared
+    """The one row of ``path`` as written (every digit compared), without timings, and with its
+    ``params.host.threads`` taken out: shards run on one thread each, as the row records, where
+    one eval uses every core; the CPU fingerprint stays in the comparison."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
     assert len(df) == 1
-    return {k: v for k, v in df.iloc[0].to_dict().items() if k not in TIMING}
+    row = {k: v for k, v in df.iloc[0].to_dict().items() if k not in TIMING}
+    params = json.loads(row["params"])
+    assert params["host"].pop("threads") >= 1
+    return {**row, "params": params}
 
 
 @pytest.mark.parametrize("args", [SNN_CNN, pytest.param(RSC_SNN, marks=pytest.mark.slow)], ids=["snn-cnn", "rsc-snn"])
