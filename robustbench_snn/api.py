@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from .errors import UnknownNameError, UserInputError
-from .provenance import cpu_fingerprint
+from .provenance import host
 
 #: Default budget per threat model as typed (``rbsnn eval --eps``; inputs in [0, 1]; events: a count) ...
 DEFAULT_EPS_TEXT = {"linf": "8/255", "l2": "0.5", "events": "20"}
@@ -369,15 +369,6 @@ def prepare_model(model: nn.Module, data, device: str, surrogate, sweep: bool) -
 
 
 
-def host_params() -> dict[str, Any]:
-    """What a row records of the machine that ran it: the CPU fingerprint torch dispatched to
-    (:func:`.provenance.cpu_fingerprint`, capability/vendor/model) and torch's thread count.
-    Kernels differ by CPU (AVX2 / AVX-512, and MKL's per-vendor paths) and a reduction's order by
-    thread count, so the same command can land on other float roundings elsewhere: an example on
-    the decision boundary may flip."""
-    return {"cpu": cpu_fingerprint(), "threads": torch.get_num_threads()}
-
-
 def benchmark(
     model: nn.Module,
     *,
@@ -514,7 +505,7 @@ def benchmark(
         runner = COMPOSITE_ATTACKS.get(attack) or (run_sweep if sweep else run_single)
         out = runner(run)
     out.params["compile"] = stats.record()
-    out.params["host"] = host_params()
+    out.params["host"] = host()
     if events and threat_model in ("linf", "l2"):
         out.params["threat model"] = {"frame-space": "the binned event frames are perturbed as images; no sensor can produce that"}
     if stats.compiles:

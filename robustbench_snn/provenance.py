@@ -58,17 +58,23 @@ def cpu_fingerprint() -> str:
     return f"{torch.backends.cpu.get_cpu_capability()}/{vendor}/{model}"
 
 
-def same_numerics(card: dict) -> bool:
-    """True when a run recorded in ``card`` (its ``torch``, ``threads`` and ``cpu``) used
-    the same numerical stack as this process, so its weights must match bit for bit.
-    Cards without ``cpu`` (written before it was recorded) never do."""
+def host() -> dict:
+    """The machine a number was made on, as cards and rows record it: ``cpu``
+    (:func:`cpu_fingerprint`) and torch's ``threads``. Kernels differ by CPU (AVX2 / AVX-512,
+    MKL's per-vendor paths) and a reduction's order by thread count, so the same command can
+    land on other float roundings elsewhere."""
     import torch
 
-    return (
-        card.get("torch") == torch.__version__
-        and card.get("threads") == torch.get_num_threads()
-        and card.get("cpu") == cpu_fingerprint()
-    )
+    return {"cpu": cpu_fingerprint(), "threads": torch.get_num_threads()}
+
+
+def same_numerics(card: dict) -> bool:
+    """True when a run recorded in ``card`` (its ``torch`` and :func:`host`) used the same
+    numerical stack as this process, so its weights must match bit for bit. Cards without
+    ``cpu`` (written before it was recorded) never do."""
+    import torch
+
+    return card.get("torch") == torch.__version__ and all(card.get(k) == v for k, v in host().items())
 
 
 def today() -> str:

@@ -201,9 +201,10 @@ def merge(parts: list[ShardResult]):
         for k, v in p.meta["member_seconds"].items():
             member_seconds[k] = member_seconds.get(k, 0.0) + v
     params = dict(first["params"])
-    compiled = [p.meta["params"].get("compile") for p in parts]
-    if any(c != compiled[0] for c in compiled):
-        params["compile"] = {"shards": compiled}
+    for key in ("compile", "host"):  # facts of the process that ran each shard: kept per shard where they differ
+        per_shard = [p.meta["params"].get(key) for p in parts]
+        if any(v != per_shard[0] for v in per_shard):
+            params[key] = {"shards": per_shard}
     settings = {k: v for k, v in first["settings"].items() if k != "shard"}
     return BenchmarkResult(
         round(100 * cat["clean"].mean().item(), 2), round(100 * cat["robust"].mean().item(), 2), first["flags"],

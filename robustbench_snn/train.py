@@ -26,7 +26,7 @@ from .atomic import atomic_write_bytes
 from .data import Dataset
 from .errors import UserInputError
 from .harness import clean_scores
-from .provenance import CODE_PATHS, cpu_fingerprint, git_commit, today, version
+from .provenance import CODE_PATHS, git_commit, host, today, version
 from .registry import create_model, get_model_entry
 
 #: Epochs when neither the command line nor the model sets them: small data
@@ -266,8 +266,7 @@ def train_model(
         "seed": cfg.seed,
         "final_train_loss": round(losses[-1], 5),
         "train_seconds": round(seconds, 1),
-        "threads": torch.get_num_threads(),
-        "cpu": cpu_fingerprint(),
+        **host(),
         "command": command,
         "commit": commit,
         "version": version(),

@@ -11,7 +11,7 @@ from torch import nn
 from robustbench_snn import TimeMajor, benchmark
 from robustbench_snn.errors import UserInputError
 from robustbench_snn.leaderboard import COLUMNS
-from robustbench_snn.provenance import cpu_fingerprint
+from robustbench_snn.provenance import cpu_fingerprint, host
 from robustbench_snn.submit import load_submission
 
 from foreign_models import zero_surrogates
@@ -106,7 +106,7 @@ def test_bpda_drives_a_zero_surrogate_spikingjelly_model_to_the_atan_apgd_number
 def test_result_records_what_ran_and_makes_a_complete_row(zoo_snn_cnn):
     res = benchmark(zoo_snn_cnn, attack="pgd", n_examples=N, progress=False, name="snn-cnn")
     compiled = res.params.pop("compile")
-    assert res.params.pop("host") == {"cpu": cpu_fingerprint(), "threads": torch.get_num_threads()}  # the machine that ran it
+    assert res.params.pop("host") == host() == {"cpu": cpu_fingerprint(), "threads": torch.get_num_threads()}  # the machine that ran it
     assert res.params == {"pgd": {"alpha": round(2.5 * (8 / 255) / 10, 6), "eot": 1, "grad": "bptt", "random_start": True, "steps": 10, "surrogate": "atan:1"}}
     assert compiled["mode"] == "auto" and compiled["graphs"] == 0 and "skipped" in compiled  # a small run stays eager
     row = res.row(command="x")

@@ -112,10 +112,10 @@ def test_merge_gives_per_member_accuracies_and_pass_counts_of_the_whole(tmp_path
 
     from robustbench_snn.sweep import ShardResult, merge
 
-    def part(start, stop, robust, after_first, forward):
+    def part(start, stop, robust, after_first, forward, cpu="AVX2/AuthenticAMD/EPYC"):
         clean = torch.ones(stop - start)
         meta = {"start": start, "stop": stop, "members": ["apgd-ce", "square"], "flags": ["x"] if start == 0 else [],
-                "params": {"compile": {"graphs": 0}}, "seconds": 1.0, "member_seconds": {"apgd-ce": 0.5},
+                "params": {"compile": {"graphs": 0}, "host": {"cpu": cpu, "threads": 1}}, "seconds": 1.0, "member_seconds": {"apgd-ce": 0.5},
                 "model_info": {"name": "m"}, "settings": {"n_examples": 6, "shard": [start, stop]},
                 "pass_totals": {"forward": forward, "backward": 0}}
         return ShardResult({"clean": clean, "robust": robust, "member/apgd-ce": after_first, "member/square": robust}, meta)
@@ -127,5 +127,8 @@ def test_merge_gives_per_member_accuracies_and_pass_counts_of_the_whole(tmp_path
     assert merged.robust_acc == 50.0 and merged.per_attack == {"apgd-ce": 83.33, "square": 50.0}
     assert merged.passes["forward"] == round(44 / 6, 1) and merged.flags == ["x"] and merged.member_seconds == {"apgd-ce": 1.0}
     assert "shard" not in merged.settings
+    assert merged.params == {"compile": {"graphs": 0}, "host": {"cpu": "AVX2/AuthenticAMD/EPYC", "threads": 1}}  # one machine
+    xeon = part(4, 6, torch.tensor([0.0, 1]), torch.tensor([1.0, 1]), 4, cpu="AVX512/GenuineIntel/Xeon")
+    assert merge([a, xeon]).params["host"] == {"shards": [a.meta["params"]["host"], xeon.meta["params"]["host"]]}  # two: each kept
     with pytest.raises(ValueError, match="tile"):
         merge([b])  # the first examples are missing
