@@ -7,6 +7,7 @@ Bad input (unknown names, missing data, bad values) prints one line
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -563,7 +564,7 @@ def cmd_certify(args) -> int:
     from .compiled import COMPILE_MODES
     from .data import DATASETS, load_dataset
     from .leaderboard import CERTIFIED, certified_path, upsert
-    from .provenance import ROOT, git_commit, today, version
+    from .provenance import ROOT, git_commit, host, today, version
     from .zoo import load_checkpoint, zoo_models
 
     _check_name("dataset", args.dataset, DATASETS)
@@ -615,7 +616,8 @@ def cmd_certify(args) -> int:
         "model": args.model, "dataset": args.dataset, "defense": card["defense"], "encoder": config["encoder"], "T": config["T"],
         "mechanism": mechanism_name, "norm": mechanism.norm, "sigma": sigma_text, "n0": cfg.n0, "n": cfg.n, "alpha": cfg.alpha,
         "n_examples": len(data), **stats, "crosscheck_attempts": attempts, "crosscheck_violations": violations,
-        "per_example": per_example, "seconds": round(seconds, 1), "seed": cfg.seed, "date": today(), "version": version(),
+        "per_example": per_example, "seconds": round(seconds, 1),
+        "host": json.dumps(host(), sort_keys=True, separators=(",", ":")), "seed": cfg.seed, "date": today(), "version": version(),
         "commit": commit, "command": command,
     }
     board_path = Path(args.board) if args.board else certified_path(args.dataset)

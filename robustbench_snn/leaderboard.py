@@ -195,17 +195,19 @@ def upsert(path: str | Path, row: dict[str, Any], schema: Schema = ROBUST, *, fo
 
 
 #: The certified leaderboard ``leaderboards/<dataset>_certified.csv`` (``rbsnn certify``):
-#: ``cert_<norm>@<radius>`` columns hold certified accuracy (%) at each radius.
+#: ``cert_<norm>@<radius>`` columns hold certified accuracy (%) at each radius; ``host`` is the
+#: machine's :func:`~robustbench_snn.provenance.host` as JSON (empty on rows made before it was recorded).
 CERTIFIED_PREFIX = "cert_"
 CERTIFIED = Schema(
     (
         "model", "dataset", "defense", "encoder", "T", "mechanism", "norm", "sigma", "n0", "n", "alpha",
         "n_examples", "acr", "abstain", "crosscheck_attempts", "crosscheck_violations", "per_example",
-        "seconds", "seed", "date", "version", "commit", "command",
+        "seconds", "host", "seed", "date", "version", "commit", "command",
     ),
     ("model", "dataset", "mechanism", "sigma", "n0", "n", "alpha"),
+    defaults=(("host", ""),),
     extra_prefixes=(CERTIFIED_PREFIX,),
-    text=("commit", "version", "sigma"),
+    text=("commit", "version", "sigma", "host"),
 )
 
 

@@ -1,6 +1,7 @@
 """Randomized-smoothing certification: bounds, closed forms, abstention, reproducibility, cross-check."""
 
 import itertools
+import json
 import math
 
 import numpy as np
@@ -15,6 +16,8 @@ from robustbench_snn.certify import (
     predict, summary,
 )
 from robustbench_snn.cli import main
+from robustbench_snn.leaderboard import CERTIFIED, read
+from robustbench_snn.provenance import host
 
 
 @pytest.mark.parametrize("k, n, alpha", [(1, 10, 0.05), (95, 100, 0.001), (9_990, 10_000, 0.001), (5_000, 10_000, 0.01), (100, 100, 0.001)])
@@ -145,6 +148,15 @@ def test_cli_writes_per_example_file_summary_row_and_plot(tmp_path, capsys):
     assert {"cert_l2@0", "cert_l2@0.25", "cert_l2@0.5", "cert_l2@0.75", "cert_l2@1", "acr"} <= set(board.columns)
     assert (tmp_path / "digits_certified.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "certify --model smooth-snn-s0.25" in row["command"]
+    assert json.loads(row["host"]) == host()  # the machine a command cannot carry
+
+
+def test_certified_rows_made_before_host_was_recorded_still_read(tmp_path):
+    old = tmp_path / "old.csv"
+    columns = [c for c in CERTIFIED.columns if c != "host"]
+    pd.DataFrame([{c: 1 for c in columns} | {"model": "m", "sigma": "0.25"}]).to_csv(old, index=False)
+    table = read(old, CERTIFIED)
+    assert table.loc[0, "host"] == "" and table.loc[0, "model"] == "m"
 
 
 @pytest.mark.parametrize("args, message", [
