@@ -10,11 +10,19 @@ gradients are from the eager ones, and the compiled gradient's FLOP rate as
 a ratio to a 1024x1024 ``torch.mm`` peer timed in the same run.
 
     python benchmarks/compile_speed.py [--dataset mnist] [--models rsc-snn,snn-cnn] [--threads 2]
+        [--surrogates pcw:1,rect:1,exp:1,ste]
+
+``--surrogates`` times the gradient under each attack surrogate in turn (the
+``ensemble19`` estimators compile one graph per family): a family whose
+compiled gradient is much slower than the others points at a formula the
+compiler handles badly (the comparison form of RECT did: see
+``surrogate._rectangle``).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import platform
 import time
 
@@ -25,6 +33,7 @@ from robustbench_snn.attacks.gradient import eot_loss_and_gradient
 from robustbench_snn.attacks.losses import cross_entropy
 from robustbench_snn.compiled import CompileStats, compiled_path
 from robustbench_snn.data import load_dataset
+from robustbench_snn.interop import attack_surrogate
 from robustbench_snn.zoo import load_checkpoint, zoo_models
 from standard_cost import forward_flops
 from timing import best_of
@@ -37,9 +46,14 @@ def gradient(model, x, y, eot):
     return logits, grad
 
 
-def measure(name: str, dataset: str, x, y, eot: int, reps: int, mm_rate: float) -> dict:
+def measure(name: str, dataset: str, x, y, eot: int, reps: int, mm_rate: float, surrogate: str | None = None) -> dict:
     model = load_checkpoint(name, dataset)[0].eval()
     eot = eot if getattr(model, "stochastic", False) else 1
+    with attack_surrogate(model, surrogate):
+        return {"model": name, "surrogate": surrogate or "own", **_timed(model, x, y, eot, reps, mm_rate)}
+
+
+def _timed(model, x, y, eot: int, reps: int, mm_rate: float) -> dict:
     eager_logits, eager_grad = gradient(model, x, y, eot)
     eager = best_of(lambda: gradient(model, x, y, eot), reps)
     stats = CompileStats("on")
@@ -50,7 +64,7 @@ def measure(name: str, dataset: str, x, y, eot: int, reps: int, mm_rate: float) 
         compiled = best_of(lambda: gradient(model, x, y, eot), reps)
     flops = 2 * eot * forward_flops(model, x[:8]) * len(x)  # forward + input-gradient products
     return {
-        "model": name, "eot": eot, "eager_s": eager, "compiled_s": compiled, "ratio": eager / compiled,
+        "eot": eot, "eager_s": eager, "compiled_s": compiled, "ratio": eager / compiled,
         "first_call_s": first, "graphs": stats.compiles, "fallback": stats.fallback or "",
         "logit_diff": (logits - eager_logits).abs().max().item(),
         "grad_rel": ((grad - eager_grad).norm() / eager_grad.norm().clamp_min(1e-30)).item(),
@@ -67,6 +81,7 @@ def main() -> None:
     p.add_argument("--eot", type=int, default=10, help="EOT copies for stochastic models (1 for deterministic ones)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--surrogates", default=None, help="comma-separated attack surrogates (default: each model's own)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     data = load_dataset(args.dataset, "test", None if args.dataset == "digits" else args.data_dir).head(args.batch)
@@ -75,12 +90,13 @@ def main() -> None:
     mm_rate = 2 * 1024**3 / best_of(lambda: torch.mm(a, a), reps=5)
     print(f"host: {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} threads, "
           f"{args.dataset}, batch {args.batch}")
-    print("| model | EOT | eager s | compiled s | eager/compiled | first compiled call s | graphs | max logit diff | grad rel. diff | FLOP rate / torch.mm |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for name in names:
-        r = measure(name, args.dataset, data.x, data.y, args.eot, args.reps, mm_rate)
+    surrogates = args.surrogates.split(",") if args.surrogates else [None]
+    print("| model | surrogate | EOT | eager s | compiled s | eager/compiled | first compiled call s | graphs | max logit diff | grad rel. diff | FLOP rate / torch.mm |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, surrogate in itertools.product(names, surrogates):
+        r = measure(name, args.dataset, data.x, data.y, args.eot, args.reps, mm_rate, surrogate)
         note = f" (fallback: {r['fallback']})" if r["fallback"] else ""
-        print(f"| {r['model']}{note} | {r['eot']} | {r['eager_s']:.3f} | {r['compiled_s']:.3f} | {r['ratio']:.2f}x | {r['first_call_s']:.0f} "
+        print(f"| {r['model']}{note} | {r['surrogate']} | {r['eot']} | {r['eager_s']:.3f} | {r['compiled_s']:.3f} | {r['ratio']:.2f}x | {r['first_call_s']:.0f} "
               f"| {r['graphs']} | {r['logit_diff']:.1e} | {r['grad_rel']:.1e} | {r['mm_share']:.3f} |", flush=True)
 
 

@@ -43,6 +43,22 @@ def test_the_ensemble_surrogates_follow_the_paper_and_integrate_to_their_area(na
     assert torch.trapezoid(sg.grad(x), x).item() == pytest.approx(area(gamma), rel=1e-3)
 
 
+@pytest.mark.parametrize("width", [0.25, 1.0, torch.tensor(0.5), torch.tensor(4.0)])
+def test_rectangle_is_the_indicator_of_the_open_box_edges_included(width):
+    """Written with sign and clamp for the compiler: the same values as the comparison form,
+    on the edge (0), just inside, on a dense float32 grid and with the width as a tensor
+    (how compiled graphs pass it)."""
+    w = float(width)
+    half = torch.tensor(w / 2)
+    inside = torch.nextafter(half, torch.tensor(0.0))  # the largest float32 below the edge
+    edge = torch.stack([-half, half, inside, -inside, torch.tensor(0.0)])
+    x = torch.cat([edge, torch.linspace(-3 * w, 3 * w, 100_001)])
+    expected = (x.abs() < w / 2).to(x.dtype) / w
+    got = SURROGATES["rectangle"](x, width)
+    assert torch.equal(got, expected)
+    assert got[:2].tolist() == [0.0, 0.0] and got[2:5].tolist() == pytest.approx([1 / w] * 3)
+
+
 def test_ste_passes_the_gradient_unchanged_and_has_no_width():
     x = torch.tensor([-5.0, -0.2, 0.0, 0.7, 9.0], requires_grad=True)
     spike(x, Surrogate.parse("ste")).sum().backward()
