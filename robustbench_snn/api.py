@@ -20,7 +20,6 @@ black-box and transfer members only.
 
 from __future__ import annotations
 
-import json
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -78,6 +77,7 @@ class BenchmarkResult:
     def row(self, **extra: Any) -> dict[str, Any]:
         """The leaderboard row (``leaderboard.COLUMNS`` plus ``acc_<member>`` columns);
         ``extra`` adds or overrides provenance fields such as ``command`` and ``commit``."""
+        from .leaderboard import json_cell
         from .provenance import today, version
 
         s, info = self.settings, self.model_info
@@ -89,7 +89,7 @@ class BenchmarkResult:
             "alpha": s["alpha"], "eot": s["eot"], "draws": s["draws"], "n_examples": s["n_examples"],
             "clean_acc": self.clean_acc, "robust_acc": self.robust_acc,
             "attacks": ",".join(self.per_attack) if s["attack"] in COMPOSITE_ATTACKS or s["surrogate"] == "all" else "",
-            "flags": ";".join(self.flags), "params": json.dumps(self.params, sort_keys=True, separators=(",", ":")),
+            "flags": ";".join(self.flags), "params": json_cell(self.params),
             "fwd_per_example": self.passes.get("forward"), "bwd_per_example": self.passes.get("backward"),
             "seconds": round(self.seconds, 1),
             "source": info.get("source", "api"), "claimed_clean": None, "claimed_robust": None, "seed": s["seed"], "date": today(), "version": version(),
@@ -366,7 +366,6 @@ def prepare_model(model: nn.Module, data, device: str, surrogate, sweep: bool) -
         with attack_surrogate(model, surrogate):
             whitebox = has_input_gradient(model, probe)
     return model, ModelFacts(len(find_neurons(model)), stochastic, bpda, whitebox)
-
 
 
 def benchmark(

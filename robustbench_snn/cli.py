@@ -7,7 +7,6 @@ Bad input (unknown names, missing data, bad values) prints one line
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -563,7 +562,7 @@ def cmd_certify(args) -> int:
     from .certify import MECHANISMS, CertifyConfig, certify_model, make_mechanism, summary
     from .compiled import COMPILE_MODES
     from .data import DATASETS, load_dataset
-    from .leaderboard import CERTIFIED, certified_path, upsert
+    from .leaderboard import CERTIFIED, certified_path, json_cell, upsert
     from .provenance import ROOT, git_commit, host, today, version
     from .zoo import load_checkpoint, zoo_models
 
@@ -617,7 +616,7 @@ def cmd_certify(args) -> int:
         "mechanism": mechanism_name, "norm": mechanism.norm, "sigma": sigma_text, "n0": cfg.n0, "n": cfg.n, "alpha": cfg.alpha,
         "n_examples": len(data), **stats, "crosscheck_attempts": attempts, "crosscheck_violations": violations,
         "per_example": per_example, "seconds": round(seconds, 1),
-        "host": json.dumps(host(), sort_keys=True, separators=(",", ":")), "seed": cfg.seed, "date": today(), "version": version(),
+        "host": json_cell(host()), "seed": cfg.seed, "date": today(), "version": version(),
         "commit": commit, "command": command,
     }
     board_path = Path(args.board) if args.board else certified_path(args.dataset)

@@ -7,6 +7,7 @@ are percentages with two decimals.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +37,12 @@ KEY = ["model", "dataset", "T", "norm", "eps", "attack", "surrogate_attack", "gr
 #: ``source``: ``zoo`` (our checkpoints), ``submitted`` (``rbsnn submit``) or ``api`` (a benchmark() call).
 DEFAULTS = {"grad": "bptt", "attacks": "", "flags": "", "params": "", "source": "zoo"}
 EPS_DECIMALS = 6
+
+
+def json_cell(value: Any) -> str:
+    """``value`` as the text of one JSON cell (``params``, ``host``): keys sorted, no spaces,
+    so the same value always writes the same text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def default_path(dataset: str, norm: str) -> Path:
