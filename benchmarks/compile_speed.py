@@ -33,7 +33,9 @@ from robustbench_snn.attacks.gradient import eot_loss_and_gradient
 from robustbench_snn.attacks.losses import cross_entropy
 from robustbench_snn.compiled import CompileStats, compiled_path
 from robustbench_snn.data import load_dataset
+from robustbench_snn.errors import UserInputError
 from robustbench_snn.interop import attack_surrogate
+from robustbench_snn.surrogate import Surrogate
 from robustbench_snn.zoo import load_checkpoint, zoo_models
 from standard_cost import forward_flops
 from timing import best_of
@@ -91,6 +93,10 @@ def main() -> None:
     print(f"host: {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} threads, "
           f"{args.dataset}, batch {args.batch}")
     surrogates = args.surrogates.split(",") if args.surrogates else [None]
+    try:
+        [Surrogate.parse(s) for s in surrogates if s]  # a bad name stops here, not after the first model's timings
+    except UserInputError as e:
+        p.error(str(e))
     print("| model | surrogate | EOT | eager s | compiled s | eager/compiled | first compiled call s | graphs | max logit diff | grad rel. diff | FLOP rate / torch.mm |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, surrogate in itertools.product(names, surrogates):
