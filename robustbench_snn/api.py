@@ -119,6 +119,18 @@ class BenchmarkResult:
             table.update({f"acc_{k}": v.cpu().double().numpy() for k, v in self.per_attack_per_example.items()})
         return pd.DataFrame(table)
 
+    def save_per_example(self, folder: Path, row: dict[str, Any], example_ids: torch.Tensor, labels: torch.Tensor) -> Path:
+        """Write :meth:`per_example_table` atomically to ``folder`` under the row's
+        :func:`~robustbench_snn.leaderboard.per_example_name` (``rbsnn eval`` and ``rbsnn sweep
+        --per-example``); returns the file's path."""
+        from .atomic import atomic_write_bytes
+        from .leaderboard import per_example_name
+
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / per_example_name(row)
+        atomic_write_bytes(path, self.per_example_table(example_ids, labels).to_csv(index=False, float_format="%.6g").encode())
+        return path
+
 
 def parse_eps(value: float | str | None, threat_model: str, name: str = "eps") -> float:
     """``8/255``, ``'8/255'``, ``0.03`` or ``None`` (the threat model's default) -> float >= 0;

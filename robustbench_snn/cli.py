@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--workers", type=_positive_int("--workers"), default=1, help="parallel shards (local processes; Ray: CPUs of a local cluster)")
     sw.add_argument("--address", default=None, help="an existing Ray cluster (default $RAY_ADDRESS, else a local one)")
     sw.add_argument("--store", default=".rbsnn-shards", help="where finished shards are kept, so a re-run skips them (default .rbsnn-shards)")
-    for flag in ("--norm", "--steps", "--alpha", "--surrogate", "--grad", "--eot", "--draws", "--n-examples", "--batch-size",
+    for flag in ("--per-example", "--norm", "--steps", "--alpha", "--surrogate", "--grad", "--eot", "--draws", "--n-examples", "--batch-size",
                  "--out", "--force", "--compile", "--T", "--data-dir", "--zoo-dir", "--seed", "--device", "--quiet"):
         sw._add_action(next(a for a in e._actions if flag in a.option_strings))  # the very option of rbsnn eval
 
@@ -431,8 +431,7 @@ def cmd_eval(args) -> int:
     """Load zoo checkpoint(s), :func:`~robustbench_snn.api.benchmark` each, upsert the rows."""
     from .api import possible_surrogate_attack_labels
     from .data import load_dataset
-    from .atomic import atomic_write_bytes
-    from .leaderboard import check_folder_writable, check_writable, default_path, per_example_name, refuse_smaller, upsert
+    from .leaderboard import check_folder_writable, check_writable, default_path, refuse_smaller, upsert
     from .provenance import git_commit
     from .api import DEFAULT_EPS_TEXT
 
@@ -464,11 +463,7 @@ def cmd_eval(args) -> int:
             upsert(out, row, force=args.force)
             print(f"leaderboard row written to {out}")
         if per_example_dir is not None:
-            per_example_dir.mkdir(parents=True, exist_ok=True)
-            path = per_example_dir / per_example_name(row)
-            table = result.per_example_table(data.example_ids, data.y)
-            atomic_write_bytes(path, table.to_csv(index=False, float_format="%.6g").encode())
-            print(f"per-example scores written to {path}")
+            print(f"per-example scores written to {result.save_per_example(per_example_dir, row, data.example_ids, data.y)}")
     return 0
 
 
@@ -481,7 +476,7 @@ def _split(flag: str, text: str) -> list[str]:
 
 def cmd_sweep(args) -> int:
     """Every (dataset, model, attack, eps) as one row, sharded over workers (:func:`~robustbench_snn.sweep.sweep`)."""
-    from .leaderboard import check_writable, default_path
+    from .leaderboard import check_folder_writable, check_writable, default_path
     from .api import DEFAULT_EPS_TEXT
     from .report import eps_label
     from .sweep import BACKENDS, sweep
@@ -500,12 +495,18 @@ def cmd_sweep(args) -> int:
     outs = {spec.dataset: Path(args.out) if args.out else default_path(spec.dataset, args.norm) for spec in specs}
     for out in set(outs.values()):
         check_writable(out, "--out")
+    per_example_dir = Path(args.per_example) if args.per_example is not None else None
+    if per_example_dir is not None:
+        check_folder_writable(per_example_dir, "--per-example")
     device = _resolve_device(args.device)
     report = sweep(specs, shards=args.shards, backend=args.backend, workers=args.workers, address=args.address, device=device,
-                   store=args.store, out=lambda spec: outs[spec.dataset], force=args.force, progress=not args.quiet)
+                   store=args.store, out=lambda spec: outs[spec.dataset], force=args.force, progress=not args.quiet,
+                   per_example=per_example_dir)
     for row in report.rows:
         print(f"{row['model']} {row['dataset']} {row['attack']} {row['norm']} eps={eps_label(row['eps'])}: clean {row['clean_acc']:.2f}%  "
               f"robust {row['robust_acc']:.2f}%" + (f"  flags: {row['flags']}" if row["flags"] else ""))
+    for path in report.per_example:
+        print(f"per-example scores written to {path}")
     print(f"{len(report.rows)} row(s) written to {', '.join(sorted({str(p) for p in report.outputs}))}; "
           f"{report.computed} shard(s) computed, {report.reused} reused from {args.store}")
     return 0

@@ -222,6 +222,7 @@ class SweepReport:
     computed: int = 0
     reused: int = 0
     outputs: list[Path] = field(default_factory=list)
+    per_example: list[Path] = field(default_factory=list)  # per-example files written (``per_example=``)
 
 
 def _local_results(shards: list[Shard], workers: int, device: str) -> Iterator[tuple[Shard, ShardResult]]:
@@ -276,10 +277,13 @@ def sweep(
     force: bool = False,
     progress: bool = True,
     commit: str | None = None,
+    per_example: str | Path | None = None,
 ) -> SweepReport:
     """Evaluate every spec in ``shards`` shards on ``backend`` and upsert each row into
     ``out(spec)`` (default: the dataset's and norm's leaderboard) once all its shards
-    are stored. Shards already in ``store`` (same options, same commit) are reused."""
+    are stored; with ``per_example`` (a folder), also write each row's per-example scores
+    there, the file ``rbsnn eval --per-example`` writes. Shards already in ``store`` (same
+    options, same commit) are reused."""
     from tqdm import tqdm
 
     from .leaderboard import default_path, upsert
@@ -294,13 +298,13 @@ def sweep(
     commit = commit or git_commit()
     out = out or (lambda spec: default_path(spec.dataset, spec.norm))
     plan: dict[EvalSpec, list[Shard]] = {}
-    counts: dict[tuple, int] = {}  # examples per (dataset, data_dir, n_examples), each loaded once
+    examples: dict[tuple, Any] = {}  # the examples of each (dataset, data_dir, n_examples), each loaded once
     for spec in specs:
         read_card(spec.model, spec.dataset, spec.zoo_dir)  # the checkpoint exists, before any work
         key = (spec.dataset, spec.data_dir, spec.n_examples)
-        if key not in counts:
-            counts[key] = len(spec.examples())
-        plan[spec] = [Shard(spec, a, b) for a, b in shard_ranges(counts[key], shards)]
+        if key not in examples:
+            examples[key] = spec.examples()
+        plan[spec] = [Shard(spec, a, b) for a, b in shard_ranges(len(examples[key]), shards)]
     report = SweepReport()
     todo = []
     for spec_shards in plan.values():
@@ -318,6 +322,9 @@ def sweep(
         upsert(out(spec), row, force=force)
         report.rows.append(row)
         report.outputs.append(out(spec))
+        if per_example is not None:
+            data = examples[(spec.dataset, spec.data_dir, spec.n_examples)]
+            report.per_example.append(result.save_per_example(Path(per_example), row, data.example_ids, data.y))
 
     for spec, spec_shards in plan.items():  # specs complete from the store alone
         if all(s.path(store, commit).is_file() for s in spec_shards):

@@ -44,11 +44,15 @@ def only_row(path: Path) -> dict:
 
 @pytest.mark.parametrize("args", [SNN_CNN, pytest.param(RSC_SNN, marks=pytest.mark.slow)], ids=["snn-cnn", "rsc-snn"])
 def test_two_local_shards_give_the_row_of_one_eval(tmp_path, args):
-    single = eval_row(tmp_path, args)
+    single = eval_row(tmp_path, [*args, "--per-example", str(tmp_path / "eval-scores")])
     assert main(["sweep", *args, "--shards", "2", "--workers", "2", "--quiet", "--store", str(tmp_path / "store"),
-                 "--out", str(tmp_path / "sweep.csv")]) == 0
+                 "--out", str(tmp_path / "sweep.csv"), "--per-example", str(tmp_path / "sweep-scores")]) == 0
     assert only_row(tmp_path / "sweep.csv") == single
     assert len(list((tmp_path / "store").rglob("shard-*.safetensors"))) == 2
+    # the per-example file of the merged shards is the file of one eval: same name, same bytes, every example once
+    (eval_file,), (sweep_file,) = (tmp_path / "eval-scores").iterdir(), (tmp_path / "sweep-scores").iterdir()
+    assert sweep_file.name == eval_file.name and sweep_file.read_bytes() == eval_file.read_bytes()
+    assert pd.read_csv(sweep_file)["example"].tolist() == list(range(300))
 
 
 @pytest.mark.slow
@@ -97,10 +101,12 @@ def test_shards_hold_whole_blocks_and_tile_the_examples():
 @pytest.mark.parametrize("argv, named", [
     (["--shards", "3"], "--shards 3"), (["--backend", "slurm"], "slurm"), (["--attacks", "pgd,,fgsm"], "--attacks"),
     (["--eps", "2"], "--eps"), (["--workers", "0"], "--workers"), (["--models", "nope"], "nope"),
+    (["--per-example", "{tmp}/a-file"], "a-file"),
 ])
 def test_bad_sweep_options_are_one_line_errors_and_write_nothing(tmp_path, capsys, argv, named):
+    (tmp_path / "a-file").write_text("not a folder")
     base = {"--models": "snn-cnn", "--attacks": "pgd", "--n-examples": "300"}
-    base.update(dict(zip(argv[::2], argv[1::2])))
+    base.update({k: v.format(tmp=tmp_path) for k, v in zip(argv[::2], argv[1::2])})
     code = main(["sweep", *[a for kv in base.items() for a in kv], "--store", str(tmp_path / "s"), "--out", str(tmp_path / "o.csv")])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("rbsnn: error:") and named in err and err.count("\n") == 1
