@@ -16,7 +16,10 @@ a ratio to a 1024x1024 ``torch.mm`` peer timed in the same run.
 ``ensemble19`` estimators compile one graph per family): a family whose
 compiled gradient is much slower than the others points at a formula the
 compiler handles badly (the comparison form of RECT did: see
-``surrogate._rectangle``).
+``surrogate._rectangle``). ``assg`` there is the adaptive-sharpness surrogate
+of ``--attack assg`` (:mod:`robustbench_snn.assg`): each timed gradient starts
+an attack iteration, so its first pass updates the moments, as in SA-PGD; the
+eager and compiled gradients are compared at the same moments.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import time
 import torch
 
 from robustbench_snn import streams
+from robustbench_snn.assg import adaptive_sharpness
 from robustbench_snn.attacks.gradient import eot_loss_and_gradient
 from robustbench_snn.attacks.losses import cross_entropy
 from robustbench_snn.compiled import CompileStats, compiled_path
@@ -48,29 +52,45 @@ def gradient(model, x, y, eot):
     return logits, grad
 
 
+#: ``--surrogates`` name of the adaptive-sharpness surrogate (not a fixed surrogate family).
+ASSG = "assg"
+
+
 def measure(name: str, dataset: str, x, y, eot: int, reps: int, mm_rate: float, surrogate: str | None = None) -> dict:
     model = load_checkpoint(name, dataset)[0].eval()
     eot = eot if getattr(model, "stochastic", False) else 1
+    flops = 2 * eot * forward_flops(model, x[:8]) * len(x)  # forward + input-gradient products (outside ASSG: 8 rows)
+    if surrogate == ASSG:
+        with adaptive_sharpness(model, len(x)) as state:
+            return {"model": name, "surrogate": surrogate, **_timed(model, x, y, eot, reps, flops / mm_rate, state.next_iteration, state.pass_done)}
     with attack_surrogate(model, surrogate):
-        return {"model": name, "surrogate": surrogate or "own", **_timed(model, x, y, eot, reps, mm_rate)}
+        return {"model": name, "surrogate": surrogate or "own", **_timed(model, x, y, eot, reps, flops / mm_rate)}
 
 
-def _timed(model, x, y, eot: int, reps: int, mm_rate: float) -> dict:
+def _timed(model, x, y, eot: int, reps: int, mm_seconds: float, before=lambda: None, hold=lambda: None) -> dict:
+    """Eager, then compiled timings (``mm_seconds``: the peer's time for the gradient's FLOPs); ``before()`` runs before each timed gradient (an attack
+    iteration's start) and ``hold()`` before each reference gradient (state kept as it is)."""
+
+    def step():
+        before()
+        return gradient(model, x, y, eot)
+
+    eager = best_of(step, reps)
+    hold()
     eager_logits, eager_grad = gradient(model, x, y, eot)
-    eager = best_of(lambda: gradient(model, x, y, eot), reps)
     stats = CompileStats("on")
     with compiled_path(model, "on", stats):
+        hold()
         t = time.perf_counter()
         logits, grad = gradient(model, x, y, eot)
         first = time.perf_counter() - t
-        compiled = best_of(lambda: gradient(model, x, y, eot), reps)
-    flops = 2 * eot * forward_flops(model, x[:8]) * len(x)  # forward + input-gradient products
+        compiled = best_of(step, reps)
     return {
         "eot": eot, "eager_s": eager, "compiled_s": compiled, "ratio": eager / compiled,
         "first_call_s": first, "graphs": stats.compiles, "fallback": stats.fallback or "",
         "logit_diff": (logits - eager_logits).abs().max().item(),
         "grad_rel": ((grad - eager_grad).norm() / eager_grad.norm().clamp_min(1e-30)).item(),
-        "mm_share": flops / compiled / mm_rate,
+        "mm_share": mm_seconds / compiled,
     }
 
 
@@ -83,7 +103,7 @@ def main() -> None:
     p.add_argument("--eot", type=int, default=10, help="EOT copies for stochastic models (1 for deterministic ones)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--reps", type=int, default=3)
-    p.add_argument("--surrogates", default=None, help="comma-separated attack surrogates (default: each model's own)")
+    p.add_argument("--surrogates", default=None, help="comma-separated attack surrogates, or assg (default: each model's own)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     data = load_dataset(args.dataset, "test", None if args.dataset == "digits" else args.data_dir).head(args.batch)
@@ -94,7 +114,7 @@ def main() -> None:
           f"{args.dataset}, batch {args.batch}")
     surrogates = args.surrogates.split(",") if args.surrogates else [None]
     try:
-        [Surrogate.parse(s) for s in surrogates if s]  # a bad name stops here, not after the first model's timings
+        [Surrogate.parse(s) for s in surrogates if s and s != ASSG]  # a bad name stops here, not after the first model's timings
     except UserInputError as e:
         p.error(str(e))
     print("| model | surrogate | EOT | eager s | compiled s | eager/compiled | first compiled call s | graphs | max logit diff | grad rel. diff | FLOP rate / torch.mm |")

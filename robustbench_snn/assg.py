@@ -48,19 +48,39 @@ BETA_1 = BETA_2 = 0.9
 EPS = 1e-4
 
 
+def updated_moments(m: torch.Tensor, d: torch.Tensor, first: torch.Tensor, beta_1: float, beta_2: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(M, D)`` after one iteration's ``|u|`` (``first``)."""
+    m = beta_1 * m + (1 - beta_1) * first
+    return m, beta_2 * d + (1 - beta_2) * (first - m).abs()
+
+
 @dataclass
 class AdaptiveSharpness:
     """ASSG state for one attack run on a batch of ``rows`` examples: the moments of each
     (neuron, time step), ``[rows, ...]``. Call :meth:`next_iteration` before each of the
-    attack's gradient evaluations: the first forward pass after it updates the moments."""
+    attack's gradient evaluations: the next forward pass of the model updates the moments
+    (:func:`adaptive_sharpness` ends :attr:`updating` after every pass).
+
+    Where the moments live: a neuron of ours keeps them in ``assg_moments``, one ``(M, D)``
+    pair per time step, allocated by the run's first pass. A pass that updates them runs
+    eagerly; the iteration's other passes (its other EOT draws: nine of ten on MNIST, where
+    a pass holds one copy) may run through the compiled path (:mod:`.compiled`), which reads
+    the moments as graph inputs, their row count marked dynamic, so one graph serves every
+    iteration and batch of every run. Why not update inside the graph: the moments would be
+    graph inputs mutated in place, and inductor (torch 2.13) recomputed the width in the
+    backward from the mutated inputs (measured: gradients 0.6% off eager; the backward
+    graph multiplies the already-updated ``M`` by ``β1`` again). Nothing here writes a
+    tensor in place: an update makes new tensors and rebinds them. A foreign neuron's moments
+    are kept in :attr:`moments`, keyed by (spike function, step)."""
 
     rows: int
     vanishing_bound: float = VANISHING_BOUND
     relax: float = RELAX
     beta_1: float = BETA_1
     beta_2: float = BETA_2
-    moments: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
-    _seen: set = field(default_factory=set)  # (neuron, step) keys updated since next_iteration()
+    #: whether the current pass updates the moments (the first pass of an iteration)
+    updating: bool = True
+    moments: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)  # foreign neurons
 
     @property
     def scale(self) -> float:
@@ -69,28 +89,44 @@ class AdaptiveSharpness:
 
     def next_iteration(self) -> None:
         """The next forward pass (the first EOT draw of a new iterate) updates the moments."""
-        self._seen = set()
+        self.updating = True
 
-    def sharpness(self, neuron: nn.Module, t: int, u: torch.Tensor) -> torch.Tensor:
-        """``α_t`` for ``u: [k * rows, ...]`` (``k`` EOT copies stacked), ``[rows, ...]``."""
-        key = (id(neuron), t)
-        first = u[: self.rows].detach().abs()
-        m, d = self.moments.get(key, (torch.ones_like(first), torch.zeros_like(first)))
-        if key not in self._seen:
-            m = self.beta_1 * m + (1 - self.beta_1) * first
-            d = self.beta_2 * d + (1 - self.beta_2) * (first - m).abs()
-            self.moments[key] = (m, d)
-            self._seen.add(key)
-        return self.scale / (m + self.relax * d + EPS)
+    def pass_done(self) -> None:
+        """The model's pass is over: later passes (the iterate's other EOT draws) keep the moments."""
+        self.updating = False
 
-    def width(self, neuron: nn.Module, t: int, u: torch.Tensor) -> torch.Tensor:
-        """The atan width ``2 / α_t`` for every row of ``u`` (EOT copies share their example's)."""
-        alpha = self.sharpness(neuron, t, u)
-        return (2.0 / alpha).repeat(u.shape[0] // self.rows, *([1] * (u.dim() - 1)))
+    def allocate(self, neuron: nn.Module, x_seq: torch.Tensor) -> None:
+        """Give a neuron of ours its moments, ``M = 1`` and ``D = 0`` at each of the ``T`` steps
+        of ``x_seq: [T, B, ...]``, unless it has them: the start of the run."""
+        if neuron.assg_moments is None:
+            shape = (self.rows, *x_seq.shape[2:])
+            neuron.assg_moments = [(x_seq.new_ones(shape), x_seq.new_zeros(shape)) for _ in range(len(x_seq))]
+
+    def width(self, moments: tuple[torch.Tensor, torch.Tensor], u: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """``(width, moments)``: the atan width ``2 / α_t`` for every row of ``u: [k * rows (+
+        padding), ...]`` (``k`` EOT copies stacked; a copy shares its example's width), and
+        ``moments`` (``M``, ``D``: ``[rows, ...]``) as they are after this pass: updated from the
+        first copy on an updating pass (new tensors: nothing is written in place), else the
+        same. The row count is read from the moments' shape, not from :attr:`rows`, so a
+        compiled reading pass keeps it symbolic."""
+        m, d = moments
+        rows = m.shape[0]
+        if self.updating:
+            m, d = updated_moments(m, d, u[:rows].detach().abs(), self.beta_1, self.beta_2)
+        alpha = self.scale / (m + self.relax * d + EPS)
+        return (2.0 / alpha)[torch.arange(u.shape[0], device=u.device) % rows], (m, d)
+
+    def foreign_moments(self, key: tuple[int, int], u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A foreign neuron's moments at one step, ``[rows, ...]`` each (``M = 1``, ``D = 0`` at first)."""
+        if key not in self.moments:
+            first = u[: self.rows].detach()
+            self.moments[key] = (torch.ones_like(first), torch.zeros_like(first))
+        return self.moments[key]
 
     def spike(self, neuron: nn.Module, t: int, u: torch.Tensor) -> torch.Tensor:
         """``H(u)`` forward, atan at the adaptive sharpness backward (a neuron of ours)."""
-        return spike_with_width(u, "atan", self.width(neuron, t, u))
+        width, neuron.assg_moments[t] = self.width(neuron.assg_moments[t], u)
+        return spike_with_width(u, "atan", width)
 
 
 class AdaptiveOverride(nn.Module):
@@ -107,7 +143,8 @@ class AdaptiveOverride(nn.Module):
         from .interop import override_backward
         from .surrogate import SURROGATES
 
-        width = self.state.width(self, self.step, u)
+        key = (id(self), self.step)
+        width, self.state.moments[key] = self.state.width(self.state.foreign_moments(key, u), u)
         self.step += 1
         return override_backward(self._original[0], u, lambda v: SURROGATES["atan"](v, width))
 
@@ -139,12 +176,13 @@ def adaptive_sharpness(model: nn.Module, rows: int, **settings) -> Iterator[Adap
         for _, _, override in overrides:
             override.step = 0
 
-    hook = model.register_forward_pre_hook(restart_steps)
+    hooks = [model.register_forward_pre_hook(restart_steps), model.register_forward_hook(lambda *_: state.pass_done())]
     try:
         yield state
     finally:
-        hook.remove()
+        for hook in hooks:
+            hook.remove()
         for module in own:
-            module.sharpness = None
+            module.sharpness, module.assg_moments = None, None
         for n, original, _ in reversed(overrides):
             n.family.set_spike_fn(n.module, original)

@@ -123,12 +123,13 @@ class CompiledPart:
         in training mode; without gradients unless ``inference`` (an inference graph is a
         graph of its own: worth it for an evaluation's scoring passes, Square's queries and
         certification, not for a model used only as a transfer source); in the rate-gradient modes (``bptr``/``rga``: one backward factor per
-        element, no recurrence to fuse); under an attack's adaptive surrogate (:mod:`.assg`,
-        whose state changes in Python between passes)."""
+        element, no recurrence to fuse); on an adaptive-surrogate pass that updates the moments
+        (:mod:`.assg`: the first pass of each attack iteration; the compiled passes only read them)."""
         return not (
             self.failed or self.module.training or extra or x.dim() <= self.batch_dim
             or not (torch.is_grad_enabled() or self.inference)
-            or any(n.grad_mode != "bptt" or n.sharpness is not None for n in self.neurons)
+            or any(n.grad_mode != "bptt" or (n.sharpness is not None and (n.assg_moments is None or n.sharpness.updating))
+                   for n in self.neurons)
         )
 
     def _backend(self, graph, example_inputs):
@@ -146,6 +147,10 @@ class CompiledPart:
         B = x.shape[self.batch_dim]
         padded = pad_batch(x, self.batch_dim)
         torch._dynamo.mark_dynamic(padded, self.batch_dim)
+        for n in self.neurons:  # an adaptive surrogate's moments [2, T, rows, ...]: one graph for every batch
+            for moments in n.assg_moments or ():
+                for tensor in moments:
+                    torch._dynamo.mark_dynamic(tensor, 0)
         before, t0 = self.stats.compiles, time.perf_counter()
         try:
             out = self._call_compiled(padded)

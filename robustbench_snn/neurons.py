@@ -115,8 +115,12 @@ class _SpikingNeuron(nn.Module):
         self.init_fraction = init_fraction
         #: set by :func:`gradient_mode`: how an attack's backward pass crosses this neuron
         self.grad_mode = "bptt"
-        #: set by :func:`.assg.adaptive_sharpness`: an attack's per-element surrogate sharpness
+        #: set by :func:`.assg.adaptive_sharpness`: an attack's per-element surrogate sharpness,
+        #: whose moments (``M``, ``D``: ``[rows, ...]`` per time step) this list holds during the
+        #: attack. Plain tensors, not buffers: dynamo keeps a buffer's shape static even when
+        #: marked dynamic (``force_parameter_static_shapes``), and the rows change from batch to batch
         self.sharpness = None
+        self.assg_moments: list[tuple[torch.Tensor, torch.Tensor]] | None = None
         #: set by :func:`record_membranes`; then ``membrane`` is the last call's ``h: [T, B, ...]``
         self.record = False
         self.membrane: torch.Tensor | None = None
@@ -133,7 +137,7 @@ class _SpikingNeuron(nn.Module):
         self.surrogate_width.fill_(value.width)
 
     def _spike(self, x: torch.Tensor, t: int) -> torch.Tensor:
-        if self.sharpness is not None:  # an attack's adaptive surrogate (eager only)
+        if self.sharpness is not None:  # an attack's adaptive surrogate (eager, or compiled once it has moments)
             return self.sharpness.spike(self, t, x)
         if torch.compiler.is_compiling():
             # without gradients the surrogate is never used: not reading it keeps one
@@ -166,6 +170,8 @@ class _SpikingNeuron(nn.Module):
 
     def _simulate(self, x_seq: torch.Tensor) -> torch.Tensor:
         """BPTT forward: membrane recurrence, surrogate spike, reset."""
+        if self.sharpness is not None and not torch.compiler.is_compiling():
+            self.sharpness.allocate(self, x_seq)  # the attack run's first pass (eager): M = 1, D = 0
         v = torch.zeros_like(x_seq[0]) + (self.v_reset or 0.0) + self.init_fraction * self.v_threshold
         spikes, membrane = [], []
         # unbind, not iteration: one backward node for all T slices instead of

@@ -192,6 +192,42 @@ def test_a_truncated_cached_kernel_is_deleted_before_the_retry(tmp_path, monkeyp
     assert remove_broken_kernel(wrapped) == kernel.resolve() and not kernel.exists()
 
 
+def test_assg_reading_passes_run_compiled_with_eager_numbers_and_one_graph():
+    """ASSG (robustbench_snn.assg): the pass that updates the moments runs eagerly, the
+    iteration's other EOT passes through one compiled graph for every batch size; the
+    gradients are eager's, the moments identical."""
+    from robustbench_snn.assg import adaptive_sharpness
+    from robustbench_snn.attacks.gradient import eot_loss_and_gradient
+    from robustbench_snn.attacks.losses import cross_entropy
+    from robustbench_snn.neurons import spiking_neurons
+
+    model = poisson_mlp(3)
+    data = load_dataset("digits", "test").head(40)
+
+    def run(n):
+        x, y = data.x[:n], data.y[:n]
+        grads, moments = [], []
+        with adaptive_sharpness(model, n) as state:
+            for i in range(3):  # attack iterations at three points; one EOT copy per pass: 1 updating + 2 reading passes
+                state.next_iteration()
+                with streams.per_example(0, torch.arange(n), "test"):
+                    grads.append(eot_loss_and_gradient(model, x + 0.02 * i, y, cross_entropy, eot=3, max_elements=n * 64)[1])
+                moments.append(torch.stack([torch.stack(p) for neuron in spiking_neurons(model) for p in neuron.assg_moments]))
+        return grads, moments
+
+    eager = [run(40), run(23)]
+    stats = CompileStats("on")
+    with compiled_path(model, "on", stats):
+        compiled = [run(40), run(23)]
+    assert stats.compiles == 1
+    for (eager_grads, eager_moments), (grads, moments) in zip(eager, compiled):
+        for a, b in zip(eager_grads, grads):
+            assert (a - b).norm() <= 1e-4 * a.norm() and a.norm() > 0
+        assert all(torch.equal(a, b) for a, b in zip(eager_moments, moments))
+        assert not torch.equal(moments[0], moments[-1])  # the moments moved: the comparison is not vacuous
+    assert all(n.assg_moments is None and n.sharpness is None for n in spiking_neurons(model))  # cleared after the attack
+
+
 def test_auto_stays_eager_for_a_small_evaluation():
     from robustbench_snn import benchmark
 
@@ -212,7 +248,7 @@ def test_auto_prices_every_graph_an_attack_compiles():
     from robustbench_snn.surrogate import Surrogate
 
     families = {Surrogate.parse(s).name for s in STANDARD_SURROGATES + APGD_SURROGATES}
-    assert expected_graphs("standard") == len(families) + 3 > expected_graphs("pgd") == 2  # + own, rga, inference
+    assert expected_graphs("standard") == len(families) + 4 > expected_graphs("pgd") == expected_graphs("assg") == 2  # + own, rga, ASSG, inference
 
     def decision(n, eot, numel):
         work = n * eot * gradient_steps("standard", AttackConfig(eot=eot)) * numel
