@@ -147,7 +147,7 @@ class CompiledPart:
         B = x.shape[self.batch_dim]
         padded = pad_batch(x, self.batch_dim)
         torch._dynamo.mark_dynamic(padded, self.batch_dim)
-        for n in self.neurons:  # an adaptive surrogate's moments [2, T, rows, ...]: one graph for every batch
+        for n in self.neurons:  # an adaptive surrogate's moments, (M, D) [rows, ...] per step: one graph for every batch
             for moments in n.assg_moments or ():
                 for tensor in moments:
                     torch._dynamo.mark_dynamic(tensor, 0)
