@@ -147,7 +147,9 @@ class CompiledPart:
         B = x.shape[self.batch_dim]
         padded = pad_batch(x, self.batch_dim)
         torch._dynamo.mark_dynamic(padded, self.batch_dim)
-        for n in self.neurons:  # an adaptive surrogate's moments, (M, D) [rows, ...] per step: one graph for every batch
+        # an adaptive surrogate's moments, (M, D) [rows, ...] per step: one graph for every batch of
+        # two or more rows (dynamo specialises a size of 1, so a one-row batch compiles one more; measured)
+        for n in self.neurons:
             for moments in n.assg_moments or ():
                 for tensor in moments:
                     torch._dynamo.mark_dynamic(tensor, 0)
