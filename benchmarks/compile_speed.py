@@ -62,25 +62,25 @@ def measure(name: str, dataset: str, x, y, eot: int, reps: int, mm_rate: float, 
     flops = 2 * eot * forward_flops(model, x[:8]) * len(x)  # forward + input-gradient products (outside ASSG: 8 rows)
     if surrogate == ASSG:
         with adaptive_sharpness(model, len(x)) as state:
-            return {"model": name, "surrogate": surrogate, **_timed(model, x, y, eot, reps, flops / mm_rate, state.next_iteration, state.pass_done)}
+            return {"model": name, "surrogate": surrogate, **_timed(model, x, y, eot, reps, flops / mm_rate, state.next_iteration)}
     with attack_surrogate(model, surrogate):
         return {"model": name, "surrogate": surrogate or "own", **_timed(model, x, y, eot, reps, flops / mm_rate)}
 
 
-def _timed(model, x, y, eot: int, reps: int, mm_seconds: float, before=lambda: None, hold=lambda: None) -> dict:
-    """Eager, then compiled timings (``mm_seconds``: the peer's time for the gradient's FLOPs); ``before()`` runs before each timed gradient (an attack
-    iteration's start) and ``hold()`` before each reference gradient (state kept as it is)."""
+def _timed(model, x, y, eot: int, reps: int, mm_seconds: float, before=lambda: None) -> dict:
+    """Eager, then compiled timings (``mm_seconds``: the peer's time for the gradient's FLOPs);
+    ``before()`` runs before each timed gradient (an attack iteration's start). The reference
+    gradients run without it, so under ASSG both see the moments the eager timings left (each
+    model pass ends the update: ``adaptive_sharpness``'s hook)."""
 
     def step():
         before()
         return gradient(model, x, y, eot)
 
     eager = best_of(step, reps)
-    hold()
     eager_logits, eager_grad = gradient(model, x, y, eot)
     stats = CompileStats("on")
     with compiled_path(model, "on", stats):
-        hold()
         t = time.perf_counter()
         logits, grad = gradient(model, x, y, eot)
         first = time.perf_counter() - t

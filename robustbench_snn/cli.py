@@ -211,6 +211,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _per_example_folder(value: str | None) -> Path | None:
+    """``--per-example DIR`` of ``eval`` and ``sweep``, checked writable before any work."""
+    from .leaderboard import check_folder_writable
+
+    if value is None:
+        return None
+    check_folder_writable(Path(value), "--per-example")
+    return Path(value)
+
+
 def _check_zoo_dir(zoo_dir: str | None) -> None:
     if zoo_dir is not None and Path(zoo_dir).exists() and not Path(zoo_dir).is_dir():
         raise UserInputError(f"--zoo-dir {zoo_dir!r} is a file, not a folder")
@@ -431,7 +441,7 @@ def cmd_eval(args) -> int:
     """Load zoo checkpoint(s), :func:`~robustbench_snn.api.benchmark` each, upsert the rows."""
     from .api import possible_surrogate_attack_labels
     from .data import load_dataset
-    from .leaderboard import check_folder_writable, check_writable, default_path, refuse_smaller, upsert
+    from .leaderboard import check_writable, default_path, refuse_smaller, upsert
     from .provenance import git_commit
     from .api import DEFAULT_EPS_TEXT
 
@@ -443,9 +453,7 @@ def cmd_eval(args) -> int:
     out = Path(args.out) if args.out else default_path(args.dataset, args.norm)
     if not args.no_save:
         check_writable(out, "--out")
-    per_example_dir = Path(args.per_example) if args.per_example is not None else None
-    if per_example_dir is not None:
-        check_folder_writable(per_example_dir, "--per-example")
+    per_example_dir = _per_example_folder(args.per_example)
     commit = git_commit()  # taken before the (long) evaluation, like the code it describes
     data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
     for name in models:
@@ -476,7 +484,7 @@ def _split(flag: str, text: str) -> list[str]:
 
 def cmd_sweep(args) -> int:
     """Every (dataset, model, attack, eps) as one row, sharded over workers (:func:`~robustbench_snn.sweep.sweep`)."""
-    from .leaderboard import check_folder_writable, check_writable, default_path
+    from .leaderboard import check_writable, default_path
     from .api import DEFAULT_EPS_TEXT
     from .report import eps_label
     from .sweep import BACKENDS, sweep
@@ -495,9 +503,7 @@ def cmd_sweep(args) -> int:
     outs = {spec.dataset: Path(args.out) if args.out else default_path(spec.dataset, args.norm) for spec in specs}
     for out in set(outs.values()):
         check_writable(out, "--out")
-    per_example_dir = Path(args.per_example) if args.per_example is not None else None
-    if per_example_dir is not None:
-        check_folder_writable(per_example_dir, "--per-example")
+    per_example_dir = _per_example_folder(args.per_example)
     device = _resolve_device(args.device)
     report = sweep(specs, shards=args.shards, backend=args.backend, workers=args.workers, address=args.address, device=device,
                    store=args.store, out=lambda spec: outs[spec.dataset], force=args.force, progress=not args.quiet,

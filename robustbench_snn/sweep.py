@@ -298,13 +298,15 @@ def sweep(
     commit = commit or git_commit()
     out = out or (lambda spec: default_path(spec.dataset, spec.norm))
     plan: dict[EvalSpec, list[Shard]] = {}
-    examples: dict[tuple, Any] = {}  # the examples of each (dataset, data_dir, n_examples), each loaded once
+    loaded: dict[tuple, Any] = {}  # the examples of each (dataset, data_dir, n_examples), each loaded once
+    examples: dict[EvalSpec, Any] = {}
     for spec in specs:
         read_card(spec.model, spec.dataset, spec.zoo_dir)  # the checkpoint exists, before any work
         key = (spec.dataset, spec.data_dir, spec.n_examples)
-        if key not in examples:
-            examples[key] = spec.examples()
-        plan[spec] = [Shard(spec, a, b) for a, b in shard_ranges(len(examples[key]), shards)]
+        if key not in loaded:
+            loaded[key] = spec.examples()
+        examples[spec] = loaded[key]
+        plan[spec] = [Shard(spec, a, b) for a, b in shard_ranges(len(examples[spec]), shards)]
     report = SweepReport()
     todo = []
     for spec_shards in plan.values():
@@ -323,7 +325,7 @@ def sweep(
         report.rows.append(row)
         report.outputs.append(out(spec))
         if per_example is not None:
-            data = examples[(spec.dataset, spec.data_dir, spec.n_examples)]
+            data = examples[spec]
             report.per_example.append(result.save_per_example(Path(per_example), row, data.example_ids, data.y))
 
     for spec, spec_shards in plan.items():  # specs complete from the store alone
