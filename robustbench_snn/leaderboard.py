@@ -100,6 +100,7 @@ def check_writable(path: Path, flag: str) -> None:
     parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), None)
     if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UserInputError(f"{flag} {str(path)!r} cannot be written (no permission, or a file stands where a folder should)")
+    _make_folder(path.parent, path, flag)
 
 
 def per_example_name(row: dict[str, Any]) -> str:
@@ -123,6 +124,17 @@ def check_folder_writable(path: Path, flag: str) -> None:
     parent = next((p for p in [path, *path.parents] if p.exists()), None)
     if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise UserInputError(f"{flag} {str(path)!r} cannot be written (no permission, or a file stands where a folder should)")
+    _make_folder(path, path, flag)
+
+
+def _make_folder(folder: Path, path: Path, flag: str) -> None:
+    """Create ``folder`` (the one ``path`` needs) now, before any work: a folder can pass every
+    permission check and still not be makeable (under ``/proc``, where ``os.access`` tells root
+    yes), and finding that out when the result is written would lose the attack's work."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserInputError(f"{flag} {str(path)!r} cannot be written ({error.strerror})") from None
 
 
 class SmallerRunError(UserInputError):

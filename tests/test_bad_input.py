@@ -38,6 +38,10 @@ CASES = [
     (["eval", "--model", "ann-cnn", "--T", "4"], "cannot build 'ann-cnn' with {'T': 4}"),
     (["eval", "--model", "snn-cnn", "--zoo-dir", str(ROOT / "README.md")], "is a file, not a folder"),
     (["eval", "--model", "snn-mlp", "--per-example", str(ROOT / "README.md")], "--per-example " + repr(str(ROOT / "README.md")) + " is a file; give a folder"),
+    # folders that pass the permission checks (as root) but cannot be made: found before the attack, not after it
+    (["eval", "--model", "snn-mlp", "--per-example", "/proc/nope/x"], "--per-example '/proc/nope/x' cannot be written"),
+    (["eval", "--model", "snn-mlp", "--out", "/proc/nope/x.csv"], "--out '/proc/nope/x.csv' cannot be written"),
+    (["sweep", "--models", "snn-mlp", "--per-example", "/proc/nope/x"], "--per-example '/proc/nope/x' cannot be written"),
     (["train", "--model", "snn-mlp", "--defense", "pgd-at", "--defense-param", "eps=-1"], "bad --defense-param eps=-1.0 for defense 'pgd-at'"),
     (["train", "--model", "snn-mlp", "--defense", "pgd-at", "--defense-param", "eps=nan"], "bad --defense-param eps=nan"),
     (["train", "--model", "snn-mlp", "--defense", "pgd-at", "--defense-param", "steps=0"], "steps must be >= 1, got 0"),
