@@ -102,7 +102,7 @@ class AdaptiveSharpness:
             shape = (self.rows, *x_seq.shape[2:])
             neuron.assg_moments = [(x_seq.new_ones(shape), x_seq.new_zeros(shape)) for _ in range(len(x_seq))]
 
-    def width(self, moments: tuple[torch.Tensor, torch.Tensor], u: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    def width_and_moments(self, moments: tuple[torch.Tensor, torch.Tensor], u: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """``(width, moments)``: the atan width ``2 / α_t`` for every row of ``u: [k * rows (+
         padding), ...]`` (``k`` EOT copies stacked; a copy shares its example's width), and
         ``moments`` (``M``, ``D``: ``[rows, ...]``) as they are after this pass: updated from the
@@ -125,7 +125,7 @@ class AdaptiveSharpness:
 
     def spike(self, neuron: nn.Module, t: int, u: torch.Tensor) -> torch.Tensor:
         """``H(u)`` forward, atan at the adaptive sharpness backward (a neuron of ours)."""
-        width, neuron.assg_moments[t] = self.width(neuron.assg_moments[t], u)
+        width, neuron.assg_moments[t] = self.width_and_moments(neuron.assg_moments[t], u)
         return spike_with_width(u, "atan", width)
 
 
@@ -144,7 +144,7 @@ class AdaptiveOverride(nn.Module):
         from .surrogate import SURROGATES
 
         key = (id(self), self.step)
-        width, self.state.moments[key] = self.state.width(self.state.foreign_moments(key, u), u)
+        width, self.state.moments[key] = self.state.width_and_moments(self.state.foreign_moments(key, u), u)
         self.step += 1
         return override_backward(self._original[0], u, lambda v: SURROGATES["atan"](v, width))
 
