@@ -97,10 +97,9 @@ def check_writable(path: Path, flag: str) -> None:
 
     if path.is_dir():
         raise UserInputError(f"{flag} {str(path)!r} is a folder; give a CSV file path")
-    parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), None)
-    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise UserInputError(f"{flag} {str(path)!r} cannot be written (no permission, or a file stands where a folder should)")
-    _make_folder(path.parent, path, flag)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UserInputError(_cannot_write(path, flag))
+    _ensure_folder(path.parent, path, flag)
 
 
 def per_example_name(row: dict[str, Any]) -> str:
@@ -117,24 +116,29 @@ def per_example_name(row: dict[str, Any]) -> str:
 
 def check_folder_writable(path: Path, flag: str) -> None:
     """Fail before any work unless ``path`` is, or can be made, a writable folder."""
-    import os
-
     if path.exists() and not path.is_dir():
         raise UserInputError(f"{flag} {str(path)!r} is a file; give a folder")
-    parent = next((p for p in [path, *path.parents] if p.exists()), None)
+    _ensure_folder(path, path, flag)
+
+
+def _cannot_write(path: Path, flag: str, why: str = "no permission, or a file stands where a folder should") -> str:
+    return f"{flag} {str(path)!r} cannot be written ({why})"
+
+
+def _ensure_folder(folder: Path, path: Path, flag: str) -> None:
+    """Make ``folder`` (the one ``path`` needs) now, before any work, after checking that its
+    nearest existing ancestor is a writable folder. Made, not only checked: a folder can pass
+    every permission check and still not be makeable (under ``/proc``, where ``os.access`` tells
+    root yes), and finding that out when the result is written would lose the attack's work."""
+    import os
+
+    parent = next((p for p in [folder, *folder.parents] if p.exists()), None)
     if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise UserInputError(f"{flag} {str(path)!r} cannot be written (no permission, or a file stands where a folder should)")
-    _make_folder(path, path, flag)
-
-
-def _make_folder(folder: Path, path: Path, flag: str) -> None:
-    """Create ``folder`` (the one ``path`` needs) now, before any work: a folder can pass every
-    permission check and still not be makeable (under ``/proc``, where ``os.access`` tells root
-    yes), and finding that out when the result is written would lose the attack's work."""
+        raise UserInputError(_cannot_write(path, flag))
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise UserInputError(f"{flag} {str(path)!r} cannot be written ({error.strerror})") from None
+        raise UserInputError(_cannot_write(path, flag, error.strerror)) from None
 
 
 class SmallerRunError(UserInputError):
