@@ -23,7 +23,7 @@ from robustbench_snn.sweep import ShardResult
 def compare(a: ShardResult, b: ShardResult) -> list[str]:
     """One line per score both shards hold: accuracies and the examples that differ."""
     if (a.meta["start"], a.meta["stop"]) != (b.meta["start"], b.meta["stop"]):
-        raise SystemExit(f"the shards hold other examples: {a.meta['start']}-{a.meta['stop']} and {b.meta['start']}-{b.meta['stop']}")
+        raise ValueError(f"the shards hold other examples: {a.meta['start']}-{a.meta['stop']} and {b.meta['start']}-{b.meta['stop']}")
     lines = []
     for key in sorted(a.tensors.keys() & b.tensors.keys()):
         x, y = a.tensors[key].double(), b.tensors[key].double()
@@ -37,9 +37,19 @@ def main() -> None:
     parser.add_argument("a", type=Path)
     parser.add_argument("b", type=Path)
     args = parser.parse_args()
-    a, b = ShardResult.load(args.a), ShardResult.load(args.b)
+    shards = []
+    for path in (args.a, args.b):
+        try:
+            shards.append(ShardResult.load(path))
+        except Exception as error:  # missing, truncated or foreign file: one line, exit 2
+            parser.error(f"cannot read shard {str(path)!r}: {error}")
+    a, b = shards
     print("score                          A      B")
-    print("\n".join(compare(a, b)))
+    try:
+        lines = compare(a, b)
+    except ValueError as error:
+        parser.error(str(error))
+    print("\n".join(lines))
     for name, shard in (("A", a), ("B", b)):
         seconds = ", ".join(f"{k} {v:,.0f}" for k, v in shard.meta["member_seconds"].items())
         print(f"{name}: {shard.meta['seconds']:,.0f} s ({seconds}); flags {shard.meta['flags'] or 'none'}")
