@@ -13,8 +13,14 @@ survives the 20% swings of a shared CPU that absolute times do not:
   per-sample loop (one draw per forward pass);
 * the compiled attack gradient against the eager one, for every zoo
   architecture (one checkpoint per distinct architecture), with its FLOP
-  rate as a share of a 1024x1024 ``torch.mm`` peer;
+  rate as a share of a 1024x1024 ``torch.mm`` peer, and on MNIST also
+  against the same graph with inductor's channels-last activations (the
+  layout the compiled path turns off for spiking modules);
 * and each row's peak resident memory (Linux ``VmHWM``, reset before it).
+
+The process keeps freed memory as ``rbsnn`` does (:mod:`robustbench_snn.allocator`),
+so the rows time what an evaluation runs; the peak memory then includes the
+heap earlier rows left to the process.
 
 Writes the table with the host's description to ``--out``
 (``benchmarks/RESULTS.md`` under ``make bench``).
@@ -35,6 +41,7 @@ from pathlib import Path
 
 import torch
 
+from robustbench_snn.allocator import keep_freed_memory
 from robustbench_snn.attacks import LinfBall, pgd, torchattacks_pgd
 from robustbench_snn.attacks.gradient import eot_gradient
 from robustbench_snn.certify import make_mechanism, sample_counts
@@ -155,14 +162,18 @@ def architectures(dataset: str) -> dict[str, list[str]]:
     return {names[0]: names for names in groups.values()}
 
 
-def compile_rows(dataset: str, data_dir: str, names: dict[str, list[str]], mm_rate: float) -> list[Row]:
+def compile_rows(dataset: str, data_dir: str, names: dict[str, list[str]], mm_rate: float, layouts: bool = False) -> list[Row]:
     data = load_dataset(dataset, "test", None if dataset == "digits" else data_dir).head(250)
     rows = []
     for name, same in names.items():
         reset_peak()
-        r = compile_speed.measure(name, dataset, data.x, data.y, 10, 3, mm_rate)
+        r = compile_speed.measure(name, dataset, data.x, data.y, 10, 3, mm_rate, layouts=layouts)
         note = (f"EOT {r['eot']}; first compiled call {r['first_call_s']:.0f} s; {r['graphs']} graph(s); "
                 f"max logit diff {r['logit_diff']:.1e}; FLOP rate {r['mm_share']:.3f}x torch.mm")
+        if r["layouts"]:
+            (g, g_cl), (i, i_cl) = r["layouts"].values()
+            note += (f"; with inductor's channels-last layout: gradient {g:.3f} s against {g_cl:.3f} s ({g / g_cl:.2f}x), "
+                     f"frozen scoring pass {i:.3f} s against {i_cl:.3f} s ({i / i_cl:.2f}x)")
         if r["fallback"]:
             note += f"; fallback: {r['fallback']}"
         if len(same) > 1:
@@ -178,6 +189,7 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--out", default=None, help="also write the table here (markdown)")
     args = p.parse_args()
+    keep_freed_memory()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     a = torch.randn(1024, 1024)
@@ -205,7 +217,7 @@ def main() -> None:
     add([certify_row(args.reps)])
     add(compile_rows("digits", args.data_dir, architectures("digits"), mm_rate))
     if "mnist" in datasets:
-        add(compile_rows("mnist", args.data_dir, {"rsc-snn": ["rsc-snn"], "snn-cnn": ["snn-cnn"]}, mm_rate))
+        add(compile_rows("mnist", args.data_dir, {"rsc-snn": ["rsc-snn"], "snn-cnn": ["snn-cnn"]}, mm_rate, layouts=True))
     minutes = (time.perf_counter() - started) / 60
     if args.out:
         text = [

@@ -7,10 +7,20 @@ and then through the compiled attack path (``robustbench_snn.compiled``,
 took (tracing and code generation; less on a second run, which finds the
 graph in inductor's on-disk cache), how far the compiled logits and
 gradients are from the eager ones, and the compiled gradient's FLOP rate as
-a ratio to a 1024x1024 ``torch.mm`` peer timed in the same run.
+a ratio to a 1024x1024 ``torch.mm`` peer timed in the same run. The process
+keeps freed memory as ``rbsnn`` does (:mod:`robustbench_snn.allocator`): without
+it every large activation is page-faulted afresh, and the timings depend on
+what ran before (measured: the rsc-snn MNIST EOT gradient, 250 images, one
+thread, compiled, 7.9 s when it ran first in a process, 4.2 s after the eager
+timings).
 
     python benchmarks/compile_speed.py [--dataset mnist] [--models rsc-snn,snn-cnn] [--threads 2]
-        [--surrogates pcw:1,rect:1,exp:1,ste]
+        [--surrogates pcw:1,rect:1,exp:1,ste] [--layouts]
+
+``--layouts`` also times, for each spiking model, the compiled gradient and a frozen
+scoring pass with and without inductor's channels-last activations
+(``compiled.SPIKING_CHANNELS_LAST``, the layout the compiled path turns off for
+spiking modules), one after the other in the same run.
 
 ``--surrogates`` times the gradient under each attack surrogate in turn (the
 ``ensemble19`` estimators compile one graph per family): a family whose
@@ -31,14 +41,16 @@ import time
 
 import torch
 
+from robustbench_snn import compiled as compiled_module
 from robustbench_snn import streams
+from robustbench_snn.allocator import keep_freed_memory
 from robustbench_snn.assg import adaptive_sharpness
 from robustbench_snn.attacks.gradient import eot_loss_and_gradient
 from robustbench_snn.attacks.losses import cross_entropy
 from robustbench_snn.compiled import CompileStats, compiled_path
 from robustbench_snn.data import load_dataset
 from robustbench_snn.errors import UserInputError
-from robustbench_snn.interop import attack_surrogate
+from robustbench_snn.interop import attack_surrogate, find_neurons
 from robustbench_snn.surrogate import Surrogate
 from robustbench_snn.zoo import load_checkpoint, zoo_models
 from standard_cost import forward_flops
@@ -56,18 +68,21 @@ def gradient(model, x, y, eot):
 ASSG = "assg"
 
 
-def measure(name: str, dataset: str, x, y, eot: int, reps: int, mm_rate: float, surrogate: str | None = None) -> dict:
+def measure(name: str, dataset: str, x, y, eot: int, reps: int, mm_rate: float, surrogate: str | None = None,
+            layouts: bool = False) -> dict:
+    """Eager and compiled timings of one model's attack gradient (``layouts``: also compiled
+    with inductor's channels-last activations, ``channels_last_s``)."""
     model = load_checkpoint(name, dataset)[0].eval()
     eot = eot if getattr(model, "stochastic", False) else 1
     flops = 2 * eot * forward_flops(model, x[:8]) * len(x)  # forward + input-gradient products (outside ASSG: 8 rows)
     if surrogate == ASSG:
         with adaptive_sharpness(model, len(x)) as state:
-            return {"model": name, "surrogate": surrogate, **_timed(model, x, y, eot, reps, flops / mm_rate, state.next_iteration)}
+            return {"model": name, "surrogate": surrogate, **_timed(model, x, y, eot, reps, flops / mm_rate, state.next_iteration, layouts)}
     with attack_surrogate(model, surrogate):
-        return {"model": name, "surrogate": surrogate or "own", **_timed(model, x, y, eot, reps, flops / mm_rate)}
+        return {"model": name, "surrogate": surrogate or "own", **_timed(model, x, y, eot, reps, flops / mm_rate, layouts=layouts)}
 
 
-def _timed(model, x, y, eot: int, reps: int, mm_seconds: float, before=lambda: None) -> dict:
+def _timed(model, x, y, eot: int, reps: int, mm_seconds: float, before=lambda: None, layouts: bool = False) -> dict:
     """Eager, then compiled timings (``mm_seconds``: the peer's time for the gradient's FLOPs);
     ``before()`` runs before each timed gradient (an attack iteration's start). The reference
     gradients run without it, so under ASSG both see the moments the eager timings left (each
@@ -85,13 +100,37 @@ def _timed(model, x, y, eot: int, reps: int, mm_seconds: float, before=lambda: N
         logits, grad = gradient(model, x, y, eot)
         first = time.perf_counter() - t
         compiled = best_of(step, reps)
+    layout = layout_times(model, x, step, reps) if layouts and find_neurons(model) else None  # an ANN's are channels-last
     return {
         "eot": eot, "eager_s": eager, "compiled_s": compiled, "ratio": eager / compiled,
         "first_call_s": first, "graphs": stats.compiles, "fallback": stats.fallback or "",
         "logit_diff": (logits - eager_logits).abs().max().item(),
         "grad_rel": ((grad - eager_grad).norm() / eager_grad.norm().clamp_min(1e-30)).item(),
         "mm_share": mm_seconds / compiled,
+        "layouts": layout,
     }
+
+
+def scoring_pass(model, x):
+    """One pass without gradients, as an evaluation scores (a frozen graph on the inference path)."""
+    with torch.no_grad(), streams.per_example(0, torch.arange(len(x)), "benchmark"):
+        return model(x)
+
+
+def layout_times(model, x, step, reps: int) -> dict[str, tuple[float, float]]:
+    """Seconds of the compiled gradient (``step``) and of a frozen scoring pass, each as
+    ``(ours, with inductor's channels-last activations)``, timed in turn in this run."""
+    times: dict[str, list[float]] = {"gradient": [], "inference": []}
+    for channels_last in (False, True):
+        compiled_module.SPIKING_CHANNELS_LAST = channels_last
+        try:
+            with compiled_path(model, "on"):
+                times["gradient"].append(best_of(step, reps))  # best_of's warm-up call compiles
+            with compiled_path(model, "on", inference=True):
+                times["inference"].append(best_of(lambda: scoring_pass(model, x), reps))
+        finally:
+            compiled_module.SPIKING_CHANNELS_LAST = False
+    return {k: (v[0], v[1]) for k, v in times.items()}
 
 
 def main() -> None:
@@ -104,7 +143,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--surrogates", default=None, help="comma-separated attack surrogates, or assg (default: each model's own)")
+    p.add_argument("--layouts", action="store_true", help="also time the compiled gradient with inductor's channels-last layout")
     args = p.parse_args()
+    keep_freed_memory()
     torch.set_num_threads(args.threads)
     data = load_dataset(args.dataset, "test", None if args.dataset == "digits" else args.data_dir).head(args.batch)
     names = args.models.split(",") if args.models else zoo_models(args.dataset)
@@ -117,13 +158,19 @@ def main() -> None:
         [Surrogate.parse(s) for s in surrogates if s and s != ASSG]  # a bad name stops here, not after the first model's timings
     except UserInputError as e:
         p.error(str(e))
-    print("| model | surrogate | EOT | eager s | compiled s | eager/compiled | first compiled call s | graphs | max logit diff | grad rel. diff | FLOP rate / torch.mm |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    layout_head = (" gradient: ours / channels-last s | inference: ours / channels-last s |", "---|---|") if args.layouts else ("", "")
+    print("| model | surrogate | EOT | eager s | compiled s | eager/compiled | first compiled call s | graphs | max logit diff "
+          f"| grad rel. diff | FLOP rate / torch.mm |{layout_head[0]}")
+    print(f"|---|---|---|---|---|---|---|---|---|---|---|{layout_head[1]}")
     for name, surrogate in itertools.product(names, surrogates):
-        r = measure(name, args.dataset, data.x, data.y, args.eot, args.reps, mm_rate, surrogate)
+        r = measure(name, args.dataset, data.x, data.y, args.eot, args.reps, mm_rate, surrogate, args.layouts)
         note = f" (fallback: {r['fallback']})" if r["fallback"] else ""
+        layout = ""
+        if args.layouts:
+            cells = [f" {a:.3f} / {b:.3f} ({a / b:.2f}x) |" for a, b in r["layouts"].values()] if r["layouts"] else ["(no spiking neurons: channels-last already) | |"]
+            layout = "".join(cells)
         print(f"| {r['model']}{note} | {r['surrogate']} | {r['eot']} | {r['eager_s']:.3f} | {r['compiled_s']:.3f} | {r['ratio']:.2f}x | {r['first_call_s']:.0f} "
-              f"| {r['graphs']} | {r['logit_diff']:.1e} | {r['grad_rel']:.1e} | {r['mm_share']:.3f} |", flush=True)
+              f"| {r['graphs']} | {r['logit_diff']:.1e} | {r['grad_rel']:.1e} | {r['mm_share']:.3f} |{layout}", flush=True)
 
 
 if __name__ == "__main__":

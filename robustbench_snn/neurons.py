@@ -70,21 +70,24 @@ class _RateGradient(torch.autograd.Function):
     * ``bptr`` (backward pass through rate, as used against SNN-RAT; Ding et
       al., NeurIPS 2022): ``1[mean_t s_t > 0]`` -- a ReLU on the rate;
     * ``rga``: :func:`rga_factor` of the mean normalised current.
+
+    The factor ``[1, B, ...]`` is computed in the forward and saved alone (it depends only
+    on the forward's values): the backward is one product, and a compiled graph keeps one
+    tensor per neuron instead of the ``[T, B, ...]`` current and spikes.
     """
 
     @staticmethod
-    def forward(ctx, current, spikes, mode: str, decay: float):  # type: ignore[override]
-        ctx.save_for_backward(current, spikes)
-        ctx.mode, ctx.decay = mode, decay
+    def forward(ctx, current, spikes, mode: str, decay: float | torch.Tensor):  # type: ignore[override]
+        if mode == "bptr":
+            factor = (spikes.mean(0, keepdim=True) > 0).to(current.dtype)
+        else:
+            factor = rga_factor(current.mean(0, keepdim=True), decay)
+        ctx.save_for_backward(factor)
         return spikes.clone()
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
-        current, spikes = ctx.saved_tensors
-        if ctx.mode == "bptr":
-            factor = (spikes.mean(0, keepdim=True) > 0).to(grad.dtype)
-        else:
-            factor = rga_factor(current.mean(0, keepdim=True), ctx.decay)
+        (factor,) = ctx.saved_tensors
         return grad * factor, None, None, None
 
 
@@ -154,8 +157,9 @@ class _SpikingNeuron(nn.Module):
         raise NotImplementedError
 
     @property
-    def decay_factor(self) -> float:
-        """``λ`` in ``h_t = λ v_{t-1} + (input)``: 1 for IF."""
+    def decay_factor(self) -> float | torch.Tensor:
+        """``λ`` in ``h_t = λ v_{t-1} + (input)``: 1 for IF; a 0-d tensor where it is computed
+        from a tensor (PLIF), so a compiled graph reads it as data instead of breaking on ``.item()``."""
         return 1.0
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
@@ -225,8 +229,9 @@ class LIFNode(_SpikingNeuron):
         return float(1.0 / torch.sigmoid(self.w))
 
     @property
-    def decay_factor(self) -> float:
-        return 1.0 - 1.0 / self.tau
+    def decay_factor(self) -> torch.Tensor:
+        # float64, as ``1 - 1 / self.tau`` in Python arithmetic (the same value), without the host sync
+        return 1.0 - 1.0 / (1.0 / torch.sigmoid(self.w.detach())).double()
 
     def charge(self, v: torch.Tensor, x: torch.Tensor, t: int) -> torch.Tensor:
         v_rest = self.v_reset or 0.0

@@ -228,6 +228,61 @@ def test_assg_reading_passes_run_compiled_with_eager_numbers_and_one_graph():
     assert all(n.assg_moments is None and n.sharpness is None for n in spiking_neurons(model))  # cleared after the attack
 
 
+@pytest.mark.parametrize("learnable_tau", [False, True])
+def test_rate_gradient_modes_run_compiled_with_eager_numbers_and_one_graph_each(learnable_tau):
+    """``bptr`` and ``rga`` (one backward factor per element) run compiled: eager's gradients,
+    one graph per mode for every batch size -- also for a learnable decay (PLIF), whose ``λ``
+    the graph reads as data (a ``float()`` of it would break the graph, measured: 12 graphs)."""
+    from robustbench_snn.neurons import gradient_mode, spiking_neurons
+
+    torch.manual_seed(4)
+    model = build_snn(spiking_mlp_body, (1, 8, 8), 10, encoder="poisson", T=4, hidden=32,
+                      neuron_kwargs={"learnable_tau": learnable_tau}).eval()
+    assert all(isinstance(n.w, torch.nn.Parameter) == learnable_tau for n in spiking_neurons(model))
+    x = torch.rand(30, 1, 8, 8)
+    eager = {}
+    for mode in ("bptr", "rga"):
+        with gradient_mode(model, mode):
+            eager[mode] = [logits_and_gradient(model, x[:n]) for n in (30, 17)]
+    stats = CompileStats("on")
+    with compiled_path(model, "on", stats):
+        for mode in eager:
+            with gradient_mode(model, mode):
+                for reference, n in zip(eager[mode], (30, 17)):
+                    assert_close(reference, logits_and_gradient(model, x[:n]))
+    assert stats.compiles == 2
+    assert not torch.allclose(eager["bptr"][0][1], eager["rga"][0][1])  # two different estimators
+
+
+def test_spiking_graphs_are_compiled_without_channels_last_layout(monkeypatch):
+    """Inductor's channels-last activations are off for a module with spiking neurons (its
+    element-wise time loop would transpose them every step) and left on for an ANN."""
+    import torch._inductor.graph as inductor_graph
+
+    from robustbench_snn.compiled import CompiledPart
+
+    seen = []
+    decide = inductor_graph.GraphLowering.decide_layout_opt
+
+    def spy(gm, *, is_inference):
+        from torch._inductor import config
+
+        seen.append(config.layout_optimization)
+        return decide(gm, is_inference=is_inference)
+
+    monkeypatch.setattr(inductor_graph.GraphLowering, "decide_layout_opt", staticmethod(spy))
+    snn, ann = load_checkpoint("snn-cnn", "digits")[0].eval(), load_checkpoint("ann-cnn", "digits")[0].eval()
+    x = load_dataset("digits", "test").x[:8]
+    for model, expected in ((snn, False), (ann, True)):
+        seen.clear()
+        # lower the graphs here, not from inductor's cache
+        with torch.compiler.config.patch(force_disable_caches=True), compiled_path(model, "on"):
+            part = next(m.forward for m in model.modules() if isinstance(m.__dict__.get("forward"), CompiledPart))
+            assert part.channels_last is expected
+            logits_and_gradient(model, x)
+        assert seen and set(seen) == {expected}  # forward and backward graphs
+
+
 def test_auto_stays_eager_for_a_small_evaluation():
     from robustbench_snn import benchmark
 
