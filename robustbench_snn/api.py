@@ -566,8 +566,8 @@ def gradient_steps(attack: str, cfg, sweep: bool = False) -> int:
 def expected_graphs(attack: str, sweep: bool = False) -> int:
     """Graphs ``compile="auto"`` would compile for ``attack``: one gradient graph per surrogate
     family and rate-gradient mode it differentiates through (a new width reuses its family's
-    graph; the model's own surrogate counted apart; ASSG's reading passes one), plus the
-    frozen inference graph."""
+    graph; the model's own surrogate counted apart; ASSG two: its passes that update the
+    moments and those that read them), plus the frozen inference graph."""
     from .surrogate import Surrogate
 
     def families(specs) -> int:
@@ -580,12 +580,12 @@ def expected_graphs(attack: str, sweep: bool = False) -> int:
     if attack == "standard":
         from .standard import APGD_SURROGATES, STANDARD_SURROGATES
 
-        return 1 + families(STANDARD_SURROGATES + APGD_SURROGATES) + 1 + 1 + 1  # own, the sweeps, rga, ASSG, inference
+        return 1 + families(STANDARD_SURROGATES + APGD_SURROGATES) + 1 + 2 + 1  # own, the sweeps, rga, ASSG, inference
     if attack == "ensemble19":
         from .ensemble19 import RATE_ESTIMATORS, SURROGATE_ESTIMATORS
 
         return families(SURROGATE_ESTIMATORS) + len(RATE_ESTIMATORS) + 1
-    return 2
+    return 3 if attack == "assg" else 2
 
 
 #: Registered attacks that follow the input gradient (the rest are black-box).

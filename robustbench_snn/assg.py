@@ -62,15 +62,16 @@ class AdaptiveSharpness:
     (:func:`adaptive_sharpness` ends :attr:`updating` after every pass).
 
     Where the moments live: a neuron of ours keeps them in ``assg_moments``, one ``(M, D)``
-    pair per time step, allocated by the run's first pass. A pass that updates them runs
-    eagerly; the iteration's other passes (its other EOT draws: nine of ten on MNIST, where
-    a pass holds one copy) may run through the compiled path (:mod:`.compiled`), which reads
-    the moments as graph inputs, their row count marked dynamic, so one graph serves every
-    iteration and batch of every run. Why not update inside the graph: the moments would be
-    graph inputs mutated in place, and inductor (torch 2.13) recomputed the width in the
+    pair per time step, allocated by the run's first pass (eager). Every later pass may run
+    through the compiled path (:mod:`.compiled`), which takes the moments as graph inputs,
+    their row count marked dynamic: one graph for the passes that update them (an
+    iteration's first), returning the new moments as outputs that dynamo rebinds in the
+    list, and one for the passes that only read them, each serving every iteration and
+    batch of every run. Nothing here writes a tensor in place: an update makes new tensors
+    and rebinds them. An in-place update was tried first: the moments were then graph
+    inputs mutated in place, and inductor (torch 2.13) recomputed the width in the
     backward from the mutated inputs (measured: gradients 0.6% off eager; the backward
-    graph multiplies the already-updated ``M`` by ``β1`` again). Nothing here writes a
-    tensor in place: an update makes new tensors and rebinds them. A foreign neuron's moments
+    graph multiplied the already-updated ``M`` by ``β1`` again). A foreign neuron's moments
     are kept in :attr:`moments`, keyed by (spike function, step)."""
 
     rows: int

@@ -140,12 +140,13 @@ class CompiledPart:
         """Whether this call goes through the compiled graph. Eager instead: after a failure;
         in training mode; without gradients unless ``inference`` (an inference graph is a
         graph of its own: worth it for an evaluation's scoring passes, Square's queries and
-        certification, not for a model used only as a transfer source); on an adaptive-surrogate pass that updates the moments
-        (:mod:`.assg`: the first pass of each attack iteration; the compiled passes only read them)."""
+        certification, not for a model used only as a transfer source); on an adaptive-surrogate
+        run's first pass, which allocates the moments (:mod:`.assg`; its later passes, updating or
+        reading them, are compiled: one graph each)."""
         return not (
             self.failed or self.module.training or extra or x.dim() <= self.batch_dim
             or not (torch.is_grad_enabled() or self.inference)
-            or any(n.sharpness is not None and (n.assg_moments is None or n.sharpness.updating) for n in self.neurons)
+            or any(n.sharpness is not None and n.assg_moments is None for n in self.neurons)
         )
 
     def _backend(self, graph, example_inputs):
