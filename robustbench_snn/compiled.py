@@ -5,7 +5,7 @@ backward over T time steps whose eager cost is dominated by memory-bound
 element-wise work (batch norm, pooling, stacking the steps, the LIF
 charge / fire / reset of every step), not by the convolutions
 (``benchmarks/compile_speed.py``). Inductor fuses that work into a few
-loops. Three choices make the compiled path pay inside an evaluation:
+loops. Five choices make the compiled path pay inside an evaluation:
 
 * **What is compiled.** Only the deterministic part of a model whose
   structure we know: a :class:`~.models.SpikingClassifier`'s ``body`` (after

@@ -224,14 +224,18 @@ class LIFNode(_SpikingNeuron):
         else:
             self.register_buffer("w", w)
 
+    def _tau(self) -> torch.Tensor:
+        """``tau = 1 / sigmoid(w)``, a 0-d float32 tensor."""
+        return 1.0 / torch.sigmoid(self.w.detach())
+
     @property
     def tau(self) -> float:
-        return float(1.0 / torch.sigmoid(self.w))
+        return float(self._tau())
 
     @property
     def decay_factor(self) -> torch.Tensor:
         # float64, as ``1 - 1 / self.tau`` in Python arithmetic (the same value), without the host sync
-        return 1.0 - 1.0 / (1.0 / torch.sigmoid(self.w.detach())).double()
+        return 1.0 - 1.0 / self._tau().double()
 
     def charge(self, v: torch.Tensor, x: torch.Tensor, t: int) -> torch.Tensor:
         v_rest = self.v_reset or 0.0
