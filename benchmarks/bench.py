@@ -171,7 +171,7 @@ def compile_rows(dataset: str, data_dir: str, names: dict[str, list[str]], mm_ra
         note = (f"EOT {r['eot']}; first compiled call {r['first_call_s']:.0f} s; {r['graphs']} graph(s); "
                 f"max logit diff {r['logit_diff']:.1e}; FLOP rate {r['mm_share']:.3f}x torch.mm")
         if r["layouts"]:
-            (g, g_cl), (i, i_cl) = r["layouts"].values()
+            (g, g_cl), (i, i_cl) = r["layouts"]["gradient"], r["layouts"]["inference"]
             note += (f"; with inductor's channels-last layout: gradient {g:.3f} s against {g_cl:.3f} s ({g / g_cl:.2f}x), "
                      f"frozen scoring pass {i:.3f} s against {i_cl:.3f} s ({i / i_cl:.2f}x)")
         if r["fallback"]:
