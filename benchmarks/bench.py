@@ -15,7 +15,8 @@ survives the 20% swings of a shared CPU that absolute times do not:
   architecture (one checkpoint per distinct architecture), with its FLOP
   rate as a share of a 1024x1024 ``torch.mm`` peer, and on MNIST also
   against the same graph with inductor's channels-last activations (the
-  layout the compiled path turns off for spiking modules);
+  layout the compiled path turns off for spiking modules) and with the
+  first layer run at every step (:mod:`robustbench_snn.projection`);
 * and each row's peak resident memory (Linux ``VmHWM``, reset before it).
 
 The process keeps freed memory as ``rbsnn`` does (:mod:`robustbench_snn.allocator`),
@@ -162,18 +163,18 @@ def architectures(dataset: str) -> dict[str, list[str]]:
     return {names[0]: names for names in groups.values()}
 
 
-def compile_rows(dataset: str, data_dir: str, names: dict[str, list[str]], mm_rate: float, layouts: bool = False) -> list[Row]:
+def compile_rows(dataset: str, data_dir: str, names: dict[str, list[str]], mm_rate: float, variants: tuple[str, ...] = ()) -> list[Row]:
     data = load_dataset(dataset, "test", None if dataset == "digits" else data_dir).head(250)
     rows = []
     for name, same in names.items():
         reset_peak()
-        r = compile_speed.measure(name, dataset, data.x, data.y, 10, 3, mm_rate, layouts=layouts)
+        r = compile_speed.measure(name, dataset, data.x, data.y, 10, 3, mm_rate, variants=variants)
         note = (f"EOT {r['eot']}; first compiled call {r['first_call_s']:.0f} s; {r['graphs']} graph(s); "
                 f"max logit diff {r['logit_diff']:.1e}; FLOP rate {r['mm_share']:.3f}x torch.mm")
-        if r["layouts"]:
-            (g, g_cl), (i, i_cl) = r["layouts"]["gradient"], r["layouts"]["inference"]
-            note += (f"; with inductor's channels-last layout: gradient {g:.3f} s against {g_cl:.3f} s ({g / g_cl:.2f}x), "
-                     f"frozen scoring pass {i:.3f} s against {i_cl:.3f} s ({i / i_cl:.2f}x)")
+        for v, times in r["variants"].items():
+            (g, g_other), (i, i_other) = times["gradient"], times["inference"]
+            note += (f"; {compile_speed.VARIANTS[v].label}: gradient {g:.3f} s against {g_other:.3f} s ({g / g_other:.2f}x), "
+                     f"frozen scoring pass {i:.3f} s against {i_other:.3f} s ({i / i_other:.2f}x)")
         if r["fallback"]:
             note += f"; fallback: {r['fallback']}"
         if len(same) > 1:
@@ -217,7 +218,7 @@ def main() -> None:
     add([certify_row(args.reps)])
     add(compile_rows("digits", args.data_dir, architectures("digits"), mm_rate))
     if "mnist" in datasets:
-        add(compile_rows("mnist", args.data_dir, {"rsc-snn": ["rsc-snn"], "snn-cnn": ["snn-cnn"]}, mm_rate, layouts=True))
+        add(compile_rows("mnist", args.data_dir, {"rsc-snn": ["rsc-snn"], "snn-cnn": ["snn-cnn"]}, mm_rate, variants=("layouts", "first-layer")))
     minutes = (time.perf_counter() - started) / 60
     if args.out:
         text = [

@@ -15,12 +15,14 @@ thread, compiled, 7.9 s when it ran first in a process, 4.2 s after the eager
 timings).
 
     python benchmarks/compile_speed.py [--dataset mnist] [--models rsc-snn,snn-cnn] [--threads 2]
-        [--surrogates pcw:1,rect:1,exp:1,ste] [--layouts]
+        [--surrogates pcw:1,rect:1,exp:1,ste] [--layouts] [--first-layer]
 
 ``--layouts`` also times, for each spiking model, the compiled gradient and a frozen
 scoring pass with and without inductor's channels-last activations
 (``compiled.SPIKING_CHANNELS_LAST``, the layout the compiled path turns off for
-spiking modules), in the same run (ours just before).
+spiking modules), in the same run (ours just before). ``--first-layer`` does the
+same with the first layer run at every step (``compiled.FIRST_LAYER_ONCE`` off,
+:mod:`robustbench_snn.projection`), on the models where it runs once.
 
 ``--surrogates`` times the gradient under each attack surrogate in turn (the
 ``ensemble19`` estimators compile one graph per family): a family whose
@@ -38,6 +40,8 @@ import argparse
 import itertools
 import platform
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -51,6 +55,7 @@ from robustbench_snn.compiled import CompileStats, compiled_path
 from robustbench_snn.data import load_dataset
 from robustbench_snn.errors import UserInputError
 from robustbench_snn.interop import attack_surrogate, find_neurons
+from robustbench_snn.projection import projected_body
 from robustbench_snn.surrogate import Surrogate
 from robustbench_snn.zoo import load_checkpoint, zoo_models
 from standard_cost import forward_flops
@@ -69,21 +74,21 @@ ASSG = "assg"
 
 
 def measure(name: str, dataset: str, x, y, eot: int, reps: int, mm_rate: float, surrogate: str | None = None,
-            layouts: bool = False) -> dict:
-    """Eager and compiled timings of one model's attack gradient (``layouts``: also, under
-    ``"layouts"``, the gradient and a frozen scoring pass with and without inductor's
-    channels-last activations; see :func:`layout_times`)."""
+            variants: tuple[str, ...] = ()) -> dict:
+    """Eager and compiled timings of one model's attack gradient, and under ``"variants"`` the
+    gradient and a frozen scoring pass of each of ``variants`` (:data:`VARIANTS`) that applies
+    to the model, against ours (see :func:`variant_times`)."""
     model = load_checkpoint(name, dataset)[0].eval()
     eot = eot if getattr(model, "stochastic", False) else 1
     flops = 2 * eot * forward_flops(model, x[:8]) * len(x)  # forward + input-gradient products (outside ASSG: 8 rows)
     if surrogate == ASSG:
         with adaptive_sharpness(model, len(x)) as state:
-            return {"model": name, "surrogate": surrogate, **_timed(model, x, y, eot, reps, flops / mm_rate, state.next_iteration, layouts)}
+            return {"model": name, "surrogate": surrogate, **_timed(model, x, y, eot, reps, flops / mm_rate, state.next_iteration, variants)}
     with attack_surrogate(model, surrogate):
-        return {"model": name, "surrogate": surrogate or "own", **_timed(model, x, y, eot, reps, flops / mm_rate, layouts=layouts)}
+        return {"model": name, "surrogate": surrogate or "own", **_timed(model, x, y, eot, reps, flops / mm_rate, variants=variants)}
 
 
-def _timed(model, x, y, eot: int, reps: int, mm_seconds: float, before=lambda: None, layouts: bool = False) -> dict:
+def _timed(model, x, y, eot: int, reps: int, mm_seconds: float, before=lambda: None, variants: tuple[str, ...] = ()) -> dict:
     """Eager, then compiled timings (``mm_seconds``: the peer's time for the gradient's FLOPs);
     ``before()`` runs before each timed gradient (an attack iteration's start). The reference
     gradients run without it, so under ASSG both see the moments the eager timings left (each
@@ -101,14 +106,14 @@ def _timed(model, x, y, eot: int, reps: int, mm_seconds: float, before=lambda: N
         logits, grad = gradient(model, x, y, eot)
         first = time.perf_counter() - t
         compiled = best_of(step, reps)
-    layout = layout_times(model, x, step, reps, compiled) if layouts and find_neurons(model) else None  # an ANN's are channels-last
+    applying = [v for v in variants if VARIANTS[v].applies(model)]
     return {
         "eot": eot, "eager_s": eager, "compiled_s": compiled, "ratio": eager / compiled,
         "first_call_s": first, "graphs": stats.compiles, "fallback": stats.fallback or "",
         "logit_diff": (logits - eager_logits).abs().max().item(),
         "grad_rel": ((grad - eager_grad).norm() / eager_grad.norm().clamp_min(1e-30)).item(),
         "mm_share": mm_seconds / compiled,
-        "layouts": layout,
+        "variants": {v: variant_times(model, x, step, reps, compiled, VARIANTS[v].setting) for v in applying},
     }
 
 
@@ -118,20 +123,41 @@ def scoring_pass(model, x):
         return model(x)
 
 
-def layout_times(model, x, step, reps: int, compiled_s: float) -> dict[str, tuple[float, float]]:
+@dataclass(frozen=True)
+class Variant:
+    """A choice of the compiled path timed against ours: ``setting`` is the ``compiled``
+    module attribute and the value that undoes the choice; ``applies(model)``: whether the
+    choice changes anything for ``model``."""
+
+    setting: tuple[str, object]
+    applies: Callable[[torch.nn.Module], bool]
+    label: str
+
+
+#: ``--layouts``: inductor's channels-last activations (off for spiking modules; an ANN has them
+#: already). ``--first-layer``: the first layer at every step (:mod:`robustbench_snn.projection`).
+VARIANTS = {
+    "layouts": Variant(("SPIKING_CHANNELS_LAST", True), lambda m: bool(find_neurons(m)), "with inductor's channels-last layout"),
+    "first-layer": Variant(("FIRST_LAYER_ONCE", False), lambda m: projected_body(m) is not None, "with the first layer at every step"),
+}
+
+
+def variant_times(model, x, step, reps: int, compiled_s: float, setting: tuple[str, object]) -> dict[str, tuple[float, float]]:
     """Seconds of the compiled gradient (``step``; ours already timed: ``compiled_s``) and of a
-    frozen scoring pass, each as ``(ours, with inductor's channels-last activations)``."""
+    frozen scoring pass, each as ``(ours, with the compiled module's ``setting``)``."""
     with compiled_path(model, "on", inference=True):
         scoring = best_of(lambda: scoring_pass(model, x), reps)  # best_of's warm-up call compiles
-    compiled_module.SPIKING_CHANNELS_LAST = True
+    name, value = setting
+    ours = getattr(compiled_module, name)
+    setattr(compiled_module, name, value)
     try:
         with compiled_path(model, "on"):
-            gradient_cl = best_of(step, reps)
+            gradient_other = best_of(step, reps)
         with compiled_path(model, "on", inference=True):
-            scoring_cl = best_of(lambda: scoring_pass(model, x), reps)
+            scoring_other = best_of(lambda: scoring_pass(model, x), reps)
     finally:
-        compiled_module.SPIKING_CHANNELS_LAST = False
-    return {"gradient": (compiled_s, gradient_cl), "inference": (scoring, scoring_cl)}
+        setattr(compiled_module, name, ours)
+    return {"gradient": (compiled_s, gradient_other), "inference": (scoring, scoring_other)}
 
 
 def main() -> None:
@@ -146,7 +172,10 @@ def main() -> None:
     p.add_argument("--surrogates", default=None, help="comma-separated attack surrogates, or assg (default: each model's own)")
     p.add_argument("--layouts", action="store_true",
                    help="also time the compiled gradient and a scoring pass with inductor's channels-last layout")
+    p.add_argument("--first-layer", action="store_true",
+                   help="also time the compiled gradient and a scoring pass with the first layer run at every step")
     args = p.parse_args()
+    variants = tuple(v for v, on in (("layouts", args.layouts), ("first-layer", args.first_layer)) if on)
     keep_freed_memory()
     torch.set_num_threads(args.threads)
     data = load_dataset(args.dataset, "test", None if args.dataset == "digits" else args.data_dir).head(args.batch)
@@ -160,20 +189,19 @@ def main() -> None:
         [Surrogate.parse(s) for s in surrogates if s and s != ASSG]  # a bad name stops here, not after the first model's timings
     except UserInputError as e:
         p.error(str(e))
-    layout_head = (" gradient: ours / channels-last s | inference: ours / channels-last s |", "---|---|") if args.layouts else ("", "")
+    heads = "".join(f" gradient: ours / {v} s | inference: ours / {v} s |" for v in variants)
     print("| model | surrogate | EOT | eager s | compiled s | eager/compiled | first compiled call s | graphs | max logit diff "
-          f"| grad rel. diff | FLOP rate / torch.mm |{layout_head[0]}")
-    print(f"|---|---|---|---|---|---|---|---|---|---|---|{layout_head[1]}")
+          f"| grad rel. diff | FLOP rate / torch.mm |{heads}")
+    print(f"|---|---|---|---|---|---|---|---|---|---|---|{'---|---|' * len(variants)}")
     for name, surrogate in itertools.product(names, surrogates):
-        r = measure(name, args.dataset, data.x, data.y, args.eot, args.reps, mm_rate, surrogate, args.layouts)
+        r = measure(name, args.dataset, data.x, data.y, args.eot, args.reps, mm_rate, surrogate, variants)
         note = f" (fallback: {r['fallback']})" if r["fallback"] else ""
-        layout = ""
-        if args.layouts:
-            pairs = [r["layouts"]["gradient"], r["layouts"]["inference"]] if r["layouts"] else []
-            layout = "".join(f" {a:.3f} / {b:.3f} ({a / b:.2f}x) |" for a, b in pairs) or "(no spiking neurons: channels-last already) | |"
+        cells = ""
+        for v in variants:
+            pairs = [r["variants"][v]["gradient"], r["variants"][v]["inference"]] if v in r["variants"] else []
+            cells += "".join(f" {a:.3f} / {b:.3f} ({a / b:.2f}x) |" for a, b in pairs) or " (does not apply) | |"
         print(f"| {r['model']}{note} | {r['surrogate']} | {r['eot']} | {r['eager_s']:.3f} | {r['compiled_s']:.3f} | {r['ratio']:.2f}x | {r['first_call_s']:.0f} "
-              f"| {r['graphs']} | {r['logit_diff']:.1e} | {r['grad_rel']:.1e} | {r['mm_share']:.3f} |{layout}", flush=True)
-
+              f"| {r['graphs']} | {r['logit_diff']:.1e} | {r['grad_rel']:.1e} | {r['mm_share']:.3f} |{cells}", flush=True)
 
 if __name__ == "__main__":
     main()

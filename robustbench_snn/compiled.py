@@ -5,7 +5,7 @@ backward over T time steps whose eager cost is dominated by memory-bound
 element-wise work (batch norm, pooling, stacking the steps, the LIF
 charge / fire / reset of every step), not by the convolutions
 (``benchmarks/compile_speed.py``). Inductor fuses that work into a few
-loops. Five choices make the compiled path pay inside an evaluation:
+loops. Six choices make the compiled path pay inside an evaluation:
 
 * **What is compiled.** Only the deterministic part of a model whose
   structure we know: a :class:`~.models.SpikingClassifier`'s ``body`` (after
@@ -49,6 +49,13 @@ loops. Five choices make the compiled path pay inside an evaluation:
   --layouts`` (both layouts in one run, MNIST, 128 images, one thread): the
   compiled gradient takes 0.80-0.95x the channels-last graph's time on every
   spiking architecture, a frozen scoring pass 0.64-0.72x.
+* **The first layer once.** Where a zoo SNN's encoder passes the same
+  gradient at every step (direct and Poisson coding) and its body starts with
+  an affine layer, that layer's input gradient runs once on the summed steps
+  instead of once per step, and under direct coding its forward too
+  (:mod:`.projection`: exact algebra, the sum taken in another order). Its
+  eager fallback rebuilds the encoder's output, so a failed compile still
+  gives the reference numbers to the bit.
 
 Failure to compile (no C++ compiler, an operation the compiler does not
 support in a user's model) falls back to the eager module with one warning
@@ -68,6 +75,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from .projection import ProjectedForward, projected_body
 
 #: ``--compile`` choices: ``auto`` compiles the parts of a model whose structure is known,
 #: ``on`` also a foreign model's whole forward, ``off`` runs everything eagerly.
@@ -89,6 +98,9 @@ RETRY_SECONDS = 2.0
 #: Whether a spiking module's graphs take inductor's channels-last activations (see above);
 #: ``benchmarks/compile_speed.py --layouts`` sets it to time both in one run.
 SPIKING_CHANNELS_LAST = False
+#: Whether a zoo SNN's first affine layer runs once for all T steps where that is exact
+#: (:mod:`.projection`); ``benchmarks/compile_speed.py --first-layer`` turns it off to time both.
+FIRST_LAYER_ONCE = True
 #: Graphs per compiled function kept by dynamo (one per surrogate and gradient mode
 #: an evaluation uses; its default of 8 is below the standard evaluation's count).
 CACHE_SIZE_LIMIT = 64
@@ -124,11 +136,14 @@ class CompiledPart:
     training mode runs eagerly (padding would change its batch statistics).
     """
 
-    def __init__(self, module: nn.Module, forward, batch_dim: int, stats: CompileStats, name: str, inference: bool = False) -> None:
+    def __init__(self, module: nn.Module, forward, batch_dim: int, stats: CompileStats, name: str, inference: bool = False,
+                 eager=None) -> None:
         from .interop import find_neurons
         from .neurons import spiking_neurons
 
         self.module, self.forward, self.batch_dim, self.stats, self.name = module, forward, batch_dim, stats, name
+        #: what runs instead of the graph (the reference numbers): ``forward`` unless given
+        self.eager = eager or forward
         self.inference = inference
         #: inductor's ``layout_optimization`` for this part's graphs: off for a spiking module
         self.channels_last = SPIKING_CHANNELS_LAST or not find_neurons(module)
@@ -161,7 +176,7 @@ class CompiledPart:
 
     def __call__(self, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
         if not self.runs_compiled(x, bool(args or kwargs)):
-            return self.forward(x, *args, **kwargs)
+            return self.eager(x, *args, **kwargs)
         B = x.shape[self.batch_dim]
         padded = pad_batch(x, self.batch_dim)
         torch._dynamo.mark_dynamic(padded, self.batch_dim)
@@ -179,7 +194,7 @@ class CompiledPart:
             reason = first_line(error)
             self.stats.fallback = f"{self.name}: {reason}"
             log.warning("rbsnn: warning: compiling %s failed (%s); running it eagerly", self.name, reason)
-            return self.forward(x)
+            return self.eager(x)
         if self.stats.compiles > before:
             self.stats.seconds += time.perf_counter() - t0
         return out.narrow(self.batch_dim, 0, B)
@@ -309,9 +324,16 @@ def compiled_path(model: nn.Module, mode: str, stats: CompileStats | None = None
         stack.enter_context(frozen_weights(model))
         for name, module, batch_dim in parts:
             label = f"{type(model).__name__}.{name}" if name != "forward" else type(model).__name__
-            original = module.__dict__.get("forward")
-            module.forward = CompiledPart(module, type(module).forward.__get__(module), batch_dim, stats, label, inference)
-            stack.callback(_restore_forward, module, original)
+            projection = projected_body(model) if FIRST_LAYER_ONCE and module is getattr(model, "body", None) else None
+            if projection is None:
+                owner, forward = module, CompiledPart(module, type(module).forward.__get__(module), batch_dim, stats, label, inference)
+            else:  # the first layer once (:mod:`.projection`): the model's forward calls the compiled body
+                label += " (first layer once)"
+                part = CompiledPart(module, projection, batch_dim, stats, label, inference, eager=projection.reference)
+                owner, forward = model, ProjectedForward(model, projection, part)
+            original = owner.__dict__.get("forward")
+            owner.forward = forward
+            stack.callback(_restore_forward, owner, original)
             if label not in stats.compiled_parts:
                 stats.compiled_parts.append(label)
         yield stats

@@ -69,6 +69,14 @@ class Encoder(nn.Module):
         """Name plus non-default settings, for cards and leaderboard rows."""
         return self.name
 
+    def straight_through(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor] | None:
+        """``forward(x)`` as ``(value, source)`` when its gradient is the same at every step:
+        ``forward(x)`` has the values of ``value`` (``[T, B, ...]``, no gradient; ``None``:
+        ``source`` repeated over T) and the gradient of ``source`` (``[B, ...]``) repeated
+        over T, so a first affine layer can carry the gradient of all T steps in one
+        product (:mod:`.projection`). ``None`` (the default): the steps' gradients differ."""
+        return None
+
 
 @register_encoder("direct")
 class DirectEncoder(Encoder):
@@ -77,6 +85,9 @@ class DirectEncoder(Encoder):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: [B, ...] -> [T, B, ...]
         return x.unsqueeze(0).expand(self.T, *x.shape)
+
+    def straight_through(self, x: torch.Tensor) -> tuple[None, torch.Tensor]:
+        return None, x
 
 
 @register_encoder("poisson")
@@ -116,13 +127,27 @@ class PoissonEncoder(Encoder):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: [B, ...] -> spikes [T, B, ...] in {0, 1}
-        p = (self.rate * x.clamp(0, 1)).unsqueeze(0).expand(self.T, *x.shape)
+        p = self._probability(x)
+        return p + (self._draw(p) - p).detach()
+
+    def straight_through(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The spikes' values (the same draws and floats as :meth:`forward`) and the firing
+        probability ``rate * clamp(x, 0, 1)`` ([B, ...]) whose gradient they carry at every step."""
+        source = self.rate * x.clamp(0, 1)
+        p = source.detach().unsqueeze(0).expand(self.T, *x.shape)
+        return p + (self._draw(p) - p), source
+
+    def _probability(self, x: torch.Tensor) -> torch.Tensor:
+        """``rate * clamp(x, 0, 1)`` repeated over T: [B, ...] -> [T, B, ...]."""
+        return (self.rate * x.clamp(0, 1)).unsqueeze(0).expand(self.T, *x.shape)
+
+    def _draw(self, p: torch.Tensor) -> torch.Tensor:
+        """Bernoulli(p) spikes [T, B, ...] as ``p``'s dtype, from the encoder's generator or the per-example streams."""
         if self.generator is not None:
             u = torch.rand(p.shape, generator=self.generator, dtype=p.dtype).to(p.device)
         else:
             u = streams.rand(p.shape, batch_dim=1, dtype=p.dtype).to(p.device)  # [T, B, ...]: example b's own draws
-        s = (u < p.detach()).to(p.dtype)
-        return p + (s - p).detach()
+        return (u < p.detach()).to(p.dtype)
 
 
 @register_encoder("events")

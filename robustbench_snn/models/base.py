@@ -76,7 +76,10 @@ class SpikingClassifier(Classifier):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: [B, C, H, W] -> [T, B, C, H, W] -> [T, B, K] -> [B, K]
-        out = self.body(self.encoder(x))
+        return self.decode(self.body(self.encoder(x)))
+
+    def decode(self, out: torch.Tensor) -> torch.Tensor:
+        """The readout: the body's output [T, B, K] -> logits [B, K]."""
         if self.readout == "weighted":
             return torch.einsum("t,tbk->bk", temporal_weights(len(out)).to(out), out)
         out = out.mean(0)

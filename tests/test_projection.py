@@ -1,0 +1,103 @@
+"""The first layer once (robustbench_snn.projection): the same logits as the model's own
+forward, the same input gradients up to rounding, the layer's backward on B rows instead of
+T x B, and the model's own forward wherever the projection would not be exact."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from robustbench_snn import streams
+from robustbench_snn.data import load_dataset
+from robustbench_snn.models.snn import build_snn, spiking_cnn_body, spiking_mlp_body
+from robustbench_snn.projection import ProjectedForward, is_affine, projected_body
+from robustbench_snn.zoo import load_checkpoint
+
+
+def logits_and_gradient(forward, x, seed=0):
+    x = x.clone().requires_grad_(True)
+    with streams.per_example(seed, torch.arange(len(x)), "test"):
+        out = forward(x)
+    (grad,) = torch.autograd.grad(out.logsumexp(1).sum(), x)
+    return out.detach(), grad
+
+
+def projected(model):
+    projection = projected_body(model)
+    assert projection is not None
+    return ProjectedForward(model, projection, projection)
+
+
+@pytest.mark.parametrize("name", ["snn-cnn", "rsc-snn", "snn-mlp"])
+def test_the_zoo_models_first_layer_once_gives_their_logits_and_gradients(name):
+    """Direct coding (snn-cnn, snn-mlp: the layer runs once, repeated) and Poisson coding
+    (rsc-snn: the drawn spikes as before, the gradient through the firing probability)."""
+    model = load_checkpoint(name, "digits")[0].eval()
+    x = load_dataset("digits", "test").head(40).x
+    own_logits, own_grad = logits_and_gradient(model, x)
+    logits, grad = logits_and_gradient(projected(model), x)
+    assert torch.allclose(logits, own_logits, atol=1e-6, rtol=0)
+    assert (grad - own_grad).norm() <= 1e-5 * own_grad.norm() and own_grad.norm() > 0
+    # the eager fallback rebuilds the encoder's output from the same rows: the own numbers to the bit
+    projection = projected_body(model)
+    reference = logits_and_gradient(ProjectedForward(model, projection, projection.reference), x)
+    assert torch.equal(reference[0], own_logits) and torch.equal(reference[1], own_grad)
+
+
+def test_poisson_spikes_keep_their_values_exactly():
+    """The projection must not change a Poisson model's forward: the same draws, the same floats."""
+    torch.manual_seed(0)
+    model = build_snn(spiking_cnn_body, (1, 8, 8), 10, encoder="poisson", T=3).eval()
+    x = torch.rand(12, 1, 8, 8)
+
+    def logits(forward):
+        with torch.no_grad(), streams.per_example(0, torch.arange(len(x)), "test"):
+            return forward(x)
+
+    assert torch.equal(logits(projected(model)), logits(model))
+
+
+@pytest.mark.parametrize("encoder, rows", [("poisson", {"values": 4 * 6, "gradient": 6}), ("direct", {"gradient": 6})])
+def test_the_first_layers_gradient_runs_on_one_row_per_example(encoder, rows):
+    """What the layer sees: with Poisson coding the T x B spike rows without a gradient and the
+    B rows of the firing probability with it; with direct coding only the B rows."""
+    torch.manual_seed(1)
+    model = build_snn(spiking_mlp_body, (1, 8, 8), 10, encoder=encoder, T=4, hidden=16).eval()
+    seen: dict[str, int] = {}
+
+    def record(module, args):
+        seen["gradient" if args[0].requires_grad else "values"] = args[0].shape[0]
+
+    first = model.body[0].module
+    handle = first.register_forward_pre_hook(record)
+    logits_and_gradient(projected(model), torch.rand(6, 1, 8, 8))
+    handle.remove()
+    assert seen == rows
+
+
+def test_where_the_projection_would_not_be_exact_the_models_own_forward_runs():
+    torch.manual_seed(2)
+    model = build_snn(spiking_cnn_body, (1, 8, 8), 10, encoder="direct", T=2)
+    forward = projected(model.eval())
+    model.train()  # batch norm on the batch's statistics: not an affine map of each example
+    assert not is_affine(model.body[0].module)
+    calls = []
+    handle = model.body[0].module.register_forward_pre_hook(lambda module, args: calls.append(args[0].shape[0]))
+    forward(torch.rand(5, 1, 8, 8))
+    handle.remove()
+    assert calls == [2 * 5]  # the model's own forward: every step through the layer
+    ttfs = build_snn(spiking_cnn_body, (1, 8, 8), 10, encoder="ttfs", T=4, readout="weighted")
+    assert projected_body(ttfs.eval()) is None  # spike timing: each step's gradient is its own
+
+
+@pytest.mark.parametrize("module, affine", [
+    (nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2).eval(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(2, 2)), True),
+    (nn.BatchNorm2d(2).train(), False),
+    (nn.BatchNorm2d(2, track_running_stats=False).eval(), False),
+    (nn.Sequential(nn.Linear(2, 2), nn.ReLU()), False),
+    (nn.MaxPool2d(2), False),
+    (type("MyConv", (nn.Conv2d,), {})(1, 1, 1), False),  # a subclass may change forward
+])
+def test_affine_layers(module, affine):
+    assert is_affine(module) is affine
