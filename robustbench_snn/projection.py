@@ -100,19 +100,26 @@ class ProjectedBody:
 
 def projected_body(model: nn.Module) -> ProjectedBody | None:
     """``model``'s body with its first layer run once, or None where that is not exact: a
-    model other than a :class:`~.models.SpikingClassifier`, an encoder whose steps'
-    gradients differ (:meth:`~.encoders.Encoder.straight_through`), or a body that does not
-    start with a :class:`~.layers.TimeDistributed` affine layer (:func:`is_affine`; checked
-    again at each call, as a layer's mode may change)."""
-    from .encoders import Encoder
+    model other than a :class:`~.models.SpikingClassifier` (or a subclass with its own
+    forward), an encoder whose steps' gradients differ (no
+    :meth:`~.encoders.Encoder.straight_through` beside its ``forward``), or a body that
+    does not start with a :class:`~.layers.TimeDistributed` affine layer (:func:`is_affine`;
+    checked again at each call, as a layer's mode may change)."""
     from .models import SpikingClassifier
 
-    if not isinstance(model, SpikingClassifier) or type(model.encoder).straight_through is Encoder.straight_through:
-        return None
+    if not isinstance(model, SpikingClassifier) or type(model).forward is not SpikingClassifier.forward:
+        return None  # a subclass's own forward may do more than encoder -> body -> readout
+    if _defining_class(type(model.encoder), "straight_through") is not _defining_class(type(model.encoder), "forward"):
+        return None  # no split, or a subclass's forward that its inherited split does not describe
     body = model.body
     if type(body) is not nn.Sequential or len(body) < 2 or type(body[0]) is not TimeDistributed or not is_affine(body[0].module):
         return None
     return ProjectedBody(body, model.T)
+
+
+def _defining_class(cls: type, name: str) -> type:
+    """The class of ``cls``'s MRO whose own body defines attribute ``name``."""
+    return next(c for c in cls.__mro__ if name in c.__dict__)
 
 
 @dataclass

@@ -13,14 +13,7 @@ from robustbench_snn.data import load_dataset
 from robustbench_snn.models.snn import build_snn, spiking_cnn_body, spiking_mlp_body
 from robustbench_snn.projection import ProjectedForward, is_affine, projected_body
 from robustbench_snn.zoo import load_checkpoint
-
-
-def logits_and_gradient(forward, x, seed=0):
-    x = x.clone().requires_grad_(True)
-    with streams.per_example(seed, torch.arange(len(x)), "test"):
-        out = forward(x)
-    (grad,) = torch.autograd.grad(out.logsumexp(1).sum(), x)
-    return out.detach(), grad
+from test_compiled import logits_and_gradient  # (model, x) -> logits and input gradient, per-example streams
 
 
 def projected(model):
@@ -89,6 +82,12 @@ def test_where_the_projection_would_not_be_exact_the_models_own_forward_runs():
     assert calls == [2 * 5]  # the model's own forward: every step through the layer
     ttfs = build_snn(spiking_cnn_body, (1, 8, 8), 10, encoder="ttfs", T=4, readout="weighted")
     assert projected_body(ttfs.eval()) is None  # spike timing: each step's gradient is its own
+    direct = build_snn(spiking_cnn_body, (1, 8, 8), 10, encoder="direct", T=2).eval()
+    direct.encoder.__class__ = type("ShiftedDirect", (type(direct.encoder),), {"forward": lambda self, x: super(type(self), self).forward(x + 0.1)})
+    assert projected_body(direct) is None  # its inherited split would not describe its forward
+    own = type("NoisyClassifier", (type(model),), {"forward": lambda self, x: type(model).forward(self, x + 0.1)})
+    model.__class__ = own
+    assert projected_body(model.eval()) is None  # a forward of its own may do more than encode and read out
 
 
 @pytest.mark.parametrize("module, affine", [
