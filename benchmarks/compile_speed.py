@@ -15,14 +15,16 @@ thread, compiled, 7.9 s when it ran first in a process, 4.2 s after the eager
 timings).
 
     python benchmarks/compile_speed.py [--dataset mnist] [--models rsc-snn,snn-cnn] [--threads 2]
-        [--surrogates pcw:1,rect:1,exp:1,ste] [--layouts] [--first-layer]
+        [--surrogates pcw:1,rect:1,exp:1,ste] [--layouts] [--first-layer] [--pooling]
 
 ``--layouts`` also times, for each spiking model, the compiled gradient and a frozen
 scoring pass with and without inductor's channels-last activations
 (``compiled.SPIKING_CHANNELS_LAST``, the layout the compiled path turns off for
 spiking modules), in the same run (ours just before). ``--first-layer`` does the
 same with the first layer run at every step (``compiled.FIRST_LAYER_ONCE`` off,
-:mod:`robustbench_snn.projection`), on the models where it runs once.
+:mod:`robustbench_snn.projection`), on the models where it runs once, and
+``--pooling`` with inductor's own ``avg_pool2d`` (``compiled.BLOCK_MEAN_POOLING``
+off, :mod:`robustbench_snn.block_pooling`).
 
 ``--surrogates`` times the gradient under each attack surrogate in turn (the
 ``ensemble19`` estimators compile one graph per family): a family whose
@@ -48,6 +50,7 @@ import torch
 from robustbench_snn import compiled as compiled_module
 from robustbench_snn import streams
 from robustbench_snn.allocator import keep_freed_memory
+from robustbench_snn.block_pooling import pools_in_blocks
 from robustbench_snn.assg import adaptive_sharpness
 from robustbench_snn.attacks.gradient import eot_loss_and_gradient
 from robustbench_snn.attacks.losses import cross_entropy
@@ -136,9 +139,12 @@ class Variant:
 
 #: ``--layouts``: inductor's channels-last activations (off for spiking modules; an ANN has them
 #: already). ``--first-layer``: the first layer at every step (:mod:`robustbench_snn.projection`).
+#: ``--pooling``: inductor's own ``avg_pool2d`` instead of a block mean (:mod:`robustbench_snn.block_pooling`).
 VARIANTS = {
     "layouts": Variant(("SPIKING_CHANNELS_LAST", True), lambda m: bool(find_neurons(m)), "with inductor's channels-last layout"),
     "first-layer": Variant(("FIRST_LAYER_ONCE", False), lambda m: projected_body(m) is not None, "with the first layer at every step"),
+    "pooling": Variant(("BLOCK_MEAN_POOLING", False), lambda m: bool(find_neurons(m)) and any(pools_in_blocks(p) for p in m.modules()),
+                       "with inductor's own avg_pool2d"),
 }
 
 
@@ -174,8 +180,10 @@ def main() -> None:
                    help="also time the compiled gradient and a scoring pass with inductor's channels-last layout")
     p.add_argument("--first-layer", action="store_true",
                    help="also time the compiled gradient and a scoring pass with the first layer run at every step")
+    p.add_argument("--pooling", action="store_true",
+                   help="also time the compiled gradient and a scoring pass with inductor's own avg_pool2d")
     args = p.parse_args()
-    variants = tuple(v for v, on in (("layouts", args.layouts), ("first-layer", args.first_layer)) if on)
+    variants = tuple(v for v, on in (("layouts", args.layouts), ("first-layer", args.first_layer), ("pooling", args.pooling)) if on)
     keep_freed_memory()
     torch.set_num_threads(args.threads)
     data = load_dataset(args.dataset, "test", None if args.dataset == "digits" else args.data_dir).head(args.batch)

@@ -5,7 +5,7 @@ backward over T time steps whose eager cost is dominated by memory-bound
 element-wise work (batch norm, pooling, stacking the steps, the LIF
 charge / fire / reset of every step), not by the convolutions
 (``benchmarks/compile_speed.py``). Inductor fuses that work into a few
-loops. Six choices make the compiled path pay inside an evaluation:
+loops. Seven choices make the compiled path pay inside an evaluation:
 
 * **What is compiled.** Only the deterministic part of a model whose
   structure we know: a :class:`~.models.SpikingClassifier`'s ``body`` (after
@@ -56,6 +56,11 @@ loops. Six choices make the compiled path pay inside an evaluation:
   (:mod:`.projection`: exact algebra, the sum taken in another order). Its
   eager fallback rebuilds the encoder's output, so a failed compile still
   gives the reference numbers to the bit.
+* **Pooling as a block mean.** Average pooling of disjoint blocks compiles
+  as a mean over a view of the blocks, whose backward inductor vectorises
+  (its ``avg_pool2d`` backward is a scalar gather; :mod:`.block_pooling`),
+  in a model with spiking neurons (an ANN's channels-last graph is slower
+  with it). Eager calls keep PyTorch's pooling.
 
 Failure to compile (no C++ compiler, an operation the compiler does not
 support in a user's model) falls back to the eager module with one warning
@@ -76,6 +81,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .block_pooling import block_mean_pooling
 from .projection import ProjectedForward, projected_body
 
 #: ``--compile`` choices: ``auto`` compiles the parts of a model whose structure is known,
@@ -101,6 +107,9 @@ SPIKING_CHANNELS_LAST = False
 #: Whether a zoo SNN's first affine layer runs once for all T steps where that is exact
 #: (:mod:`.projection`); ``benchmarks/compile_speed.py --first-layer`` turns it off to time both.
 FIRST_LAYER_ONCE = True
+#: Whether average pooling of disjoint blocks compiles as a mean over the blocks
+#: (:mod:`.block_pooling`); ``benchmarks/compile_speed.py --pooling`` turns it off to time both.
+BLOCK_MEAN_POOLING = True
 #: Graphs per compiled function kept by dynamo (one per surrogate and gradient mode
 #: an evaluation uses; its default of 8 is below the standard evaluation's count).
 CACHE_SIZE_LIMIT = 64
@@ -315,6 +324,8 @@ def compiled_path(model: nn.Module, mode: str, stats: CompileStats | None = None
         from .errors import UnknownNameError
 
         raise UnknownNameError("compile mode", mode, COMPILE_MODES)
+    from .interop import find_neurons
+
     stats = stats if stats is not None else CompileStats(mode)
     parts = compilable_parts(model, mode)
     if not parts:
@@ -322,6 +333,8 @@ def compiled_path(model: nn.Module, mode: str, stats: CompileStats | None = None
         return
     with ExitStack() as stack:
         stack.enter_context(frozen_weights(model))
+        if BLOCK_MEAN_POOLING and find_neurons(model):  # an ANN's channels-last graph is slower with it (measured: 2.1x)
+            stack.enter_context(block_mean_pooling(model))
         for name, module, batch_dim in parts:
             label = f"{type(model).__name__}.{name}" if name != "forward" else type(model).__name__
             projection = projected_body(model) if FIRST_LAYER_ONCE and module is getattr(model, "body", None) else None
