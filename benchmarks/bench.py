@@ -15,8 +15,9 @@ survives the 20% swings of a shared CPU that absolute times do not:
   architecture (one checkpoint per distinct architecture), with its FLOP
   rate as a share of a 1024x1024 ``torch.mm`` peer, and on MNIST also
   against the same graph with inductor's channels-last activations (the
-  layout the compiled path turns off for spiking modules) and with the
-  first layer run at every step (:mod:`robustbench_snn.projection`);
+  layout the compiled path turns off for spiking modules), with the
+  first layer run at every step (:mod:`robustbench_snn.projection`) and
+  with inductor's own ``avg_pool2d`` (:mod:`robustbench_snn.block_pooling`);
 * and each row's peak resident memory (Linux ``VmHWM``, reset before it).
 
 The process keeps freed memory as ``rbsnn`` does (:mod:`robustbench_snn.allocator`),
@@ -218,7 +219,7 @@ def main() -> None:
     add([certify_row(args.reps)])
     add(compile_rows("digits", args.data_dir, architectures("digits"), mm_rate))
     if "mnist" in datasets:
-        add(compile_rows("mnist", args.data_dir, {"rsc-snn": ["rsc-snn"], "snn-cnn": ["snn-cnn"]}, mm_rate, variants=("layouts", "first-layer")))
+        add(compile_rows("mnist", args.data_dir, {"rsc-snn": ["rsc-snn"], "snn-cnn": ["snn-cnn"]}, mm_rate, variants=("layouts", "first-layer", "pooling")))
     minutes = (time.perf_counter() - started) / 60
     if args.out:
         text = [
