@@ -35,11 +35,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .block_pooling import BlockMeanAvgPool2d
 from .layers import TimeDistributed
 
 #: Layers that map each example by an affine function of it alone, in any mode (exact
-#: types: a subclass may change ``forward``).
-AFFINE_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, nn.Flatten, nn.Identity)
+#: types: a subclass may change ``forward``; the compiled path's block-mean pooling is one).
+AFFINE_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, BlockMeanAvgPool2d,
+                 nn.Flatten, nn.Identity)
 #: Layers that are affine per example only in eval mode (batch norm with running
 #: statistics; dropout).
 EVAL_AFFINE_LAYERS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.Dropout)
@@ -56,9 +58,10 @@ def is_affine(module: nn.Module) -> bool:
 
 @dataclass
 class ProjectedBody:
-    """A spiking ``body``, its first layer ``head`` and the ``rest``, run on ``stacked``: the encoder's gradient source ``p``
-    ([B, ...]) as its first row, then the T steps' values (:meth:`~.encoders.Encoder.straight_through`),
-    or ``p`` alone when the steps' inputs are ``p`` itself (direct coding).
+    """A spiking ``body`` (its first layer ``head``, then the ``rest``) run on ``stacked``: the
+    encoder's gradient source ``p`` ([B, ...]) as its first row, then the T steps' values
+    (:meth:`~.encoders.Encoder.straight_through`), or ``p`` alone when the steps' inputs
+    are ``p`` itself (direct coding).
 
     With ``p`` alone ``head`` runs once and its output is repeated over the ``T`` steps.
     Otherwise ``head`` maps the values and, when ``p`` requires a gradient,
@@ -137,7 +140,10 @@ class ProjectedForward:
         model = self.model
         if model.training or not is_affine(self.projection.head.module):
             return type(model).forward(model, x)
-        value, source = model.encoder.straight_through(x)
+        split = model.encoder.straight_through(x)
+        if split is None:  # this input's steps differ after all (the encoder says so)
+            return type(model).forward(model, x)
+        value, source = split
         rows = source.unsqueeze(0)
         stacked = rows if value is None else torch.cat([rows, value.to(rows.dtype)])
         return model.decode(self.body(stacked))
