@@ -50,10 +50,10 @@ import torch
 from robustbench_snn import compiled as compiled_module
 from robustbench_snn import streams
 from robustbench_snn.allocator import keep_freed_memory
-from robustbench_snn.block_pooling import pools_in_blocks
 from robustbench_snn.assg import adaptive_sharpness
 from robustbench_snn.attacks.gradient import eot_loss_and_gradient
 from robustbench_snn.attacks.losses import cross_entropy
+from robustbench_snn.block_pooling import pools_in_blocks
 from robustbench_snn.compiled import CompileStats, compiled_path
 from robustbench_snn.data import load_dataset
 from robustbench_snn.errors import UserInputError
