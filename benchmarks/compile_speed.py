@@ -53,7 +53,7 @@ from robustbench_snn.allocator import keep_freed_memory
 from robustbench_snn.assg import adaptive_sharpness
 from robustbench_snn.attacks.gradient import eot_loss_and_gradient
 from robustbench_snn.attacks.losses import cross_entropy
-from robustbench_snn.block_pooling import pools_in_blocks
+from robustbench_snn.block_pooling import swappable_pools
 from robustbench_snn.compiled import CompileStats, compiled_path
 from robustbench_snn.data import load_dataset
 from robustbench_snn.errors import UserInputError
@@ -110,13 +110,14 @@ def _timed(model, x, y, eot: int, reps: int, mm_seconds: float, before=lambda: N
         first = time.perf_counter() - t
         compiled = best_of(step, reps)
     applying = [v for v in variants if VARIANTS[v].applies(model)]
+    scoring = scoring_time(model, x, reps) if applying else None  # ours, once for every variant
     return {
         "eot": eot, "eager_s": eager, "compiled_s": compiled, "ratio": eager / compiled,
         "first_call_s": first, "graphs": stats.compiles, "fallback": stats.fallback or "",
         "logit_diff": (logits - eager_logits).abs().max().item(),
         "grad_rel": ((grad - eager_grad).norm() / eager_grad.norm().clamp_min(1e-30)).item(),
         "mm_share": mm_seconds / compiled,
-        "variants": {v: variant_times(model, x, step, reps, compiled, VARIANTS[v].setting) for v in applying},
+        "variants": {v: variant_times(model, x, step, reps, (compiled, scoring), VARIANTS[v].setting) for v in applying},
     }
 
 
@@ -143,27 +144,29 @@ class Variant:
 VARIANTS = {
     "layouts": Variant(("SPIKING_CHANNELS_LAST", True), lambda m: bool(find_neurons(m)), "with inductor's channels-last layout"),
     "first-layer": Variant(("FIRST_LAYER_ONCE", False), lambda m: projected_body(m) is not None, "with the first layer at every step"),
-    "pooling": Variant(("BLOCK_MEAN_POOLING", False), lambda m: bool(find_neurons(m)) and any(pools_in_blocks(p) for p in m.modules()),
-                       "with inductor's own avg_pool2d"),
+    "pooling": Variant(("BLOCK_MEAN_POOLING", False), lambda m: bool(swappable_pools(m)), "with inductor's own avg_pool2d"),
 }
 
 
-def variant_times(model, x, step, reps: int, compiled_s: float, setting: tuple[str, object]) -> dict[str, tuple[float, float]]:
-    """Seconds of the compiled gradient (``step``; ours already timed: ``compiled_s``) and of a
-    frozen scoring pass, each as ``(ours, with the compiled module's ``setting``)``."""
+def scoring_time(model, x, reps: int) -> float:
+    """Seconds of a frozen scoring pass through the compiled path (best_of's warm-up call compiles)."""
     with compiled_path(model, "on", inference=True):
-        scoring = best_of(lambda: scoring_pass(model, x), reps)  # best_of's warm-up call compiles
+        return best_of(lambda: scoring_pass(model, x), reps)
+
+
+def variant_times(model, x, step, reps: int, ours: tuple[float, float], setting: tuple[str, object]) -> dict[str, tuple[float, float]]:
+    """Seconds of the compiled gradient (``step``) and of a frozen scoring pass, each as
+    ``(ours, with the compiled module's setting)``; ``ours``: the two already timed."""
     name, value = setting
-    ours = getattr(compiled_module, name)
+    saved = getattr(compiled_module, name)
     setattr(compiled_module, name, value)
     try:
         with compiled_path(model, "on"):
             gradient_other = best_of(step, reps)
-        with compiled_path(model, "on", inference=True):
-            scoring_other = best_of(lambda: scoring_pass(model, x), reps)
+        scoring_other = scoring_time(model, x, reps)
     finally:
-        setattr(compiled_module, name, ours)
-    return {"gradient": (compiled_s, gradient_other), "inference": (scoring, scoring_other)}
+        setattr(compiled_module, name, saved)
+    return {"gradient": (ours[0], gradient_other), "inference": (ours[1], scoring_other)}
 
 
 def main() -> None:
@@ -210,6 +213,7 @@ def main() -> None:
             cells += "".join(f" {a:.3f} / {b:.3f} ({a / b:.2f}x) |" for a, b in pairs) or " (does not apply) | |"
         print(f"| {r['model']}{note} | {r['surrogate']} | {r['eot']} | {r['eager_s']:.3f} | {r['compiled_s']:.3f} | {r['ratio']:.2f}x | {r['first_call_s']:.0f} "
               f"| {r['graphs']} | {r['logit_diff']:.1e} | {r['grad_rel']:.1e} | {r['mm_share']:.3f} |{cells}", flush=True)
+
 
 if __name__ == "__main__":
     main()

@@ -57,11 +57,22 @@ class BlockMeanAvgPool2d(nn.AvgPool2d):
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad, self.divisor_override)
 
 
+def swappable_pools(model: nn.Module) -> list[nn.AvgPool2d]:
+    """The :class:`~torch.nn.AvgPool2d` layers of ``model`` that pool disjoint blocks, if
+    ``model`` has spiking neurons (an ANN's channels-last graph was slower with block means:
+    2.1x the gradient's time, ``benchmarks/compile_speed.py --pooling``)."""
+    from .interop import find_neurons
+
+    if not find_neurons(model):
+        return []
+    return [m for m in model.modules() if type(m) is nn.AvgPool2d and pools_in_blocks(m)]
+
+
 @contextmanager
-def block_mean_pooling(module: nn.Module) -> Iterator[list[nn.Module]]:
-    """Within the block, every :class:`~torch.nn.AvgPool2d` of ``module`` that pools disjoint
-    blocks is a :class:`BlockMeanAvgPool2d` (the same object, its class swapped back after)."""
-    pools = [m for m in module.modules() if type(m) is nn.AvgPool2d and pools_in_blocks(m)]
+def block_mean_pooling(model: nn.Module) -> Iterator[list[nn.Module]]:
+    """Within the block, every pool of :func:`swappable_pools` is a :class:`BlockMeanAvgPool2d`
+    (the same object, its class swapped back after)."""
+    pools = swappable_pools(model)
     for m in pools:
         m.__class__ = BlockMeanAvgPool2d
     try:

@@ -127,19 +127,23 @@ class PoissonEncoder(Encoder):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: [B, ...] -> spikes [T, B, ...] in {0, 1}
-        p = self._probability(x)
+        p = self._over_steps(self._probability(x))
         return p + (self._draw(p) - p).detach()
 
     def straight_through(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The spikes' values (the same draws and floats as :meth:`forward`) and the firing
         probability ``rate * clamp(x, 0, 1)`` ([B, ...]) whose gradient they carry at every step."""
-        source = self.rate * x.clamp(0, 1)
-        p = source.detach().unsqueeze(0).expand(self.T, *x.shape)
+        source = self._probability(x)
+        p = self._over_steps(source.detach())
         return p + (self._draw(p) - p), source
 
     def _probability(self, x: torch.Tensor) -> torch.Tensor:
-        """``rate * clamp(x, 0, 1)`` repeated over T: [B, ...] -> [T, B, ...]."""
-        return (self.rate * x.clamp(0, 1)).unsqueeze(0).expand(self.T, *x.shape)
+        """``rate * clamp(x, 0, 1)``: [B, ...]."""
+        return self.rate * x.clamp(0, 1)
+
+    def _over_steps(self, p: torch.Tensor) -> torch.Tensor:
+        """``p`` repeated over T (a view): [B, ...] -> [T, B, ...]."""
+        return p.unsqueeze(0).expand(self.T, *p.shape)
 
     def _draw(self, p: torch.Tensor) -> torch.Tensor:
         """Bernoulli(p) spikes [T, B, ...] as ``p``'s dtype, from the encoder's generator or the per-example streams."""
