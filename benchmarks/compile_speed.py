@@ -191,6 +191,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     data = load_dataset(args.dataset, "test", None if args.dataset == "digits" else args.data_dir).head(args.batch)
     names = args.models.split(",") if args.models else zoo_models(args.dataset)
+    unknown = sorted(set(names) - set(zoo_models(args.dataset)))
+    if unknown:  # before the timings, not as a traceback after the first model's
+        p.error(f"no zoo model {', '.join(unknown)} on {args.dataset}; choices: {', '.join(zoo_models(args.dataset))}")
     a = torch.randn(1024, 1024)
     mm_rate = 2 * 1024**3 / best_of(lambda: torch.mm(a, a), reps=5)
     print(f"host: {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} threads, "
