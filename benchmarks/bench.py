@@ -18,7 +18,12 @@ survives the 20% swings of a shared CPU that absolute times do not:
   layout the compiled path turns off for spiking modules), with the
   first layer run at every step (:mod:`robustbench_snn.projection`) and
   with inductor's own ``avg_pool2d`` (:mod:`robustbench_snn.block_pooling`);
+* on MNIST, the compiled ``rsc-snn`` gradient in float32 against the same
+  under bfloat16 autocast (``bf16_gradient.py``: would lower precision pay?);
 * and each row's peak resident memory (Linux ``VmHWM``, reset before it).
+
+Below the table, a profile of the compiled MNIST ``rsc-snn`` gradient by kind
+of work (``gradient_profile.py``): shares within one run, not ratios.
 
 The process keeps freed memory as ``rbsnn`` does (:mod:`robustbench_snn.allocator`),
 so the rows time what an evaluation runs; the peak memory then includes the
@@ -52,7 +57,9 @@ from robustbench_snn.data import load_dataset
 from robustbench_snn.zoo import load_checkpoint, zoo_models
 
 import bench_neurons
+import bf16_gradient
 import compile_speed
+import gradient_profile
 from timing import best_of
 
 
@@ -184,6 +191,23 @@ def compile_rows(dataset: str, data_dir: str, names: dict[str, list[str]], mm_ra
     return rows
 
 
+def bf16_row(data_dir: str, reps: int) -> Row:
+    data = load_dataset("mnist", "test", data_dir).head(250)
+    model = load_checkpoint("rsc-snn", "mnist")[0].eval()
+    reset_peak()
+    r = bf16_gradient.compare(model, data.x, data.y, 10, reps)
+    note = (f"mean gradient cosine {r['cosine']:.4f}; same sign {r['same_sign']:.1%}; "
+            f"same prediction {r['same_prediction']:.1%}")
+    return Row("EOT-10 gradient, mnist rsc-snn, 250 images, compiled, float32", r["float32_s"], r["bf16_s"],
+               "the same under bf16 autocast", peak_mb(), note)
+
+
+def profile_lines(data_dir: str) -> list[str]:
+    data = load_dataset("mnist", "test", data_dir).head(250)
+    model = load_checkpoint("rsc-snn", "mnist")[0].eval()
+    return gradient_profile.profile_table(model, data.x, data.y, 10, 12, "mnist rsc-snn")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
@@ -220,6 +244,9 @@ def main() -> None:
     add(compile_rows("digits", args.data_dir, architectures("digits"), mm_rate))
     if "mnist" in datasets:
         add(compile_rows("mnist", args.data_dir, {"rsc-snn": ["rsc-snn"], "snn-cnn": ["snn-cnn"]}, mm_rate, variants=("layouts", "first-layer", "pooling")))
+        add([bf16_row(args.data_dir, args.reps)])
+    profile = ["## Where the compiled gradient's time goes", "", *profile_lines(args.data_dir)] if "mnist" in datasets else []
+    print("\n".join(profile), flush=True)
     minutes = (time.perf_counter() - started) / 60
     if args.out:
         text = [
@@ -235,6 +262,7 @@ def main() -> None:
             *header,
             *(row.markdown() for row in rows),
             "",
+            *((*profile, "") if profile else ()),
         ]
         Path(args.out).write_text("\n".join(text))
         print(f"written to {args.out}")
