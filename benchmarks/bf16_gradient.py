@@ -20,11 +20,9 @@ import platform
 
 import torch
 
+import one_model
 from compile_speed import gradient
-from robustbench_snn.allocator import keep_freed_memory
 from robustbench_snn.compiled import compiled_path
-from robustbench_snn.data import load_dataset
-from robustbench_snn.zoo import load_checkpoint, zoo_models
 from timing import best_of
 
 
@@ -52,22 +50,11 @@ def compare(model, x, y, eot: int, reps: int) -> dict[str, float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", default="mnist")
-    p.add_argument("--data-dir", default="../shared/data/mnist")
-    p.add_argument("--model", default="rsc-snn")
-    p.add_argument("--batch", type=int, default=250)
-    p.add_argument("--eot", type=int, default=10, help="EOT copies for a stochastic model (1 for a deterministic one)")
-    p.add_argument("--threads", type=int, default=2)
+    one_model.add_options(p)
     p.add_argument("--reps", type=int, default=3)
     args = p.parse_args()
-    if args.model not in zoo_models(args.dataset):
-        p.error(f"no zoo model {args.model} on {args.dataset}; choices: {', '.join(zoo_models(args.dataset))}")
-    keep_freed_memory()
-    torch.set_num_threads(args.threads)
-    data = load_dataset(args.dataset, "test", None if args.dataset == "digits" else args.data_dir).head(args.batch)
-    model = load_checkpoint(args.model, args.dataset)[0].eval()
-    eot = args.eot if getattr(model, "stochastic", False) else 1
-    r = compare(model, data.x, data.y, eot, args.reps)
+    model, x, y, eot = one_model.load(p, args)
+    r = compare(model, x, y, eot, args.reps)
     print(f"host: {platform.processor() or platform.machine()}, CPU kernels {torch.backends.cpu.get_cpu_capability()}, "
           f"torch {torch.__version__}, {args.threads} threads; {args.model} {args.dataset}, EOT-{eot} gradient on {args.batch} images, compiled")
     print("| float32 s | bf16 autocast s | float32 / bf16 | mean cosine of the gradients | sign agreement | same prediction |")

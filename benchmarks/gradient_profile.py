@@ -24,11 +24,9 @@ import time
 import torch
 import torch._inductor.config as inductor_config
 
+import one_model
 from compile_speed import gradient
-from robustbench_snn.allocator import keep_freed_memory
 from robustbench_snn.compiled import compiled_path
-from robustbench_snn.data import load_dataset
-from robustbench_snn.zoo import load_checkpoint, zoo_models
 
 #: Kind of work -> the profiler event names (prefixes) that belong to it, checked in order
 #: (the backward before the forward, whose names are its prefixes).
@@ -89,23 +87,12 @@ def profile_table(model, x, y, eot: int, top: int, name: str) -> list[str]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", default="mnist")
-    p.add_argument("--data-dir", default="../shared/data/mnist")
-    p.add_argument("--model", default="rsc-snn")
-    p.add_argument("--batch", type=int, default=250)
-    p.add_argument("--eot", type=int, default=10, help="EOT copies for a stochastic model (1 for a deterministic one)")
-    p.add_argument("--threads", type=int, default=2)
+    one_model.add_options(p)
     p.add_argument("--top", type=int, default=12, help="costliest operators listed")
     args = p.parse_args()
-    if args.model not in zoo_models(args.dataset):
-        p.error(f"no zoo model {args.model} on {args.dataset}; choices: {', '.join(zoo_models(args.dataset))}")
-    keep_freed_memory()
-    torch.set_num_threads(args.threads)
-    data = load_dataset(args.dataset, "test", None if args.dataset == "digits" else args.data_dir).head(args.batch)
-    model = load_checkpoint(args.model, args.dataset)[0].eval()
-    eot = args.eot if getattr(model, "stochastic", False) else 1
+    model, x, y, eot = one_model.load(p, args)
     print(f"host: {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} threads")
-    print("\n".join(profile_table(model, data.x, data.y, eot, args.top, f"{args.model} {args.dataset}")))
+    print("\n".join(profile_table(model, x, y, eot, args.top, f"{args.model} {args.dataset}")))
 
 
 if __name__ == "__main__":
