@@ -179,14 +179,10 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--surrogates", default=None, help="comma-separated attack surrogates, or assg (default: each model's own)")
-    p.add_argument("--layouts", action="store_true",
-                   help="also time the compiled gradient and a scoring pass with inductor's channels-last layout")
-    p.add_argument("--first-layer", action="store_true",
-                   help="also time the compiled gradient and a scoring pass with the first layer run at every step")
-    p.add_argument("--pooling", action="store_true",
-                   help="also time the compiled gradient and a scoring pass with inductor's own avg_pool2d")
+    for name, variant in VARIANTS.items():
+        p.add_argument(f"--{name}", action="store_true", help=f"also time the compiled gradient and a scoring pass {variant.label}")
     args = p.parse_args()
-    variants = tuple(v for v, on in (("layouts", args.layouts), ("first-layer", args.first_layer), ("pooling", args.pooling)) if on)
+    variants = tuple(name for name in VARIANTS if getattr(args, name.replace("-", "_")))
     keep_freed_memory()
     torch.set_num_threads(args.threads)
     data = load_dataset(args.dataset, "test", None if args.dataset == "digits" else args.data_dir).head(args.batch)
