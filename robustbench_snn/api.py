@@ -20,6 +20,7 @@ black-box and transfer members only.
 
 from __future__ import annotations
 
+import math
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -148,6 +149,16 @@ def parse_eps(value: float | str | None, threat_model: str, name: str = "eps") -
     if threat_model == "events" and eps != int(eps):
         raise UserInputError(f"bad {name} {value!r}; under --norm events the budget is a whole number of events (e.g. 20)")
     return eps
+
+
+def check_budget(eps: float, threat_model: str, input_values: int) -> None:
+    """Refuse an L2 budget larger than the diagonal of the input box ``[0, 1]^d``
+    (``sqrt(d)``): every input would be reachable, so the number describes nothing
+    about the model and the row's eps would be a typo on record."""
+    if threat_model == "l2" and eps > math.sqrt(input_values):
+        raise UserInputError(f"bad eps {eps:g} under l2: inputs have {input_values} values in [0, 1], so a budget above "
+                             f"sqrt({input_values}) = {math.sqrt(input_values):.4g} covers the whole input box; valid: "
+                             f"0-{math.sqrt(input_values):.4g}")
 
 
 def check_attack_fits(attack: str, threat_model: str, flag: str = "threat model") -> None:
@@ -468,7 +479,8 @@ def benchmark(
     if shard is not None and not (isinstance(shard, tuple) and len(shard) == 2 and 0 <= shard[0] < shard[1] <= len(data)):
         raise UserInputError(f"bad shard {shard!r}; it must be (start, stop) with 0 <= start < stop <= {len(data)}")
     events = data.x.dim() == 5  # event frames [N, T, 2, H, W] (robustbench_snn.events)
-    require_event_data(threat_model, data.name, events)
+    require_event_data(threat_model, data.name, events, "threat_model")
+    check_budget(eps_value, threat_model, data.x[0].numel())
     _check_transfer_sources(transfer_sources, data.name, zoo_dir)
     # --- the model: reset before every pass, checked -------------------------------
     model, facts = prepare_model(model, data, device, attack_sg, sweep)

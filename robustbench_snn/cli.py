@@ -76,6 +76,29 @@ def _positive_float(name: str):
     return parse
 
 
+def _failure_probability(text: str) -> float:
+    """argparse type of ``certify --alpha``: a number in (0, 0.5)."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not 0 < v < 0.5:
+        raise argparse.ArgumentTypeError(f"--alpha must be a number in (0, 0.5), got {text!r}")
+    return v
+
+
+def _path(name: str):
+    """argparse type: a file or folder path, not empty (an empty one would silently mean
+    the current folder, or the default, and not what the user typed)."""
+
+    def parse(text: str) -> str:
+        if not text.strip() or "\0" in text:
+            raise argparse.ArgumentTypeError(f"{name} must be a file or folder path, got {text!r}")
+        return text
+
+    return parse
+
+
 def _key_value(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -101,8 +124,8 @@ def _resolve_device(device: str) -> str:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits", help="digits (embedded, default), mnist, fashion-mnist, cifar10")
-    p.add_argument("--data-dir", default=None, help="folder with the dataset's standard files (not needed for digits)")
-    p.add_argument("--zoo-dir", default=None, help="model zoo folder (default: the repository's zoo/ or $RBSNN_ZOO)")
+    p.add_argument("--data-dir", type=_path("--data-dir"), default=None, help="folder with the dataset's standard files (not needed for digits)")
+    p.add_argument("--zoo-dir", type=_path("--zoo-dir"), default=None, help="model zoo folder (default: the repository's zoo/ or $RBSNN_ZOO)")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -146,9 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--draws", type=_positive_int("--draws", MAX_SAMPLES), default=None, help="encoder draws per accuracy (default 10 for stochastic encoders, else 1)")
     e.add_argument("--n-examples", type=_positive_int("--n-examples"), default=None, help="first N test examples (default: all)")
     e.add_argument("--batch-size", type=_positive_int("--batch-size"), default=BATCH_SIZE)
-    e.add_argument("--out", default=None, help="leaderboard CSV (default leaderboards/<dataset>_<norm>.csv)")
+    e.add_argument("--out", type=_path("--out"), default=None, help="leaderboard CSV (default leaderboards/<dataset>_<norm>.csv)")
     e.add_argument("--no-save", action="store_true", help="print the result without writing the leaderboard")
-    e.add_argument("--per-example", default=None, metavar="DIR", help="also write each example's clean, robust and per-member scores to a CSV in DIR (named after the row)")
+    e.add_argument("--per-example", type=_path("--per-example"), default=None, metavar="DIR", help="also write each example's clean, robust and per-member scores to a CSV in DIR (named after the row)")
     e.add_argument("--force", action="store_true", help="let a row evaluated on fewer examples replace one evaluated on more")
     e.add_argument("--compile", default="auto", help="auto (default: attack gradients of known architectures through torch.compile), on (also a foreign model's forward), off (eager, the reference path)")
     _common(e)
@@ -162,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--backend", default="local", help="local (worker processes, default) or ray")
     sw.add_argument("--workers", type=_positive_int("--workers"), default=1, help="parallel shards (local processes; Ray: CPUs of a local cluster)")
     sw.add_argument("--address", default=None, help="an existing Ray cluster (default $RAY_ADDRESS, else a local one)")
-    sw.add_argument("--store", default=".rbsnn-shards", help="where finished shards are kept, so a re-run skips them (default .rbsnn-shards)")
+    sw.add_argument("--store", type=_path("--store"), default=".rbsnn-shards", help="where finished shards are kept, so a re-run skips them (default .rbsnn-shards)")
     for flag in ("--per-example", "--norm", "--steps", "--alpha", "--surrogate", "--grad", "--eot", "--draws", "--n-examples", "--batch-size",
                  "--out", "--force", "--compile", "--T", "--data-dir", "--zoo-dir", "--seed", "--device", "--quiet"):
         sw._add_action(next(a for a in e._actions if flag in a.option_strings))  # the very option of rbsnn eval
@@ -171,10 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("folder", help="the submission folder; model.py is code and runs as you: review it first")
     sm.add_argument("--n-examples", type=_positive_int("--n-examples"), default=None, help="first N test examples (a dry run; the row records N). Default: the full test set")
     sm.add_argument("--batch-size", type=_positive_int("--batch-size"), default=BATCH_SIZE)
-    sm.add_argument("--out", default=None, help="leaderboard CSV (default leaderboards/<dataset>_<threat model>.csv)")
-    sm.add_argument("--archive", default=None, help="where the submission is kept (default submissions/ in this checkout)")
+    sm.add_argument("--out", type=_path("--out"), default=None, help="leaderboard CSV (default leaderboards/<dataset>_<threat model>.csv)")
+    sm.add_argument("--archive", type=_path("--archive"), default=None, help="where the submission is kept (default submissions/ in this checkout)")
     sm.add_argument("--force", action="store_true", help="let a row evaluated on fewer examples replace one evaluated on more")
-    sm.add_argument("--data-dir", default=None, help="folder with the dataset's standard files (not needed for digits)")
+    sm.add_argument("--data-dir", type=_path("--data-dir"), default=None, help="folder with the dataset's standard files (not needed for digits)")
     sm.add_argument("--seed", type=_seed, default=0)
     sm.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     sm.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -186,11 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--sigma", type=_positive_float("--sigma"), default=None, help="Gaussian noise level (default: the model's training sigma, if it was trained with noise)")
     c.add_argument("--n0", type=_positive_int("--n0", MAX_DRAWS_CERTIFY), default=100, help="selection draws (default 100)")
     c.add_argument("--n", type=_positive_int("--n", MAX_DRAWS_CERTIFY), default=10_000, help="estimation draws (default 10,000; 100,000 for tighter radii)")
-    c.add_argument("--alpha", type=float, default=0.001, help="failure probability of each certificate (default 0.001)")
+    c.add_argument("--alpha", type=_failure_probability, default=0.001, help="failure probability of each certificate (default 0.001)")
     c.add_argument("--batch", type=_positive_int("--batch"), default=1000, help="draws per forward pass (default 1000)")
     c.add_argument("--n-examples", type=_positive_int("--n-examples"), default=100, help="first N test examples (default 100)")
-    c.add_argument("--out", default=None, help="folder for the per-example CSV and the plot (default leaderboards/certified)")
-    c.add_argument("--board", default=None, help="certified leaderboard CSV (default leaderboards/<dataset>_certified.csv)")
+    c.add_argument("--out", type=_path("--out"), default=None, help="folder for the per-example CSV and the plot (default leaderboards/certified)")
+    c.add_argument("--board", type=_path("--board"), default=None, help="certified leaderboard CSV (default leaderboards/<dataset>_certified.csv)")
     c.add_argument("--no-crosscheck", action="store_true", help="skip the PGD attack inside each certified ball")
     c.add_argument("--no-time", action="store_true", help="write the time column as 0, so reruns are byte-identical")
     c.add_argument("--compile", default="auto", help="auto (default), on, off: whether the model's passes run through torch.compile (see rbsnn eval)")
@@ -198,16 +221,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("report", help="regenerate README.md's result tables, the plots and site/ from the leaderboard CSVs")
     rp.add_argument("--check", action="store_true", help="write nothing; exit 1 naming every file that differs from what the CSVs give")
-    rp.add_argument("--root", default=None, help="the checkout to report on (default: this one)")
+    rp.add_argument("--root", type=_path("--root"), default=None, help="the checkout to report on (default: this one)")
 
     st = sub.add_parser("site", help="write the static leaderboard site (no network needed to view it)")
-    st.add_argument("--out", default="site", help="output folder (default site/)")
-    st.add_argument("--root", default=None, help="the checkout whose leaderboards/ to publish (default: this one)")
+    st.add_argument("--out", type=_path("--out"), default="site", help="output folder (default site/)")
+    st.add_argument("--root", type=_path("--root"), default=None, help="the checkout whose leaderboards/ to publish (default: this one)")
 
     lb = sub.add_parser("leaderboard", help="print a leaderboard sorted by robust accuracy")
     lb.add_argument("--dataset", default="digits")
     lb.add_argument("--norm", default="linf")
-    lb.add_argument("--file", default=None, help="a leaderboard CSV (overrides --dataset/--norm)")
+    lb.add_argument("--file", type=_path("--file"), default=None, help="a leaderboard CSV (overrides --dataset/--norm)")
     return parser
 
 
@@ -298,7 +321,7 @@ def cmd_train(args) -> int:
     defense = args.defense or entry.defense
     defense_params = dict(args.defense_param)
     get_defense(defense, defense_params)  # unknown defense or parameter: fail before loading data
-    name = args.name or (args.model if defense == entry.defense else f"{args.model}+{defense}")
+    name = args.name if args.name is not None else (args.model if defense == entry.defense else f"{args.model}+{defense}")
     if not ZOO_NAME.match(name):
         raise UserInputError(f"bad --name {name!r}; a zoo name is letters, digits, '.', '_', '+' or '-' (at most 64, no '/')")
     _check_zoo_dir(args.zoo_dir)
@@ -569,7 +592,7 @@ def cmd_certify(args) -> int:
     from .certify import MECHANISMS, CertifyConfig, certify_model, make_mechanism, summary
     from .compiled import COMPILE_MODES
     from .data import DATASETS, load_dataset
-    from .leaderboard import CERTIFIED, certified_path, json_cell, upsert
+    from .leaderboard import CERTIFIED, certified_path, check_folder_writable, check_writable, json_cell, upsert
     from .provenance import ROOT, git_commit, host, today, version
     from .zoo import load_checkpoint, zoo_models
 
@@ -577,9 +600,11 @@ def cmd_certify(args) -> int:
     _require_zoo_model(args.model, args.dataset, zoo_models(args.dataset, args.zoo_dir))
     mechanism_name = args.mechanism or "gaussian"
     _check_name("mechanism", mechanism_name, MECHANISMS)
-    if not 0 < args.alpha < 0.5:
-        raise UserInputError(f"bad --alpha {args.alpha}; it must be in (0, 0.5)")
     _check_name("compile mode", args.compile, COMPILE_MODES)
+    out_dir = Path(args.out) if args.out else ROOT / "leaderboards" / "certified"
+    board_path = Path(args.board) if args.board else certified_path(args.dataset)
+    check_folder_writable(out_dir, "--out")  # both before the (long) certification, so no result is lost
+    check_writable(board_path, "--board")
     model, card = load_checkpoint(args.model, args.dataset, args.zoo_dir)
     sigma = args.sigma
     if sigma is None and mechanism_name == "gaussian" and card.get("defense") == "gaussian":
@@ -598,7 +623,6 @@ def cmd_certify(args) -> int:
     rows, attempts, violations, compile_stats = run.rows, run.attempts, run.violations, run.compile
     seconds = time.perf_counter() - start
 
-    out_dir = Path(args.out) if args.out else ROOT / "leaderboards" / "certified"
     per_example = f"{args.dataset}_{args.model}_{mechanism_name}_s{sigma_text}_n{cfg.n}.csv"
     frame = pd.DataFrame(rows, columns=["idx", "label", "predict", "radius", "correct", "time"])
     atomic_write_bytes(out_dir / per_example, frame.to_csv(index=False, float_format="%.6g").encode())
@@ -626,7 +650,6 @@ def cmd_certify(args) -> int:
         "host": json_cell(host()), "seed": cfg.seed, "date": today(), "version": version(),
         "commit": commit, "command": command,
     }
-    board_path = Path(args.board) if args.board else certified_path(args.dataset)
     table = upsert(board_path, row, CERTIFIED)
     plot = plot_certified(table[table["dataset"] == args.dataset], out_dir, out_dir / f"{args.dataset}_certified.png")
     print(f"{args.model} {args.dataset} certified ({mechanism_name}, {mechanism.norm}): {len(data)} examples in {seconds:.1f} s")
@@ -667,9 +690,10 @@ def cmd_site(args) -> int:
     """:func:`~robustbench_snn.site.write_site`."""
     from .site import write_site
 
+    from .leaderboard import check_folder_writable
+
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UserInputError(f"--out {args.out!r} is a file, not a folder")
+    check_folder_writable(out, "--out")
     files = write_site(out, _sources(args.root))
     print(f"site written: {len(files)} files in {out}; open {out / 'index.html'}")
     return 0

@@ -192,6 +192,20 @@ def load_events(name: str, split: str, data_dir: Path | None):
     return Dataset(name, split, x, y, 10)
 
 
+def off_sensor(events: np.ndarray, sensor: tuple[int, ...]) -> str | None:
+    """Why ``events`` (:data:`EVENT_DTYPE`) do not fit a ``sensor`` of (width, height, 2)
+    polarities, or None. Checked before binning: tonic's ``ToFrame`` indexes with the
+    coordinates, so a negative one would wrap to the far edge instead of failing."""
+    if not len(events):
+        return None
+    width, height = sensor[0], sensor[1]
+    if events["x"].min() < 0 or events["y"].min() < 0 or events["x"].max() >= width or events["y"].max() >= height:
+        return f"events outside the {width}x{height} sensor"
+    if not np.isin(events["p"], (0, 1)).all():
+        return f"polarities other than 0 and 1 ({sorted(set(np.unique(events['p']).tolist()) - {0, 1})[:3]})"
+    return None
+
+
 def _read_nmnist(path: Path) -> np.ndarray:
     """One N-MNIST recording (40-bit events) by tonic's reader."""
     from tonic.io import read_mnist_file
@@ -210,6 +224,8 @@ def _read_gesture(path: Path) -> np.ndarray:
     if raw.ndim != 2 or raw.shape[1] != 4:
         raise ValueError(f"an array of shape {list(raw.shape)}, not [N, 4] (x, y, p, t ms)")
     raw = raw.astype(np.float64)
+    if not np.isfinite(raw).all():
+        raise ValueError("non-finite values")
     raw[:, 3] *= 1000
     return recfunctions.unstructured_to_structured(raw, DVSGesture.dtype)
 
@@ -291,12 +307,13 @@ RECORDED = {
 EVENT_DATASETS = (*CAMERAS, *RECORDED)
 
 
-def require_event_data(threat_model: str, dataset: str, is_event_data: bool) -> None:
-    """Refuse ``--norm events`` on a dataset of images."""
+def require_event_data(threat_model: str, dataset: str, is_event_data: bool, flag: str = "--norm") -> None:
+    """Refuse the events threat model on a dataset of images (``flag``: how the threat
+    model was given, named in the message)."""
     from .errors import UserInputError
 
     if threat_model == "events" and not is_event_data:
-        raise UserInputError(f"--norm events needs an event dataset ({', '.join(EVENT_DATASETS)}); {dataset!r} holds images")
+        raise UserInputError(f"{flag} events needs an event dataset ({', '.join(EVENT_DATASETS)}); {dataset!r} holds images")
 
 
 def recorded_files(name: str, root: Path, split: str) -> list[tuple[Path, int]]:
@@ -335,8 +352,9 @@ def _recorded_frames(name: str, split: str, data_dir: str) -> tuple[torch.Tensor
                 raise UserInputError(f"{path} is not a {spec.title} recording ({type(e).__name__}: {e})") from None
             if not 0 <= label < spec.classes:
                 raise UserInputError(f"{path}: label {label} outside the {spec.classes} classes of {spec.title}")
-            if len(events) and (events["x"].max() >= spec.sensor[0] or events["y"].max() >= spec.sensor[1]):
-                raise UserInputError(f"{path}: events outside the {spec.sensor[0]}x{spec.sensor[1]} sensor of {spec.title}")
+            why = off_sensor(events, spec.sensor)
+            if why:
+                raise UserInputError(f"{path}: {why} of {spec.title}")
             frames.append(to_frames(events, spec.sensor))
             labels.append(label)
         return torch.from_numpy(np.stack(frames)), torch.tensor(labels)

@@ -13,7 +13,6 @@ fails until it does. Everything is read from and written to a checkout
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,7 +53,24 @@ class Sources:
         return sorted(p.stem for p in self.boards.glob("*.csv"))
 
     def zoo_cards(self, dataset: str) -> dict[str, dict]:
-        return {p.stem: json.loads(p.read_text()) for p in sorted((self.root / "zoo" / dataset).glob("*.json"))}
+        """The zoo's cards for ``dataset``, each read (and refused with one line) as
+        loading the checkpoint would, and holding what the README's zoo table shows."""
+        from .errors import UserInputError
+        from .zoo import read_card
+
+        cards = {}
+        for p in sorted((self.root / "zoo" / dataset).glob("*.json")):
+            card = read_card(p.stem, dataset, self.root / "zoo")
+            missing = [f for f in ZOO_TABLE_FIELDS if f not in card]
+            if missing:
+                raise UserInputError(f"zoo card {p} lacks {', '.join(missing)}, which the README's zoo table shows; "
+                                     "retrain it with its command or remove it")
+            cards[p.stem] = card
+        return cards
+
+
+#: The card fields the README's zoo table shows (every card ``rbsnn train`` writes has them).
+ZOO_TABLE_FIELDS = ("defense", "clean_acc", "epochs", "train_seconds")
 
 
 #: what each zoo model is (prose, not results)

@@ -56,7 +56,7 @@ CARD_FIELDS: dict[str, str] = {
     "authors": "a non-empty string or list of strings",
     "paper": "the paper's URL or citation (a non-empty string)",
     "dataset": "the dataset the model was trained for",
-    "threat_model": "linf or l2",
+    "threat_model": "linf, l2, or events (event datasets only)",
     "eps": "the claimed budget: a number or a fraction such as \"8/255\"",
     "T": "time steps, a positive integer",
     "encoder": "the input coding (e.g. direct, poisson), a non-empty string",
@@ -87,6 +87,7 @@ def validate_card(card: Any) -> dict[str, Any]:
 
     from .api import parse_eps
     from .data import DATASETS
+    from .events import EVENT_DATASETS, require_event_data
 
     if not isinstance(card, dict):
         raise UserInputError(f"{CARD_FILE} must hold a JSON object, got {type(card).__name__}")
@@ -110,6 +111,7 @@ def validate_card(card: Any) -> dict[str, Any]:
         raise UnknownNameError(f"{CARD_FILE} dataset", str(card["dataset"]), DATASETS)
     if card["threat_model"] not in NORMS:
         raise UnknownNameError(f"{CARD_FILE} threat_model", str(card["threat_model"]), NORMS)
+    require_event_data(card["threat_model"], card["dataset"], card["dataset"] in EVENT_DATASETS, f"{CARD_FILE} threat_model")
     if not isinstance(card["eps"], (int, float, str)) or isinstance(card["eps"], bool):
         raise _bad("eps", card["eps"])
     try:

@@ -153,9 +153,9 @@ class Surrogate:
         """Parse ``'atan'`` or ``'atan:0.5'`` into a :class:`Surrogate`."""
         if isinstance(spec, Surrogate):
             return spec
-        name, _, width = spec.partition(":")
+        name, colon, width = spec.partition(":")
         name = ALIASES.get(name, name)
-        if not width:
+        if not colon:
             return cls(name)
         try:
             value = float(width)

@@ -286,7 +286,8 @@ def sweep(
     options, same commit) are reused."""
     from tqdm import tqdm
 
-    from .leaderboard import default_path, upsert
+    from .api import check_budget, parse_eps
+    from .leaderboard import check_folder_writable, default_path, upsert
     from .provenance import git_commit
     from .zoo import read_card
 
@@ -306,7 +307,9 @@ def sweep(
         if key not in loaded:
             loaded[key] = spec.examples()
         examples[spec] = loaded[key]
+        check_budget(parse_eps(spec.eps_text, spec.norm), spec.norm, examples[spec].x[0].numel())
         plan[spec] = [Shard(spec, a, b) for a, b in shard_ranges(len(examples[spec]), shards)]
+    check_folder_writable(store, "--store")  # before any work: a finished shard with nowhere to go is lost
     report = SweepReport()
     todo = []
     for spec_shards in plan.values():

@@ -42,6 +42,26 @@ CASES = [
     (["eval", "--model", "snn-mlp", "--per-example", "/proc/nope/x"], "--per-example '/proc/nope/x' cannot be written"),
     (["eval", "--model", "snn-mlp", "--out", "/proc/nope/x.csv"], "--out '/proc/nope/x.csv' cannot be written"),
     (["sweep", "--models", "snn-mlp", "--per-example", "/proc/nope/x"], "--per-example '/proc/nope/x' cannot be written"),
+    # found by a second hostile pass (after the bring-your-own, peers, site and sweep issues):
+    # empty paths that silently meant "the default" or "here", a surrogate without its width,
+    # an L2 ball larger than the input box, and output paths only found bad after the work
+    (["eval", "--model", "snn-mlp", "--surrogate", "atan:"], "bad surrogate width in 'atan:'"),
+    (["eval", "--model", "snn-mlp", "--norm", "l2", "--eps", "100"], "bad eps 100 under l2: inputs have 64 values in [0, 1], so a budget above sqrt(64) = 8"),
+    (["sweep", "--models", "snn-mlp", "--norm", "l2", "--eps", "0.5,9"], "bad eps 9 under l2"),
+    (["eval", "--model", "snn-mlp", "--out", ""], "--out must be a file or folder path, got ''"),
+    (["eval", "--model", "snn-mlp", "--per-example", " "], "--per-example must be a file or folder path, got ' '"),
+    (["eval", "--model", "snn-mlp", "--data-dir", ""], "--data-dir must be a file or folder path, got ''"),
+    (["train", "--model", "snn-mlp", "--name", ""], "bad --name ''"),
+    (["sweep", "--models", "snn-mlp", "--store", str(ROOT / "README.md")], "--store " + repr(str(ROOT / "README.md")) + " is a file; give a folder"),
+    (["sweep", "--models", "snn-mlp", "--store", "/proc/nope/x"], "--store '/proc/nope/x' cannot be written"),
+    (["certify", "--model", "smooth-snn-s0.25", "--out", str(ROOT / "README.md")], "--out " + repr(str(ROOT / "README.md")) + " is a file; give a folder"),
+    (["certify", "--model", "smooth-snn-s0.25", "--board", str(ROOT / "leaderboards")], "is a folder; give a CSV file path"),
+    (["certify", "--model", "smooth-snn-s0.25", "--board", "/proc/nope/x.csv"], "--board '/proc/nope/x.csv' cannot be written"),
+    (["certify", "--model", "smooth-snn-s0.25", "--alpha", "abc"], "--alpha must be a number in (0, 0.5), got 'abc'"),
+    (["certify", "--model", "smooth-snn-s0.25", "--alpha", "0.5"], "--alpha must be a number in (0, 0.5), got '0.5'"),
+    (["site", "--out", "/proc/nope/x"], "--out '/proc/nope/x' cannot be written"),
+    (["site", "--out", str(ROOT / "README.md")], "is a file; give a folder"),
+    (["leaderboard", "--file", ""], "--file must be a file or folder path, got ''"),
     (["train", "--model", "snn-mlp", "--defense", "pgd-at", "--defense-param", "eps=-1"], "bad --defense-param eps=-1.0 for defense 'pgd-at'"),
     (["train", "--model", "snn-mlp", "--defense", "pgd-at", "--defense-param", "eps=nan"], "bad --defense-param eps=nan"),
     (["train", "--model", "snn-mlp", "--defense", "pgd-at", "--defense-param", "steps=0"], "steps must be >= 1, got 0"),
@@ -70,7 +90,7 @@ def before():
 
 @pytest.mark.parametrize(("argv", "message"), CASES, ids=[" ".join(a)[:60] for a, _ in CASES])
 def test_bad_value_one_line_exit_2_nothing_written(argv, message, capsys, before):
-    assert main(argv + ["--quiet"] if argv[0] not in ("list",) else argv) == 2
+    assert main(argv + ["--quiet"] if argv[0] not in ("list", "site", "leaderboard", "report") else argv) == 2
     captured = capsys.readouterr()
     err = captured.err
     assert err.startswith("rbsnn: error: ") and err.count("\n") == 1, err

@@ -179,6 +179,25 @@ def test_dvs_gesture_is_read_from_tonics_layout(tmp_path):
         load_dataset("dvs-gesture", "test", tmp_path)
 
 
+@pytest.mark.parametrize("bad, message", [
+    (np.stack([np.full(5, -3.0), np.full(5, 7.0), np.ones(5), np.arange(5.0)], 1), "events outside the 128x128 sensor"),  # would wrap
+    (np.stack([np.full(5, 3.0), np.full(5, 128.0), np.ones(5), np.arange(5.0)], 1), "events outside the 128x128 sensor"),
+    (np.stack([np.full(5, np.nan), np.full(5, 7.0), np.ones(5), np.arange(5.0)], 1), "non-finite values"),
+], ids=["negative-x", "y-past-the-edge", "nan"])
+def test_a_gesture_recording_off_the_sensor_is_a_one_line_error(bad, message, tmp_path, capsys):
+    from robustbench_snn.events import _recorded_frames
+
+    folder = tmp_path / "DVSGesture" / "ibmGestureTrain" / "user01_led"
+    folder.mkdir(parents=True)
+    np.save(folder / "3.npy", bad)
+    _recorded_frames.cache_clear()
+    code = main(["train", "--model", "snn-cnn", "--dataset", "dvs-gesture", "--data-dir", str(tmp_path), "--zoo-dir", str(tmp_path / "zoo"),
+                 "--epochs", "1", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(f"rbsnn: error: {folder / '3.npy'}") and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "zoo").exists()
+
+
 def write_aedat4(path, t_us, x, y, on, size=(128, 128)):
     """Events in AEDAT 4 (iniVation's DV format, CIFAR10-DVS's release as tonic reads it):
     magic line, the IOHeader flatbuffer (no compression, XML naming one EVTS stream of

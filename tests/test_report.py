@@ -71,6 +71,23 @@ def test_report_and_site_reject_bad_paths(tmp_path, capsys):
     assert "is a file" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("card, message", [
+    ("{bad", "is not valid JSON"),
+    ("[1, 2]", "must hold a JSON object, got list"),
+    ('{"model": "snn-mlp", "dataset": "digits", "in_shape": [1, 8, 8], "num_classes": 10, "build_kwargs": {}}',
+     "lacks defense, clean_acc, epochs, train_seconds, which the README's zoo table shows"),
+])
+def test_a_broken_zoo_card_stops_report_with_one_line(card, message, tmp_path, capsys):
+    checkout_copy(tmp_path)
+    (tmp_path / "zoo" / "digits" / "snn-mlp.json").write_text(card)
+    readme = (tmp_path / "README.md").read_bytes()
+    for argv in (["report", "--root", str(tmp_path)], ["report", "--check", "--root", str(tmp_path)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("rbsnn: error: zoo card ") and err.count("\n") == 1 and message in err, err
+    assert (tmp_path / "README.md").read_bytes() == readme
+
+
 @pytest.mark.parametrize("table", sorted(report.TABLES))
 def test_every_table_renders_markdown(table):
     lines = report.TABLES[table](report.Sources()).splitlines()

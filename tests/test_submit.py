@@ -103,6 +103,8 @@ BAD = {
     "card-claim-above-clean": (_card_edit(claimed_robust=99.0, claimed_clean=50.0), "bad claimed_robust 99.0"),
     "card-unknown-dataset": (_card_edit(dataset="imagenet"), "unknown card.json dataset 'imagenet'; valid:"),
     "card-zoo-name": (_card_edit(name="snn-cnn"), "is a zoo model of 'digits'"),
+    "card-events-on-images": (_card_edit(threat_model="events", eps=5), "card.json threat_model events needs an event dataset"),
+    "card-l2-beyond-the-box": (_card_edit(threat_model="l2", eps=100), r"bad eps 100 under l2: .* valid: 0-8"),
     "pickle-file": (_write("model.pt", b"\x80\x04payload"), "model.pt is a pickle-based file"),
     "truncated-weights": (_write("weights.safetensors", b"\x10\x00\x00"), "not a readable safetensors file"),
     "wrong-shape-weights": (_reshape_weights, r"wrong shape: fc2.weight \[10, 99\] \(model: \[10, 128\]\)"),
