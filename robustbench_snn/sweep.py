@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -41,6 +42,8 @@ import torch
 from .errors import UserInputError
 from .streams import LIBRARY_BLOCK
 from .submit import BATCH_SIZE
+
+log = logging.getLogger(__name__)
 
 BACKENDS = ("local", "ray")
 #: Where finished shards are kept unless told (relative to the working directory).
@@ -168,11 +171,49 @@ class ShardResult:
         atomic_write_bytes(path, save(own, metadata={"meta": json.dumps(self.meta)}))
 
     @classmethod
-    def load(cls, path: Path) -> "ShardResult":
-        from safetensors import safe_open
+    def load(cls, path: Path, shard: "Shard | None" = None) -> "ShardResult":
+        """The shard stored at ``path``, checked to be one :meth:`save` wrote (for ``shard``'s
+        examples, if given); :class:`BrokenShardError` otherwise (truncated, foreign or edited)."""
+        from safetensors import SafetensorError, safe_open
 
-        with safe_open(str(path), framework="pt") as f:
-            return cls({k: f.get_tensor(k) for k in f.keys()}, json.loads(f.metadata()["meta"]))
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                part = cls({k: f.get_tensor(k) for k in f.keys()}, json.loads((f.metadata() or {})["meta"]))
+        except (SafetensorError, OSError, KeyError, ValueError, TypeError) as e:  # JSONDecodeError is a ValueError
+            raise BrokenShardError(path, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+        why = part.mismatch(shard)
+        if why:
+            raise BrokenShardError(path, why)
+        return part
+
+    def mismatch(self, shard: "Shard | None" = None) -> str | None:
+        """Why these tensors and meta are not a shard :meth:`of` made (for ``shard``), or None."""
+        meta = self.meta
+        if not isinstance(meta, dict) or any(k not in meta for k in SHARD_META):
+            return f"meta lacks {', '.join(k for k in SHARD_META if not isinstance(meta, dict) or k not in meta)}"
+        start, stop = meta["start"], meta["stop"]
+        if not (isinstance(start, int) and isinstance(stop, int) and 0 <= start < stop):
+            return f"bad example range {start!r}-{stop!r}"
+        if shard is not None and (start, stop) != (shard.start, shard.stop):
+            return f"holds examples {start}-{stop}, not {shard.start}-{shard.stop}"
+        want = {"clean", "robust", *(f"member/{m}" for m in meta["members"])}
+        if set(self.tensors) != want:
+            return f"tensors {sorted(self.tensors)}, expected {sorted(want)}"
+        if any(t.shape != (stop - start,) or not torch.isfinite(t).all() for t in self.tensors.values()):
+            return f"scores are not {stop - start} finite values each"
+        return None
+
+
+#: What :meth:`ShardResult.of` records besides the tensors (and :func:`merge` reads).
+SHARD_META = ("start", "stop", "members", "flags", "params", "seconds", "member_seconds", "model_info", "settings", "pass_totals")
+
+
+class BrokenShardError(UserInputError):
+    """A stored shard that is not one :meth:`ShardResult.save` wrote for its examples."""
+
+    def __init__(self, path: Path, why: str):
+        super().__init__(f"stored shard {path} is unreadable ({why})")
+        self.path = path
 
 
 def run_shard(shard: Shard, device: str = "cpu", threads: int | None = None) -> ShardResult:
@@ -235,10 +276,66 @@ def _local_results(shards: list[Shard], workers: int, device: str) -> Iterator[t
     from multiprocessing import get_context
 
     threads = max(1, (os.cpu_count() or 1) // workers)
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(run_shard, shard, device, threads): shard for shard in shards}
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_catch_one_interrupt)
+    try:
+        futures = {pool.submit(_pooled_shard, shard, device, threads): shard for shard in shards}
         for future in as_completed(futures):
             yield futures[future], future.result()
+    except BaseException:  # Ctrl-C, a failed shard, or the caller stopping early
+        _interrupt_workers(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+#: Set in a pool worker once it was interrupted (Ctrl-C): it starts no further shard.
+_interrupted = False
+
+
+def _catch_one_interrupt() -> None:
+    """Pool worker set-up: the first SIGINT interrupts the running shard, any further one is
+    ignored. A terminal's Ctrl-C reaches the workers and this process, which then interrupts
+    them too (:func:`_interrupt_workers`): a second KeyboardInterrupt landing in the worker's
+    clean-up would print a traceback."""
+    import signal
+
+    def first(signum, frame):
+        global _interrupted
+        _interrupted = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, first)
+
+
+def _pooled_shard(shard: Shard, device: str, threads: int) -> ShardResult:
+    """:func:`run_shard` in a pool worker; once the worker was interrupted it refuses the
+    shards already queued to it, so the pool drains at once and its workers exit cleanly."""
+    if _interrupted:
+        raise KeyboardInterrupt
+    return run_shard(shard, device, threads)
+
+
+def _interrupt_workers(pool, grace: float = 30.0) -> None:
+    """Stop ``pool``'s running shards now, as a terminal's Ctrl-C stops them: SIGINT to each
+    worker (its shard raises KeyboardInterrupt; the worker refuses what is queued and exits
+    cleanly when the pool shuts down), SIGTERM to any still running after ``grace`` seconds.
+    Without it, leaving the pool waits for every running shard to finish, so a Ctrl-C that
+    reaches only this process (``kill -INT``, a batch scheduler) would be answered after
+    the shards' hours, not at once."""
+    import signal
+    import time
+
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # no public handle before Python 3.14
+    for process in processes:
+        if process.is_alive() and process.pid is not None:
+            os.kill(process.pid, signal.SIGINT)
+    pool.shutdown(wait=False, cancel_futures=True)  # queued shards are cancelled; idle workers get their stop signal
+    deadline = time.monotonic() + grace
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.terminate()
 
 
 def _ray_results(shards: list[Shard], workers: int, device: str, address: str | None) -> Iterator[tuple[Shard, ShardResult]]:
@@ -311,16 +408,17 @@ def sweep(
         plan[spec] = [Shard(spec, a, b) for a, b in shard_ranges(len(examples[spec]), shards)]
     check_folder_writable(store, "--store")  # before any work: a finished shard with nowhere to go is lost
     report = SweepReport()
-    todo = []
+    todo, stored = [], set()
     for spec_shards in plan.values():
         for shard in spec_shards:
-            if shard.path(store, commit).is_file():
+            if _stored(shard, store, commit):
+                stored.add(shard)
                 report.reused += 1
             else:
                 todo.append(shard)
 
     def finish(spec: EvalSpec) -> None:
-        parts = [ShardResult.load(s.path(store, commit)) for s in plan[spec]]
+        parts = [ShardResult.load(s.path(store, commit), s) for s in plan[spec]]
         result = merge(parts)
         s = result.settings
         row = result.row(command=spec.command(s["eot"], s["draws"], s["n_examples"]), commit=commit)
@@ -332,14 +430,29 @@ def sweep(
             report.per_example.append(result.save_per_example(Path(per_example), row, data.example_ids, data.y))
 
     for spec, spec_shards in plan.items():  # specs complete from the store alone
-        if all(s.path(store, commit).is_file() for s in spec_shards):
+        if all(s in stored for s in spec_shards):
             finish(spec)
     results = (_ray_results(todo, workers, device, address) if backend == "ray" else _local_results(todo, workers, device)) if todo else iter(())
     with tqdm(total=len(todo), desc="shards", unit="shard", disable=not progress) as bar:
         for shard, result in results:
             result.save(shard.path(store, commit))
+            stored.add(shard)
             report.computed += 1
             bar.update(1)
-            if all(s.path(store, commit).is_file() for s in plan[shard.spec]):
+            if all(s in stored for s in plan[shard.spec]):
                 finish(shard.spec)
     return report
+
+
+def _stored(shard: Shard, store: Path, commit: str) -> bool:
+    """Whether ``shard`` is in ``store`` and readable. A broken one (a killed disk, an edit,
+    a file from elsewhere) is computed again, with one warning line, and overwritten."""
+    path = shard.path(store, commit)
+    if not path.is_file():
+        return False
+    try:
+        ShardResult.load(path, shard)
+    except BrokenShardError as e:
+        log.warning("rbsnn: warning: %s; computing it again", e)
+        return False
+    return True

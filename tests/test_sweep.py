@@ -138,3 +138,71 @@ def test_merge_gives_per_member_accuracies_and_pass_counts_of_the_whole(tmp_path
     assert merge([a, xeon]).params["host"] == {"shards": [a.meta["params"]["host"], xeon.meta["params"]["host"]]}  # two: each kept
     with pytest.raises(ValueError, match="tile"):
         merge([b])  # the first examples are missing
+
+
+@pytest.mark.parametrize("damage, why", [
+    (lambda p: p.write_bytes(p.read_bytes()[:100]), "SafetensorError"),  # a write cut short
+    (lambda p: p.write_bytes(b""), "SafetensorError"),
+    (lambda p: _foreign_shard(p, start=0, stop=4), "holds examples 0-4, not 0-8"),  # another row's file
+    (lambda p: _foreign_shard(p, start=0, stop=8, score=float("nan")), "scores are not 8 finite values each"),
+], ids=["truncated", "empty", "other-examples", "nan-scores"])
+def test_a_broken_stored_shard_is_computed_again_with_one_warning(damage, why, tmp_path, caplog):
+    specs = [EvalSpec("snn-mlp", attack="pgd", n_examples=8)]
+    store, out = tmp_path / "store", tmp_path / "sweep.csv"
+    assert sweep(specs, store=store, out=lambda spec: out, progress=False).computed == 1
+    first = only_row(out)
+    (path,) = store.rglob("shard-*.safetensors")
+    damage(path)
+    report = sweep(specs, store=store, out=lambda spec: out, progress=False)
+    assert (report.computed, report.reused) == (1, 0)
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith(f"rbsnn: warning: stored shard {path} is unreadable (") and why in warning, warning
+    assert only_row(out) == first
+    assert sweep(specs, store=store, out=lambda spec: out, progress=False).reused == 1  # the stored shard is good again
+
+
+def _foreign_shard(path: Path, start: int, stop: int, score: float = 1.0) -> None:
+    """A well-formed shard file that is not the one this path's shard needs."""
+    import torch
+
+    from robustbench_snn.sweep import SHARD_META, ShardResult
+
+    meta = {k: {} for k in SHARD_META} | {"start": start, "stop": stop, "members": []}
+    ShardResult({"clean": torch.ones(stop - start), "robust": torch.full((stop - start,), score)}, meta).save(path)
+
+
+def test_ctrl_c_to_the_sweep_alone_stops_its_workers_at_once(tmp_path):
+    """`kill -INT` of the sweep process only (not its group, as a terminal would): the pool's
+    running shards (minutes of work each here) are interrupted, not waited for; one line,
+    exit 130, no worker left, no row written."""
+    store, out = tmp_path / "store", tmp_path / "sweep.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "robustbench_snn.cli", "sweep", "--models", "snn-cnn", "--attacks", "pgd",
+                             "--steps", "10000", "--n-examples", "500", "--shards", "2", "--workers", "2",
+                             "--store", str(store), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        time.sleep(8)  # the workers are up and attacking
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None or not _session_ends(proc.pid, within=10.0):
+            os.killpg(proc.pid, signal.SIGKILL)  # a failing run leaves no attack running
+    assert proc.returncode == 130 and time.monotonic() - start < 60
+    lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip() and not line.startswith("shards:")]
+    assert lines == ["rbsnn: interrupted; no file was left half-written"], err
+    assert _session_ends(proc.pid, within=10.0)  # no worker left (the resource tracker may take a moment to see EOF)
+    assert not out.exists() and not list(store.rglob("shard-*.safetensors"))
+
+
+def _session_ends(pgid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
