@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from .errors import UnknownNameError, UserInputError
+from .limits import MAX_SAMPLES, MAX_STEPS, check_count, check_seed
 from .provenance import host
 
 #: Default budget per threat model as typed (``rbsnn eval --eps``; inputs in [0, 1]; events: a count) ...
@@ -442,7 +443,7 @@ def benchmark(
 
     from .compiled import COMPILE_MODES, CompileStats, compiled_path, skipped_reason, worth_compiling
     from .cost import counting_passes
-    from .data import DATASETS, load_dataset
+    from .data import DATASETS, Dataset, load_dataset
     from .events import require_event_data
     from .harness import AttackConfig
     from .interop import BPDA_SURROGATE, ResetEachPass, require_neurons
@@ -466,12 +467,20 @@ def benchmark(
     alpha_value = parse_eps(alpha, threat_model, "alpha") if alpha is not None else None
     if alpha_value == 0:
         raise UserInputError("bad alpha 0; the step size must be > 0")
-    for label, value in (("eot", eot), ("draws", draws), ("steps", steps), ("batch_size", batch_size), ("n_examples", n_examples)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise UserInputError(f"bad {label} {value!r}; it must be a positive integer")
+    for label, value, high in (("eot", eot, MAX_SAMPLES), ("draws", draws, MAX_SAMPLES), ("steps", steps, MAX_STEPS),
+                               ("batch_size", batch_size, None), ("n_examples", n_examples, None)):
+        if value is not None:
+            check_count(label, value, high)
+    check_seed(seed)
+    if info is not None and not isinstance(info, dict):
+        raise UserInputError(f"bad info {info!r}; give a dict of extra row fields")
+    if name is not None and not isinstance(name, str):
+        raise UserInputError(f"bad name {name!r}; give the model's name as a string")
     sweep = surrogate == "all"
     attack_sg = Surrogate.parse(surrogate) if surrogate is not None and not sweep else None
     device = resolve_device(device)
+    if data is not None and not isinstance(data, Dataset):
+        raise UserInputError(f"bad data {type(data).__name__}; give a robustbench_snn.data.Dataset (load_dataset(...)), or a dataset name")
     if data is None:
         if dataset not in DATASETS:
             raise UnknownNameError("dataset", dataset, DATASETS)

@@ -61,6 +61,7 @@ from . import streams
 from .encoders import encoder_name
 from .streams import example_seed
 from .errors import UserInputError
+from .limits import MAX_DRAWS_CERTIFY, check_count, check_seed
 from .registry import Registry
 
 if TYPE_CHECKING:
@@ -227,11 +228,22 @@ def certify(model: nn.Module, mechanism: Mechanism, x: torch.Tensor, n0: int, n:
 
 @dataclass(frozen=True)
 class CertifyConfig:
+    """Cohen et al.'s CERTIFY parameters: ``n0`` selection draws, ``n`` estimation draws,
+    failure probability ``alpha``, ``batch`` draws per forward pass; checked when made."""
+
     n0: int = 100
     n: int = 10_000
     alpha: float = 0.001
     batch: int = 1000
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_count("n0", self.n0, MAX_DRAWS_CERTIFY)
+        check_count("n", self.n, MAX_DRAWS_CERTIFY)
+        check_count("batch", self.batch)
+        check_seed(self.seed)
+        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or not 0 < self.alpha < 0.5:
+            raise UserInputError(f"bad alpha {self.alpha!r}; it must be a number in (0, 0.5)")
 
 
 def certify_dataset(model: nn.Module, mechanism: Mechanism, data, cfg: CertifyConfig, *, record_time: bool = True,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .allocator import keep_freed_memory
 from .errors import UnknownNameError, UserInputError
+from .limits import MAX_DRAWS_CERTIFY, MAX_SAMPLES, MAX_SEED, MAX_STEPS, MAX_T
 from .provenance import command_line
 from .submit import BATCH_SIZE
 
@@ -27,12 +28,6 @@ class _Parser(argparse.ArgumentParser):
 
 #: Zoo checkpoint names: file names inside zoo/<dataset>/, never paths.
 ZOO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
-#: Upper bounds that keep a typo from allocating tens of GB or running for days.
-MAX_T = 1000
-MAX_STEPS = 10_000
-MAX_SAMPLES = 10_000  # --eot, --draws
-MAX_DRAWS_CERTIFY = 10_000_000  # --n, --n0
-MAX_SEED = 2**63 - 1
 
 
 def _positive_int(name: str, high: int | None = None):

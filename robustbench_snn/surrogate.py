@@ -153,6 +153,8 @@ class Surrogate:
         """Parse ``'atan'`` or ``'atan:0.5'`` into a :class:`Surrogate`."""
         if isinstance(spec, Surrogate):
             return spec
+        if not isinstance(spec, str):
+            raise UserInputError(f"bad surrogate {spec!r}; write name or name:width, e.g. atan:0.5")
         name, colon, width = spec.partition(":")
         name = ALIASES.get(name, name)
         if not colon:

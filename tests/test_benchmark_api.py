@@ -202,3 +202,39 @@ def test_transfer_sources_are_a_parameter_by_zoo_name():
     result = benchmark(model, attack="standard", n_examples=8, progress=False, transfer_sources={"transfer-snn": "at-snn"})
     assert set(result.per_attack) >= {"transfer-snn"} and "transfer-ann" not in result.per_attack
     assert "at-snn" in json.dumps(result.params)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"seed": -1}, "bad seed -1; it must be an integer in 0-9223372036854775807"),
+    ({"seed": "abc"}, "bad seed 'abc'"),
+    ({"seed": 1.5}, "bad seed 1.5"),
+    ({"seed": 2**70}, "bad seed 1180591620717411303424"),
+    ({"steps": 10**9}, r"bad steps 1000000000; it must be a positive integer \(1-10,000\)"),
+    ({"eot": 10**9}, r"bad eot 1000000000; it must be a positive integer \(1-10,000\)"),
+    ({"draws": 0}, "bad draws 0"),
+    ({"surrogate": 5}, "bad surrogate 5; write name or name:width"),
+    ({"surrogate": "atan:"}, "bad surrogate width in 'atan:'"),
+    ({"data": "digits"}, "bad data str; give a robustbench_snn.data.Dataset"),
+    ({"info": [1]}, r"bad info \[1\]; give a dict"),
+    ({"name": 5}, "bad name 5"),
+    ({"threat_model": "l2", "eps": 9}, r"bad eps 9 under l2: inputs have 64 values in \[0, 1\]"),
+], ids=lambda v: str(v) if isinstance(v, dict) else "")
+def test_benchmark_refuses_bad_arguments_before_any_work(zoo_snn_cnn, kwargs, message):
+    """The library's own checks (not only the CLI's): each bad argument is a UserInputError
+    naming it and its range, raised before an attack runs (the calls return at once)."""
+    with pytest.raises(UserInputError, match=message):
+        benchmark(zoo_snn_cnn, n_examples=4, progress=False, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n": 10**12}, r"bad n 1000000000000; it must be a positive integer \(1-10,000,000\)"),
+    ({"n0": 0}, "bad n0 0"),
+    ({"batch": -1}, "bad batch -1"),
+    ({"alpha": 0.5}, r"bad alpha 0.5; it must be a number in \(0, 0.5\)"),
+    ({"seed": -2}, "bad seed -2"),
+])
+def test_certify_config_refuses_bad_values(kwargs, message):
+    from robustbench_snn.certify import CertifyConfig
+
+    with pytest.raises(UserInputError, match=message):
+        CertifyConfig(**kwargs)
