@@ -54,6 +54,7 @@ from robustbench_snn.attacks.gradient import eot_gradient
 from robustbench_snn.certify import make_mechanism, sample_counts
 from robustbench_snn.compiled import compiled_path
 from robustbench_snn.data import load_dataset
+from robustbench_snn.limits import positive_int
 from robustbench_snn.zoo import load_checkpoint, zoo_models
 
 import bench_neurons
@@ -203,9 +204,9 @@ def bf16_row(model, data, reps: int) -> Row:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=positive_int("--threads"), default=2)
     p.add_argument("--data-dir", default="../shared/data/mnist")
-    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--reps", type=positive_int("--reps"), default=3)
     p.add_argument("--out", default=None, help="also write the table here (markdown)")
     args = p.parse_args()
     keep_freed_memory()

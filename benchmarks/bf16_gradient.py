@@ -23,6 +23,7 @@ import torch
 import one_model
 from compile_speed import gradient
 from robustbench_snn.compiled import compiled_path
+from robustbench_snn.limits import positive_int
 from timing import best_of
 
 
@@ -51,7 +52,7 @@ def compare(model, x, y, eot: int, reps: int) -> dict[str, float]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     one_model.add_options(p)
-    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--reps", type=positive_int("--reps"), default=3)
     args = p.parse_args()
     model, x, y, eot = one_model.load(p, args)
     r = compare(model, x, y, eot, args.reps)

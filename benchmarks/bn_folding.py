@@ -28,6 +28,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils.fusion import fuse_conv_bn_weights, fuse_linear_bn_weights
 
+from robustbench_snn.limits import positive_int
+
 
 #: Exactly these types (a subclass may compute something else in its forward).
 FOLDABLE_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
@@ -103,9 +105,9 @@ def main() -> None:
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--data-dir", default="../shared/data/mnist")
     p.add_argument("--model", default="rsc-snn")
-    p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--eot", type=int, default=10)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--batch", type=positive_int("--batch"), default=256)
+    p.add_argument("--eot", type=positive_int("--eot"), default=10)
+    p.add_argument("--threads", type=positive_int("--threads"), default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     data = load_dataset(args.dataset, "test", None if args.dataset == "digits" else args.data_dir).head(args.batch)

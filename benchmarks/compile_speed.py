@@ -58,6 +58,7 @@ from robustbench_snn.compiled import CompileStats, compiled_path
 from robustbench_snn.data import load_dataset
 from robustbench_snn.errors import UserInputError
 from robustbench_snn.interop import attack_surrogate, find_neurons
+from robustbench_snn.limits import positive_int
 from robustbench_snn.projection import projected_body
 from robustbench_snn.surrogate import Surrogate
 from robustbench_snn.zoo import load_checkpoint, zoo_models
@@ -174,10 +175,10 @@ def main() -> None:
     p.add_argument("--dataset", default="digits")
     p.add_argument("--data-dir", default="../shared/data/mnist")
     p.add_argument("--models", default=None, help="comma-separated zoo models (default: every zoo model of the dataset)")
-    p.add_argument("--batch", type=int, default=250)
-    p.add_argument("--eot", type=int, default=10, help="EOT copies for stochastic models (1 for deterministic ones)")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--batch", type=positive_int("--batch"), default=250)
+    p.add_argument("--eot", type=positive_int("--eot"), default=10, help="EOT copies for stochastic models (1 for deterministic ones)")
+    p.add_argument("--threads", type=positive_int("--threads"), default=2)
+    p.add_argument("--reps", type=positive_int("--reps"), default=3)
     p.add_argument("--surrogates", default=None, help="comma-separated attack surrogates, or assg (default: each model's own)")
     for name, variant in VARIANTS.items():
         p.add_argument(f"--{name}", action="store_true", help=f"also time the compiled gradient and a scoring pass {variant.label}")

@@ -27,6 +27,7 @@ import torch._inductor.config as inductor_config
 import one_model
 from compile_speed import gradient
 from robustbench_snn.compiled import compiled_path
+from robustbench_snn.limits import positive_int
 
 #: Kind of work -> the profiler event names (prefixes) that belong to it, checked in order
 #: (the backward before the forward, whose names are its prefixes).
@@ -88,7 +89,7 @@ def profile_table(model, x, y, eot: int, top: int, name: str) -> list[str]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     one_model.add_options(p)
-    p.add_argument("--top", type=int, default=12, help="costliest operators listed")
+    p.add_argument("--top", type=positive_int("--top"), default=12, help="costliest operators listed")
     args = p.parse_args()
     model, x, y, eot = one_model.load(p, args)
     print(f"host: {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} threads")

@@ -11,6 +11,7 @@ import torch
 
 from robustbench_snn.allocator import keep_freed_memory
 from robustbench_snn.data import load_dataset
+from robustbench_snn.limits import positive_int
 from robustbench_snn.zoo import load_checkpoint, zoo_models
 
 
@@ -19,9 +20,9 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--data-dir", default="../shared/data/mnist")
     p.add_argument("--model", default="rsc-snn")
-    p.add_argument("--batch", type=int, default=250)
-    p.add_argument("--eot", type=int, default=10, help="EOT copies for a stochastic model (1 for a deterministic one)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--batch", type=positive_int("--batch"), default=250)
+    p.add_argument("--eot", type=positive_int("--eot"), default=10, help="EOT copies for a stochastic model (1 for a deterministic one)")
+    p.add_argument("--threads", type=positive_int("--threads"), default=2)
 
 
 def load(p: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor, int]:

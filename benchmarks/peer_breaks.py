@@ -20,6 +20,7 @@ import torch
 
 from robustbench_snn import benchmark
 from robustbench_snn.api import parse_eps
+from robustbench_snn.limits import positive_int
 from robustbench_snn.zoo import load_checkpoint
 
 PEERS = ("standard", "ensemble19", "assg")
@@ -51,7 +52,7 @@ def main() -> None:
     p.add_argument("--dataset", default="digits")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--eps", nargs="+", default=["8/255"])
-    p.add_argument("--n-examples", type=int, default=None)
+    p.add_argument("--n-examples", type=positive_int("--n-examples"), default=None)
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
     header = ["model", "eps", "n"] + [f"{a} {what}" for a in PEERS for what in ("robust", "backward/ex.", "only it breaks")]

@@ -28,6 +28,7 @@ from robustbench_snn import streams
 from robustbench_snn.attacks import get_attack, make_ball
 from robustbench_snn.data import load_dataset
 from robustbench_snn.harness import accuracy_per_example
+from robustbench_snn.limits import positive_int
 from robustbench_snn.zoo import load_checkpoint
 
 
@@ -41,11 +42,11 @@ def main() -> None:
     p.add_argument("--model", default="rsc-snn")
     p.add_argument("--dataset", default="digits")
     p.add_argument("--eps", type=float, default=0.1)
-    p.add_argument("--n", type=int, default=500)
-    p.add_argument("--eot", type=int, default=10)
-    p.add_argument("--draws", type=int, default=10)
+    p.add_argument("--n", type=positive_int("--n"), default=500)
+    p.add_argument("--eot", type=positive_int("--eot"), default=10)
+    p.add_argument("--draws", type=positive_int("--draws"), default=10)
     p.add_argument("--copies", default="18,38", help="comma-separated numbers of null variants")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=positive_int("--threads"), default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     data = load_dataset(args.dataset, "test").head(args.n)

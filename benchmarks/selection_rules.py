@@ -41,6 +41,7 @@ from robustbench_snn.attacks.sapgd import assg_config, assg_sapgd
 from robustbench_snn.data import load_dataset
 from robustbench_snn.ensemble19 import LOSSES, estimators
 from robustbench_snn.harness import AttackConfig, evaluate
+from robustbench_snn.limits import positive_int
 from robustbench_snn.standard import APGD_STEPS, APGD_SURROGATES, STANDARD_SURROGATES
 from robustbench_snn.surrogate import Surrogate
 from robustbench_snn.zoo import load_checkpoint
@@ -100,12 +101,12 @@ def main() -> None:
     p.add_argument("--model", default="rsc-snn")
     p.add_argument("--dataset", default="digits")
     p.add_argument("--eps", default="0.1")
-    p.add_argument("--n", type=int, default=100)
-    p.add_argument("--eot", type=int, default=10)
-    p.add_argument("--draws", type=int, default=10)
-    p.add_argument("--confirm", type=int, default=40)
-    p.add_argument("--judge", type=int, default=100)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--n", type=positive_int("--n"), default=100)
+    p.add_argument("--eot", type=positive_int("--eot"), default=10)
+    p.add_argument("--draws", type=positive_int("--draws"), default=10)
+    p.add_argument("--confirm", type=positive_int("--confirm"), default=40)
+    p.add_argument("--judge", type=positive_int("--judge"), default=100)
+    p.add_argument("--threads", type=positive_int("--threads"), default=1)
     p.add_argument("--members", choices=("standard", "ensemble19"), default="standard",
                    help="standard's white-box members and Square, or ensemble19's 38 APGD runs")
     p.add_argument("--save", help="write the per-candidate scores here (safetensors) for other rules")

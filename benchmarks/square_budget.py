@@ -18,6 +18,7 @@ import torch
 from robustbench_snn.attacks.blackbox import square
 from robustbench_snn.data import load_dataset
 from robustbench_snn.harness import AttackConfig, evaluate
+from robustbench_snn.limits import positive_int
 from robustbench_snn.zoo import load_checkpoint
 
 SPLITS = [(1, 1000), (2, 500), (4, 250), (10, 100), (10, 1000)]  # (draws per query, queries)
@@ -25,7 +26,7 @@ SPLITS = [(1, 1000), (2, 500), (4, 250), (10, 100), (10, 1000)]  # (draws per qu
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n", type=int, default=200)
+    p.add_argument("--n", type=positive_int("--n"), default=200)
     p.add_argument("--eps", type=float, default=0.1)
     args = p.parse_args()
     torch.set_num_threads(2)

@@ -34,6 +34,7 @@ from robustbench_snn.attacks.sapgd import ASSG_STEPS
 from robustbench_snn.compiled import CompileStats, compiled_path
 from robustbench_snn.data import load_dataset
 from robustbench_snn.harness import AttackConfig
+from robustbench_snn.limits import positive_int
 from robustbench_snn.standard import APGD_STEPS, APGD_SURROGATES, STANDARD_SURROGATES
 from robustbench_snn.zoo import load_checkpoint
 from timing import best_of
@@ -67,11 +68,11 @@ def main() -> None:
     p.add_argument("--model", default="rsc-snn")
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--data-dir", default="../shared/data/mnist")
-    p.add_argument("--eot", type=int, default=10)
-    p.add_argument("--batch", type=int, default=250)
-    p.add_argument("--n", type=int, default=1000, help="images in the evaluation")
+    p.add_argument("--eot", type=positive_int("--eot"), default=10)
+    p.add_argument("--batch", type=positive_int("--batch"), default=250)
+    p.add_argument("--n", type=positive_int("--n"), default=1000, help="images in the evaluation")
     p.add_argument("--budget", type=float, default=20.0, help="minutes")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=positive_int("--threads"), default=2)
     p.add_argument("--malloc", choices=("keep", "default"), default="keep",
                    help="keep: what rbsnn does (robustbench_snn.allocator); default: the C library's own policy")
     args = p.parse_args()

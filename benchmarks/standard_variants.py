@@ -26,6 +26,7 @@ from robustbench_snn.attacks.sapgd import assg_config, assg_sapgd
 from robustbench_snn.cost import counting_passes
 from robustbench_snn.data import load_dataset
 from robustbench_snn.harness import AttackConfig, evaluate
+from robustbench_snn.limits import positive_int
 from robustbench_snn.standard import APGD_STEPS, STANDARD_SURROGATES, Ledger, Selection
 from robustbench_snn.surrogate import Surrogate
 from robustbench_snn.zoo import load_checkpoint
@@ -37,9 +38,9 @@ def main() -> None:
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--data-dir")
     parser.add_argument("--eps", default="0.1")
-    parser.add_argument("--n-examples", type=int, default=500)
-    parser.add_argument("--eot", type=int, default=None, help="EOT copies per gradient (default: 10 for a stochastic model, else 1)")
-    parser.add_argument("--draws", type=int, default=None, help="scoring draws (default: 10 for a stochastic model, else 1)")
+    parser.add_argument("--n-examples", type=positive_int("--n-examples"), default=500)
+    parser.add_argument("--eot", type=positive_int("--eot"), default=None, help="EOT copies per gradient (default: 10 for a stochastic model, else 1)")
+    parser.add_argument("--draws", type=positive_int("--draws"), default=None, help="scoring draws (default: 10 for a stochastic model, else 1)")
     parser.add_argument("--sweep-attack", choices=("pgd", "apgd-ce", "none"), default="pgd")
     parser.add_argument("--surrogates", nargs="+", default=list(STANDARD_SURROGATES))
     parser.add_argument("--after-assg", nargs="*", default=[], metavar="SURROGATE",

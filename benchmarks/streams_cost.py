@@ -18,6 +18,7 @@ import torch
 from robustbench_snn import streams
 from robustbench_snn.attacks.gradient import eot_gradient
 from robustbench_snn.data import load_dataset
+from robustbench_snn.limits import positive_int
 from robustbench_snn.registry import create_model
 from timing import best_of
 
@@ -26,8 +27,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="digits")
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--batch", type=int, default=250)
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--batch", type=positive_int("--batch"), default=250)
+    p.add_argument("--repeats", type=positive_int("--repeats"), default=5)
     args = p.parse_args()
     data = load_dataset(args.dataset, "test", args.data_dir).head(args.batch)
     model = create_model("rsc-snn", data.in_shape, data.num_classes).eval()

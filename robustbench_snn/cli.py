@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .allocator import keep_freed_memory
 from .errors import UnknownNameError, UserInputError
-from .limits import MAX_DRAWS_CERTIFY, MAX_SAMPLES, MAX_SEED, MAX_STEPS, MAX_T
+from .limits import MAX_DRAWS_CERTIFY, MAX_SAMPLES, MAX_SEED, MAX_STEPS, MAX_T, positive_int
 from .provenance import command_line
 from .submit import BATCH_SIZE
 
@@ -28,22 +28,6 @@ class _Parser(argparse.ArgumentParser):
 
 #: Zoo checkpoint names: file names inside zoo/<dataset>/, never paths.
 ZOO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
-
-
-def _positive_int(name: str, high: int | None = None):
-    """argparse type: an integer in [1, high], the range named in the error."""
-
-    def parse(text: str) -> int:
-        valid = f"1-{high:,}" if high else ">= 1"
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive integer ({valid}), got {text!r}") from None
-        if v < 1 or (high is not None and v > high):
-            raise argparse.ArgumentTypeError(f"{name} must be a positive integer ({valid}), got {text!r}")
-        return v
-
-    return parse
 
 
 def _seed(text: str) -> int:
@@ -136,12 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a registered model and write it to the zoo")
     t.add_argument("--model", required=True)
-    t.add_argument("--epochs", type=_positive_int("--epochs"), default=None)
+    t.add_argument("--epochs", type=positive_int("--epochs"), default=None)
     t.add_argument("--lr", type=_positive_float("--lr"), default=None)
-    t.add_argument("--batch-size", type=_positive_int("--batch-size"), default=64)
-    t.add_argument("--T", type=_positive_int("--T", MAX_T), default=None, help="time steps (SNNs only; default: the model's)")
+    t.add_argument("--batch-size", type=positive_int("--batch-size"), default=64)
+    t.add_argument("--T", type=positive_int("--T", MAX_T), default=None, help="time steps (SNNs only; default: the model's)")
     t.add_argument("--surrogate", default=None, help="training surrogate, name[:width] (default atan:1)")
-    t.add_argument("--n-train", type=_positive_int("--n-train"), default=None, help="train on the first N training examples only")
+    t.add_argument("--n-train", type=positive_int("--n-train"), default=None, help="train on the first N training examples only")
     t.add_argument("--defense", default=None, help="training defense (default: the model's registered one); see `rbsnn list`")
     t.add_argument("--defense-param", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="defense hyper-parameter, repeatable (e.g. eps=0.1)")
     t.add_argument("--build", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="model build argument, repeatable (e.g. rate=0.5 for rsc-snn)")
@@ -153,17 +137,17 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="attack a zoo model and upsert its leaderboard row")
     e.add_argument("--model", required=True, help="a zoo model, or 'all' for every zoo checkpoint of the dataset")
     e.add_argument("--attack", default="pgd")
-    e.add_argument("--T", type=_positive_int("--T", MAX_T), default=None, help="run the model with T time steps (converted / direct-coded SNNs)")
+    e.add_argument("--T", type=positive_int("--T", MAX_T), default=None, help="run the model with T time steps (converted / direct-coded SNNs)")
     e.add_argument("--norm", default="linf", help="linf (default), l2, or events (event datasets: at most --eps K events added or removed)")
     e.add_argument("--eps", default=None, help="perturbation budget; default 8/255 (linf), 0.5 (l2), 20 events (events); inputs in [0, 1]")
-    e.add_argument("--steps", type=_positive_int("--steps", MAX_STEPS), default=10)
+    e.add_argument("--steps", type=positive_int("--steps", MAX_STEPS), default=10)
     e.add_argument("--alpha", default=None, help="step size (default 2.5*eps/steps; FGSM uses eps)")
     e.add_argument("--surrogate", default=None, help="attack surrogate name[:width], or 'all' for the worst case over a sweep (default: the model's training surrogate)")
     e.add_argument("--grad", default="bptt", help="how gradients cross spiking neurons: bptt (default), bptr, rga")
-    e.add_argument("--eot", type=_positive_int("--eot", MAX_SAMPLES), default=None, help="EOT samples per gradient (default 10 for stochastic encoders, else 1)")
-    e.add_argument("--draws", type=_positive_int("--draws", MAX_SAMPLES), default=None, help="encoder draws per accuracy (default 10 for stochastic encoders, else 1)")
-    e.add_argument("--n-examples", type=_positive_int("--n-examples"), default=None, help="first N test examples (default: all)")
-    e.add_argument("--batch-size", type=_positive_int("--batch-size"), default=BATCH_SIZE)
+    e.add_argument("--eot", type=positive_int("--eot", MAX_SAMPLES), default=None, help="EOT samples per gradient (default 10 for stochastic encoders, else 1)")
+    e.add_argument("--draws", type=positive_int("--draws", MAX_SAMPLES), default=None, help="encoder draws per accuracy (default 10 for stochastic encoders, else 1)")
+    e.add_argument("--n-examples", type=positive_int("--n-examples"), default=None, help="first N test examples (default: all)")
+    e.add_argument("--batch-size", type=positive_int("--batch-size"), default=BATCH_SIZE)
     e.add_argument("--out", type=_path("--out"), default=None, help="leaderboard CSV (default leaderboards/<dataset>_<norm>.csv)")
     e.add_argument("--no-save", action="store_true", help="print the result without writing the leaderboard")
     e.add_argument("--per-example", type=_path("--per-example"), default=None, metavar="DIR", help="also write each example's clean, robust and per-member scores to a CSV in DIR (named after the row)")
@@ -176,9 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--attacks", default="pgd", help="comma-separated attacks (default pgd)")
     sw.add_argument("--eps", default=None, help="comma-separated budgets (default 8/255 for linf, 0.5 for l2)")
     sw.add_argument("--datasets", default="digits", help="comma-separated datasets (default digits)")
-    sw.add_argument("--shards", type=_positive_int("--shards"), default=1, help="split each row's examples into N shards (whole blocks of 250)")
+    sw.add_argument("--shards", type=positive_int("--shards"), default=1, help="split each row's examples into N shards (whole blocks of 250)")
     sw.add_argument("--backend", default="local", help="local (worker processes, default) or ray")
-    sw.add_argument("--workers", type=_positive_int("--workers"), default=1, help="parallel shards (local processes; Ray: CPUs of a local cluster)")
+    sw.add_argument("--workers", type=positive_int("--workers"), default=1, help="parallel shards (local processes; Ray: CPUs of a local cluster)")
     sw.add_argument("--address", default=None, help="an existing Ray cluster (default $RAY_ADDRESS, else a local one)")
     sw.add_argument("--store", type=_path("--store"), default=".rbsnn-shards", help="where finished shards are kept, so a re-run skips them (default .rbsnn-shards)")
     for flag in ("--per-example", "--norm", "--steps", "--alpha", "--surrogate", "--grad", "--eot", "--draws", "--n-examples", "--batch-size",
@@ -187,8 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sm = sub.add_parser("submit", help="evaluate a submission folder (model.py, weights.safetensors, card.json) and upsert its row")
     sm.add_argument("folder", help="the submission folder; model.py is code and runs as you: review it first")
-    sm.add_argument("--n-examples", type=_positive_int("--n-examples"), default=None, help="first N test examples (a dry run; the row records N). Default: the full test set")
-    sm.add_argument("--batch-size", type=_positive_int("--batch-size"), default=BATCH_SIZE)
+    sm.add_argument("--n-examples", type=positive_int("--n-examples"), default=None, help="first N test examples (a dry run; the row records N). Default: the full test set")
+    sm.add_argument("--batch-size", type=positive_int("--batch-size"), default=BATCH_SIZE)
     sm.add_argument("--out", type=_path("--out"), default=None, help="leaderboard CSV (default leaderboards/<dataset>_<threat model>.csv)")
     sm.add_argument("--archive", type=_path("--archive"), default=None, help="where the submission is kept (default submissions/ in this checkout)")
     sm.add_argument("--force", action="store_true", help="let a row evaluated on fewer examples replace one evaluated on more")
@@ -202,11 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--model", required=True)
     c.add_argument("--mechanism", default=None, help="gaussian (noise N(0, sigma^2), L2 radius) or encoder (the model's Poisson coding, Linf radius); default gaussian")
     c.add_argument("--sigma", type=_positive_float("--sigma"), default=None, help="Gaussian noise level (default: the model's training sigma, if it was trained with noise)")
-    c.add_argument("--n0", type=_positive_int("--n0", MAX_DRAWS_CERTIFY), default=100, help="selection draws (default 100)")
-    c.add_argument("--n", type=_positive_int("--n", MAX_DRAWS_CERTIFY), default=10_000, help="estimation draws (default 10,000; 100,000 for tighter radii)")
+    c.add_argument("--n0", type=positive_int("--n0", MAX_DRAWS_CERTIFY), default=100, help="selection draws (default 100)")
+    c.add_argument("--n", type=positive_int("--n", MAX_DRAWS_CERTIFY), default=10_000, help="estimation draws (default 10,000; 100,000 for tighter radii)")
     c.add_argument("--alpha", type=_failure_probability, default=0.001, help="failure probability of each certificate (default 0.001)")
-    c.add_argument("--batch", type=_positive_int("--batch"), default=1000, help="draws per forward pass (default 1000)")
-    c.add_argument("--n-examples", type=_positive_int("--n-examples"), default=100, help="first N test examples (default 100)")
+    c.add_argument("--batch", type=positive_int("--batch"), default=1000, help="draws per forward pass (default 1000)")
+    c.add_argument("--n-examples", type=positive_int("--n-examples"), default=100, help="first N test examples (default 100)")
     c.add_argument("--out", type=_path("--out"), default=None, help="folder for the per-example CSV and the plot (default leaderboards/certified)")
     c.add_argument("--board", type=_path("--board"), default=None, help="certified leaderboard CSV (default leaderboards/<dataset>_certified.csv)")
     c.add_argument("--no-crosscheck", action="store_true", help="skip the PGD attack inside each certified ball")
