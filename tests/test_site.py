@@ -65,6 +65,30 @@ def test_each_row_carries_its_command_and_breakdown(tmp_path):
     assert page.count('<tr class="row"') == page.count('<tr class="detail" hidden>') == len(df)
 
 
+def test_hostile_cells_are_text_not_markup(tmp_path):
+    """A leaderboard is written by anyone who submits: every cell a row carries (model name,
+    attack, flags, command, parameters, per-attack column names) reaches the page escaped, so
+    a crafted row can neither run script nor break out of its cell."""
+    src = small_board(tmp_path)
+    df = pd.read_csv(tmp_path / "leaderboards" / "digits_linf.csv")
+    payload = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
+    df = pd.concat([df, df.iloc[[4]].assign(eps=0.1)], ignore_index=True)  # two eps: a curve in the plot
+    df["model"] = payload  # every row: the plot's legend names it too
+    df.loc[0, ["defense", "encoder", "neuron", "attack", "surrogate_attack", "source"]] = payload
+    df.loc[0, "flags"] = payload
+    df.loc[0, "command"] = "rbsnn eval </code></pre>" + payload
+    df.loc[0, "params"] = '{"x": "' + payload.replace('"', "'") + '"}'
+    df[f"acc_{payload}"] = 50.0
+    df.to_csv(tmp_path / "leaderboards" / "digits_linf.csv", index=False)
+    files = site_files(src)
+    page = files["digits_linf.html"].decode()
+    assert "<img src=x" not in page and "alert(2)</script>" not in page
+    assert page.count("<script>") == 1  # the page's own sorting script, nothing else
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page  # shown, as text
+    svg = files["digits_linf_eps.svg"].decode()  # the plot's legend names models too
+    assert "<script" not in svg and "<img" not in svg and "&lt;script&gt;alert(2)" in svg
+
+
 def test_write_site_creates_the_folder(tmp_path):
     files = write_site(tmp_path / "out" / "site", small_board(tmp_path))
     assert (tmp_path / "out" / "site" / "index.html").is_file() and len(files) == 5
