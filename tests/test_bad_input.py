@@ -242,7 +242,36 @@ IDX_CASES = {
     "label-200": (lambda: (_idx(_good_images()), _idx([1, 200, 3])), "label 200 outside the 10 classes"),
     "zero-images": (lambda: (_idx(_good_images(0)), _idx([])), "holds no images"),
     "count-mismatch": (lambda: (_idx(_good_images(3)), _idx([1, 2])), "3 images but labels of shape [2]"),
+    # a header declaring 10^6 images (784 MB): refused from the header, nothing read
+    "huge-header": (lambda: (bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in (10**6, 28, 28)), _idx([1, 2, 3])),
+                    "header says [1000000, 28, 28], 784,000,000 bytes, more than the 268,435,456"),
+    "longer-than-header": (lambda: (_idx(_good_images(3)) + bytes(1000), _idx([1, 2, 3])), "header says [3, 28, 28] but holds more bytes"),
 }
+
+
+def test_a_gzip_bomb_is_refused_reading_no_more_than_its_header_declares(tmp_path):
+    """3 images declared, 256 MB of zeros behind them in a 250 KB gzip: refused, and the
+    reader's peak allocation stays near the declared 2,352 bytes, not the inflated size."""
+    import gzip
+    import tracemalloc
+
+    from robustbench_snn.data import read_idx
+    from robustbench_snn.errors import UserInputError
+
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(_idx(_good_images(3)))
+        for _ in range(256):
+            f.write(bytes(2**20))
+    assert path.stat().st_size < 2**20
+    tracemalloc.start()
+    try:
+        with pytest.raises(UserInputError, match=r"header says \[3, 28, 28\] but holds more bytes"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**22, peak  # 4 MB: gzip's buffers, not the 256 MB it would inflate to
 
 
 @pytest.mark.parametrize("case", sorted(IDX_CASES))
