@@ -33,6 +33,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -276,56 +277,86 @@ def _local_results(shards: list[Shard], workers: int, device: str) -> Iterator[t
     from multiprocessing import get_context
 
     threads = max(1, (os.cpu_count() or 1) // workers)
-    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_catch_one_interrupt)
-    try:
+    context = get_context("spawn")
+    stop = context.Event()  # set on Ctrl-C: a worker starts no further shard
+    with _interrupts_ignored():  # workers start with Ctrl-C ignored, until their own handler is in place
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_setup, initargs=(stop,))
         futures = {pool.submit(_pooled_shard, shard, device, threads): shard for shard in shards}
+    try:
         for future in as_completed(futures):
             yield futures[future], future.result()
     except BaseException:  # Ctrl-C, a failed shard, or the caller stopping early
-        _interrupt_workers(pool)
+        _interrupt_workers(pool, stop)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-#: Set in a pool worker once it was interrupted (Ctrl-C): it starts no further shard.
-_interrupted = False
-
-
-def _catch_one_interrupt() -> None:
-    """Pool worker set-up: the first SIGINT interrupts the running shard, any further one is
-    ignored. A terminal's Ctrl-C reaches the workers and this process, which then interrupts
-    them too (:func:`_interrupt_workers`): a second KeyboardInterrupt landing in the worker's
-    clean-up would print a traceback."""
+@contextmanager
+def _interrupts_ignored():
+    """SIGINT ignored within the block (in the main thread; elsewhere signals cannot be set):
+    processes started here inherit that, so a Ctrl-C while they import torch prints nothing."""
     import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+#: A pool worker's state: the driver's stop event, whether it was interrupted, whether a shard runs.
+_stop = None
+_interrupted = False
+_running = False
+
+
+def _worker_setup(stop) -> None:
+    """Pool worker set-up. A SIGINT (a terminal's Ctrl-C, or the driver's, :func:`_interrupt_workers`)
+    interrupts the running shard, if one runs, and marks the worker so it starts no other;
+    any further SIGINT is ignored, so no KeyboardInterrupt lands in the worker's own clean-up."""
+    import signal
+
+    global _stop
+    _stop = stop
 
     def first(signum, frame):
         global _interrupted
         _interrupted = True
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        raise KeyboardInterrupt
+        if _running:
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, first)
 
 
 def _pooled_shard(shard: Shard, device: str, threads: int) -> ShardResult:
-    """:func:`run_shard` in a pool worker; once the worker was interrupted it refuses the
-    shards already queued to it, so the pool drains at once and its workers exit cleanly."""
-    if _interrupted:
+    """:func:`run_shard` in a pool worker, refused once the worker or the sweep was
+    interrupted, so a stopped pool drains at once and its workers exit cleanly."""
+    global _running
+    if _interrupted or (_stop is not None and _stop.is_set()):
         raise KeyboardInterrupt
-    return run_shard(shard, device, threads)
+    _running = True
+    try:
+        return run_shard(shard, device, threads)
+    finally:
+        _running = False
 
 
-def _interrupt_workers(pool, grace: float = 30.0) -> None:
-    """Stop ``pool``'s running shards now, as a terminal's Ctrl-C stops them: SIGINT to each
-    worker (its shard raises KeyboardInterrupt; the worker refuses what is queued and exits
-    cleanly when the pool shuts down), SIGTERM to any still running after ``grace`` seconds.
-    Without it, leaving the pool waits for every running shard to finish, so a Ctrl-C that
-    reaches only this process (``kill -INT``, a batch scheduler) would be answered after
-    the shards' hours, not at once."""
+def _interrupt_workers(pool, stop, grace: float = 30.0) -> None:
+    """Stop ``pool``'s shards now, as a terminal's Ctrl-C stops them: the stop event for what
+    is queued, SIGINT to each worker for what runs, SIGTERM to any still alive after ``grace``
+    seconds. Without it, leaving the pool waits for every running shard to finish, so a
+    Ctrl-C that reaches only this process (``kill -INT``, a batch scheduler) would be
+    answered after the shards' hours, not at once."""
     import signal
     import time
 
+    stop.set()
     processes = list((getattr(pool, "_processes", None) or {}).values())  # no public handle before Python 3.14
     for process in processes:
         if process.is_alive() and process.pid is not None:

@@ -171,10 +171,13 @@ def _foreign_shard(path: Path, start: int, stop: int, score: float = 1.0) -> Non
     ShardResult({"clean": torch.ones(stop - start), "robust": torch.full((stop - start,), score)}, meta).save(path)
 
 
-def test_ctrl_c_to_the_sweep_alone_stops_its_workers_at_once(tmp_path):
-    """`kill -INT` of the sweep process only (not its group, as a terminal would): the pool's
-    running shards (minutes of work each here) are interrupted, not waited for; one line,
-    exit 130, no worker left, no row written."""
+@pytest.mark.parametrize("after", [2.0, 8.0], ids=["workers-starting", "workers-attacking"])
+@pytest.mark.parametrize("group", [False, True], ids=["driver-only", "process-group"])
+def test_ctrl_c_stops_a_sweep_and_its_workers_at_once(tmp_path, after, group):
+    """SIGINT to the sweep process only (`kill -INT`, a scheduler) or to its whole group (a
+    terminal's Ctrl-C), while the workers import torch or while they attack: the pool's shards
+    (minutes of work each here) are interrupted, not waited for; one line, exit 130, no
+    worker left, no row written."""
     store, out = tmp_path / "store", tmp_path / "sweep.csv"
     proc = subprocess.Popen([sys.executable, "-m", "robustbench_snn.cli", "sweep", "--models", "snn-cnn", "--attacks", "pgd",
                              "--steps", "10000", "--n-examples", "500", "--shards", "2", "--workers", "2",
@@ -182,9 +185,9 @@ def test_ctrl_c_to_the_sweep_alone_stops_its_workers_at_once(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
-        time.sleep(8)  # the workers are up and attacking
+        time.sleep(after)
         assert proc.poll() is None
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT) if group else proc.send_signal(signal.SIGINT)
         start = time.monotonic()
         _, err = proc.communicate(timeout=120)
     finally:
