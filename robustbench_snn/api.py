@@ -259,6 +259,7 @@ class ModelFacts:
     stochastic: bool  # repeated passes on one input may differ
     bpda: bool  # some foreign neuron's own backward is zero: the attacks use BPDA_SURROGATE there
     whitebox: bool  # the logits have an autograd path to the input (under the attack's surrogate)
+    saved_bytes: int = 0  # what autograd keeps for one input's backward (robustbench_snn.memory)
 
 
 @dataclass
@@ -378,6 +379,7 @@ def prepare_model(model: nn.Module, data, device: str, surrogate, sweep: bool) -
     from robustbench_snn.attacks.gradient import has_input_gradient
 
     from .interop import attack_surrogate, check_stateless, find_neurons, with_reset, zero_backward_neurons
+    from .memory import saved_bytes_per_input
 
     model = with_reset(model.to(device).eval())
     probe = data.x[:CHECK_EXAMPLES].to(device)
@@ -389,7 +391,8 @@ def prepare_model(model: nn.Module, data, device: str, surrogate, sweep: bool) -
         bpda = surrogate is None and not sweep and bool(zero_backward_neurons(model))
         with attack_surrogate(model, surrogate):
             whitebox = has_input_gradient(model, probe)
-    return model, ModelFacts(len(find_neurons(model)), stochastic, bpda, whitebox)
+            saved = saved_bytes_per_input(model, probe[:1])
+    return model, ModelFacts(len(find_neurons(model)), stochastic, bpda, whitebox, saved)
 
 
 def benchmark(
@@ -447,6 +450,7 @@ def benchmark(
     from .events import require_event_data
     from .harness import AttackConfig
     from .interop import BPDA_SURROGATE, ResetEachPass, require_neurons
+    from .memory import available_bytes, check_attack_memory
     from .neurons import GRAD_MODES
     from .surrogate import Surrogate
 
@@ -505,6 +509,7 @@ def benchmark(
     if attack in ATTACKS:
         check_eot(ATTACKS[attack], threat_model, eot, f"attack {attack!r}")
     described = describe(model)
+    check_attack_memory(facts.saved_bytes, min(batch_size, len(data)), eot, described.get("T"), available_bytes(device))
     model_info = {"name": name or type(model.model if isinstance(model, ResetEachPass) else model).__name__, **described, **(info or {})}
     own = f"bpda:{BPDA_SURROGATE}" if facts.bpda else described["surrogate_train"]  # "none": ANN; "own": unrecognised spiking code
     surrogate_label = surrogate_attack_label(surrogate, attack, described["surrogate_train"], whitebox=facts.whitebox, bpda=facts.bpda)

@@ -705,6 +705,14 @@ def main(argv: list[str] | None = None) -> int:
     except UserInputError as e:
         print(f"rbsnn: error: {e}", file=sys.stderr)
         return 2
+    except (RuntimeError, MemoryError) as e:  # an allocation the memory estimate did not foresee
+        from .memory import out_of_memory
+
+        if not out_of_memory(e):
+            raise
+        reason = next((line.strip() for line in str(e).splitlines() if "allocate" in line or "memory" in line), type(e).__name__)
+        print(f"rbsnn: error: out of memory ({reason}); lower --batch-size (or --eot, --T)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # Ctrl-C: every file write is atomic, so nothing is half-written
         print("rbsnn: interrupted; no file was left half-written", file=sys.stderr)
         return 130

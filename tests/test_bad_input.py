@@ -7,6 +7,7 @@ import hashlib
 import pytest
 
 from robustbench_snn.cli import main
+from robustbench_snn.errors import UserInputError
 from robustbench_snn.provenance import ROOT
 
 CASES = [
@@ -256,7 +257,6 @@ def test_a_gzip_bomb_is_refused_reading_no_more_than_its_header_declares(tmp_pat
     import tracemalloc
 
     from robustbench_snn.data import read_idx
-    from robustbench_snn.errors import UserInputError
 
     path = tmp_path / "t10k-images-idx3-ubyte.gz"
     with gzip.open(path, "wb") as f:
@@ -308,3 +308,44 @@ def test_a_broken_leaderboard_csv_is_one_line(content, message, tmp_path, capsys
     err = capsys.readouterr().err
     assert err.startswith("rbsnn: error: ") and message in err and err.count("\n") == 1
     assert board.read_bytes() == content
+
+
+def test_an_attack_batch_that_cannot_fit_is_refused_before_allocating(monkeypatch, capsys):
+    """The bytes autograd keeps for one input, measured, times the batch and EOT copies,
+    against the memory available: digits snn-cnn at T=1000 (27 MiB per input; 308 MiB on
+    MNIST) in batches of 250 on a 1 GiB machine is refused in one line naming the batch that
+    fits, before any attack."""
+    import robustbench_snn.memory as memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 2**30)
+    assert main(["eval", "--model", "snn-cnn", "--T", "1000", "--no-save", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rbsnn: error: an attack pass of 250 examples x 1 EOT copies would keep about 6.6 GiB") and err.count("\n") == 1, err
+    assert "(27.0 MiB per input at T=1000); 1.0 GiB is available: lower --batch-size to 37 or below" in err
+
+
+def test_saved_activation_bytes_grow_with_time_steps_and_a_batch_that_fits_runs():
+    from robustbench_snn.data import load_dataset
+    from robustbench_snn.interop import with_reset
+    from robustbench_snn.memory import check_attack_memory, saved_bytes_per_input
+    from robustbench_snn.zoo import load_checkpoint
+
+    x = load_dataset("digits", "test").x[:1]
+    per_T = {T: saved_bytes_per_input(with_reset(load_checkpoint("snn-cnn", "digits", T=T)[0].eval()), x) for T in (4, 8, 16)}
+    assert per_T[16] - per_T[8] == 2 * (per_T[8] - per_T[4]) > 0  # BPTT keeps every step: linear in T
+    check_attack_memory(per_T[16], 250, 10, 16, per_T[16] * 2500)  # exactly fits: no error
+    with pytest.raises(UserInputError, match="lower --batch-size to 249 or below"):
+        check_attack_memory(per_T[16], 250, 10, 16, per_T[16] * 2499)
+
+
+def test_an_allocation_failure_is_one_line(monkeypatch, capsys):
+    import robustbench_snn.cli as cli
+
+    def fails(args):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: "
+                           "you tried to allocate 200704000 bytes. Error code 12 (Cannot allocate memory)")
+
+    monkeypatch.setitem(cli.COMMANDS, "leaderboard", fails)
+    assert cli.main(["leaderboard"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rbsnn: error: out of memory (") and "lower --batch-size" in err and err.count("\n") == 1, err
