@@ -32,6 +32,11 @@ from .losses import cross_entropy
 MAX_PASS_ELEMENTS = 2**15
 
 
+def copies_per_pass(input_values: int, eot: int, max_elements: int = MAX_PASS_ELEMENTS) -> int:
+    """EOT copies of a batch of ``input_values`` values stacked into one pass (at least one)."""
+    return max(1, min(eot, max_elements // max(1, input_values)))
+
+
 def eot_loss_and_gradient(
     model: nn.Module,
     x: torch.Tensor,
@@ -57,13 +62,13 @@ def eot_loss_and_gradient(
     tick()  # one gradient step of whichever attack asked
     x = x.detach().requires_grad_(True)
     B = len(x)
-    copies_per_pass = max(1, min(eot, max_elements // max(1, x.numel())))
+    copies = copies_per_pass(x.numel(), eot, max_elements)
     loss_total = torch.zeros(B, device=x.device)
     grad_total = torch.zeros_like(x)
     logits_total = None
     done = 0
     while done < eot:
-        k = min(copies_per_pass, eot - done)
+        k = min(copies, eot - done)
         logits = model(x.repeat(k, *([1] * (x.dim() - 1))))  # [k*B, K]
         losses = loss_fn(logits, labels.repeat(k, *([1] * (labels.dim() - 1))))  # [k*B]
         # autograd.grad w.r.t. x only: the backward skips every weight gradient

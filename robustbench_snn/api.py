@@ -451,6 +451,7 @@ def benchmark(
     from .harness import AttackConfig
     from .interop import BPDA_SURROGATE, ResetEachPass, require_neurons
     from .memory import available_bytes, check_attack_memory
+    from robustbench_snn.attacks.gradient import copies_per_pass
     from .neurons import GRAD_MODES
     from .surrogate import Surrogate
 
@@ -509,7 +510,8 @@ def benchmark(
     if attack in ATTACKS:
         check_eot(ATTACKS[attack], threat_model, eot, f"attack {attack!r}")
     described = describe(model)
-    check_attack_memory(facts.saved_bytes, min(batch_size, len(data)), eot, described.get("T"), available_bytes(device))
+    batch = min(batch_size, len(data))
+    check_attack_memory(facts.saved_bytes, batch, copies_per_pass(batch * data.x[0].numel(), eot), described.get("T"), available_bytes(device))
     model_info = {"name": name or type(model.model if isinstance(model, ResetEachPass) else model).__name__, **described, **(info or {})}
     own = f"bpda:{BPDA_SURROGATE}" if facts.bpda else described["surrogate_train"]  # "none": ANN; "own": unrecognised spiking code
     surrogate_label = surrogate_attack_label(surrogate, attack, described["surrogate_train"], whitebox=facts.whitebox, bpda=facts.bpda)

@@ -24,10 +24,12 @@ def saved_bytes_per_input(model: nn.Module, x: torch.Tensor) -> int:
     """Bytes autograd keeps for the input gradient of ``model`` on ``x`` (one input,
     ``[1, ...]``): every saved tensor's storage, counted once."""
     storages: dict[int, int] = {}
+    held: list[torch.Tensor] = []  # every saved tensor stays alive, so no address is reused within the pass
 
     def pack(t: torch.Tensor) -> torch.Tensor:
         storage = t.untyped_storage()
         storages[storage.data_ptr()] = storage.nbytes()
+        held.append(t)
         return t
 
     x = x.detach().clone().requires_grad_(True)
@@ -51,20 +53,21 @@ def available_bytes(device: str) -> int | None:
     return None
 
 
-def check_attack_memory(per_input: int, batch: int, eot: int, T: int | None, available: int | None) -> None:
-    """Refuse an attack whose passes (``batch`` examples x ``eot`` copies, each keeping
+def check_attack_memory(per_input: int, batch: int, copies: int, T: int | None, available: int | None) -> None:
+    """Refuse an attack whose passes (``batch`` examples x ``copies`` EOT copies stacked in
+    one pass, :func:`~robustbench_snn.attacks.gradient.copies_per_pass`, each keeping
     ``per_input`` bytes for the backward) need more than ``available`` bytes, naming the
     largest batch that fits."""
     if available is None or per_input <= 0:
         return
-    need = per_input * batch * eot
+    need = per_input * batch * copies
     if need <= available:
         return
-    fits = available // (per_input * eot)
+    fits = available // (per_input * copies)
     steps = f" at T={T}" if T else ""
-    advice = f"lower --batch-size to {fits} or below" if fits >= 1 else "lower --T or --eot: one example does not fit"
+    advice = f"lower --batch-size to {fits} or below" if fits >= 1 else "lower --T: one example does not fit"
     raise UserInputError(
-        f"an attack pass of {batch} examples x {eot} EOT copies would keep about {need / 2**30:.1f} GiB of activations "
+        f"an attack pass of {batch} examples x {copies} EOT copies would keep about {need / 2**30:.1f} GiB of activations "
         f"for its backward ({per_input / 2**20:.1f} MiB per input{steps}); {available / 2**30:.1f} GiB is available: {advice}"
     )
 
