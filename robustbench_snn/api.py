@@ -443,6 +443,7 @@ def benchmark(
     shards gives its row. Only the first shard gathers the masking evidence.
     """
     from robustbench_snn.attacks import ATTACKS, NORMS, check_eot
+    from robustbench_snn.attacks.gradient import copies_per_pass
 
     from .compiled import COMPILE_MODES, CompileStats, compiled_path, skipped_reason, worth_compiling
     from .cost import counting_passes
@@ -451,7 +452,6 @@ def benchmark(
     from .harness import AttackConfig
     from .interop import BPDA_SURROGATE, ResetEachPass, require_neurons
     from .memory import available_bytes, check_attack_memory
-    from robustbench_snn.attacks.gradient import copies_per_pass
     from .neurons import GRAD_MODES
     from .surrogate import Surrogate
 
