@@ -175,8 +175,15 @@ class Neuron:
     family: NeuronFamily
 
 
+def require_module(model: object, what: str) -> None:
+    """Refuse, in one line, a ``model`` that is not a ``torch.nn.Module`` (``what`` names the call)."""
+    if not isinstance(model, nn.Module):
+        raise UserInputError(f"{what} needs a torch.nn.Module, got {type(model).__name__}")
+
+
 def find_neurons(model: nn.Module) -> list[Neuron]:
     """Every recognised spiking neuron inside ``model``, in module order."""
+    require_module(model, "find_neurons")
     found = []
     for m in model.modules():
         for fam in FAMILIES.values():
@@ -376,6 +383,7 @@ class ResetEachPass(nn.Module):
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
+        require_module(model, "ResetEachPass")
         self.model = model
         # found once: every attack step passes through forward(), and the modules do not change
         # while the model is evaluated (surrogate and gradient-mode swaps keep the neurons)

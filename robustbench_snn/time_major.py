@@ -30,6 +30,12 @@ class TimeMajor(nn.Module):
 
     def __init__(self, model: nn.Module, T: int | None = None, encoder: str | Encoder | None = None, **encoder_kwargs: Any) -> None:
         super().__init__()
+        from .interop import require_module
+        from .limits import check_count
+
+        require_module(model, "TimeMajor")
+        if T is not None:
+            check_count("T", T)  # no upper bound here: a converted SNN may run thousands of steps; memory is checked by benchmark()
         if encoder is not None and T is None and not isinstance(encoder, Encoder):
             raise UserInputError(f"TimeMajor needs T with encoder {encoder!r}; e.g. TimeMajor(net, T=4, encoder={encoder!r})")
         if isinstance(encoder, str):

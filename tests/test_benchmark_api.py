@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from robustbench_snn import TimeMajor, benchmark
+from robustbench_snn import ResetEachPass, TimeMajor, benchmark, find_neurons
 from robustbench_snn.errors import UserInputError
 from robustbench_snn.leaderboard import COLUMNS
 from robustbench_snn.provenance import cpu_fingerprint, host
@@ -238,3 +238,15 @@ def test_certify_config_refuses_bad_values(kwargs, message):
 
     with pytest.raises(UserInputError, match=message):
         CertifyConfig(**kwargs)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: TimeMajor(nn.Flatten(), T=0, encoder="direct"), r"bad T 0; it must be a positive integer \(>= 1\)"),
+    (lambda: TimeMajor(nn.Flatten(), T="4", encoder="direct"), "bad T '4'"),
+    (lambda: TimeMajor("net", T=4), "TimeMajor needs a torch.nn.Module, got str"),
+    (lambda: ResetEachPass(None), "ResetEachPass needs a torch.nn.Module, got NoneType"),
+    (lambda: find_neurons([nn.Linear(2, 2)]), "find_neurons needs a torch.nn.Module, got list"),
+], ids=["T-0", "T-str", "TimeMajor-str", "ResetEachPass-None", "find_neurons-list"])
+def test_the_public_wrappers_refuse_what_they_cannot_wrap(make, message):
+    with pytest.raises(UserInputError, match=message):
+        make()
