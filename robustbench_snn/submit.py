@@ -168,6 +168,7 @@ def build_model(folder: Path, card: dict[str, Any]) -> nn.Module:
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    argv, sys.argv = sys.argv, [str(path)]  # argparse at import sees no options, not rbsnn's
     try:
         spec.loader.exec_module(module)
         factory = getattr(module, card["factory"], None)
@@ -176,8 +177,13 @@ def build_model(folder: Path, card: dict[str, Any]) -> nn.Module:
         model = factory(**card.get("factory_kwargs", {}))
     except UserInputError:
         raise
+    except SystemExit as e:  # sys.exit() or argparse at import: research scripts do; rbsnn must not exit with its code
+        raise UserInputError(f"{path} exited (SystemExit {e.code!r}) while it was loaded; a submission's {MODEL_FILE} only "
+                             f"defines the model: put script code under `if __name__ == \"__main__\":`") from None
     except Exception as e:  # noqa: BLE001 - user code may fail in any way; one line, naming the file
         raise UserInputError(f"{path} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+    finally:
+        sys.argv = argv
     from torch import nn
 
     if not isinstance(model, nn.Module):

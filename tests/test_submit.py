@@ -13,6 +13,7 @@ from safetensors.torch import load_file, save_file
 from robustbench_snn.cli import main
 from robustbench_snn.leaderboard import read
 from robustbench_snn.provenance import ROOT
+from robustbench_snn.submit import load_submission
 from robustbench_snn.submit import CARD_FIELDS, validate_card
 
 EXAMPLES = ROOT / "examples"
@@ -112,7 +113,24 @@ BAD = {
     "wrong-output-shape": (_wrong_output, r"output has shape \[8, 9\].*expected \[8, 10\]"),
     "nan-output": (_nan_output, "output is not finite"),
     "factory-missing": (_card_edit(factory="make_it"), "defines no function 'make_it'"),
+    "model-exits": (lambda folder: _prepend(folder, "raise SystemExit(0)"), r"model.py exited \(SystemExit 0\) while it was loaded"),
 }
+
+
+def _prepend(folder: Path, line: str) -> None:
+    (folder / "model.py").write_text(line + "\n" + (folder / "model.py").read_text())
+
+
+def test_a_model_py_that_parses_arguments_at_import_loads(tmp_path):
+    """Research code often builds an argparse parser at import: it sees no options (not
+    rbsnn's own, which it would reject and exit on), and rbsnn's argv is restored."""
+    import sys
+
+    folder = _copy("plain-snn", tmp_path)
+    _prepend(folder, "import argparse\nARGS = argparse.ArgumentParser().parse_args()")
+    argv = list(sys.argv)
+    sub = load_submission(folder)
+    assert isinstance(sub.model, torch.nn.Module) and sys.argv == argv
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
