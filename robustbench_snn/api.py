@@ -395,6 +395,7 @@ def prepare_model(model: nn.Module, data, device: str, surrogate, sweep: bool) -
     return model, ModelFacts(len(find_neurons(model)), stochastic, bpda, whitebox, saved)
 
 
+@torch.enable_grad()
 def benchmark(
     model: nn.Module,
     *,
@@ -423,6 +424,10 @@ def benchmark(
     shard: tuple[int, int] | None = None,
 ) -> BenchmarkResult:
     """Attack ``model`` on ``dataset`` and score it (see the module docstring).
+    It runs with autograd enabled whatever the caller's grad mode: under
+    ``torch.no_grad()``, or after a model file's ``torch.set_grad_enabled(False)``,
+    every white-box member would otherwise get a zero gradient and report a
+    robustness the model does not have.
 
     ``attack``: ``standard`` (the ensemble of :mod:`.standard`) or any
     registered attack (``pgd``, ``apgd-ce``, ``square``...). ``surrogate``:

@@ -160,7 +160,11 @@ def refuse_pickles(folder: Path) -> None:
 
 
 def build_model(folder: Path, card: dict[str, Any]) -> nn.Module:
-    """Import ``model.py`` (user code: it runs) and call the card's factory."""
+    """Import ``model.py`` (user code: it runs) and call the card's factory. The process's
+    argv, grad mode and default dtype are restored afterwards: what user code flips at import
+    must not reach the evaluation."""
+    import torch
+
     path = folder / MODEL_FILE
     if not path.is_file():
         raise UserInputError(f"no {MODEL_FILE} in {folder}; it must define {card['factory']}() returning the model")
@@ -169,6 +173,7 @@ def build_model(folder: Path, card: dict[str, Any]) -> nn.Module:
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     argv, sys.argv = sys.argv, [str(path)]  # argparse at import sees no options, not rbsnn's
+    grad_mode, dtype = torch.is_grad_enabled(), torch.get_default_dtype()  # global switches user code may flip
     try:
         spec.loader.exec_module(module)
         factory = getattr(module, card["factory"], None)
@@ -184,6 +189,8 @@ def build_model(folder: Path, card: dict[str, Any]) -> nn.Module:
         raise UserInputError(f"{path} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
     finally:
         sys.argv = argv
+        torch.set_grad_enabled(grad_mode)
+        torch.set_default_dtype(dtype)
     from torch import nn
 
     if not isinstance(model, nn.Module):

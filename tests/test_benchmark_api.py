@@ -250,3 +250,13 @@ def test_certify_config_refuses_bad_values(kwargs, message):
 def test_the_public_wrappers_refuse_what_they_cannot_wrap(make, message):
     with pytest.raises(UserInputError, match=message):
         make()
+
+
+def test_a_caller_without_gradients_gets_the_full_attack(zoo_snn_cnn):
+    """benchmark() inside torch.no_grad() (a notebook habit) attacks with gradients anyway:
+    the same robust accuracy and the same backward passes as outside it."""
+    free = benchmark(zoo_snn_cnn, attack="pgd", n_examples=32, progress=False)
+    with torch.no_grad():
+        inside = benchmark(zoo_snn_cnn, attack="pgd", n_examples=32, progress=False)
+    assert inside.robust_acc == free.robust_acc < inside.clean_acc
+    assert inside.passes == free.passes and inside.passes["backward"] > 1

@@ -152,3 +152,21 @@ def test_card_schema_accepts_the_examples_and_names_every_required_field():
         validate_card(json.loads((EXAMPLES / example / "card.json").read_text()))
     assert {"name", "authors", "paper", "dataset", "threat_model", "eps", "T", "encoder", "neuron_library",
             "claimed_clean", "claimed_robust", "claim_attack"} <= set(CARD_FIELDS)
+
+
+def test_global_switches_flipped_by_model_py_do_not_reach_the_evaluation(tmp_path):
+    """A model.py that turns autograd off at import would have turned every white-box member
+    into a zero-gradient one (measured: robust 75.00% instead of 62.50% on 8 images); the
+    grad mode and default dtype are restored after loading it, so the row is the plain one."""
+    both = _copy("plain-snn", tmp_path / "both")
+    _prepend(both, "import torch\ntorch.set_grad_enabled(False)\ntorch.set_default_dtype(torch.float64)")
+    load_submission(both)
+    assert torch.is_grad_enabled() and torch.get_default_dtype() == torch.float32
+    folder = _copy("plain-snn", tmp_path)
+    _prepend(folder, "import torch\ntorch.set_grad_enabled(False)")
+    rows = []
+    for name, source in (("flipped", folder), ("plain", _copy("plain-snn", tmp_path / "plain"))):
+        assert main(["submit", str(source), "--n-examples", "8", "--out", str(tmp_path / f"{name}.csv"),
+                     "--archive", str(tmp_path / f"archive-{name}"), "--quiet"]) == 0
+        rows.append(read(tmp_path / f"{name}.csv").iloc[0])
+    assert rows[0]["robust_acc"] == rows[1]["robust_acc"] and rows[0]["bwd_per_example"] == rows[1]["bwd_per_example"]
