@@ -395,6 +395,7 @@ def prepare_model(model: nn.Module, data, device: str, surrogate, sweep: bool) -
     return model, ModelFacts(len(find_neurons(model)), stochastic, bpda, whitebox, saved)
 
 
+@torch.inference_mode(False)
 @torch.enable_grad()
 def benchmark(
     model: nn.Module,
@@ -425,7 +426,8 @@ def benchmark(
 ) -> BenchmarkResult:
     """Attack ``model`` on ``dataset`` and score it (see the module docstring).
     It runs with autograd enabled whatever the caller's grad mode: under
-    ``torch.no_grad()``, or after a model file's ``torch.set_grad_enabled(False)``,
+    ``torch.no_grad()`` or ``torch.inference_mode()``, or after a model file's
+    ``torch.set_grad_enabled(False)``,
     every white-box member would otherwise get a zero gradient and report a
     robustness the model does not have.
 

@@ -252,11 +252,13 @@ def test_the_public_wrappers_refuse_what_they_cannot_wrap(make, message):
         make()
 
 
-def test_a_caller_without_gradients_gets_the_full_attack(zoo_snn_cnn):
-    """benchmark() inside torch.no_grad() (a notebook habit) attacks with gradients anyway:
-    the same robust accuracy and the same backward passes as outside it."""
+@pytest.mark.parametrize("mode", [torch.no_grad, torch.inference_mode], ids=["no_grad", "inference_mode"])
+def test_a_caller_without_gradients_gets_the_full_attack(zoo_snn_cnn, mode):
+    """benchmark() inside torch.no_grad() or torch.inference_mode() (notebook habits) attacks
+    with gradients anyway: the same robust accuracy, flags and backward passes as outside it
+    (before: 100.00% robust, no flag, zero backward passes under no_grad)."""
     free = benchmark(zoo_snn_cnn, attack="pgd", n_examples=32, progress=False)
-    with torch.no_grad():
+    with mode():
         inside = benchmark(zoo_snn_cnn, attack="pgd", n_examples=32, progress=False)
-    assert inside.robust_acc == free.robust_acc < inside.clean_acc
+    assert inside.robust_acc == free.robust_acc < inside.clean_acc and inside.flags == free.flags
     assert inside.passes == free.passes and inside.passes["backward"] > 1
