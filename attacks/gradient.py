@@ -37,6 +37,8 @@ def copies_per_pass(input_values: int, eot: int, max_elements: int = MAX_PASS_EL
     return max(1, min(eot, max_elements // max(1, input_values)))
 
 
+@torch.inference_mode(False)
+@torch.enable_grad()
 def eot_loss_and_gradient(
     model: nn.Module,
     x: torch.Tensor,
@@ -55,7 +57,8 @@ def eot_loss_and_gradient(
     still run. Each of the ``eot`` copies of ``x`` gets its own
     draw; copies are stacked into one pass while it holds at most
     ``max_elements`` input values (a fixed constant, so results do not
-    depend on the machine).
+    depend on the machine). Autograd is on inside whatever the caller's mode: under
+    ``torch.no_grad()`` every attack would otherwise step along a zero gradient.
     """
     if eot < 1:
         raise ValueError(f"eot must be >= 1, got {eot}")
@@ -101,7 +104,7 @@ def has_input_gradient(model: nn.Module, x: torch.Tensor) -> bool:
     gradient may still be zero); False for spikes computed without one, such
     as ``(v >= thr).float()``."""
     x = x.detach().requires_grad_(True)
-    with torch.enable_grad():
+    with torch.inference_mode(False), torch.enable_grad():
         out = model(x)
         if not out.requires_grad:
             return False

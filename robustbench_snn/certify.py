@@ -346,6 +346,8 @@ class CertifyRun:
     compile: CompileStats
 
 
+@torch.inference_mode(False)
+@torch.enable_grad()  # the cross-check attacks: a no_grad caller must not make it vacuous
 def certify_model(model: nn.Module, mechanism: Mechanism, data, cfg: CertifyConfig, *, compile: str = "auto",
                   crosscheck_attack: bool = True, record_time: bool = True, progress: bool = False) -> CertifyRun:
     """Certify every example of ``data`` (:func:`certify_dataset`), then attack the certified

@@ -184,3 +184,21 @@ def test_norm_balls_project_and_errors():
         make_ball("l1", 0.1)
     with pytest.raises(ValueError, match="eps"):
         LinfBall(-1.0)
+
+
+def test_an_attack_called_without_gradients_still_follows_them():
+    """pgd() called inside torch.no_grad() (as evaluation code often is) steps along the real
+    gradient, not a zero one: the same adversarial inputs as outside it."""
+    from robustbench_snn.attacks import LinfBall, pgd
+    from robustbench_snn.data import load_dataset
+    from robustbench_snn.zoo import load_checkpoint
+
+    model = load_checkpoint("snn-mlp", "digits")[0].eval()
+    data = load_dataset("digits", "test").head(16)
+    ball = LinfBall(8 / 255)
+    torch.manual_seed(0)
+    free = pgd(model, data.x, data.y, ball, steps=5, alpha=2 / 255)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        inside = pgd(model, data.x, data.y, ball, steps=5, alpha=2 / 255)
+    assert torch.equal(free, inside) and not torch.equal(free, data.x)
