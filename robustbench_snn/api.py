@@ -497,6 +497,7 @@ def benchmark(
         if dataset not in DATASETS:
             raise UnknownNameError("dataset", dataset, DATASETS)
         data = load_dataset(dataset, "test", data_dir).head(n_examples)
+    data.check()
     if shard is not None and not (isinstance(shard, tuple) and len(shard) == 2 and 0 <= shard[0] < shard[1] <= len(data)):
         raise UserInputError(f"bad shard {shard!r}; it must be (start, stop) with 0 <= start < stop <= {len(data)}")
     events = data.x.dim() == 5  # event frames [N, T, 2, H, W] (robustbench_snn.events)

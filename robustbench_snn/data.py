@@ -56,6 +56,23 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.y)
 
+    def check(self) -> None:
+        """Refuse, in one line, examples an evaluation cannot take as they are: inputs that
+        are not finite floats in [0, 1] (the box every threat model clips to: normalization
+        belongs inside the model), labels that are not integers in [0, num_classes), or
+        counts that differ."""
+        x, y = self.x, self.y
+        if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
+            raise UserInputError(f"bad data {self.name!r}: x and y must be tensors")
+        if not x.is_floating_point() or not bool(torch.isfinite(x).all()) or (len(x) and (x.min() < 0 or x.max() > 1)):
+            span = f"[{x.min().item():.4g}, {x.max().item():.4g}]" if x.is_floating_point() and len(x) else str(x.dtype)
+            raise UserInputError(f"bad data {self.name!r}: inputs must be finite floats in [0, 1], the box every threat model "
+                                 f"clips to (normalize inside the model), got {span}")
+        if y.dim() != 1 or y.is_floating_point() or len(y) != len(x):
+            raise UserInputError(f"bad data {self.name!r}: labels must be integers of shape [{len(x)}], got {y.dtype} {list(y.shape)}")
+        if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
+            raise UserInputError(f"bad data {self.name!r}: labels must be in 0-{self.num_classes - 1}, got {y.min().item()}-{y.max().item()}")
+
     def head(self, n: int | None) -> "Dataset":
         """The first ``n`` examples (all if ``n`` is None)."""
         if n is None:

@@ -262,3 +262,22 @@ def test_a_caller_without_gradients_gets_the_full_attack(zoo_snn_cnn, mode):
         inside = benchmark(zoo_snn_cnn, attack="pgd", n_examples=32, progress=False)
     assert inside.robust_acc == free.robust_acc < inside.clean_acc and inside.flags == free.flags
     assert inside.passes == free.passes and inside.passes["backward"] > 1
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: ((d.x - 0.5) / 0.3, d.y), r"inputs must be finite floats in \[0, 1\].*got \[-1.667, 1.667\]"),  # normalized outside the model
+    (lambda d: (d.x * float("nan"), d.y), "inputs must be finite floats"),
+    (lambda d: ((d.x * 255).to(torch.uint8), d.y), "got torch.uint8"),
+    (lambda d: (d.x, d.y.float()), r"labels must be integers of shape \[16\], got torch.float32"),
+    (lambda d: (d.x, d.y[:8]), r"labels must be integers of shape \[16\], got torch.int64 \[8\]"),
+    (lambda d: (d.x, d.y * 0 + 10), "labels must be in 0-9, got 10-10"),
+], ids=["normalized", "nan", "uint8", "float-labels", "short-labels", "label-10"])
+def test_user_data_outside_the_threat_models_box_is_refused(zoo_snn_cnn, edit, message):
+    """A user's own Dataset is checked as ours are: the attacks clip to [0, 1], so data
+    normalized outside the model would be clipped and attacked in the wrong box."""
+    from robustbench_snn.data import Dataset, load_dataset
+
+    d = load_dataset("digits", "test").head(16)
+    x, y = edit(d)
+    with pytest.raises(UserInputError, match=message):
+        benchmark(zoo_snn_cnn, data=Dataset("mine", "test", x, y, 10), attack="fgsm", progress=False)
