@@ -583,7 +583,7 @@ def cmd_certify(args) -> int:
     out_dir = Path(args.out) if args.out else ROOT / "leaderboards" / "certified"
     board_path = Path(args.board) if args.board else certified_path(args.dataset)
     check_folder_writable(out_dir, "--out")  # both before the (long) certification, so no result is lost
-    check_writable(board_path, "--board")
+    check_writable(board_path, "--board", CERTIFIED)
     model, card = load_checkpoint(args.model, args.dataset, args.zoo_dir)
     sigma = args.sigma
     if sigma is None and mechanism_name == "gaussian" and card.get("defense") == "gaussian":

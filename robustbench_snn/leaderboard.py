@@ -60,10 +60,12 @@ class Schema:
     extra_prefixes: tuple[str, ...] = ()
     text: tuple[str, ...] = ("commit", "version")  # read as strings
     float_key: str | None = None  # a float key column, rounded before comparing
+    numeric: tuple[str, ...] = ()  # columns every row must hold a number in (not text, not empty)
 
 
 ROBUST = Schema(tuple(COLUMNS), tuple(KEY), tuple(DEFAULTS.items()), (PER_ATTACK_PREFIX,),
-                ("commit", "version", "attacks", "flags", "grad", "params", "source"), "eps")
+                ("commit", "version", "attacks", "flags", "grad", "params", "source"), "eps",
+                ("T", "eps", "n_examples", "clean_acc", "robust_acc"))
 
 
 def read(path: str | Path, schema: Schema = ROBUST) -> pd.DataFrame:
@@ -80,6 +82,17 @@ def read(path: str | Path, schema: Schema = ROBUST) -> pd.DataFrame:
     missing = [c for c in schema.key if c not in df.columns]
     if missing:
         raise UserInputError(f"{path} is not a leaderboard: missing columns {', '.join(missing)}")
+    for col in schema.key:  # a row without its key cannot be matched, or written back
+        empty = df[col].isna() | (df[col].astype(str).str.strip() == "")
+        if empty.any():
+            raise UserInputError(f"{path} row {int(empty.idxmax()) + 2}: empty {col} (a key column); fix or remove the row")
+    for col in (c for c in schema.numeric if c in df.columns):
+        bad = pd.to_numeric(df[col], errors="coerce").isna()  # text, or missing (pandas reads "n/a" as missing)
+        if bad.any():
+            i = int(bad.idxmax())
+            cell = df[col].iloc[i]
+            what = "is empty" if pd.isna(cell) else f"{str(cell)!r} is not a number"
+            raise UserInputError(f"{path} row {i + 2}: {col} {what}; fix or remove the row")
     return df
 
 
@@ -91,8 +104,10 @@ def _key(df: pd.DataFrame, schema: Schema) -> pd.Series:
     return pd.concat(parts, axis=1).agg("|".join, axis=1)
 
 
-def check_writable(path: Path, flag: str) -> None:
-    """Fail before any work unless ``path`` can be written as a file (``flag`` names it in the error)."""
+def check_writable(path: Path, flag: str, schema: Schema | None = None) -> None:
+    """Fail before any work unless ``path`` can be written as a file (``flag`` names it in the
+    error) and, if it is already a leaderboard, can be read as one of ``schema`` (default
+    :data:`ROBUST`): a broken cell found when the row is upserted would lose the work."""
     import os
 
     if path.is_dir():
@@ -100,6 +115,8 @@ def check_writable(path: Path, flag: str) -> None:
     if path.exists() and not os.access(path, os.W_OK):
         raise UserInputError(_cannot_write(path, flag))
     _ensure_folder(path.parent, path, flag)
+    if path.is_file():
+        read(path, schema or ROBUST)
 
 
 def per_example_name(row: dict[str, Any]) -> str:

@@ -349,3 +349,28 @@ def test_an_allocation_failure_is_one_line(monkeypatch, capsys):
     assert cli.main(["leaderboard"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("rbsnn: error: out of memory (") and "lower --batch-size" in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(("column", "value", "message"), [
+    ("eps", "abc", "row 2: eps 'abc' is not a number"),
+    ("robust_acc", "n/a", "row 2: robust_acc is empty"),  # pandas reads "n/a" as missing
+    ("T", "", "row 2: empty T (a key column)"),
+    ("model", "", "row 2: empty model (a key column)"),
+], ids=["eps-text", "accuracy-text", "T-empty", "model-empty"])
+def test_a_leaderboard_with_a_broken_cell_is_refused_before_the_attack(column, value, message, tmp_path, capsys, monkeypatch):
+    """A hand-edited board with a broken cell was found only when the row was upserted, after
+    the attack (a traceback, the work lost): it is read when --out is checked, before any work."""
+    import pandas as pd
+
+    import robustbench_snn.api as api
+
+    board = tmp_path / "board.csv"
+    df = pd.read_csv(ROOT / "leaderboards" / "digits_linf.csv", dtype=str, keep_default_na=False).head(3)
+    df.loc[0, column] = value
+    df.to_csv(board, index=False)
+    before = board.read_bytes()
+    monkeypatch.setattr(api, "benchmark", lambda *a, **k: pytest.fail("the attack ran"))
+    assert main(["eval", "--model", "snn-mlp", "--attack", "fgsm", "--out", str(board), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"rbsnn: error: {board} ") and message in err and err.count("\n") == 1, err
+    assert board.read_bytes() == before

@@ -9,7 +9,7 @@ from robustbench_snn.leaderboard import COLUMNS, format_table, read, upsert
 
 def row(**kw):
     base = {c: "x" for c in COLUMNS}
-    base.update(model="snn-cnn", dataset="digits", norm="linf", eps=8 / 255, attack="pgd", clean_acc=98.4, robust_acc=93.6)
+    base.update(model="snn-cnn", dataset="digits", T=4, norm="linf", eps=8 / 255, attack="pgd", n_examples=500, clean_acc=98.4, robust_acc=93.6)
     base.update(kw)
     return base
 
