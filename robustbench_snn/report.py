@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .errors import UserInputError
 from .provenance import ROOT
 
 EPS_8 = 8 / 255
@@ -55,7 +56,6 @@ class Sources:
     def zoo_cards(self, dataset: str) -> dict[str, dict]:
         """The zoo's cards for ``dataset``, each read (and refused with one line) as
         loading the checkpoint would, and holding what the README's zoo table shows."""
-        from .errors import UserInputError
         from .zoo import read_card
 
         cards = {}
@@ -244,8 +244,22 @@ def _accuracy_on_first(src: Sources, row: pd.Series, images: int) -> float | Non
     path = src.boards / "per_example" / per_example_name({**row.to_dict(), "attack": row.name})
     if int(row.n_examples) < images or not path.is_file():
         return None
-    table = pd.read_csv(path)
-    return round(100 * float(table.robust.iloc[:images].mean()), 2)
+    robust = _per_example_scores(path)
+    if len(robust) < images:
+        raise UserInputError(f"{path} holds {len(robust)} examples, fewer than the {images} its row's table needs; re-make it with the row's command")
+    return round(100 * float(robust.iloc[:images].mean()), 2)
+
+
+def _per_example_scores(path: Path) -> pd.Series:
+    """The ``robust`` column of a per-example file, each score a number in [0, 1] (one line naming the file otherwise)."""
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise UserInputError(f"{path} is not a readable per-example CSV: {e}") from None
+    robust = pd.to_numeric(table["robust"], errors="coerce") if "robust" in table.columns else None
+    if robust is None or robust.isna().any() or not robust.between(0, 1).all():
+        raise UserInputError(f"{path}: its robust column must hold one score in [0, 1] per example; re-make it with the row's command")
+    return robust
 
 
 def submissions(src: Sources) -> str:

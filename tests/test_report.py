@@ -88,6 +88,23 @@ def test_a_broken_zoo_card_stops_report_with_one_line(card, message, tmp_path, c
     assert (tmp_path / "README.md").read_bytes() == readme
 
 
+@pytest.mark.parametrize("content, message", [
+    (b"", "is not a readable per-example CSV"),
+    (b"id,label,clean\n0,7,1\n", "its robust column must hold one score in [0, 1] per example"),
+    (b"id,label,clean,robust\n0,7,1,abc\n", "its robust column must hold one score in [0, 1] per example"),
+    (b"id,label,clean,robust\n0,7,1,1\n", "holds 1 examples, fewer than the 500"),
+], ids=["empty", "no-robust-column", "text-score", "too-short"])
+def test_a_broken_per_example_file_stops_report_with_one_line(content, message, tmp_path, capsys):
+    """The MNIST standard table reads the rsc-snn row's per-example file for its first 500
+    images: a damaged one is named in one line, not a pandas traceback."""
+    checkout_copy(tmp_path)
+    (path,) = (tmp_path / "leaderboards" / "per_example").glob("mnist_rsc-snn_T8_linf_eps8-255_standard_standard_bptt.csv")
+    path.write_bytes(content)
+    assert main(["report", "--check", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rbsnn: error: ") and message in err and err.count("\n") == 1, err
+
+
 @pytest.mark.parametrize("table", sorted(report.TABLES))
 def test_every_table_renders_markdown(table):
     lines = report.TABLES[table](report.Sources()).splitlines()
