@@ -77,7 +77,7 @@ def test_cli_standard_row_has_per_attack_columns_and_flags(capsys, tmp_path):
 def test_flagged_rows_are_marked_on_the_leaderboard(tmp_path):
     from robustbench_snn.leaderboard import format_table, read, upsert
 
-    base = {"model": "m", "dataset": "digits", "T": 4, "norm": "linf", "eps": 0.1, "surrogate_attack": "atan:1", "clean_acc": 99.0}
+    base = {"model": "m", "dataset": "digits", "T": 4, "norm": "linf", "eps": 0.1, "surrogate_attack": "atan:1", "n_examples": 500, "clean_acc": 99.0}
     path = tmp_path / "lb.csv"
     upsert(path, {**base, "attack": "standard", "robust_acc": 80.0, "flags": "vanishing-gradient"})
     upsert(path, {**base, "attack": "pgd", "robust_acc": 50.0})
