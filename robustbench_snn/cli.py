@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--batch-size", type=positive_int("--batch-size"), default=BATCH_SIZE)
     sm.add_argument("--out", type=_path("--out"), default=None, help="leaderboard CSV (default leaderboards/<dataset>_<threat model>.csv)")
     sm.add_argument("--archive", type=_path("--archive"), default=None, help="where the submission is kept (default submissions/ in this checkout)")
-    sm.add_argument("--force", action="store_true", help="let a row evaluated on fewer examples replace one evaluated on more")
+    sm.add_argument("--force", action="store_true", help="let a row evaluated on fewer examples replace one evaluated on more, or a submission replace another author's of the same name")
     sm.add_argument("--data-dir", type=_path("--data-dir"), default=None, help="folder with the dataset's standard files (not needed for digits)")
     sm.add_argument("--seed", type=_seed, default=0)
     sm.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

@@ -293,6 +293,8 @@ def run_submission(
         refuse_smaller(out, {"model": card["name"], "dataset": card["dataset"], "norm": card["threat_model"], "eps": sub.eps,
                              "attack": "standard", "grad": "bptt"}, possible_surrogate_attack_labels(None, "standard", "own"), n_examples)
     target = Path(archive_root or ROOT / "submissions") / card["dataset"] / card["name"]
+    if not force:
+        refuse_taken_name(target, card)
     commit = git_commit()
     result = benchmark(
         sub.model, dataset=card["dataset"], threat_model=card["threat_model"], eps=sub.eps, attack="standard",
@@ -308,6 +310,28 @@ def run_submission(
     upsert(out, row, force=force)  # first: a refused row leaves no archive behind
     archive(sub, target, {"card": card, "row": row, "date": today(), "per_attack": result.per_attack, "params": result.params})
     return SubmissionRun(card, result, row, out, target)
+
+
+def _authors(card: dict[str, Any]) -> tuple[str, ...]:
+    authors = card.get("authors", ())
+    return tuple(a.strip() for a in ([authors] if isinstance(authors, str) else authors))
+
+
+def refuse_taken_name(target: Path, card: dict[str, Any]) -> None:
+    """Refuse a submission whose name another author's archived submission holds: its row and
+    archive would be replaced without a word. The same authors resubmitting replace their own
+    (an updated model); ``--force`` replaces another's."""
+    kept = target / CARD_FILE
+    if not kept.is_file():
+        return
+    try:
+        previous = json.loads(kept.read_text())
+    except (OSError, ValueError):
+        previous = {}
+    theirs = _authors(previous) if isinstance(previous, dict) else ()
+    if theirs != _authors(card):
+        raise UserInputError(f"submission name {card['name']!r} is taken on {card['dataset']!r} by {', '.join(theirs) or 'another submission'} "
+                             f"({target}); choose another name in card.json, or pass --force to replace theirs")
 
 
 def archive(sub: Submission, target: Path, measured: dict[str, Any]) -> None:

@@ -170,3 +170,23 @@ def test_global_switches_flipped_by_model_py_do_not_reach_the_evaluation(tmp_pat
                      "--archive", str(tmp_path / f"archive-{name}"), "--quiet"]) == 0
         rows.append(read(tmp_path / f"{name}.csv").iloc[0])
     assert rows[0]["robust_acc"] == rows[1]["robust_acc"] and rows[0]["bwd_per_example"] == rows[1]["bwd_per_example"]
+
+
+def test_a_name_taken_by_other_authors_is_refused_unless_forced(tmp_path, capsys):
+    """Two groups choosing one name: the second would silently replace the first's row and
+    archive. Refused before the evaluation unless --force; the same authors resubmitting
+    (an updated model) replace their own."""
+    board, archive = tmp_path / "board.csv", tmp_path / "archive"
+    args = ["--n-examples", "8", "--out", str(board), "--archive", str(archive), "--quiet"]
+    first = _copy("plain-snn", tmp_path / "first")
+    assert main(["submit", str(first), *args]) == 0
+    kept = (archive / "digits" / "example-plain-snn" / "card.json").read_bytes()
+    rival = _copy("plain-snn", tmp_path / "rival")
+    _card_edit(authors="Another Group")(rival)
+    assert main(["submit", str(rival), *args]) == 2
+    err = capsys.readouterr().err
+    assert "submission name 'example-plain-snn' is taken on 'digits' by robustbench-snn maintainers" in err and err.count("\n") == 1, err
+    assert (archive / "digits" / "example-plain-snn" / "card.json").read_bytes() == kept
+    assert main(["submit", str(first), *args]) == 0  # the same authors: a resubmission
+    assert main(["submit", str(rival), *args, "--force"]) == 0
+    assert json.loads((archive / "digits" / "example-plain-snn" / "card.json").read_text())["authors"] == "Another Group"
