@@ -369,6 +369,33 @@ def _interrupt_workers(pool, stop, grace: float = 30.0) -> None:
             process.terminate()
 
 
+#: Seconds a Ray cluster's address has to accept a connection (Ray itself retries for minutes).
+RAY_CONNECT_TIMEOUT = 10.0
+
+
+def check_ray_address(address: str, timeout: float = RAY_CONNECT_TIMEOUT) -> None:
+    """Refuse, in one line, a cluster address (``host:port`` or ``ray://host:port``) that is
+    malformed or where nothing accepts a connection: ``ray.init`` would retry for minutes,
+    logging, before failing. ``auto`` and ``local`` are Ray's own lookups, left to it."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if address in ("auto", "local"):
+        return
+    try:
+        split = urlsplit(address if "://" in address else f"gcs://{address}")
+        host, port = split.hostname, split.port
+    except ValueError:
+        host = port = None
+    if not host or port is None:
+        raise UserInputError(f"bad Ray address {address!r}; give host:port, ray://host:port, auto or local (--address or $RAY_ADDRESS)")
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as e:
+        raise UserInputError(f"no Ray cluster answers at {address!r} ({e.strerror or e}); check --address or $RAY_ADDRESS") from None
+
+
 def _ray_results(shards: list[Shard], workers: int, device: str, address: str | None) -> Iterator[tuple[Shard, ShardResult]]:
     """Results as they finish, one Ray task per shard (one CPU, or one GPU on ``cuda``)."""
     try:
@@ -378,6 +405,8 @@ def _ray_results(shards: list[Shard], workers: int, device: str, address: str | 
     started = not ray.is_initialized()
     if started:
         address = address or os.environ.get("RAY_ADDRESS")
+        if address:
+            check_ray_address(address)
         kwargs = {"address": address} if address else {"num_cpus": workers}
         ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
     try:

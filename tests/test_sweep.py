@@ -209,3 +209,20 @@ def _session_ends(pgid: int, within: float) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+@pytest.mark.parametrize("address, message", [
+    ("127.0.0.1:1", "no Ray cluster answers at '127.0.0.1:1' (Connection refused)"),
+    ("ray://127.0.0.1:1", "no Ray cluster answers at 'ray://127.0.0.1:1'"),
+    ("head-node", "bad Ray address 'head-node'; give host:port, ray://host:port, auto or local"),
+], ids=["nothing-listens", "ray-client", "no-port"])
+def test_an_unreachable_ray_address_is_one_line_at_once(address, message, tmp_path, capsys, monkeypatch):
+    """ray.init retried an address nothing listens on for minutes, logging; refused in one line."""
+    pytest.importorskip("ray")
+    monkeypatch.setenv("RAY_ADDRESS", address)
+    start = time.monotonic()
+    code = main(["sweep", "--models", "snn-mlp", "--n-examples", "8", "--backend", "ray", "--quiet",
+                 "--store", str(tmp_path / "store"), "--out", str(tmp_path / "out.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("rbsnn: error: ") and message in err and err.count("\n") == 1, err
+    assert time.monotonic() - start < 60 and not (tmp_path / "out.csv").exists()
