@@ -61,7 +61,7 @@ from . import streams
 from .encoders import encoder_name
 from .streams import example_seed
 from .errors import UserInputError
-from .limits import MAX_DRAWS_CERTIFY, check_count, check_seed
+from .limits import FAILURE_PROBABILITY, MAX_DRAWS_CERTIFY, check_count, check_seed
 from .registry import Registry
 
 if TYPE_CHECKING:
@@ -242,8 +242,7 @@ class CertifyConfig:
         check_count("n", self.n, MAX_DRAWS_CERTIFY)
         check_count("batch", self.batch)
         check_seed(self.seed)
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or not 0 < self.alpha < 0.5:
-            raise UserInputError(f"bad alpha {self.alpha!r}; it must be a number in (0, 0.5)")
+        FAILURE_PROBABILITY.check("alpha", self.alpha)
 
 
 def certify_dataset(model: nn.Module, mechanism: Mechanism, data, cfg: CertifyConfig, *, record_time: bool = True,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .allocator import keep_freed_memory
 from .errors import UnknownNameError, UserInputError
-from .limits import MAX_DRAWS_CERTIFY, MAX_SAMPLES, MAX_SEED, MAX_STEPS, MAX_T, positive_int
+from .limits import FAILURE_PROBABILITY, MAX_DRAWS_CERTIFY, MAX_SAMPLES, MAX_STEPS, MAX_T, SEED, positive_int
 from .provenance import command_line
 from .submit import BATCH_SIZE
 
@@ -30,16 +30,6 @@ class _Parser(argparse.ArgumentParser):
 ZOO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 
 
-def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seed must be an integer in 0-{MAX_SEED}, got {text!r}") from None
-    if not 0 <= v <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"--seed must be an integer in 0-{MAX_SEED}, got {text!r}")
-    return v
-
-
 def _positive_float(name: str):
     """argparse type: a finite number > 0."""
 
@@ -53,17 +43,6 @@ def _positive_float(name: str):
         return v
 
     return parse
-
-
-def _failure_probability(text: str) -> float:
-    """argparse type of ``certify --alpha``: a number in (0, 0.5)."""
-    try:
-        v = float(text)
-    except ValueError:
-        v = float("nan")
-    if not 0 < v < 0.5:
-        raise argparse.ArgumentTypeError(f"--alpha must be a number in (0, 0.5), got {text!r}")
-    return v
 
 
 def _path(name: str):
@@ -105,7 +84,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits", help="digits (embedded, default), mnist, fashion-mnist, cifar10")
     p.add_argument("--data-dir", type=_path("--data-dir"), default=None, help="folder with the dataset's standard files (not needed for digits)")
     p.add_argument("--zoo-dir", type=_path("--zoo-dir"), default=None, help="model zoo folder (default: the repository's zoo/ or $RBSNN_ZOO)")
-    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--seed", type=SEED.argument("--seed"), default=0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -177,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--archive", type=_path("--archive"), default=None, help="where the submission is kept (default submissions/ in this checkout)")
     sm.add_argument("--force", action="store_true", help="let a row evaluated on fewer examples replace one evaluated on more, or a submission replace another author's of the same name")
     sm.add_argument("--data-dir", type=_path("--data-dir"), default=None, help="folder with the dataset's standard files (not needed for digits)")
-    sm.add_argument("--seed", type=_seed, default=0)
+    sm.add_argument("--seed", type=SEED.argument("--seed"), default=0)
     sm.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     sm.add_argument("--quiet", action="store_true", help="no progress bars")
     sm.add_argument("--compile", default="auto", help="auto (default), on, off: see rbsnn eval")
@@ -188,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--sigma", type=_positive_float("--sigma"), default=None, help="Gaussian noise level (default: the model's training sigma, if it was trained with noise)")
     c.add_argument("--n0", type=positive_int("--n0", MAX_DRAWS_CERTIFY), default=100, help="selection draws (default 100)")
     c.add_argument("--n", type=positive_int("--n", MAX_DRAWS_CERTIFY), default=10_000, help="estimation draws (default 10,000; 100,000 for tighter radii)")
-    c.add_argument("--alpha", type=_failure_probability, default=0.001, help="failure probability of each certificate (default 0.001)")
+    c.add_argument("--alpha", type=FAILURE_PROBABILITY.argument("--alpha"), default=0.001, help="failure probability of each certificate (default 0.001)")
     c.add_argument("--batch", type=positive_int("--batch"), default=1000, help="draws per forward pass (default 1000)")
     c.add_argument("--n-examples", type=positive_int("--n-examples"), default=100, help="first N test examples (default 100)")
     c.add_argument("--out", type=_path("--out"), default=None, help="folder for the per-example CSV and the plot (default leaderboards/certified)")

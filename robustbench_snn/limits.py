@@ -1,11 +1,16 @@
 """Upper bounds on the counts and seeds an evaluation accepts, shared by the library
 (:func:`~robustbench_snn.api.benchmark`, :class:`~robustbench_snn.certify.CertifyConfig`)
 and the command line, so a typo is refused with its valid range instead of allocating
-tens of GB or running for days. No torch import: the CLI reads these building its parser."""
+tens of GB or running for days. Each range is one :class:`Range`: the same rule checks a
+library argument (:meth:`Range.check`) and parses a command-line option
+(:meth:`Range.argument`). No torch import: the CLI reads these building its parser."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from .errors import UserInputError
 
@@ -16,31 +21,61 @@ MAX_DRAWS_CERTIFY = 10_000_000  # certify n, n0
 MAX_SEED = 2**63 - 1
 
 
+@dataclass(frozen=True)
+class Range:
+    """The values a setting accepts: ``what`` describes them in errors, ``accept`` decides,
+    ``convert`` reads one from command-line text (raising ValueError on bad text)."""
+
+    what: str
+    accept: Callable[[Any], bool]
+    convert: Callable[[str], Any]
+
+    def check(self, label: str, value: Any) -> None:
+        """Refuse a library argument outside the range: ``bad <label> <value>; it must be ...``."""
+        if not self.accept(value):
+            raise UserInputError(f"bad {label} {value!r}; it must be {self.what}")
+
+    def argument(self, name: str) -> Callable[[str], Any]:
+        """An argparse type for the option ``name``: ``<name> must be ..., got '<text>'``."""
+
+        def parse(text: str) -> Any:
+            try:
+                value = self.convert(text)
+            except ValueError:
+                value = None
+            if value is None or not self.accept(value):
+                raise argparse.ArgumentTypeError(f"{name} must be {self.what}, got {text!r}")
+            return value
+
+        return parse
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def count(high: int | None = None) -> Range:
+    """Integers in [1, ``high``] (no upper bound when ``high`` is None)."""
+    return Range(f"a positive integer ({f'1-{high:,}' if high is not None else '>= 1'})",
+                 lambda v: _is_int(v) and v >= 1 and (high is None or v <= high), int)
+
+
+SEED = Range(f"an integer in 0-{MAX_SEED}", lambda v: _is_int(v) and 0 <= v <= MAX_SEED, int)
+#: Certification's alpha (Cohen et al.'s failure probability of one certificate).
+FAILURE_PROBABILITY = Range("a number in (0, 0.5)", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 0.5, float)
+
+
 def check_count(label: str, value: object, high: int | None = None) -> None:
     """Refuse ``value`` unless it is an int (not a bool) in [1, ``high``]."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (high is not None and value > high):
-        valid = f"1-{high:,}" if high is not None else ">= 1"
-        raise UserInputError(f"bad {label} {value!r}; it must be a positive integer ({valid})")
+    count(high).check(label, value)
 
 
 def check_seed(value: object, label: str = "seed") -> None:
     """Refuse ``value`` unless it is an int (not a bool) in [0, :data:`MAX_SEED`]."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
-        raise UserInputError(f"bad {label} {value!r}; it must be an integer in 0-{MAX_SEED}")
+    SEED.check(label, value)
 
 
-def positive_int(name: str, high: int | None = None):
+def positive_int(name: str, high: int | None = None) -> Callable[[str], int]:
     """argparse type (``rbsnn`` and the ``benchmarks/`` scripts): an integer in [1, ``high``],
     the range named in the error."""
-
-    def parse(text: str) -> int:
-        valid = f"1-{high:,}" if high else ">= 1"
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive integer ({valid}), got {text!r}") from None
-        if v < 1 or (high is not None and v > high):
-            raise argparse.ArgumentTypeError(f"{name} must be a positive integer ({valid}), got {text!r}")
-        return v
-
-    return parse
+    return count(high).argument(name)
