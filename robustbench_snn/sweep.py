@@ -468,18 +468,18 @@ def sweep(
         plan[spec] = [Shard(spec, a, b) for a, b in shard_ranges(len(examples[spec]), shards)]
     check_folder_writable(store, "--store")  # before any work: a finished shard with nowhere to go is lost
     report = SweepReport()
-    todo, stored = [], set()
+    todo, parts = [], {}  # parts: each finished shard's result, read from the store once or returned by its worker
     for spec_shards in plan.values():
         for shard in spec_shards:
-            if _stored(shard, store, commit):
-                stored.add(shard)
+            part = _stored_part(shard, store, commit)
+            if part is not None:
+                parts[shard] = part
                 report.reused += 1
             else:
                 todo.append(shard)
 
     def finish(spec: EvalSpec) -> None:
-        parts = [ShardResult.load(s.path(store, commit), s) for s in plan[spec]]
-        result = merge(parts)
+        result = merge([parts[s] for s in plan[spec]])
         s = result.settings
         row = result.row(command=spec.command(s["eot"], s["draws"], s["n_examples"]), commit=commit)
         upsert(out(spec), row, force=force)
@@ -490,29 +490,29 @@ def sweep(
             report.per_example.append(result.save_per_example(Path(per_example), row, data.example_ids, data.y))
 
     for spec, spec_shards in plan.items():  # specs complete from the store alone
-        if all(s in stored for s in spec_shards):
+        if all(s in parts for s in spec_shards):
             finish(spec)
     results = (_ray_results(todo, workers, device, address) if backend == "ray" else _local_results(todo, workers, device)) if todo else iter(())
     with tqdm(total=len(todo), desc="shards", unit="shard", disable=not progress) as bar:
         for shard, result in results:
             result.save(shard.path(store, commit))
-            stored.add(shard)
+            parts[shard] = result
             report.computed += 1
             bar.update(1)
-            if all(s in stored for s in plan[shard.spec]):
+            if all(s in parts for s in plan[shard.spec]):
                 finish(shard.spec)
     return report
 
 
-def _stored(shard: Shard, store: Path, commit: str) -> bool:
-    """Whether ``shard`` is in ``store`` and readable. A broken one (a killed disk, an edit,
-    a file from elsewhere) is computed again, with one warning line, and overwritten."""
+def _stored_part(shard: Shard, store: Path, commit: str) -> ShardResult | None:
+    """``shard``'s result from ``store``, or None when it is not there or not readable. A
+    broken one (a killed disk, an edit, a file from elsewhere) is computed again, with one
+    warning line, and overwritten."""
     path = shard.path(store, commit)
     if not path.is_file():
-        return False
+        return None
     try:
-        ShardResult.load(path, shard)
+        return ShardResult.load(path, shard)
     except BrokenShardError as e:
         log.warning("rbsnn: warning: %s; computing it again", e)
-        return False
-    return True
+        return None
