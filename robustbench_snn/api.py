@@ -457,15 +457,14 @@ def benchmark(
     from .data import DATASETS, Dataset, load_dataset
     from .events import require_event_data
     from .harness import AttackConfig
-    from .interop import BPDA_SURROGATE, ResetEachPass, require_neurons
+    from .interop import BPDA_SURROGATE, ResetEachPass, require_module, require_neurons
     from .memory import available_bytes, check_attack_memory
     from .neurons import GRAD_MODES
     from .surrogate import Surrogate
 
     start = time.perf_counter()
     # --- validate every argument before any work -------------------------------------
-    if not isinstance(model, nn.Module):
-        raise UserInputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    require_module(model, "benchmark")
     if threat_model not in NORMS:
         raise UnknownNameError("threat model", threat_model, NORMS)
     if attack not in (*ATTACKS, *COMPOSITE_ATTACKS):
@@ -501,8 +500,9 @@ def benchmark(
     if shard is not None and not (isinstance(shard, tuple) and len(shard) == 2 and 0 <= shard[0] < shard[1] <= len(data)):
         raise UserInputError(f"bad shard {shard!r}; it must be (start, stop) with 0 <= start < stop <= {len(data)}")
     events = data.x.dim() == 5  # event frames [N, T, 2, H, W] (robustbench_snn.events)
+    numel = data.x[0].numel()  # input values per example
     require_event_data(threat_model, data.name, events, "threat_model")
-    check_budget(eps_value, threat_model, data.x[0].numel())
+    check_budget(eps_value, threat_model, numel)
     _check_transfer_sources(transfer_sources, data.name, zoo_dir)
     # --- the model: reset before every pass, checked -------------------------------
     model, facts = prepare_model(model, data, device, attack_sg, sweep)
@@ -519,14 +519,13 @@ def benchmark(
         check_eot(ATTACKS[attack], threat_model, eot, f"attack {attack!r}")
     described = describe(model)
     batch = min(batch_size, len(data))
-    check_attack_memory(facts.saved_bytes, batch, copies_per_pass(batch * data.x[0].numel(), eot), described.get("T"), available_bytes(device))
+    check_attack_memory(facts.saved_bytes, batch, copies_per_pass(batch * numel, eot), described.get("T"), available_bytes(device))
     model_info = {"name": name or type(model.model if isinstance(model, ResetEachPass) else model).__name__, **described, **(info or {})}
     own = f"bpda:{BPDA_SURROGATE}" if facts.bpda else described["surrogate_train"]  # "none": ANN; "own": unrecognised spiking code
     surrogate_label = surrogate_attack_label(surrogate, attack, described["surrogate_train"], whitebox=facts.whitebox, bpda=facts.bpda)
     cfg = AttackConfig(attack if attack not in COMPOSITE_ATTACKS else "pgd", threat_model, eps_value, steps, alpha_value, eot, grad=grad)
     # --- run (the model and the transfer sources on the compiled path) --------------
     stats = CompileStats(compile)
-    numel = data.x[0].numel()
     work, graphs = n_total * eot * gradient_steps(attack, cfg, sweep) * numel, expected_graphs(attack, sweep)
     compile_mode = worth_compiling(compile, work, graphs)
     if compile_mode != compile:

@@ -246,7 +246,8 @@ def test_certify_config_refuses_bad_values(kwargs, message):
     (lambda: TimeMajor("net", T=4), "TimeMajor needs a torch.nn.Module, got str"),
     (lambda: ResetEachPass(None), "ResetEachPass needs a torch.nn.Module, got NoneType"),
     (lambda: find_neurons([nn.Linear(2, 2)]), "find_neurons needs a torch.nn.Module, got list"),
-], ids=["T-0", "T-str", "TimeMajor-str", "ResetEachPass-None", "find_neurons-list"])
+    (lambda: benchmark("net"), "benchmark needs a torch.nn.Module, got str"),
+], ids=["T-0", "T-str", "TimeMajor-str", "ResetEachPass-None", "find_neurons-list", "benchmark-str"])
 def test_the_public_wrappers_refuse_what_they_cannot_wrap(make, message):
     with pytest.raises(UserInputError, match=message):
         make()
