@@ -279,34 +279,42 @@ def _local_results(shards: list[Shard], workers: int, device: str) -> Iterator[t
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = get_context("spawn")
     stop = context.Event()  # set on Ctrl-C: a worker starts no further shard
-    with _interrupts_ignored():  # workers start with Ctrl-C ignored, until their own handler is in place
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_setup, initargs=(stop,))
-        futures = {pool.submit(_pooled_shard, shard, device, threads): shard for shard in shards}
+    pool = None
     try:
+        with _interrupts_held():  # workers start with Ctrl-C held, until their own handler is in place
+            pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_setup, initargs=(stop,))
+            futures = {pool.submit(_pooled_shard, shard, device, threads): shard for shard in shards}
         for future in as_completed(futures):
             yield futures[future], future.result()
     except BaseException:  # Ctrl-C, a failed shard, or the caller stopping early
-        _interrupt_workers(pool, stop)
+        if pool is not None:
+            _interrupt_workers(pool, stop)
         raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextmanager
-def _interrupts_ignored():
-    """SIGINT ignored within the block (in the main thread; elsewhere signals cannot be set):
-    processes started here inherit that, so a Ctrl-C while they import torch prints nothing."""
+def _interrupts_held():
+    """SIGINT blocked (held pending, not lost) within the block, in the main thread; elsewhere
+    signals cannot be handled. Processes started here inherit the blocked mask across exec, so
+    a Ctrl-C while they import torch prints nothing there: it waits until
+    :func:`_worker_setup` has its handler in place. Here it is delivered when the block ends,
+    as a KeyboardInterrupt once the pool exists, so the caller stops the workers. (Ignoring
+    SIGINT instead, as before, lost a Ctrl-C that arrived while the pool started: the sweep
+    then ran on; seen once in a cold-venv ``make test``.)"""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 #: A pool worker's state: the driver's stop event, whether it was interrupted, whether a shard runs.
@@ -332,6 +340,7 @@ def _worker_setup(stop) -> None:
             raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, first)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # held since start-up (_interrupts_held)
 
 
 def _pooled_shard(shard: Shard, device: str, threads: int) -> ShardResult:

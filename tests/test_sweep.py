@@ -176,8 +176,8 @@ def _foreign_shard(path: Path, start: int, stop: int, score: float = 1.0) -> Non
 def test_ctrl_c_stops_a_sweep_and_its_workers_at_once(tmp_path, after, group):
     """SIGINT to the sweep process only (`kill -INT`, a scheduler) or to its whole group (a
     terminal's Ctrl-C), while the workers import torch or while they attack: the pool's shards
-    (minutes of work each here) are interrupted, not waited for; one line, exit 130, no
-    worker left, no row written."""
+    (minutes of work each here) are interrupted, not waited for; one line, the process ends
+    by SIGINT (status 130 in a shell), no worker left, no row written."""
     store, out = tmp_path / "store", tmp_path / "sweep.csv"
     proc = subprocess.Popen([sys.executable, "-m", "robustbench_snn.cli", "sweep", "--models", "snn-cnn", "--attacks", "pgd",
                              "--steps", "10000", "--n-examples", "500", "--shards", "2", "--workers", "2",
@@ -193,10 +193,46 @@ def test_ctrl_c_stops_a_sweep_and_its_workers_at_once(tmp_path, after, group):
     finally:
         if proc.poll() is None or not _session_ends(proc.pid, within=10.0):
             os.killpg(proc.pid, signal.SIGKILL)  # a failing run leaves no attack running
-    assert proc.returncode == 130 and time.monotonic() - start < 60
+    assert proc.returncode == -signal.SIGINT and time.monotonic() - start < 60
     lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip() and not line.startswith("shards:")]
     assert lines == ["rbsnn: interrupted; no file was left half-written"], err
     assert _session_ends(proc.pid, within=10.0)  # no worker left (the resource tracker may take a moment to see EOF)
+    assert not out.exists() and not list(store.rglob("shard-*.safetensors"))
+
+
+#: A sweep whose Ctrl-C lands while its pool starts: sent from inside the pool's first submit.
+_CTRL_C_AT_POOL_START = """
+import os, signal, sys
+from concurrent.futures import ProcessPoolExecutor
+submit = ProcessPoolExecutor.submit
+def interrupted_submit(self, *args, **kwargs):
+    os.kill(os.getpid(), signal.SIGINT)
+    return submit(self, *args, **kwargs)
+ProcessPoolExecutor.submit = interrupted_submit
+from robustbench_snn.cli import run
+run()
+"""
+
+
+def test_a_ctrl_c_while_the_pool_starts_is_not_lost(tmp_path):
+    """The window where the pool's workers are spawned (SIGINT held from them until their
+    handler is in place): a Ctrl-C landing there stops the sweep when the window ends. When
+    SIGINT was ignored in that window instead, the signal was lost and the sweep ran on
+    (caught by the test above once, in a cold-venv ``make test``)."""
+    store, out = tmp_path / "store", tmp_path / "sweep.csv"
+    proc = subprocess.Popen([sys.executable, "-c", _CTRL_C_AT_POOL_START, "sweep", "--models", "snn-cnn", "--attacks", "pgd",
+                             "--steps", "10000", "--n-examples", "500", "--shards", "2", "--workers", "2",
+                             "--store", str(store), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        _, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None or not _session_ends(proc.pid, within=10.0):
+            os.killpg(proc.pid, signal.SIGKILL)
+    lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip() and not line.startswith("shards:")]
+    assert proc.returncode == -signal.SIGINT and lines == ["rbsnn: interrupted; no file was left half-written"], err
+    assert _session_ends(proc.pid, within=10.0)
     assert not out.exists() and not list(store.rglob("shard-*.safetensors"))
 
 
