@@ -3,6 +3,12 @@ line ``rbsnn: error: ...`` naming the value and the valid range, exit 2, and lea
 committed leaderboards and zoo byte-identical. No traceback."""
 
 import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -114,6 +120,27 @@ def test_ctrl_c_prints_one_line_and_exits_130(monkeypatch, capsys):
     monkeypatch.setitem(cli.COMMANDS, "leaderboard", interrupted)
     assert cli.main(["leaderboard"]) == 130
     assert capsys.readouterr().err == "rbsnn: interrupted; no file was left half-written\n"
+
+
+def test_ctrl_c_ends_rbsnn_by_sigint_so_a_shell_loop_stops(tmp_path):
+    """A terminal's Ctrl-C during an evaluation run from a shell loop: rbsnn prints its one
+    line and ends killed by SIGINT (status 130), so bash stops the loop. An rbsnn that
+    exited 130 normally let bash run the loop's next evaluation."""
+    rbsnn = Path(sys.executable).with_name("rbsnn")
+    out = tmp_path / "o.csv"
+    loop = (f'for i in 1 2; do "{rbsnn}" eval --model snn-cnn --attack pgd --steps 10000 --quiet --out "{out}"; '
+            'echo "status $?, next"; done')
+    proc = subprocess.Popen(["bash", "-c", loop], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        time.sleep(8.0)  # the first evaluation is attacking
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert err == "rbsnn: interrupted; no file was left half-written\n"
+    assert stdout == "" and proc.returncode == -signal.SIGINT and not out.exists()
 
 
 def _zoo_copy(tmp_path, name="snn-mlp"):
