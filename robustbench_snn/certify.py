@@ -347,6 +347,28 @@ class CertifyRun:
 
 @torch.inference_mode(False)
 @torch.enable_grad()  # the cross-check attacks: a no_grad caller must not make it vacuous
+def check_certify_memory(model: nn.Module, mechanism: Mechanism, data, cfg: CertifyConfig) -> None:
+    """Refuse, before any pass, a ``cfg.batch`` whose passes of noise draws would not fit in
+    the memory available (:func:`~robustbench_snn.memory.check_inference_memory`; a pass
+    holds ``min(batch, n)`` draws, or the cross-check's prediction draws if more). One
+    draw of the first example is counted, eagerly; an input error in it is left to the
+    run, which reports it as it would without this check."""
+    from .interop import with_reset
+    from .memory import available_bytes, check_inference_memory, live_bytes_per_input
+
+    if len(data) == 0:
+        return
+    x = data.x[:1].to(next(model.parameters()).device)
+    model = with_reset(model.eval())
+    try:
+        with streams.using(streams.ExampleStreams([example_seed(cfg.seed, 0, "memory")])):
+            per_draw = live_bytes_per_input(lambda v: mechanism.noisy_logits(model, v), x)
+    except Exception:  # a model the counting mode cannot follow: no estimate, the run is left to try
+        return
+    draws = min(cfg.batch, max(cfg.n0, cfg.n, CROSSCHECK_PREDICT_N))
+    check_inference_memory(per_draw, draws, available_bytes(x.device.type))
+
+
 def certify_model(model: nn.Module, mechanism: Mechanism, data, cfg: CertifyConfig, *, compile: str = "auto",
                   crosscheck_attack: bool = True, record_time: bool = True, progress: bool = False) -> CertifyRun:
     """Certify every example of ``data`` (:func:`certify_dataset`), then attack the certified
@@ -359,6 +381,7 @@ def certify_model(model: nn.Module, mechanism: Mechanism, data, cfg: CertifyConf
     from .compiled import CompileStats, compiled_path, worth_compiling
 
     stats = CompileStats(compile)  # compiled_path refuses a mode outside auto|on|off
+    check_certify_memory(model, mechanism, data, cfg)
     work = len(data) * (cfg.n0 + cfg.n) * data.x[0].numel()
     attempts = violations = None
     with compiled_path(model, worth_compiling(compile, work), stats, inference=True):

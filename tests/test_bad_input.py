@@ -4,6 +4,7 @@ committed leaderboards and zoo byte-identical. No traceback."""
 
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from robustbench_snn.cli import main
 from robustbench_snn.errors import UserInputError
@@ -341,28 +343,59 @@ def test_an_attack_batch_that_cannot_fit_is_refused_before_allocating(monkeypatc
     """The bytes autograd keeps for one input, measured, times the batch and EOT copies,
     against the memory available: digits snn-cnn at T=1000 (27 MiB per input; 308 MiB on
     MNIST) in batches of 250 on a 1 GiB machine is refused in one line naming the batch that
-    fits, before any attack."""
+    fits (counting the backward's own buffers, ATTACK_OVERHEAD), before any attack."""
     import robustbench_snn.memory as memory
 
     monkeypatch.setattr(memory, "available_bytes", lambda device: 2**30)
     assert main(["eval", "--model", "snn-cnn", "--T", "1000", "--no-save", "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("rbsnn: error: an attack pass of 250 examples x 1 EOT copies would keep about 6.6 GiB") and err.count("\n") == 1, err
-    assert "(27.0 MiB per input at T=1000); 1.0 GiB is available: lower --batch-size to 37 or below" in err
+    assert err.startswith("rbsnn: error: an attack pass of 250 examples x 1 EOT copies would take about 14.8 GiB") and err.count("\n") == 1, err
+    assert "(27.0 MiB of activations kept per input at T=1000, x2.25 for the backward); 1.0 GiB is available: lower --batch-size to 16 or below" in err
 
 
 def test_saved_activation_bytes_grow_with_time_steps_and_a_batch_that_fits_runs():
     from robustbench_snn.data import load_dataset
     from robustbench_snn.interop import with_reset
-    from robustbench_snn.memory import check_attack_memory, saved_bytes_per_input
+    from robustbench_snn.memory import ATTACK_OVERHEAD, check_attack_memory, saved_bytes_per_input
     from robustbench_snn.zoo import load_checkpoint
 
     x = load_dataset("digits", "test").x[:1]
     per_T = {T: saved_bytes_per_input(with_reset(load_checkpoint("snn-cnn", "digits", T=T)[0].eval()), x) for T in (4, 8, 16)}
     assert per_T[16] - per_T[8] == 2 * (per_T[8] - per_T[4]) > 0  # BPTT keeps every step: linear in T
-    check_attack_memory(per_T[16], 250, 10, 16, per_T[16] * 2500)  # exactly fits: no error
+    check_attack_memory(per_T[16], 250, 10, 16, per_T[16] * 2500 * ATTACK_OVERHEAD)  # exactly fits: no error
     with pytest.raises(UserInputError, match="lower --batch-size to 249 or below"):
-        check_attack_memory(per_T[16], 250, 10, 16, per_T[16] * 2499)
+        check_attack_memory(per_T[16], 250, 10, 16, per_T[16] * 2499 * ATTACK_OVERHEAD)
+
+
+def test_live_bytes_follow_each_tensor_until_it_is_freed():
+    """The certification check's count: outputs alive at once, not weights or their views.
+    Linear(10, 1000) -> ReLU -> Linear(1000, 10) on one input holds the first layer's 1,000
+    floats and the ReLU's 1,000 at once (8,000 bytes); an in-place ReLU holds one of them
+    and then the last layer's 10 (4,040)."""
+    from torch import nn
+
+    from robustbench_snn.memory import live_bytes_per_input
+
+    x = torch.rand(1, 10)
+    assert live_bytes_per_input(nn.Sequential(nn.Linear(10, 1000), nn.ReLU(), nn.Linear(1000, 10)), x) == 8000
+    assert live_bytes_per_input(nn.Sequential(nn.Linear(10, 1000), nn.ReLU(inplace=True), nn.Linear(1000, 10)), x) == 4040
+
+
+def test_a_certification_batch_that_cannot_fit_is_refused_before_any_pass(monkeypatch, capsys, tmp_path):
+    """`rbsnn certify --batch` too large for the memory available: one line naming the batch
+    that fits, before any draw, nothing written. The pass holds min(batch, n) draws, so
+    a batch above --n asks no more than --n does."""
+    import robustbench_snn.memory as memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 2**27)  # 128 MiB
+    out, board = tmp_path / "out", tmp_path / "board.csv"
+    args = ["certify", "--model", "smooth-snn-s0.25", "--sigma", "0.25", "--n-examples", "2", "--out", str(out), "--board", str(board), "--quiet"]
+    assert main(args + ["--batch", "100000", "--n", "100000"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rbsnn: error: a pass of 100000 noise draws would hold about ") and err.count("\n") == 1, err
+    fits = int(re.search(r"lower --batch to (\d+) or below", err).group(1))
+    assert 100 < fits < 100000 and not list(out.rglob("*")) and not board.exists()  # --out is made before work, left empty
+    assert main(args + ["--batch", "100000", "--n", "300", "--n0", "30", "--no-crosscheck"]) == 0  # 300 draws per pass fit
 
 
 def test_an_allocation_failure_is_one_line(monkeypatch, capsys):
