@@ -60,12 +60,7 @@ class Sources:
 
         cards = {}
         for p in sorted((self.root / "zoo" / dataset).glob("*.json")):
-            card = read_card(p.stem, dataset, self.root / "zoo")
-            missing = [f for f in ZOO_TABLE_FIELDS if f not in card]
-            if missing:
-                raise UserInputError(f"zoo card {p} lacks {', '.join(missing)}, which the README's zoo table shows; "
-                                     "retrain it with its command or remove it")
-            cards[p.stem] = card
+            cards[p.stem] = read_card(p.stem, dataset, self.root / "zoo", also=ZOO_TABLE_FIELDS, needed_by="the README's zoo table")
         return cards
 
 

@@ -62,7 +62,11 @@ def missing_checkpoint(model: str, dataset: str, where: Path | None = None) -> U
                           f"train it with: rbsnn train --model {model} --dataset {dataset}")
 
 
-def read_card(model: str, dataset: str, root: str | Path | None = None) -> dict[str, Any]:
+def read_card(model: str, dataset: str, root: str | Path | None = None, *, also: tuple[str, ...] = (),
+              needed_by: str = "") -> dict[str, Any]:
+    """``model``'s card on ``dataset``, refused in one line if it is missing, not a JSON
+    object, or lacks a field loading needs (:data:`CARD_REQUIRED`) or one of ``also``,
+    which ``needed_by`` (what reads them) names in the message."""
     _, card_path = checkpoint_paths(model, dataset, root)
     if not card_path.is_file():
         raise missing_checkpoint(model, dataset, card_path)
@@ -72,9 +76,10 @@ def read_card(model: str, dataset: str, root: str | Path | None = None) -> dict[
         raise UserInputError(f"zoo card {card_path} is not valid JSON ({e})") from None
     if not isinstance(card, dict):
         raise UserInputError(f"zoo card {card_path} must hold a JSON object, got {type(card).__name__}")
-    missing = [f for f in CARD_REQUIRED if f not in card]
+    missing = [f for f in (*CARD_REQUIRED, *also) if f not in card]
     if missing:
-        raise UserInputError(f"zoo card {card_path} lacks {', '.join(missing)}; retrain it with its command or remove it")
+        by = f", which {needed_by} shows" if needed_by and set(missing) <= set(also) else ""
+        raise UserInputError(f"zoo card {card_path} lacks {', '.join(missing)}{by}; retrain it with its command or remove it")
     return card
 
 
