@@ -297,24 +297,32 @@ def _local_results(shards: list[Shard], workers: int, device: str) -> Iterator[t
 
 @contextmanager
 def _interrupts_held():
-    """SIGINT blocked (held pending, not lost) within the block, in the main thread; elsewhere
-    signals cannot be handled. Processes started here inherit the blocked mask across exec, so
-    a Ctrl-C while they import torch prints nothing there: it waits until
-    :func:`_worker_setup` has its handler in place. Here it is delivered when the block ends,
-    as a KeyboardInterrupt once the pool exists, so the caller stops the workers. (Ignoring
-    SIGINT instead, as before, lost a Ctrl-C that arrived while the pool started: the sweep
-    then ran on; seen once in a cold-venv ``make test``.)"""
+    """A Ctrl-C within the block is held, not lost, and raised as a KeyboardInterrupt when
+    the block ends (in the main thread; elsewhere signals cannot be handled). SIGINT is
+    blocked in this thread, so processes started here inherit it blocked across exec and a
+    Ctrl-C while they import torch prints nothing there: it waits until
+    :func:`_worker_setup` has its handler in place. The process's other threads (tqdm's
+    monitor, OpenMP's) may still take the signal, so the handler meanwhile only records it:
+    raised mid-spawn, a KeyboardInterrupt left a worker reading half its start-up data (a
+    traceback after rbsnn's last line). Ignoring SIGINT instead, as before, lost a Ctrl-C
+    that arrived while the pool started: the sweep then ran on (seen once in a cold-venv
+    ``make test``)."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    caught: list[int] = []
+    handler = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # one pending here is delivered, and recorded, now
+        signal.signal(signal.SIGINT, handler)
+        if caught:
+            raise KeyboardInterrupt
 
 
 #: A pool worker's state: the driver's stop event, whether it was interrupted, whether a shard runs.
