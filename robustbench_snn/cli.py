@@ -697,11 +697,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rbsnn: error: out of memory ({reason}); lower --batch-size (or --eot, --T)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: every file write is atomic, so nothing is half-written
+        _close_progress_bars()
         print("rbsnn: interrupted; no file was left half-written", file=sys.stderr)
         return INTERRUPTED
     except BrokenPipeError:  # `rbsnn leaderboard | head`: the reader left; exit quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def _close_progress_bars() -> None:
+    """Close the progress bars an interrupted command left open (each ends its line), so the
+    last line starts on a line of its own instead of after a bar's last redraw."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ())):
+        bar.close()
 
 
 def run() -> None:
@@ -716,24 +725,29 @@ def run() -> None:
 
 
 def end_as_interrupted() -> NoReturn:
-    """End this process as a Ctrl-C ends a program: killed by SIGINT, after the interpreter's
-    own clean-up (atexit, pool threads), with nothing printed beyond :func:`main`'s one line.
-    A shell reports status 130 either way, but only a process killed by SIGINT stops a
-    shell script's loop (bash takes a command that exits 130 to have handled the Ctrl-C and
-    runs the next one). CPython kills itself so after an unhandled KeyboardInterrupt
-    (3.8+), so one is raised with the traceback hook silenced for it alone. Before, the
-    status depended on where the Ctrl-C landed: CPython 3.11 also ends by SIGINT after a
-    KeyboardInterrupt that passed through code run by ``PyRun_*`` (as while torch imports),
-    even though :func:`main` caught it (2 runs in 12 of a sweep interrupted at 1.5 s)."""
-    interrupt = KeyboardInterrupt()
-    hook = sys.excepthook
+    """End this process as a Ctrl-C ends a program: killed by SIGINT, after the exit handlers
+    (:mod:`atexit`: multiprocessing's clean-up, Ray's), with nothing printed beyond
+    :func:`main`'s one line. A shell reports status 130 either way, but only a process
+    killed by SIGINT stops a shell script's loop (bash takes a command that exits 130 to
+    have handled the Ctrl-C and runs the next one). Before, the status depended on where
+    the Ctrl-C landed: CPython 3.11 ends by SIGINT after a KeyboardInterrupt that passed
+    through code run by ``PyRun_*`` (as while torch imports), even though :func:`main`
+    caught it (2 runs in 12 of a sweep interrupted at 1.5 s), and with Ray's processes
+    interrupted too, Ray's core worker ended the interpreter's teardown with status 1.
+    So the teardown is not run: the exit handlers are, then the signal ends the process."""
+    import atexit
+    import signal
 
-    def quiet(kind, value, traceback):
-        if value is not interrupt:
-            hook(kind, value, traceback)
-
-    sys.excepthook = quiet
-    raise interrupt
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken stream: nothing more can be said on it
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    os.kill(os.getpid(), signal.SIGINT)
+    os._exit(INTERRUPTED)  # not reached: SIGINT's default action ends the process
 
 
 if __name__ == "__main__":

@@ -124,6 +124,24 @@ def test_ctrl_c_prints_one_line_and_exits_130(monkeypatch, capsys):
     assert capsys.readouterr().err == "rbsnn: interrupted; no file was left half-written\n"
 
 
+def test_ctrl_c_during_a_progress_bar_prints_its_line_on_a_line_of_its_own(monkeypatch, capsys):
+    """An attack's bar is open when Ctrl-C lands: the bar is closed first, so the one line
+    does not trail after the bar's last redraw ('...step/s]rbsnn: interrupted')."""
+    import robustbench_snn.cli as cli
+
+    def interrupted(args):
+        from tqdm import tqdm
+
+        bar = tqdm(total=10, desc="pgd digits", unit="step")  # alive in the traceback's frame, as an attack's is
+        bar.update(3)
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli.COMMANDS, "leaderboard", interrupted)
+    assert cli.main(["leaderboard"]) == 130
+    err = capsys.readouterr().err
+    assert "pgd digits" in err and err.split("\n")[-2:] == ["rbsnn: interrupted; no file was left half-written", ""], err
+
+
 def test_ctrl_c_ends_rbsnn_by_sigint_so_a_shell_loop_stops(tmp_path):
     """A terminal's Ctrl-C during an evaluation run from a shell loop: rbsnn prints its one
     line and ends killed by SIGINT (status 130), so bash stops the loop. An rbsnn that

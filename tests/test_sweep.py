@@ -200,6 +200,29 @@ def test_ctrl_c_stops_a_sweep_and_its_workers_at_once(tmp_path, after, group):
     assert not out.exists() and not list(store.rglob("shard-*.safetensors"))
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("after", [3.5, 9.0], ids=["ray-starting", "ray-attacking"])
+def test_ctrl_c_stops_a_ray_sweep_by_sigint(tmp_path, after):
+    """A terminal's Ctrl-C reaches Ray's own processes too: the sweep still ends with its one
+    line, killed by SIGINT. It used to exit with status 1: with its raylet interrupted, Ray's
+    core worker ended the interpreter's teardown so."""
+    pytest.importorskip("ray", reason="Ray is the [ray] extra; make install installs it")
+    store, out = tmp_path / "store", tmp_path / "sweep.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "robustbench_snn.cli", "sweep", "--backend", "ray", "--models", "snn-cnn",
+                             "--attacks", "pgd", "--steps", "10000", "--store", str(store), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        time.sleep(after)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None or not _session_ends(proc.pid, within=20.0):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGINT and err.splitlines()[-1] == "rbsnn: interrupted; no file was left half-written", err
+    assert not out.exists() and not list(store.rglob("shard-*.safetensors"))
+
+
 #: A sweep whose Ctrl-C lands while its pool starts: sent from inside the pool's first submit.
 _CTRL_C_AT_POOL_START = """
 import os, signal, sys
