@@ -18,3 +18,8 @@ class UnknownNameError(UserInputError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return self.args[0]
+
+
+class WorkerLostError(UserInputError):
+    """A sweep's worker process died under it (the kernel's out-of-memory killer, a ``kill``):
+    not bad input, but something the user acts on (memory, ``--workers``), so one line too."""

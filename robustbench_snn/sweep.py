@@ -40,7 +40,7 @@ from typing import Any
 
 import torch
 
-from .errors import UserInputError
+from .errors import UserInputError, WorkerLostError
 from .streams import LIBRARY_BLOCK
 from .submit import BATCH_SIZE
 
@@ -274,6 +274,7 @@ def _local_results(shards: list[Shard], workers: int, device: str) -> Iterator[t
             yield shard, run_shard(shard, device)
         return
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
     from multiprocessing import get_context
 
     threads = max(1, (os.cpu_count() or 1) // workers)
@@ -284,8 +285,15 @@ def _local_results(shards: list[Shard], workers: int, device: str) -> Iterator[t
         with _interrupts_held():  # workers start with Ctrl-C held, until their own handler is in place
             pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_setup, initargs=(stop,))
             futures = {pool.submit(_pooled_shard, shard, device, threads): shard for shard in shards}
+        processes = list(pool._processes.values())  # no public handle before Python 3.14
         for future in as_completed(futures):
-            yield futures[future], future.result()
+            try:
+                result = future.result()
+            except BrokenProcessPool:  # the pool ends the other workers (SIGTERM)
+                for process in processes:
+                    process.join(5.0)  # an exit code is read once the process is reaped
+                raise WorkerLostError(lost_worker_message(how_workers_died([p.exitcode for p in processes]))) from None
+            yield futures[future], result
     except BaseException:  # Ctrl-C, a failed shard, or the caller stopping early
         if pool is not None:
             _interrupt_workers(pool, stop)
@@ -293,6 +301,26 @@ def _local_results(shards: list[Shard], workers: int, device: str) -> Iterator[t
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def how_workers_died(exit_codes: list[int | None]) -> str:
+    """How worker processes ended, from their exit codes (negative: the ending signal)."""
+    import signal
+
+    signals = sorted({-code for code in exit_codes if code is not None and code < 0})
+    if len(signals) > 1 and signal.SIGTERM in signals:  # the pool ends the others so once one died: not news
+        signals.remove(signal.SIGTERM)
+    named = [f"killed by {signal.Signals(n).name}" if n in {int(s) for s in signal.Signals} else f"killed by signal {n}" for n in signals]
+    oom = " (the kernel's out-of-memory killer sends SIGKILL)" if signal.SIGKILL in signals else ""
+    return (", ".join(named) or "ended abruptly") + oom
+
+
+def lost_worker_message(how: str) -> str:
+    """The one line for a worker process that died under a sweep: ``how`` it died, and what
+    is kept and what to do."""
+    return (f"a sweep worker process died while shards were left to run ({how}); the shards that finished stay in "
+            "the store, so running the same command again computes only the others (with fewer --workers, or a smaller "
+            "--batch-size, if memory is short)")
 
 
 @contextmanager
@@ -339,6 +367,13 @@ def _worker_setup(stop) -> None:
 
     global _stop
     _stop = stop
+    import threading
+
+    from tqdm import tqdm
+
+    # tqdm's default write lock holds a named semaphore; a worker killed with it (the
+    # out-of-memory killer) left the resource tracker to warn about it after rbsnn's last line
+    tqdm.set_lock(threading.RLock())
 
     def first(signum, frame):
         global _interrupted
@@ -377,7 +412,10 @@ def _interrupt_workers(pool, stop, grace: float = 30.0) -> None:
     processes = list((getattr(pool, "_processes", None) or {}).values())  # no public handle before Python 3.14
     for process in processes:
         if process.is_alive() and process.pid is not None:
-            os.kill(process.pid, signal.SIGINT)
+            try:
+                os.kill(process.pid, signal.SIGINT)
+            except ProcessLookupError:  # it ended since: nothing to interrupt
+                pass
     pool.shutdown(wait=False, cancel_futures=True)  # queued shards are cancelled; idle workers get their stop signal
     deadline = time.monotonic() + grace
     for process in processes:
@@ -432,7 +470,11 @@ def _ray_results(shards: list[Shard], workers: int, device: str, address: str | 
         pending = {task.remote(shard, device, 1): shard for shard in shards}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
-            yield pending.pop(done[0]), ray.get(done[0])
+            try:
+                result = ray.get(done[0])
+            except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.OutOfMemoryError) as e:
+                raise WorkerLostError(lost_worker_message(f"Ray: {type(e).__name__}")) from None
+            yield pending.pop(done[0]), result
     finally:
         if started:
             ray.shutdown()

@@ -223,6 +223,81 @@ def test_ctrl_c_stops_a_ray_sweep_by_sigint(tmp_path, after):
     assert not out.exists() and not list(store.rglob("shard-*.safetensors"))
 
 
+def test_a_sweep_worker_killed_by_the_kernel_is_one_line(tmp_path):
+    """A worker SIGKILLed mid-shard (what the out-of-memory killer does): one line naming how
+    it died and that the finished shards stay, exit 2, no traceback, no resource-tracker
+    warning after it, no process left. It was a BrokenProcessPool traceback ending in a
+    ProcessLookupError from interrupting the dead worker."""
+    store, out = tmp_path / "store", tmp_path / "sweep.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "robustbench_snn.cli", "sweep", "--models", "snn-cnn", "--attacks", "pgd",
+                             "--steps", "10000", "--n-examples", "500", "--shards", "2", "--workers", "2",
+                             "--store", str(store), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (workers := _pool_workers(proc.pid)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(6.0)  # the workers are attacking
+        os.kill(workers[0], signal.SIGKILL)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None or not _session_ends(proc.pid, within=10.0):
+            os.killpg(proc.pid, signal.SIGKILL)
+    lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip() and not line.startswith("shards:")]
+    assert proc.returncode == 2 and len(lines) == 1, err
+    assert lines[0].startswith("rbsnn: error: a sweep worker process died while shards were left to run (killed by SIGKILL")
+    assert "the shards that finished stay in the store" in lines[0] and not out.exists()
+
+
+@pytest.mark.slow
+def test_a_ray_worker_killed_each_retry_is_one_line(tmp_path):
+    """Ray retries a task whose worker died (3 times by default), then raises
+    WorkerCrashedError: one line naming it, exit 2, no traceback."""
+    pytest.importorskip("ray", reason="Ray is the [ray] extra; make install installs it")
+    out = tmp_path / "sweep.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "robustbench_snn.cli", "sweep", "--backend", "ray", "--models", "snn-cnn",
+                             "--attacks", "pgd", "--steps", "10000", "--store", str(tmp_path / "store"), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 150
+        while proc.poll() is None and time.monotonic() < deadline:
+            for task in Path("/proc").iterdir():
+                try:
+                    if task.name.isdigit() and task.joinpath("cmdline").read_bytes().startswith(b"ray::run_shard"):
+                        os.kill(int(task.name), signal.SIGKILL)
+                except OSError:  # not readable, or gone meanwhile
+                    pass
+            time.sleep(1.0)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None or not _session_ends(proc.pid, within=20.0):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 2 and "Traceback" not in err, err
+    assert err.splitlines()[-1].startswith("rbsnn: error: a sweep worker process died while shards were left to run (Ray: WorkerCrashedError)")
+    assert not out.exists()
+
+
+def _pool_workers(pid: int) -> list[int]:
+    """The spawned pool workers among ``pid``'s children (not the resource tracker)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            parent = int(proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1])
+            if parent == pid and b"spawn_main" in proc.joinpath("cmdline").read_bytes():
+                found.append(int(proc.name))
+        except (OSError, ValueError, IndexError):  # not a process, or gone meanwhile
+            pass
+    return found
+
+
+def test_how_workers_died_names_the_signal_that_ended_them():
+    from robustbench_snn.sweep import how_workers_died
+
+    assert how_workers_died([-9, -15]) == "killed by SIGKILL (the kernel's out-of-memory killer sends SIGKILL)"
+    assert how_workers_died([-11, None]) == "killed by SIGSEGV"
+    assert how_workers_died([None, 0]) == "ended abruptly"
+
+
 #: A sweep whose Ctrl-C lands while its pool starts: sent from inside the pool's first submit.
 _CTRL_C_AT_POOL_START = """
 import os, signal, sys
