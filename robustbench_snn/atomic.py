@@ -10,6 +10,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import UserInputError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -18,10 +20,15 @@ def _umask() -> int:
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Replace ``path`` by ``data`` all at once, with ordinary (umask) permissions."""
+    """Replace ``path`` by ``data`` all at once, with ordinary (umask) permissions. A write
+    the system refuses (a full disk, a quota, a read-only or failing file system) leaves
+    ``path`` as it was and is a :class:`FileWriteError`, one line for the CLI."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise FileWriteError(path, error) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -29,6 +36,17 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise FileWriteError(path, error) from None
         raise
+
+
+class FileWriteError(UserInputError):
+    """The system refused a write (``errno`` kept); the file is as it was."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        self.path, self.errno = path, error.errno
+        super().__init__(f"could not write {path} ({error.strerror or error}); it is unchanged. Free space, or choose "
+                         "another path, and run the command again")

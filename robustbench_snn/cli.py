@@ -284,6 +284,10 @@ def cmd_train(args) -> int:
     if not ZOO_NAME.match(name):
         raise UserInputError(f"bad --name {name!r}; a zoo name is letters, digits, '.', '_', '+' or '-' (at most 64, no '/')")
     _check_zoo_dir(args.zoo_dir)
+    from .leaderboard import check_folder_writable
+    from .zoo import zoo_dir
+
+    check_folder_writable(zoo_dir(args.zoo_dir) / args.dataset, "--zoo-dir")  # before the epochs, not at their first checkpoint
     train = load_dataset(args.dataset, "train", args.data_dir).head(args.n_train)
     test = load_dataset(args.dataset, "test", args.data_dir)
     _check_build(args, train)

@@ -152,8 +152,14 @@ def _ensure_folder(folder: Path, path: Path, flag: str) -> None:
     parent = next((p for p in [folder, *folder.parents] if p.exists()), None)
     if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise UserInputError(_cannot_write(path, flag))
+    import tempfile
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder) as probe:  # a full disk or no inode left: found now, not after the work
+            probe.write(b"0")
+            probe.flush()
+            os.fsync(probe.fileno())
     except OSError as error:
         raise UserInputError(_cannot_write(path, flag, error.strerror)) from None
 
@@ -173,13 +179,22 @@ def locked(path: str | Path) -> Iterator[None]:
     """
     from filelock import FileLock
 
+    from .atomic import FileWriteError
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock"):
+    lock = FileLock(str(path) + ".lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except OSError as error:  # no inode or space left for the lock file, a read-only file system
+        raise FileWriteError(Path(lock.lock_file), error) from None
+    try:
         # every writer of this file writes its temporary copy under this lock, so any left now is stale
         for stale in path.parent.glob(f".{path.name}.*.tmp"):
             stale.unlink(missing_ok=True)
         yield
+    finally:
+        lock.release()
 
 
 def refuse_smaller(path: str | Path, match: dict[str, Any], surrogates: set[str], n_examples: int) -> None:

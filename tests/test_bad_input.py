@@ -452,3 +452,43 @@ def test_a_leaderboard_with_a_broken_cell_is_refused_before_the_attack(column, v
     err = capsys.readouterr().err
     assert err.startswith(f"rbsnn: error: {board} ") and message in err and err.count("\n") == 1, err
     assert board.read_bytes() == before
+
+
+def _full_disk(*args, **kwargs):
+    """A stand-in for a write call on a full disk."""
+    import errno
+
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_disk_at_the_start_is_refused_before_the_attack(tmp_path, monkeypatch, capsys):
+    """--out on a full disk: the folder's probe write fails, so eval stops before attacking."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", _full_disk)
+    assert main(["eval", "--model", "snn-mlp", "--attack", "fgsm", "--quiet", "--out", str(tmp_path / "o.csv")]) == 2
+    out = capsys.readouterr()
+    assert out.err == f"rbsnn: error: --out '{tmp_path / 'o.csv'}' cannot be written (No space left on device)\n"
+    assert "robust" not in out.out  # no attack ran
+
+
+def test_a_disk_that_fills_during_the_run_is_one_line_after_the_numbers(tmp_path, monkeypatch, capsys):
+    """The disk fills while the attack runs: the result is printed, then one line saying the
+    leaderboard could not be written and is unchanged; exit 2, no traceback. The lock file
+    that cannot be made (no inode left) is the same one line."""
+    import types
+
+    import filelock
+
+    import robustbench_snn.atomic as atomic
+
+    out = tmp_path / "o.csv"
+    monkeypatch.setattr(atomic, "os", types.SimpleNamespace(**{**vars(os), "replace": _full_disk}))
+    assert main(["eval", "--model", "snn-mlp", "--attack", "fgsm", "--quiet", "--out", str(out)]) == 2
+    printed = capsys.readouterr()
+    assert "robust" in printed.out and not out.exists()
+    assert printed.err == f"rbsnn: error: could not write {out} (No space left on device); it is unchanged. Free space, or choose another path, and run the command again\n"
+    monkeypatch.undo()
+    monkeypatch.setattr(filelock.FileLock, "acquire", _full_disk)
+    assert main(["eval", "--model", "snn-mlp", "--attack", "fgsm", "--quiet", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.startswith(f"rbsnn: error: could not write {out}.lock (No space left on device)")

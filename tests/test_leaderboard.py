@@ -43,7 +43,7 @@ def test_write_is_atomic_old_file_survives_a_failed_write(tmp_path, monkeypatch)
         raise OSError("disk full")
 
     monkeypatch.setattr(atomic.os, "replace", boom)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(atomic.FileWriteError, match=r"could not write .*lb\.csv \(disk full\); it is unchanged"):  # one line for the CLI
         upsert(path, row(robust_acc=1.0))
     assert path.read_bytes() == before
     assert sorted(f for f in os.listdir(tmp_path) if not f.endswith(".lock")) == ["lb.csv"]  # no temporary left behind
