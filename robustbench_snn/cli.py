@@ -90,8 +90,23 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+class _VersionAction(argparse.Action):
+    """``rbsnn --version``: the package version and the code's commit (as rows record it),
+    read only when asked (a git call)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .provenance import git_commit, version
+
+        print(f"rbsnn {version()} (commit {git_commit()})")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rbsnn", description="Adversarial-robustness benchmark for spiking neural networks.")
+    parser.add_argument("--version", action=_VersionAction, help="the version and the commit that rows made now record")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sub.add_parser("list", help="registered models, attacks, datasets and zoo checkpoints").add_argument(

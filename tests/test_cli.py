@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -191,3 +192,52 @@ def test_eval_T_override_is_recorded_and_keyed(capsys, tmp_path):
     assert sorted(table["T"]) == [4, 8] and all(f"--T {t}" in c for t, c in zip(table["T"], table["command"]))
     code, _, err = run(capsys, "eval", "--model", "mps-snn", "--T", "3", "--n-examples", "5", "--no-save")
     assert code == 2 and err.count("\n") == 1 and "weights do not fit" in err
+
+
+def test_version_names_the_package_and_the_commit_rows_record(capsys):
+    """`rbsnn --version`: what a reviewer cites, and the commit a row made now records."""
+    from robustbench_snn.provenance import git_commit, version
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out == f"rbsnn {version()} (commit {git_commit()})\n"
+
+
+def _readme_commands() -> tuple[list[str], list[str]]:
+    """The ``rbsnn`` command lines README.md shows: whole lines of its code blocks, and the
+    inline ones of its prose (often a command's name only, or with a placeholder)."""
+    import re
+
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", text, re.S)
+    lines = [m.group(1) for b in blocks for line in b.splitlines() if (m := re.match(r"\s*(?:\.venv/bin/)?rbsnn (.*)$", line))]
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    inline = [re.sub(r"\s+", " ", m) for m in re.findall(r"`(?:\.venv/bin/)?rbsnn ([^`]+)`", prose)]
+    return lines, inline
+
+
+def test_every_command_the_readme_shows_parses(capsys):
+    """Each `rbsnn` line of README.md's code blocks parses as written (an option renamed or
+    dropped would break it); inline ones may leave out required arguments or use a
+    placeholder (`DIR`, `...`), but every option they name exists and takes the value shown."""
+    import shlex
+
+    from robustbench_snn.cli import build_parser
+    from robustbench_snn.errors import UserInputError
+
+    lines, inline = _readme_commands()
+    assert len(lines) >= 20 and len(inline) >= 40  # the extraction found them
+    for line in lines:
+        try:
+            build_parser().parse_args(shlex.split(line, comments=True))
+        except SystemExit as stop:  # --help, --version
+            assert stop.code == 0, line
+    for text in inline:
+        if "..." in text or re.search(r"\b[A-Z]{2,}\b", text):
+            continue
+        try:
+            build_parser().parse_args(shlex.split(text))
+        except UserInputError as e:
+            assert str(e).startswith("the following arguments are required"), (text, str(e))
+    capsys.readouterr()
