@@ -285,6 +285,7 @@ def cmd_train(args) -> int:
     from .registry import get_model_entry
     from .surrogate import Surrogate
     from .train import TrainConfig, default_epochs, train_model
+    from .leaderboard import check_folder_writable
     from .zoo import save_checkpoint
 
     from robustbench_snn.defenses import get_defense
@@ -299,10 +300,6 @@ def cmd_train(args) -> int:
     if not ZOO_NAME.match(name):
         raise UserInputError(f"bad --name {name!r}; a zoo name is letters, digits, '.', '_', '+' or '-' (at most 64, no '/')")
     _check_zoo_dir(args.zoo_dir)
-    from .leaderboard import check_folder_writable
-    from .zoo import zoo_dir
-
-    check_folder_writable(zoo_dir(args.zoo_dir) / args.dataset, "--zoo-dir")  # before the epochs, not at their first checkpoint
     train = load_dataset(args.dataset, "train", args.data_dir).head(args.n_train)
     test = load_dataset(args.dataset, "test", args.data_dir)
     _check_build(args, train)
@@ -327,6 +324,7 @@ def cmd_train(args) -> int:
     )
     init_from = _init_weights(args, name) if args.init_from else None
     weights_path = checkpoint_paths(name, args.dataset, args.zoo_dir)[0]
+    check_folder_writable(weights_path.parent, "--zoo-dir")  # every input checked: now the folder, before the epochs
     state_path = weights_path.with_name(f"{name}.train-state.pt")
     model, card = train_model(
         args.model, train, test, cfg, build, command=command, quiet=args.quiet, device=device, defense=defense,

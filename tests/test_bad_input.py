@@ -492,3 +492,15 @@ def test_a_disk_that_fills_during_the_run_is_one_line_after_the_numbers(tmp_path
     monkeypatch.setattr(filelock.FileLock, "acquire", _full_disk)
     assert main(["eval", "--model", "snn-mlp", "--attack", "fgsm", "--quiet", "--out", str(out)]) == 2
     assert capsys.readouterr().err.startswith(f"rbsnn: error: could not write {out}.lock (No space left on device)")
+
+
+def test_a_full_disk_under_the_zoo_is_refused_before_training(tmp_path, monkeypatch, capsys):
+    """train's --zoo-dir is probed after every other input is checked and before the epochs
+    (it failed at the first epoch's checkpoint)."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", _full_disk)
+    assert main(["train", "--model", "snn-mlp", "--epochs", "1", "--quiet", "--zoo-dir", str(tmp_path / "zoo")]) == 2
+    printed = capsys.readouterr()
+    assert printed.err == f"rbsnn: error: --zoo-dir '{tmp_path / 'zoo' / 'digits'}' cannot be written (No space left on device)\n"
+    assert "clean accuracy" not in printed.out and not list((tmp_path / "zoo").rglob("*.*"))
