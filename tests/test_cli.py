@@ -240,4 +240,6 @@ def test_every_command_the_readme_shows_parses(capsys):
             build_parser().parse_args(shlex.split(text))
         except UserInputError as e:
             assert str(e).startswith("the following arguments are required"), (text, str(e))
+        except SystemExit as stop:  # --help, --version
+            assert stop.code == 0, text
     capsys.readouterr()
