@@ -686,10 +686,23 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
-#: subcommand -> its function (each parses nothing: build_parser did)
 #: :func:`main`'s status after a Ctrl-C: 128 + SIGINT, what a shell reports for it
 INTERRUPTED = 130
+#: ... and after a SIGTERM (a batch scheduler's stop, ``kill``), under :func:`run`: 128 + SIGTERM
+TERMINATED = 143
 
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised by :func:`run`'s handler: stopped as a Ctrl-C stops a command (a
+    sweep's workers interrupted, nothing half-written), then the process ends by SIGTERM.
+    Without it a terminated sweep left its workers attacking for hours, orphaned."""
+
+
+def _raise_terminated(signum, frame) -> NoReturn:
+    raise Terminated
+
+
+#: subcommand -> its function (each parses nothing: build_parser did)
 COMMANDS = {
     "list": cmd_list, "train": cmd_train, "eval": cmd_eval, "submit": cmd_submit, "certify": cmd_certify,
     "sweep": cmd_sweep, "report": cmd_report, "site": cmd_site, "leaderboard": cmd_leaderboard,
@@ -713,10 +726,11 @@ def main(argv: list[str] | None = None) -> int:
         reason = next((line.strip() for line in str(e).splitlines() if "allocate" in line or "memory" in line), type(e).__name__)
         print(f"rbsnn: error: out of memory ({reason}); lower --batch-size (or --eot, --T)", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # Ctrl-C: every file write is atomic, so nothing is half-written
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: every file write is atomic, so nothing is half-written
         _close_progress_bars()
-        print("rbsnn: interrupted; no file was left half-written", file=sys.stderr)
-        return INTERRUPTED
+        how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
+        print(f"rbsnn: {how}; no file was left half-written", file=sys.stderr)
+        return TERMINATED if isinstance(stop, Terminated) else INTERRUPTED
     except BrokenPipeError:  # `rbsnn leaderboard | head`: the reader left; exit quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
@@ -732,26 +746,30 @@ def _close_progress_bars() -> None:
 
 def run() -> None:
     """The ``rbsnn`` command: :func:`main` in a process of its own, which may keep freed
-    memory (bit-identical; rsc-snn's MNIST APGD-CE 517 s -> 378 s, allocator.py). A
-    program calling :func:`main` keeps its own allocator, as tests and notebooks do."""
+    memory (bit-identical; rsc-snn's MNIST APGD-CE 517 s -> 378 s, allocator.py), and
+    stops on SIGTERM as on a Ctrl-C (:class:`Terminated`). A program calling :func:`main`
+    keeps its own allocator and signal handlers, as tests and notebooks do."""
+    import signal
+
     keep_freed_memory()
+    signal.signal(signal.SIGTERM, _raise_terminated)
     status = main()
-    if status == INTERRUPTED:
-        end_as_interrupted()
+    if status in (INTERRUPTED, TERMINATED):
+        end_by_signal(signal.SIGINT if status == INTERRUPTED else signal.SIGTERM)
     sys.exit(status)
 
 
-def end_as_interrupted() -> NoReturn:
-    """End this process as a Ctrl-C ends a program: killed by SIGINT, after the exit handlers
-    (:mod:`atexit`: multiprocessing's clean-up, Ray's), with nothing printed beyond
-    :func:`main`'s one line. A shell reports status 130 either way, but only a process
-    killed by SIGINT stops a shell script's loop (bash takes a command that exits 130 to
-    have handled the Ctrl-C and runs the next one). Before, the status depended on where
-    the Ctrl-C landed: CPython 3.11 ends by SIGINT after a KeyboardInterrupt that passed
-    through code run by ``PyRun_*`` (as while torch imports), even though :func:`main`
-    caught it (2 runs in 12 of a sweep interrupted at 1.5 s), and with Ray's processes
-    interrupted too, Ray's core worker ended the interpreter's teardown with status 1.
-    So the teardown is not run: the exit handlers are, then the signal ends the process."""
+def end_by_signal(signum: int) -> NoReturn:
+    """End this process as the signal ``signum`` (SIGINT, SIGTERM) ends a program: killed by
+    it, after the exit handlers (:mod:`atexit`: multiprocessing's clean-up, Ray's), with
+    nothing printed beyond :func:`main`'s one line. A shell reports status 130 (143) either
+    way, but only a process killed by SIGINT stops a shell script's loop (bash takes a
+    command that exits 130 to have handled the Ctrl-C and runs the next one). Before, the
+    status depended on where a Ctrl-C landed: CPython 3.11 ends by SIGINT after a
+    KeyboardInterrupt that passed through code run by ``PyRun_*`` (as while torch imports),
+    even though :func:`main` caught it (2 runs in 12 of a sweep interrupted at 1.5 s), and
+    with Ray's processes interrupted too, Ray's core worker ended the interpreter's teardown
+    with status 1. So the teardown is not run: the exit handlers are, then the signal."""
     import atexit
     import signal
 
@@ -761,10 +779,10 @@ def end_as_interrupted() -> NoReturn:
             stream.flush()
         except (OSError, ValueError):  # a closed or broken stream: nothing more can be said on it
             pass
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    os.kill(os.getpid(), signal.SIGINT)
-    os._exit(INTERRUPTED)  # not reached: SIGINT's default action ends the process
+    signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+    os.kill(os.getpid(), signum)
+    os._exit(128 + signum)  # not reached: the signal's default action ends the process
 
 
 if __name__ == "__main__":

@@ -323,34 +323,40 @@ def lost_worker_message(how: str) -> str:
             "--batch-size, if memory is short)")
 
 
+#: The stopping signals a sweep's pool start holds (SIGTERM: ``rbsnn`` stops on it as on Ctrl-C).
+HELD_SIGNALS = ("SIGINT", "SIGTERM")
+
+
 @contextmanager
 def _interrupts_held():
-    """A Ctrl-C within the block is held, not lost, and raised as a KeyboardInterrupt when
-    the block ends (in the main thread; elsewhere signals cannot be handled). SIGINT is
-    blocked in this thread, so processes started here inherit it blocked across exec and a
-    Ctrl-C while they import torch prints nothing there: it waits until
-    :func:`_worker_setup` has its handler in place. The process's other threads (tqdm's
-    monitor, OpenMP's) may still take the signal, so the handler meanwhile only records it:
-    raised mid-spawn, a KeyboardInterrupt left a worker reading half its start-up data (a
-    traceback after rbsnn's last line). Ignoring SIGINT instead, as before, lost a Ctrl-C
-    that arrived while the pool started: the sweep then ran on (seen once in a cold-venv
-    ``make test``)."""
+    """A Ctrl-C (or SIGTERM) within the block is held, not lost, and delivered again when the
+    block ends (in the main thread; elsewhere signals cannot be handled), to the handler in
+    place before it. The signals are blocked in this thread, so processes started here
+    inherit them blocked across exec and a Ctrl-C while they import torch prints nothing
+    there: it waits until :func:`_worker_setup` has its handler in place. The process's other
+    threads (tqdm's monitor, OpenMP's) may still take a signal, so the handler meanwhile only
+    records it: raised mid-spawn, a KeyboardInterrupt left a worker reading half its start-up
+    data (a traceback after rbsnn's last line). Ignoring SIGINT instead, as before, lost a
+    Ctrl-C that arrived while the pool started: the sweep then ran on (seen once in a
+    cold-venv ``make test``)."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    held = [getattr(signal, name) for name in HELD_SIGNALS]
     caught: list[int] = []
-    handler = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    handlers = {signum: signal.signal(signum, lambda signum, frame: caught.append(signum)) for signum in held}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # one pending here is delivered, and recorded, now
-        signal.signal(signal.SIGINT, handler)
-        if caught:
-            raise KeyboardInterrupt
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(caught):
+            signal.raise_signal(signum)  # to the handler in place before: KeyboardInterrupt, Terminated
 
 
 #: A pool worker's state: the driver's stop event, whether it was interrupted, whether a shard runs.
@@ -362,28 +368,61 @@ _running = False
 def _worker_setup(stop) -> None:
     """Pool worker set-up. A SIGINT (a terminal's Ctrl-C, or the driver's, :func:`_interrupt_workers`)
     interrupts the running shard, if one runs, and marks the worker so it starts no other;
-    any further SIGINT is ignored, so no KeyboardInterrupt lands in the worker's own clean-up."""
+    outside a shard it only marks, so no KeyboardInterrupt lands in the pool's own code. One
+    that lands in a finalizer or weakref callback, where Python prints it and goes on, is
+    delivered again instead (it printed a traceback and the shard ran until the driver's
+    grace ended)."""
     import signal
-
-    global _stop
-    _stop = stop
+    import sys
     import threading
 
     from tqdm import tqdm
 
+    global _stop
+    _stop = stop
     # tqdm's default write lock holds a named semaphore; a worker killed with it (the
     # out-of-memory killer) left the resource tracker to warn about it after rbsnn's last line
     tqdm.set_lock(threading.RLock())
 
-    def first(signum, frame):
+    def interrupted(signum, frame):
         global _interrupted
         _interrupted = True
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
         if _running:
             raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, first)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # held since start-up (_interrupts_held)
+    default_hook = sys.unraisablehook
+
+    def unraisable(info) -> None:
+        if isinstance(info.exc_value, KeyboardInterrupt) and _running:
+            signal.raise_signal(signal.SIGINT)  # lands again, outside the callback that swallowed it
+        else:
+            default_hook(info)
+
+    sys.unraisablehook = unraisable
+    signal.signal(signal.SIGINT, interrupted)
+    _end_with_the_driver()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [getattr(signal, name) for name in HELD_SIGNALS])  # held since start-up
+
+
+def _end_with_the_driver() -> None:
+    """Linux: this worker gets SIGTERM when the sweep's process dies, however it dies (the
+    out-of-memory killer, ``kill -9``); a worker orphaned so ran its shard on for hours.
+    Elsewhere nothing is done (the driver's own handlers still stop its workers)."""
+    import ctypes
+    import multiprocessing
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # the driver died before the line above
+        os._exit(1)
 
 
 def _pooled_shard(shard: Shard, device: str, threads: int) -> ShardResult:

@@ -298,27 +298,33 @@ def test_how_workers_died_names_the_signal_that_ended_them():
     assert how_workers_died([None, 0]) == "ended abruptly"
 
 
-#: A sweep whose Ctrl-C lands while its pool starts: sent from inside the pool's first submit.
-_CTRL_C_AT_POOL_START = """
+#: A sweep whose Ctrl-C (or SIGTERM) lands while its pool starts: sent from inside the pool's first submit.
+_SIGNAL_AT_POOL_START = """
 import os, signal, sys
 from concurrent.futures import ProcessPoolExecutor
+stop_signal = getattr(signal, sys.argv.pop(1))
 submit = ProcessPoolExecutor.submit
 def interrupted_submit(self, *args, **kwargs):
-    os.kill(os.getpid(), signal.SIGINT)
+    os.kill(os.getpid(), stop_signal)
     return submit(self, *args, **kwargs)
 ProcessPoolExecutor.submit = interrupted_submit
 from robustbench_snn.cli import run
 run()
 """
 
+#: What the sweep says when stopped by each signal.
+STOPPED = {"SIGINT": "rbsnn: interrupted; no file was left half-written",
+           "SIGTERM": "rbsnn: terminated (SIGTERM); no file was left half-written"}
 
-def test_a_ctrl_c_while_the_pool_starts_is_not_lost(tmp_path):
-    """The window where the pool's workers are spawned (SIGINT held from them until their
-    handler is in place): a Ctrl-C landing there stops the sweep when the window ends. When
-    SIGINT was ignored in that window instead, the signal was lost and the sweep ran on
-    (caught by the test above once, in a cold-venv ``make test``)."""
+
+@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM"])
+def test_a_stop_signal_while_the_pool_starts_is_not_lost(tmp_path, name):
+    """The window where the pool's workers are spawned (the signal held from them until their
+    handler is in place): a Ctrl-C or SIGTERM landing there stops the sweep when the window
+    ends. When SIGINT was ignored in that window instead, the signal was lost and the sweep
+    ran on (caught by the test above once, in a cold-venv ``make test``)."""
     store, out = tmp_path / "store", tmp_path / "sweep.csv"
-    proc = subprocess.Popen([sys.executable, "-c", _CTRL_C_AT_POOL_START, "sweep", "--models", "snn-cnn", "--attacks", "pgd",
+    proc = subprocess.Popen([sys.executable, "-c", _SIGNAL_AT_POOL_START, name, "sweep", "--models", "snn-cnn", "--attacks", "pgd",
                              "--steps", "10000", "--n-examples", "500", "--shards", "2", "--workers", "2",
                              "--store", str(store), "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
@@ -329,9 +335,66 @@ def test_a_ctrl_c_while_the_pool_starts_is_not_lost(tmp_path):
         if proc.poll() is None or not _session_ends(proc.pid, within=10.0):
             os.killpg(proc.pid, signal.SIGKILL)
     lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip() and not line.startswith("shards:")]
-    assert proc.returncode == -signal.SIGINT and lines == ["rbsnn: interrupted; no file was left half-written"], err
+    assert proc.returncode == -getattr(signal, name) and lines == [STOPPED[name]], err
     assert _session_ends(proc.pid, within=10.0)
     assert not out.exists() and not list(store.rglob("shard-*.safetensors"))
+
+
+def test_sigterm_stops_a_sweep_and_its_workers_as_ctrl_c_does(tmp_path):
+    """A batch scheduler's stop (SIGTERM to the sweep's process): the workers' shards are
+    interrupted, one line, the process ends by SIGTERM, no worker left. It used to end the
+    driver alone and leave its workers attacking, orphaned, for the shards' hours."""
+    store, out = tmp_path / "store", tmp_path / "sweep.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "robustbench_snn.cli", "sweep", "--models", "snn-cnn", "--attacks", "pgd",
+                             "--steps", "10000", "--n-examples", "500", "--shards", "2", "--workers", "2",
+                             "--store", str(store), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not _pool_workers(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(6.0)  # the workers are attacking
+        proc.send_signal(signal.SIGTERM)
+        start = time.monotonic()
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None or not _session_ends(proc.pid, within=10.0):
+            os.killpg(proc.pid, signal.SIGKILL)
+    lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip() and not line.startswith("shards:")]
+    assert proc.returncode == -signal.SIGTERM and lines == [STOPPED["SIGTERM"]], err
+    assert time.monotonic() - start < 20 and _session_ends(proc.pid, within=10.0)
+    assert not out.exists() and not list(store.rglob("shard-*.safetensors"))
+
+
+def test_the_workers_end_when_the_sweep_is_killed(tmp_path):
+    """The sweep's process killed outright (SIGKILL: the out-of-memory killer, ``kill -9``):
+    its workers end within seconds instead of attacking on, orphaned."""
+    proc = subprocess.Popen([sys.executable, "-m", "robustbench_snn.cli", "sweep", "--models", "snn-cnn", "--attacks", "pgd",
+                             "--steps", "10000", "--n-examples", "500", "--shards", "2", "--workers", "2",
+                             "--store", str(tmp_path / "store"), "--out", str(tmp_path / "sweep.csv")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers := _pool_workers(proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(4.0)  # the workers are attacking
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(workers) == 2 and not any(_alive(w) for w in workers)
+    finally:
+        if not _session_ends(proc.pid, within=1.0):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped by init, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _session_ends(pgid: int, within: float) -> bool:
