@@ -229,16 +229,9 @@ def test_a_sweep_worker_killed_by_the_kernel_is_one_line(tmp_path):
     warning after it, no process left. It was a BrokenProcessPool traceback ending in a
     ProcessLookupError from interrupting the dead worker."""
     store, out = tmp_path / "store", tmp_path / "sweep.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "robustbench_snn.cli", "sweep", "--models", "snn-cnn", "--attacks", "pgd",
-                             "--steps", "10000", "--n-examples", "500", "--shards", "2", "--workers", "2",
-                             "--store", str(store), "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = _start_long_sweep(store, out)
     try:
-        deadline = time.monotonic() + 60
-        while not (workers := _pool_workers(proc.pid)) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        time.sleep(6.0)  # the workers are attacking
-        os.kill(workers[0], signal.SIGKILL)
+        os.kill(_workers_attacking(proc.pid)[0], signal.SIGKILL)
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None or not _session_ends(proc.pid, within=10.0):
@@ -275,6 +268,24 @@ def test_a_ray_worker_killed_each_retry_is_one_line(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in err, err
     assert err.splitlines()[-1].startswith("rbsnn: error: a sweep worker process died while shards were left to run (Ray: WorkerCrashedError)")
     assert not out.exists()
+
+
+def _start_long_sweep(store: Path, out: Path) -> subprocess.Popen:
+    """`rbsnn sweep` of two shards that would run for minutes (10,000 PGD steps), two
+    workers, in a session of its own (its process group is the sweep and its workers)."""
+    return subprocess.Popen([sys.executable, "-m", "robustbench_snn.cli", "sweep", "--models", "snn-cnn", "--attacks", "pgd",
+                             "--steps", "10000", "--n-examples", "500", "--shards", "2", "--workers", "2",
+                             "--store", str(store), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _workers_attacking(pid: int) -> list[int]:
+    """The sweep ``pid``'s two pool workers, once both run and have attacked for a while."""
+    deadline = time.monotonic() + 60
+    while len(workers := _pool_workers(pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(5.0)
+    return workers
 
 
 def _pool_workers(pid: int) -> list[int]:
@@ -345,15 +356,9 @@ def test_sigterm_stops_a_sweep_and_its_workers_as_ctrl_c_does(tmp_path):
     interrupted, one line, the process ends by SIGTERM, no worker left. It used to end the
     driver alone and leave its workers attacking, orphaned, for the shards' hours."""
     store, out = tmp_path / "store", tmp_path / "sweep.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "robustbench_snn.cli", "sweep", "--models", "snn-cnn", "--attacks", "pgd",
-                             "--steps", "10000", "--n-examples", "500", "--shards", "2", "--workers", "2",
-                             "--store", str(store), "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = _start_long_sweep(store, out)
     try:
-        deadline = time.monotonic() + 60
-        while not _pool_workers(proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        time.sleep(6.0)  # the workers are attacking
+        _workers_attacking(proc.pid)
         proc.send_signal(signal.SIGTERM)
         start = time.monotonic()
         _, err = proc.communicate(timeout=120)
@@ -369,15 +374,9 @@ def test_sigterm_stops_a_sweep_and_its_workers_as_ctrl_c_does(tmp_path):
 def test_the_workers_end_when_the_sweep_is_killed(tmp_path):
     """The sweep's process killed outright (SIGKILL: the out-of-memory killer, ``kill -9``):
     its workers end within seconds instead of attacking on, orphaned."""
-    proc = subprocess.Popen([sys.executable, "-m", "robustbench_snn.cli", "sweep", "--models", "snn-cnn", "--attacks", "pgd",
-                             "--steps", "10000", "--n-examples", "500", "--shards", "2", "--workers", "2",
-                             "--store", str(tmp_path / "store"), "--out", str(tmp_path / "sweep.csv")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = _start_long_sweep(tmp_path / "store", tmp_path / "sweep.csv")
     try:
-        deadline = time.monotonic() + 60
-        while len(workers := _pool_workers(proc.pid)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.5)
-        time.sleep(4.0)  # the workers are attacking
+        workers = _workers_attacking(proc.pid)
         proc.kill()
         proc.wait()
         deadline = time.monotonic() + 10
