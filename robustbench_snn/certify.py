@@ -345,8 +345,6 @@ class CertifyRun:
     compile: CompileStats
 
 
-@torch.inference_mode(False)
-@torch.enable_grad()  # the cross-check attacks: a no_grad caller must not make it vacuous
 def check_certify_memory(model: nn.Module, mechanism: Mechanism, data, cfg: CertifyConfig) -> None:
     """Refuse, before any pass, a ``cfg.batch`` whose passes of noise draws would not fit in
     the memory available (:func:`~robustbench_snn.memory.check_inference_memory`; a pass
@@ -369,6 +367,8 @@ def check_certify_memory(model: nn.Module, mechanism: Mechanism, data, cfg: Cert
     check_inference_memory(per_draw, draws, available_bytes(x.device.type))
 
 
+@torch.inference_mode(False)
+@torch.enable_grad()  # the cross-check attacks: a no_grad caller must not make it vacuous
 def certify_model(model: nn.Module, mechanism: Mechanism, data, cfg: CertifyConfig, *, compile: str = "auto",
                   crosscheck_attack: bool = True, record_time: bool = True, progress: bool = False) -> CertifyRun:
     """Certify every example of ``data`` (:func:`certify_dataset`), then attack the certified

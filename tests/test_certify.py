@@ -179,3 +179,19 @@ def test_encoder_mechanism_certifies_rsc_snn_with_a_small_linf_radius(zoo_rsc_sn
     rows = certify_dataset(zoo_rsc_snn, EncoderNoise(zoo_rsc_snn.T, zoo_rsc_snn.encoder.rate), data, cfg)
     radii = np.array([r["radius"] for r in rows if r["predict"] != ABSTAIN])
     assert len(radii) >= 2 and (radii > 0).all() and (radii < 2 / 255).all()  # Linf, and tiny: see certify's docstring
+
+
+@pytest.mark.parametrize("mode", [torch.no_grad, torch.inference_mode], ids=["no_grad", "inference_mode"])
+def test_certify_model_under_a_callers_grad_mode_gives_the_same_run(zoo_smooth_snn, digits_test, mode):
+    """A caller's no_grad or inference_mode must not change the certificates or make the
+    PGD cross-check vacuous: certify_model turns autograd on itself."""
+    from robustbench_snn.certify import certify_model
+
+    data = digits_test.head(4)
+    cfg = CertifyConfig(n0=20, n=300, alpha=0.001, batch=300, seed=0)
+    mech = GaussianNoise(0.25)
+    plain = certify_model(zoo_smooth_snn, mech, data, cfg, compile="off", record_time=False)
+    with mode():
+        inside = certify_model(zoo_smooth_snn, mech, data, cfg, compile="off", record_time=False)
+    assert inside.rows == plain.rows and plain.attempts >= 1
+    assert (inside.attempts, inside.violations) == (plain.attempts, plain.violations)
