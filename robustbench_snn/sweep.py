@@ -310,7 +310,8 @@ def how_workers_died(exit_codes: list[int | None]) -> str:
     signals = sorted({-code for code in exit_codes if code is not None and code < 0})
     if len(signals) > 1 and signal.SIGTERM in signals:  # the pool ends the others so once one died: not news
         signals.remove(signal.SIGTERM)
-    named = [f"killed by {signal.Signals(n).name}" if n in {int(s) for s in signal.Signals} else f"killed by signal {n}" for n in signals]
+    names = {int(s): s.name for s in signal.Signals}
+    named = [f"killed by {names.get(n, f'signal {n}')}" for n in signals]
     oom = " (the kernel's out-of-memory killer sends SIGKILL)" if signal.SIGKILL in signals else ""
     return (", ".join(named) or "ended abruptly") + oom
 

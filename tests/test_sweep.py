@@ -1,11 +1,13 @@
 """rbsnn sweep: shards merge into exactly the row of one rbsnn eval, locally and on Ray, and a killed sweep resumes."""
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -259,12 +261,10 @@ def test_a_ray_worker_killed_each_retry_is_one_line(tmp_path):
     try:
         deadline = time.monotonic() + 150
         while proc.poll() is None and time.monotonic() < deadline:
-            for task in Path("/proc").iterdir():
-                try:
-                    if task.name.isdigit() and task.joinpath("cmdline").read_bytes().startswith(b"ray::run_shard"):
-                        os.kill(int(task.name), signal.SIGKILL)
-                except OSError:  # not readable, or gone meanwhile
-                    pass
+            for pid, _, _, command in _processes():
+                if command.startswith(b"ray::run_shard"):
+                    with contextlib.suppress(ProcessLookupError):  # gone meanwhile
+                        os.kill(pid, signal.SIGKILL)
             time.sleep(1.0)
         _, err = proc.communicate(timeout=60)
     finally:
@@ -275,15 +275,21 @@ def test_a_ray_worker_killed_each_retry_is_one_line(tmp_path):
     assert not out.exists()
 
 
+def _processes() -> Iterator[tuple[int, int, int, bytes]]:
+    """``(pid, parent pid, process group, command line)`` of each process /proc can read now."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()  # state, ppid, pgrp, ...
+            yield int(entry.name), int(fields[1]), int(fields[2]), entry.joinpath("cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):  # gone meanwhile
+            continue
+
+
 def _group_runs(pgid: int, name: bytes) -> bool:
     """Whether a process of group ``pgid`` runs a command line containing ``name``."""
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and os.getpgid(int(proc.name)) == pgid and name in proc.joinpath("cmdline").read_bytes():
-                return True
-        except OSError:  # not readable, or gone meanwhile
-            pass
-    return False
+    return any(group == pgid and name in command for _, _, group, command in _processes())
 
 
 def _start_long_sweep(store: Path, out: Path) -> subprocess.Popen:
@@ -306,15 +312,7 @@ def _workers_attacking(pid: int) -> list[int]:
 
 def _pool_workers(pid: int) -> list[int]:
     """The spawned pool workers among ``pid``'s children (not the resource tracker)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            parent = int(proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1])
-            if parent == pid and b"spawn_main" in proc.joinpath("cmdline").read_bytes():
-                found.append(int(proc.name))
-        except (OSError, ValueError, IndexError):  # not a process, or gone meanwhile
-            pass
-    return found
+    return [child for child, parent, _, command in _processes() if parent == pid and b"spawn_main" in command]
 
 
 def test_how_workers_died_names_the_signal_that_ended_them():
