@@ -369,12 +369,11 @@ _running = False
 def _worker_setup(stop) -> None:
     """Pool worker set-up. A SIGINT (a terminal's Ctrl-C, or the driver's, :func:`_interrupt_workers`)
     interrupts the running shard, if one runs, and marks the worker so it starts no other;
-    outside a shard it only marks, so no KeyboardInterrupt lands in the pool's own code. One
-    that lands in a finalizer or weakref callback, where Python prints it and goes on, is
-    delivered again instead (it printed a traceback and the shard ran until the driver's
-    grace ended)."""
+    any further SIGINT is ignored, so no KeyboardInterrupt lands in the worker's own clean-up.
+    (One that lands in a finalizer is printed there and lost; the driver then ends the worker
+    after its grace. Delivering it again from sys.unraisablehook was tried and reverted: the
+    re-raise landed inside the hook, and interrupted finalizers leaked semaphores.)"""
     import signal
-    import sys
     import threading
 
     from tqdm import tqdm
@@ -385,22 +384,14 @@ def _worker_setup(stop) -> None:
     # out-of-memory killer) left the resource tracker to warn about it after rbsnn's last line
     tqdm.set_lock(threading.RLock())
 
-    def interrupted(signum, frame):
+    def first(signum, frame):
         global _interrupted
         _interrupted = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         if _running:
             raise KeyboardInterrupt
 
-    default_hook = sys.unraisablehook
-
-    def unraisable(info) -> None:
-        if isinstance(info.exc_value, KeyboardInterrupt) and _running:
-            signal.raise_signal(signal.SIGINT)  # lands again, outside the callback that swallowed it
-        else:
-            default_hook(info)
-
-    sys.unraisablehook = unraisable
-    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGINT, first)
     _end_with_the_driver()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [getattr(signal, name) for name in HELD_SIGNALS])  # held since start-up
 
