@@ -323,6 +323,36 @@ def test_how_workers_died_names_the_signal_that_ended_them():
     assert how_workers_died([None, 0]) == "ended abruptly"
 
 
+def test_interrupting_a_pool_returns_once_its_processes_and_manager_thread_have_ended(monkeypatch):
+    """Stopping a pool leaves nothing of it running: ``rbsnn`` then ends itself by the signal,
+    and the pool's manager thread, left running by ``shutdown(wait=False)``, finalized the
+    pool's queues meanwhile: killed between unlinking a named semaphore and unregistering it,
+    the process left the resource tracker to warn of a leak after rbsnn's last line (CI, cold
+    caches). The manager's own tear-down is slowed here as on that machine."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import _ExecutorManagerThread
+    from multiprocessing import get_context
+
+    tear_down = _ExecutorManagerThread.join_executor_internals
+    monkeypatch.setattr(_ExecutorManagerThread, "join_executor_internals", lambda self: (tear_down(self), time.sleep(1.0)))
+
+    from robustbench_snn.sweep import _interrupt_workers
+
+    context = get_context("spawn")
+    stop = context.Event()
+    pool = ProcessPoolExecutor(2, mp_context=context)
+    futures = [pool.submit(time.sleep, 60) for _ in range(2)]
+    processes, manager = list(pool._processes.values()), pool._executor_manager_thread
+    deadline = time.monotonic() + 60
+    while not all(p.is_alive() for p in processes) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # the workers run their first sleep
+    _interrupt_workers(pool, stop, grace=20.0)
+    assert not any(p.is_alive() for p in processes) and not manager.is_alive()
+    assert stop.is_set() and all(f.done() for f in futures)
+    pool.shutdown(wait=True)
+
+
 #: A sweep whose Ctrl-C (or SIGTERM) lands while its pool starts: sent from inside the pool's first submit.
 _SIGNAL_AT_POOL_START = """
 import os, signal, sys
