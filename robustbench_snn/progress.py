@@ -7,6 +7,11 @@ Attacks call :func:`tick` once per input-gradient evaluation
 EOT) and once per score query (:class:`robustbench_snn.attacks.blackbox.ScoreOnly`);
 the harness counts them on a bar whose total is :func:`expected_ticks` per batch.
 Outside :func:`counting` a tick does nothing.
+
+A tick is also where a stopped run notices it was stopped (:func:`stopping_when`):
+a sweep's worker raises KeyboardInterrupt from its SIGINT handler, but one that
+lands inside a finalizer is printed there and lost, and the shard ran on until the
+driver's grace ended it. Checked at every tick, the stop ends the shard within a step.
 """
 
 from __future__ import annotations
@@ -16,13 +21,28 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 _counter: ContextVar[Callable[[int], None] | None] = ContextVar("rbsnn_progress", default=None)
+_stopped: ContextVar[Callable[[], bool] | None] = ContextVar("rbsnn_stopped", default=None)
 
 
 def tick(n: int = 1) -> None:
-    """One unit of attack work done (a gradient step or a query)."""
+    """One unit of attack work done (a gradient step or a query); KeyboardInterrupt if the
+    run was stopped (:func:`stopping_when`)."""
+    stopped = _stopped.get()
+    if stopped is not None and stopped():
+        raise KeyboardInterrupt
     counter = _counter.get()
     if counter is not None:
         counter(n)
+
+
+@contextmanager
+def stopping_when(stopped: Callable[[], bool]) -> Iterator[None]:
+    """Within the block, a :func:`tick` raises KeyboardInterrupt once ``stopped()`` is true."""
+    token = _stopped.set(stopped)
+    try:
+        yield
+    finally:
+        _stopped.reset(token)
 
 
 @contextmanager

@@ -370,9 +370,9 @@ def _worker_setup(stop) -> None:
     """Pool worker set-up. A SIGINT (a terminal's Ctrl-C, or the driver's, :func:`_interrupt_workers`)
     interrupts the running shard, if one runs, and marks the worker so it starts no other;
     any further SIGINT is ignored, so no KeyboardInterrupt lands in the worker's own clean-up.
-    (One that lands in a finalizer is printed there and lost; the driver then ends the worker
-    after its grace. Delivering it again from sys.unraisablehook was tried and reverted: the
-    re-raise landed inside the hook, and interrupted finalizers leaked semaphores.)"""
+    (One that lands in a finalizer is printed there and lost; the shard then stops at its
+    next attack step, :func:`_pooled_shard`. Delivering it again from sys.unraisablehook was
+    tried and reverted: the re-raise landed inside the hook.)"""
     import signal
     import threading
 
@@ -419,15 +419,25 @@ def _end_with_the_driver() -> None:
 
 def _pooled_shard(shard: Shard, device: str, threads: int) -> ShardResult:
     """:func:`run_shard` in a pool worker, refused once the worker or the sweep was
-    interrupted, so a stopped pool drains at once and its workers exit cleanly."""
+    interrupted, so a stopped pool drains at once and its workers exit cleanly; a
+    running shard also stops at its next attack step once either is (an interrupt the
+    handler raised into a finalizer is lost there)."""
+    from .progress import stopping_when
+
     global _running
-    if _interrupted or (_stop is not None and _stop.is_set()):
+    if _stopping():
         raise KeyboardInterrupt
     _running = True
     try:
-        return run_shard(shard, device, threads)
+        with stopping_when(_stopping):
+            return run_shard(shard, device, threads)
     finally:
         _running = False
+
+
+def _stopping() -> bool:
+    """Whether this pool worker was interrupted or the sweep told its workers to stop."""
+    return _interrupted or (_stop is not None and _stop.is_set())
 
 
 def _interrupt_workers(pool, stop, grace: float = 30.0) -> None:

@@ -353,6 +353,42 @@ def test_interrupting_a_pool_returns_once_its_processes_and_manager_thread_have_
     pool.shutdown(wait=True)
 
 
+@pytest.mark.parametrize("how", ["interrupt lost in a finalizer", "stop event"])
+def test_a_running_shard_stops_at_its_next_attack_step_once_its_worker_is_stopped(monkeypatch, how):
+    """A worker's SIGINT handler raises KeyboardInterrupt into the running shard; one that
+    lands in a finalizer is printed there and lost (the flag stays set), and the shard ran
+    on until the driver's 30 s grace. Now every attack step checks the flag and the sweep's
+    stop event."""
+    import threading
+
+    from robustbench_snn import sweep as sweep_module
+    from robustbench_snn.progress import tick
+
+    steps = []
+
+    def shard_whose_interrupt_is_lost(shard, device, threads):
+        for step in range(100):
+            if step == 3:
+                if how == "stop event":
+                    sweep_module._stop.set()
+                else:
+                    sweep_module._interrupted = True  # what the handler sets before its raise is swallowed
+            tick()
+            steps.append(step)
+        return "finished"
+
+    stop = threading.Event()  # the pool's is a multiprocessing Event: the same is_set()
+    monkeypatch.setattr(sweep_module, "_stop", stop)
+    monkeypatch.setattr(sweep_module, "_interrupted", False)
+    monkeypatch.setattr(sweep_module, "run_shard", shard_whose_interrupt_is_lost)
+    with pytest.raises(KeyboardInterrupt):
+        sweep_module._pooled_shard(None, "cpu", 1)
+    assert steps == [0, 1, 2] and not sweep_module._running
+    with pytest.raises(KeyboardInterrupt):  # and the worker starts no other shard
+        sweep_module._pooled_shard(None, "cpu", 1)
+    assert steps == [0, 1, 2]
+
+
 #: A sweep whose Ctrl-C (or SIGTERM) lands while its pool starts: sent from inside the pool's first submit.
 _SIGNAL_AT_POOL_START = """
 import os, signal, sys
