@@ -420,24 +420,21 @@ def _end_with_the_driver() -> None:
 def _pooled_shard(shard: Shard, device: str, threads: int) -> ShardResult:
     """:func:`run_shard` in a pool worker, refused once the worker or the sweep was
     interrupted, so a stopped pool drains at once and its workers exit cleanly; a
-    running shard also stops at its next attack step once either is (an interrupt the
-    handler raised into a finalizer is lost there)."""
+    running shard also stops at its next attack step once the worker was interrupted
+    (an interrupt the handler raised into a finalizer is lost there). The per-step check
+    reads this process's flag only: the sweep's stop event takes a lock shared by every
+    worker, which an interrupt could leave held."""
     from .progress import stopping_when
 
     global _running
-    if _stopping():
+    if _interrupted or (_stop is not None and _stop.is_set()):
         raise KeyboardInterrupt
     _running = True
     try:
-        with stopping_when(_stopping):
+        with stopping_when(lambda: _interrupted):
             return run_shard(shard, device, threads)
     finally:
         _running = False
-
-
-def _stopping() -> bool:
-    """Whether this pool worker was interrupted or the sweep told its workers to stop."""
-    return _interrupted or (_stop is not None and _stop.is_set())
 
 
 def _interrupt_workers(pool, stop, grace: float = 30.0) -> None:
