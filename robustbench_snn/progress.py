@@ -17,7 +17,7 @@ driver's grace ended it. Checked at every tick, the stop ends the shard within a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 
 _counter: ContextVar[Callable[[int], None] | None] = ContextVar("rbsnn_progress", default=None)
@@ -35,24 +35,24 @@ def tick(n: int = 1) -> None:
         counter(n)
 
 
-@contextmanager
-def stopping_when(stopped: Callable[[], bool]) -> Iterator[None]:
+def stopping_when(stopped: Callable[[], bool]) -> AbstractContextManager[None]:
     """Within the block, a :func:`tick` raises KeyboardInterrupt once ``stopped()`` is true."""
-    token = _stopped.set(stopped)
-    try:
-        yield
-    finally:
-        _stopped.reset(token)
+    return _within(_stopped, stopped)
+
+
+def counting(counter: Callable[[int], None]) -> AbstractContextManager[None]:
+    """Within the block, every :func:`tick` calls ``counter(n)``."""
+    return _within(_counter, counter)
 
 
 @contextmanager
-def counting(counter: Callable[[int], None]) -> Iterator[None]:
-    """Within the block, every :func:`tick` calls ``counter(n)``."""
-    token = _counter.set(counter)
+def _within(var: ContextVar, value: object) -> Iterator[None]:
+    """``var`` set to ``value`` for the block, then back to what it was."""
+    token = var.set(value)
     try:
         yield
     finally:
-        _counter.reset(token)
+        var.reset(token)
 
 
 def expected_ticks(attack: str, steps: int, eot: int) -> int:

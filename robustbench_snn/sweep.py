@@ -32,6 +32,7 @@ import hashlib
 import json
 import logging
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -305,8 +306,6 @@ def _local_results(shards: list[Shard], workers: int, device: str) -> Iterator[t
 
 def how_workers_died(exit_codes: list[int | None]) -> str:
     """How worker processes ended, from their exit codes (negative: the ending signal)."""
-    import signal
-
     signals = sorted({-code for code in exit_codes if code is not None and code < 0})
     if len(signals) > 1 and signal.SIGTERM in signals:  # the pool ends the others so once one died: not news
         signals.remove(signal.SIGTERM)
@@ -325,7 +324,7 @@ def lost_worker_message(how: str) -> str:
 
 
 #: The stopping signals a sweep's pool start holds (SIGTERM: ``rbsnn`` stops on it as on Ctrl-C).
-HELD_SIGNALS = ("SIGINT", "SIGTERM")
+HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextmanager
@@ -340,16 +339,14 @@ def _interrupts_held():
     data (a traceback after rbsnn's last line). Ignoring SIGINT instead, as before, lost a
     Ctrl-C that arrived while the pool started: the sweep then ran on (seen once in a
     cold-venv ``make test``)."""
-    import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = [getattr(signal, name) for name in HELD_SIGNALS]
     caught: list[int] = []
-    handlers = {signum: signal.signal(signum, lambda signum, frame: caught.append(signum)) for signum in held}
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    handlers = {signum: signal.signal(signum, lambda signum, frame: caught.append(signum)) for signum in HELD_SIGNALS}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
     try:
         yield
     finally:
@@ -373,7 +370,6 @@ def _worker_setup(stop) -> None:
     (One that lands in a finalizer is printed there and lost; the shard then stops at its
     next attack step, :func:`_pooled_shard`. Delivering it again from sys.unraisablehook was
     tried and reverted: the re-raise landed inside the hook.)"""
-    import signal
     import threading
 
     from tqdm import tqdm
@@ -393,7 +389,7 @@ def _worker_setup(stop) -> None:
 
     signal.signal(signal.SIGINT, first)
     _end_with_the_driver()
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, [getattr(signal, name) for name in HELD_SIGNALS])  # held since start-up
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD_SIGNALS)  # held since start-up
 
 
 def _end_with_the_driver() -> None:
@@ -402,7 +398,6 @@ def _end_with_the_driver() -> None:
     Elsewhere nothing is done (the driver's own handlers still stop its workers)."""
     import ctypes
     import multiprocessing
-    import signal
     import sys
 
     if not sys.platform.startswith("linux"):
@@ -450,7 +445,6 @@ def _interrupt_workers(pool, stop, grace: float = 30.0) -> None:
     ended itself by the signal, and a semaphore unlinked but not yet unregistered made the
     resource tracker warn of a leak after rbsnn's last line (2 runs in 15 of a SIGTERM at pool
     start with cold file caches; a ``make test`` failure in CI)."""
-    import signal
     import time
 
     stop.set()

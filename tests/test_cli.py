@@ -207,8 +207,6 @@ def test_version_names_the_package_and_the_commit_rows_record(capsys):
 def _readme_commands() -> tuple[list[str], list[str]]:
     """The ``rbsnn`` command lines README.md shows: whole lines of its code blocks, and the
     inline ones of its prose (often a command's name only, or with a placeholder)."""
-    import re
-
     text = (Path(__file__).parents[1] / "README.md").read_text()
     blocks = re.findall(r"```[a-z]*\n(.*?)```", text, re.S)
     lines = [m.group(1) for b in blocks for line in b.splitlines() if (m := re.match(r"\s*(?:\.venv/bin/)?rbsnn (.*)$", line))]

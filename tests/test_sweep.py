@@ -196,7 +196,7 @@ def test_ctrl_c_stops_a_sweep_and_its_workers_at_once(tmp_path, after, group):
         if proc.poll() is None or not _session_ends(proc.pid, within=10.0):
             os.killpg(proc.pid, signal.SIGKILL)  # a failing run leaves no attack running
     assert proc.returncode == -signal.SIGINT and time.monotonic() - start < 60
-    lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip() and not line.startswith("shards:")]
+    lines = _said(err)
     assert lines == ["rbsnn: interrupted; no file was left half-written"], err
     assert _session_ends(proc.pid, within=10.0)  # no worker left (the resource tracker may take a moment to see EOF)
     assert not out.exists() and not list(store.rglob("shard-*.safetensors"))
@@ -243,7 +243,7 @@ def test_a_sweep_worker_killed_by_the_kernel_is_one_line(tmp_path):
     finally:
         if proc.poll() is None or not _session_ends(proc.pid, within=10.0):
             os.killpg(proc.pid, signal.SIGKILL)
-    lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip() and not line.startswith("shards:")]
+    lines = _said(err)
     assert proc.returncode == 2 and len(lines) == 1, err
     assert lines[0].startswith("rbsnn: error: a sweep worker process died while shards were left to run (killed by SIGKILL")
     assert "the shards that finished stay in the store" in lines[0] and not out.exists()
@@ -420,7 +420,7 @@ def test_a_stop_signal_while_the_pool_starts_is_not_lost(tmp_path, name):
     finally:
         if proc.poll() is None or not _session_ends(proc.pid, within=10.0):
             os.killpg(proc.pid, signal.SIGKILL)
-    lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip() and not line.startswith("shards:")]
+    lines = _said(err)
     assert proc.returncode == -getattr(signal, name) and lines == [STOPPED[name]], err
     assert _session_ends(proc.pid, within=10.0)
     assert not out.exists() and not list(store.rglob("shard-*.safetensors"))
@@ -440,7 +440,7 @@ def test_sigterm_stops_a_sweep_and_its_workers_as_ctrl_c_does(tmp_path):
     finally:
         if proc.poll() is None or not _session_ends(proc.pid, within=10.0):
             os.killpg(proc.pid, signal.SIGKILL)
-    lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip() and not line.startswith("shards:")]
+    lines = _said(err)
     assert proc.returncode == -signal.SIGTERM and lines == [STOPPED["SIGTERM"]], err
     assert time.monotonic() - start < 20 and _session_ends(proc.pid, within=10.0)
     assert not out.exists() and not list(store.rglob("shard-*.safetensors"))
@@ -455,7 +455,7 @@ def test_the_workers_end_when_the_sweep_is_killed(tmp_path):
         proc.kill()
         proc.wait()
         deadline = time.monotonic() + 10
-        while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert len(workers) == 2 and not any(_alive(w) for w in workers)
     finally:
@@ -469,6 +469,11 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def _said(err: str) -> list[str]:
+    """The lines of a sweep's stderr besides its progress bar's redraws."""
+    return [line for line in err.replace("\r", "\n").splitlines() if line.strip() and not line.startswith("shards:")]
 
 
 def _session_ends(pgid: int, within: float) -> bool:
