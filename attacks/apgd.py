@@ -64,13 +64,14 @@ def apgd_run(
     loss: str = "ce",
     target: torch.Tensor | None = None,
     eot: int = 1,
+    start: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """One APGD run from a random start; returns, per example, the first
-    misclassified iterate found, else the highest-loss one."""
+    """One APGD run from a random start (or from ``start``, projected into the ball);
+    returns, per example, the first misclassified iterate found, else the highest-loss one."""
     loss_fn = LOSSES[loss]
     labels = y if target is None else torch.stack([y, target], 1)
     x = x.detach()
-    x_adv = ball.random_start(x)
+    x_adv = ball.random_start(x) if start is None else ball.project(start.detach().to(x), x)
     f, grad, logits = eot_loss_and_gradient(model, x_adv, labels, loss_fn, eot)
     eta = torch.full((len(x),), 2.0 * ball.eps, device=x.device)
     best_f, x_best, grad_best = f.clone(), x_adv.clone(), grad.clone()
@@ -147,15 +148,21 @@ def apgd_targeted(
     steps: int = 10,
     eot: int = 1,
     n_targets: int = 3,
+    start: torch.Tensor | None = None,
     **_: object,
 ) -> torch.Tensor:
     """APGD-T: targeted DLR towards each of the ``n_targets`` highest-scoring
-    wrong classes of the clean input in turn (AutoAttack uses 9 on CIFAR-10)."""
+    wrong classes of the clean input in turn (AutoAttack uses 9 on CIFAR-10).
+
+    With ``start`` (``[B, ...]``, inside the ball, e.g. the point an untargeted
+    attack left each example at), every run begins there instead of at a random
+    start, and the targets are the wrong classes scoring highest *there*: the
+    classes closest to the decision boundary that attack reached."""
     with torch.no_grad():
-        ranked = model(x).sort(1, descending=True).indices  # [B, K]
+        ranked = model(x if start is None else start.to(x)).sort(1, descending=True).indices  # [B, K]
     wrong = torch.stack([row[row != label] for row, label in zip(ranked, y)])  # [B, K-1]
     targets = (
-        lambda i=i: apgd_run(model, x, y, ball, steps, "dlr-targeted", target=wrong[:, i], eot=eot)
+        lambda i=i: apgd_run(model, x, y, ball, steps, "dlr-targeted", target=wrong[:, i], eot=eot, start=start)
         for i in range(min(n_targets, wrong.shape[1]))
     )
     none_fooled = torch.zeros(len(x), dtype=torch.bool, device=x.device)

@@ -313,16 +313,16 @@ def register_composite(name: str, help: str):
 @register_composite("standard", "APGD-CE, APGD-T, PGD under 4 surrogates + RGA, ASSG + SA-PGD, APGD-CE under 5 surrogate families + RGA, Square, transfers; per example")
 def run_standard(run: Run) -> Outcome:
     """The standard ensemble (:func:`.standard.standard_evaluation`), members counted per example."""
-    from .standard import APGD_STEPS, standard_evaluation
+    from .standard import APGD_STEPS, spike_free, standard_evaluation
 
-    sources, names = run.sources()
+    sources, names = ({}, {}) if spike_free(run.model, run.cfg) else run.sources()  # no transfer member there
     std = standard_evaluation(run.model, run.data, run.cfg, sources, whitebox=run.facts.whitebox, source_names=names,
                               evidence=run.evidence, **run.kw)
     params = std.params
     for member in ("apgd-ce", "apgd-t"):
         if member in params:
             params[member]["surrogate"] = run.member_surrogate
-    if not sources:
+    if not sources and "transfer" not in params:
         params["transfer"] = {"skipped": f"no source models (ann-cnn, snn-cnn) in the zoo for {run.data.name!r}"}
     return Outcome(std.result, std.per_example, params, std.flags, std.seconds, APGD_STEPS, None)
 
@@ -526,7 +526,13 @@ def benchmark(
     cfg = AttackConfig(attack if attack not in COMPOSITE_ATTACKS else "pgd", threat_model, eps_value, steps, alpha_value, eot, grad=grad)
     # --- run (the model and the transfer sources on the compiled path) --------------
     stats = CompileStats(compile)
-    work, graphs = n_total * eot * gradient_steps(attack, cfg, sweep) * numel, expected_graphs(attack, sweep)
+    if attack == "standard":
+        from .standard import spike_free
+
+        plan_as = "standard/spike-free" if spike_free(model, cfg) else attack  # its smaller ensemble (standard.py)
+    else:
+        plan_as = attack
+    work, graphs = n_total * eot * gradient_steps(plan_as, cfg, sweep) * numel, expected_graphs(plan_as, sweep)
     compile_mode = worth_compiling(compile, work, graphs)
     if compile_mode != compile:
         stats.skipped = skipped_reason(work, graphs)
@@ -572,13 +578,18 @@ def benchmark(
 
 def gradient_steps(attack: str, cfg, sweep: bool = False) -> int:
     """Input gradients per example ``attack`` makes at most (for ``standard``: its white-box
-    and transfer members; ``sweep``: once per surrogate of the sweep); decides whether
+    and transfer members, ``standard/spike-free`` its ensemble on a model without spikes;
+    ``sweep``: once per surrogate of the sweep); decides whether
     ``compile="auto"`` compiles."""
     from .harness import sweep_surrogates
     from .progress import expected_ticks
 
     if sweep:
         return len(sweep_surrogates()) * gradient_steps(attack, cfg)
+    if attack == "standard/spike-free":  # a model with no spike: APGD-CE, the continued APGD-T (standard.py)
+        from .standard import APGD_STEPS, EXACT_TARGETED_STEPS, EXACT_TARGETS
+
+        return expected_ticks("apgd-ce", APGD_STEPS, cfg.eot) + EXACT_TARGETS * (EXACT_TARGETED_STEPS + 1)
     if attack == "standard":
         from .standard import APGD_STEPS, APGD_SURROGATES, STANDARD_SURROGATES
 

@@ -156,7 +156,9 @@ def evaluate(
     """Attack every example of ``data`` once; score clean and adversarial inputs over ``draws``.
 
     ``attack_fn`` replaces the registered attack ``cfg.attack`` (transfer
-    attacks bind their source model this way). The progress bar counts the
+    attacks bind their source model this way); one with an ``example_ids``
+    parameter is also given the batch's example ids (an attack that continues
+    from each example's own earlier point looks it up by id). The progress bar counts the
     attack's gradient steps or queries (:mod:`.progress`), under ``label``
     (the standard evaluation's member name) or the attack's name.
 
@@ -174,7 +176,8 @@ def evaluate(
     adversarial = torch.empty_like(data.x, device="cpu")
     max_dist = 0.0
     blocked = draws_batch_shaped(attack)
-    takes_seed = "seed" in inspect.signature(attack).parameters
+    options = inspect.signature(attack).parameters
+    takes_seed, takes_ids = "seed" in options, "example_ids" in options
     with attack_surrogate(model, surrogate), gradient_mode(model, cfg.grad):
         batches = attack_batches(data, batch_size, blocked)
         per_batch = expected_ticks(cfg.attack if attack_fn is None else "pgd", cfg.steps, cfg.eot)
@@ -183,7 +186,7 @@ def evaluate(
             x, y, ids = data.x[index].to(device), data.y[index].to(device), data.example_ids[index]
             with counting(lambda n: bar.update(min(n, (b + 1) * per_batch - bar.n))), attack_randomness(seed, ids, blocked) as seeded:
                 x_adv = attack(model, x, y, ball, steps=cfg.steps, alpha=cfg.alpha, random_start=cfg.random_start, eot=cfg.eot,
-                               **(seeded if takes_seed else {}))
+                               **(seeded if takes_seed else {}), **({"example_ids": ids} if takes_ids else {}))
             bar.update((b + 1) * per_batch - bar.n)  # an early stop (all fooled) finishes the batch's share
             max_dist = max(max_dist, check_in_ball(ball, x_adv, x, cfg.attack))
             robust[index] = accuracy_per_example(model, x_adv, y, draws, batch_size, ids=ids, seed=seed, purpose="score")

@@ -193,6 +193,27 @@ def find_neurons(model: nn.Module) -> list[Neuron]:
     return found
 
 
+#: Layers whose forward is a fixed piecewise-smooth function that autograd differentiates
+#: exactly: no threshold, no state, no surrogate.
+EXACT_GRADIENT_LAYERS: tuple[type[nn.Module], ...] = (
+    nn.Sequential, nn.Conv2d, nn.Linear, nn.ReLU, nn.BatchNorm1d, nn.BatchNorm2d, nn.AvgPool2d, nn.MaxPool2d,
+    nn.AdaptiveAvgPool2d, nn.Flatten, nn.Dropout, nn.Identity,
+)
+
+
+def has_exact_gradient(model: nn.Module) -> bool:
+    """Whether ``model`` provably has no spike anywhere, so autograd's input gradient is
+    the true one: every module is, by its exact type, one of :data:`EXACT_GRADIENT_LAYERS`
+    or our ``ANNClassifier`` (whose forward is its ``net``). Exact types, because a
+    subclass (or any class of a user's own) may threshold inside its forward; a model
+    that is not provably spike-free is treated as an SNN, which costs more and never less."""
+    from .models.base import ANNClassifier
+
+    require_module(model, "has_exact_gradient")
+    allowed = (*EXACT_GRADIENT_LAYERS, ANNClassifier)
+    return all(type(m) in allowed for m in model.modules())
+
+
 def neuron_summary(model: nn.Module) -> str:
     """``'snntorch:Leaky x3'``-style description of the model's neurons (``'none'`` if none)."""
     counts: dict[str, int] = {}

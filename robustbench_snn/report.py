@@ -13,6 +13,7 @@ fails until it does. Everything is read from and written to a checkout
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -196,8 +197,8 @@ def eps_label(eps: float) -> str:
 
 def peers(src: Sources, name: str) -> str:
     """``standard`` beside its peers, per zoo model and eps where a peer row exists: robust
-    accuracy and backward passes per example (— where the row predates the cost columns), on
-    the images the peers ran on. Where ``standard`` ran on more (the MNIST rows: 1,000 images,
+    accuracy and the attack's backward passes per example (:func:`attack_cost`), on the images
+    the peers ran on. Where ``standard`` ran on more (the MNIST rows: 1,000 images,
     the peers the first 500), its accuracy on the peers' images is read from its per-example
     file (``leaderboards/per_example/``, ``rbsnn eval --per-example``); without one the cell and
     the gap are ``—``."""
@@ -218,8 +219,7 @@ def peers(src: Sources, name: str) -> str:
         for attack in PEERS:
             if attack in by.index and robust.get(attack) is not None:
                 r = by.loc[attack]
-                cost = "—" if pd.isna(r.bwd_per_example) else f"{r.bwd_per_example:,.0f}"
-                cells += [pct(robust[attack]), cost]
+                cells += [pct(robust[attack]), attack_cost(r)]
             else:
                 cells += ["—", "—"]
         gap = robust["standard"] - min(robust[a] for a in found) if robust.get("standard") is not None else None
@@ -227,6 +227,19 @@ def peers(src: Sources, name: str) -> str:
     rows.sort(key=lambda r: (r[1] != "8/255", r[0]))
     return markdown(["model", "eps", "images", "standard", "backward / ex.", "ensemble19", "backward / ex.", "assg", "backward / ex.",
                      "standard - best peer"], rows)
+
+
+def attack_cost(row: pd.Series) -> str:
+    """A row's backward passes per example, as its attack's cost: less the masking checks'
+    where the row records them apart (``params["masking-checks"]``, ``standard`` rows since
+    the checks were counted apart: no peer runs them), marked ``*`` where a ``standard`` row
+    predates that and its number includes them; ``—`` where the row predates the cost columns."""
+    if pd.isna(row.bwd_per_example):
+        return "—"
+    checks = json.loads(row.params).get("masking-checks") if isinstance(row.params, str) else None
+    if checks is not None:
+        return f"{row.bwd_per_example - checks['backward'] / row.n_examples:,.0f}"
+    return f"{row.bwd_per_example:,.0f}" + ("*" if row.name == "standard" else "")
 
 
 def _accuracy_on_first(src: Sources, row: pd.Series, images: int) -> float | None:
