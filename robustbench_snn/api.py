@@ -310,7 +310,7 @@ def register_composite(name: str, help: str):
     return deco
 
 
-@register_composite("standard", "APGD-CE, APGD-T, PGD under 4 surrogates + RGA, ASSG + SA-PGD, APGD-CE under 5 surrogate families + RGA, Square, transfers; per example")
+@register_composite("standard", "APGD-CE, APGD-T, PGD under 4 surrogates + RGA, ASSG + SA-PGD, APGD-CE under 5 surrogate families + RGA, Square, transfers; per example (no spike in the model: APGD-CE, continued APGD-T, Square)")
 def run_standard(run: Run) -> Outcome:
     """The standard ensemble (:func:`.standard.standard_evaluation`), members counted per example."""
     from .standard import APGD_STEPS, spike_free, standard_evaluation

@@ -162,14 +162,18 @@ def mnist_pgd(src: Sources) -> str:
     return markdown(["model", "clean (1,000)", "PGD-10 Linf 8/255", "PGD-10 Linf 0.1"], rows)
 
 
-def after_transfers(row: pd.Series) -> float:
+def after_transfers(row: pd.Series) -> float | None:
     """The cumulative selection score after the last transfer member of a standard row; a row
-    without transfer columns (made before they were recorded) gives its robust accuracy. On a
-    stochastic model this is not ``robust_acc``, which scores the kept inputs with held-out draws."""
+    without transfer columns (made before they were recorded) gives its robust accuracy, one
+    whose transfers were skipped (``params["transfer"]``: no source, or a model without spikes)
+    None. On a stochastic model this is not ``robust_acc``, which scores the kept inputs with
+    held-out draws."""
     for member in ("transfer-snn", "transfer-ann"):
         if not pd.isna(row.get(f"acc_{member}")):
             return row[f"acc_{member}"]
-    return row.robust_acc
+    params = row.get("params")
+    skipped = isinstance(params, str) and "skipped" in json.loads(params).get("transfer", {})
+    return None if skipped else row.robust_acc
 
 
 def standard(src: Sources, name: str) -> str:
@@ -238,8 +242,8 @@ def attack_cost(row: pd.Series) -> str:
         return "—"
     checks = json.loads(row.params).get("masking-checks") if isinstance(row.params, str) else None
     if checks is not None:
-        return f"{row.bwd_per_example - checks['backward'] / row.n_examples:,.0f}"
-    return f"{row.bwd_per_example:,.0f}" + ("*" if row.name == "standard" else "")
+        return f"{row.bwd_per_example - checks['backward'] / row.n_examples:,.1f}"
+    return f"{row.bwd_per_example:,.1f}" + ("*" if row.name == "standard" else "")
 
 
 def _accuracy_on_first(src: Sources, row: pd.Series, images: int) -> float | None:

@@ -143,10 +143,13 @@ def test_peers_compare_standard_on_the_peers_images_through_its_per_example_file
 def test_the_transfer_column_is_the_selection_score_not_the_held_out_one():
     """On a stochastic model a standard row's ``robust_acc`` scores the kept inputs with held-out
     draws; the cumulative ``+transfer`` column is the members' selection score after the last
-    transfer, and a row without transfer columns shows its robust accuracy."""
+    transfer, a row without transfer columns shows its robust accuracy, and one whose transfers
+    were skipped none."""
     import pandas as pd
 
     row = pd.Series({"robust_acc": 85.87, "acc_transfer-ann": 84.24, "acc_transfer-snn": 84.21})
     assert report.after_transfers(row) == 84.21
     assert report.after_transfers(row.drop("acc_transfer-snn")) == 84.24
     assert report.after_transfers(pd.Series({"robust_acc": 95.22, "acc_transfer-snn": float("nan")})) == 95.22
+    skipped = '{"transfer": {"skipped": "no spike in the model"}}'  # a row whose transfers did not run shows none
+    assert report.after_transfers(pd.Series({"robust_acc": 32.4, "params": skipped})) is None

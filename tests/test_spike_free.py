@@ -120,13 +120,22 @@ def test_standard_on_a_spike_free_model_runs_its_small_ensemble_for_fewer_gradie
     assert std.result.robust_acc <= std.per_example["apgd-t"].mean() <= std.per_example["apgd-ce"].mean()
 
 
+def test_compile_planning_counts_the_spike_free_ensemble():
+    from robustbench_snn.api import expected_graphs, gradient_steps
+
+    cfg = AttackConfig(eot=1)
+    assert gradient_steps("standard/spike-free", cfg) == (APGD_STEPS + 1) + EXACT_TARGETS * (EXACT_TARGETED_STEPS + 1)
+    assert gradient_steps("standard/spike-free", cfg) < gradient_steps("standard", cfg) / 5
+    assert expected_graphs("standard/spike-free") == 2  # its own gradient and the inference graph
+
+
 def test_the_peers_table_compares_standard_without_its_masking_checks():
     from robustbench_snn.report import attack_cost
 
     def row(attack, bwd, params):
         return pd.Series({"bwd_per_example": bwd, "params": params, "n_examples": 500}, name=attack)
 
-    assert attack_cost(row("standard", 56.1, '{"masking-checks": {"examples": 100, "forward": 1, "backward": 14200}}')) == "28"
-    assert attack_cost(row("standard", 385.0, "{}")) == "385*"  # made before the checks were counted apart
-    assert attack_cost(row("ensemble19", 41.2, "{}")) == "41"
+    assert attack_cost(row("standard", 56.1, '{"masking-checks": {"examples": 100, "forward": 1, "backward": 14200}}')) == "27.7"
+    assert attack_cost(row("standard", 385.0, "{}")) == "385.0*"  # made before the checks were counted apart
+    assert attack_cost(row("ensemble19", 41.2, "{}")) == "41.2"
     assert attack_cost(row("assg", float("nan"), "{}")) == "—"
