@@ -43,8 +43,9 @@ fewer input gradients per survivor than one 20-step APGD run, so fewer than
 ``ensemble19`` (APGD-CE then APGD-DLR) spends. Measured before it was chosen
 (``benchmarks/exact_gradient_targets.py``): on digits ``ann-cnn`` at eps 0.1 it
 breaks 5 of the 168 examples APGD-CE leaves, where APGD-DLR (``ensemble19``'s
-member) breaks 3 for one more gradient per survivor and three random-start
-20-step targeted runs (the member on SNNs) 7 for three times the cost.
+member) breaks 1 for one more gradient per survivor, one continued run of 19
+iterations 3, and three random-start 20-step targeted runs (the member on SNNs)
+7 for three times the cost.
 """
 
 from __future__ import annotations
