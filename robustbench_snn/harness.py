@@ -152,6 +152,7 @@ def evaluate(
     quiet: bool = False,
     attack_fn=None,
     label: str | None = None,
+    ticks: int | None = None,
 ) -> EvalResult:
     """Attack every example of ``data`` once; score clean and adversarial inputs over ``draws``.
 
@@ -160,7 +161,9 @@ def evaluate(
     parameter is also given the batch's example ids (an attack that continues
     from each example's own earlier point looks it up by id). The progress bar counts the
     attack's gradient steps or queries (:mod:`.progress`), under ``label``
-    (the standard evaluation's member name) or the attack's name.
+    (the standard evaluation's member name) or the attack's name; ``ticks``
+    sets the steps one batch of an ``attack_fn`` makes where they are not
+    ``cfg.steps``.
 
     Every random number (encoder draws, random starts, a library attack's
     own) comes from a generator keyed by ``seed`` and the example's id
@@ -180,7 +183,7 @@ def evaluate(
     takes_seed, takes_ids = "seed" in options, "example_ids" in options
     with attack_surrogate(model, surrogate), gradient_mode(model, cfg.grad):
         batches = attack_batches(data, batch_size, blocked)
-        per_batch = expected_ticks(cfg.attack if attack_fn is None else "pgd", cfg.steps, cfg.eot)
+        per_batch = ticks or expected_ticks(cfg.attack if attack_fn is None else "pgd", cfg.steps, cfg.eot)
         bar = tqdm(total=len(batches) * per_batch, desc=f"{label or cfg.attack} {data.name}", disable=quiet, unit="step")
         for b, index in enumerate(batches):
             x, y, ids = data.x[index].to(device), data.y[index].to(device), data.example_ids[index]

@@ -384,7 +384,8 @@ def standard_evaluation(
     if exact:
         continued = continued_from(lambda: ledger.inputs, data.example_ids, apgd_targeted, n_targets=EXACT_TARGETS)
         targeted_cfg = dataclasses.replace(first_cfg, attack="apgd-t", steps=EXACT_TARGETED_STEPS)
-        member("apgd-t", lambda d: evaluate(model, d, targeted_cfg, attack_fn=continued, label="apgd-t", **kw))
+        member("apgd-t", lambda d: evaluate(model, d, targeted_cfg, attack_fn=continued, label="apgd-t",
+                                            ticks=EXACT_TARGETS * (EXACT_TARGETED_STEPS + 1), **kw))
         params["apgd-t"] = {"steps": EXACT_TARGETED_STEPS, "loss": "dlr-targeted", "targets": EXACT_TARGETS,
                             "start": "where apgd-ce left the example", "targets by": "logit at the start", "eot": cfg.eot, "grad": cfg.grad}
         no_spike = "no spike in the model: every estimator is its exact gradient, which apgd-ce and apgd-t follow"

@@ -42,3 +42,23 @@ def test_the_event_attack_ticks_once_per_flip_step_within_its_expected_total():
     with counting(ticks.append):
         sparse_flip(model, data.x, data.y, make_ball("events", 6), steps=6)
     assert 1 <= sum(ticks) <= expected_ticks("sparse-flip", 6, eot=1) == 6
+
+
+def test_the_continued_targeted_member_bar_counts_all_its_runs(digits_test, capsys):
+    """The spike-free standard's APGD-T (an ``attack_fn``, two continued runs) ticks once per
+    gradient of each run, and its bar's total says so rather than one run's steps."""
+    import torch
+
+    from robustbench_snn.attacks.apgd import apgd_targeted
+    from robustbench_snn.standard import EXACT_TARGETED_STEPS, EXACT_TARGETS, continued_from
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)).eval()
+    data = digits_test.head(4)
+    run = continued_from(lambda: data.x, data.example_ids, apgd_targeted, n_targets=EXACT_TARGETS)
+    ticks, expected = [], EXACT_TARGETS * (EXACT_TARGETED_STEPS + 1)
+    with counting(ticks.append):
+        own = model(data.x).argmax(1)  # labels the model gets right, a ball too small to fool it: both runs go on
+        run(model, data.x, own, make_ball("linf", 1e-4), example_ids=data.example_ids, steps=EXACT_TARGETED_STEPS)
+    assert sum(ticks) == expected
+    evaluate(model, data, AttackConfig("apgd-t", eps=1e-4, steps=EXACT_TARGETED_STEPS), attack_fn=run, ticks=expected, label="apgd-t", quiet=False)
+    assert f"{expected}/{expected} [" in capsys.readouterr().err
