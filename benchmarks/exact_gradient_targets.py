@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from functools import partial
 
 import torch
 
@@ -36,15 +37,6 @@ from robustbench_snn.harness import AttackConfig, evaluate
 from robustbench_snn.limits import positive_int
 from robustbench_snn.standard import APGD_STEPS, continued_from
 from robustbench_snn.zoo import load_checkpoint
-
-
-def targeted(n_targets: int):
-    """APGD-T towards ``n_targets`` classes from random starts (an evaluation's attack)."""
-
-    def run(model, x, y, ball, **options):
-        return apgd_targeted(model, x, y, ball, **{**options, "n_targets": n_targets})
-
-    return run
 
 
 def main() -> None:
@@ -66,11 +58,11 @@ def main() -> None:
     n = len(data)
     print(f"{args.model} {args.dataset} eps {args.eps}: {n} examples, APGD-CE leaves {len(alive)} ({100 * first.robust_acc:.2f}%)")
     candidates = {"apgd-dlr": (dataclasses.replace(cfg, attack="apgd-dlr"), None),
-                  "apgd-t 3x20 random": (dataclasses.replace(cfg, attack="apgd-t"), targeted(3))}
+                  "apgd-t 3x20 random": (dataclasses.replace(cfg, attack="apgd-t"), partial(apgd_targeted, n_targets=3))}
     for k, steps in ((1, 19), (2, 9), (3, 5), (4, 4)):
         continued = continued_from(lambda: starts, survivors.example_ids, apgd_targeted, n_targets=k)
         candidates[f"continued {k}x{steps}"] = (dataclasses.replace(cfg, attack="apgd-t", steps=steps), continued)
-    candidates["random 2x9"] = (dataclasses.replace(cfg, attack="apgd-t", steps=9), targeted(2))
+    candidates["random 2x9"] = (dataclasses.replace(cfg, attack="apgd-t", steps=9), partial(apgd_targeted, n_targets=2))
     print("| member | broken | backward / survivor | backward / example |\n|---|---|---|---|")
     for name, (member_cfg, attack_fn) in candidates.items():
         with counting_passes(model) as passes:

@@ -526,12 +526,9 @@ def benchmark(
     cfg = AttackConfig(attack if attack not in COMPOSITE_ATTACKS else "pgd", threat_model, eps_value, steps, alpha_value, eot, grad=grad)
     # --- run (the model and the transfer sources on the compiled path) --------------
     stats = CompileStats(compile)
-    if attack == "standard":
-        from .standard import spike_free
+    from .standard import spike_free
 
-        plan_as = "standard/spike-free" if spike_free(model, cfg) else attack  # its smaller ensemble (standard.py)
-    else:
-        plan_as = attack
+    plan_as = "standard/spike-free" if attack == "standard" and spike_free(model, cfg) else attack  # its smaller ensemble
     work, graphs = n_total * eot * gradient_steps(plan_as, cfg, sweep) * numel, expected_graphs(plan_as, sweep)
     compile_mode = worth_compiling(compile, work, graphs)
     if compile_mode != compile:

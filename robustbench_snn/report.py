@@ -171,9 +171,13 @@ def after_transfers(row: pd.Series) -> float | None:
     for member in ("transfer-snn", "transfer-ann"):
         if not pd.isna(row.get(f"acc_{member}")):
             return row[f"acc_{member}"]
+    return None if "skipped" in row_params(row).get("transfer", {}) else row.robust_acc
+
+
+def row_params(row: pd.Series) -> dict:
+    """A row's ``params`` JSON as a dict (empty where the row has none)."""
     params = row.get("params")
-    skipped = isinstance(params, str) and "skipped" in json.loads(params).get("transfer", {})
-    return None if skipped else row.robust_acc
+    return json.loads(params) if isinstance(params, str) else {}
 
 
 def standard(src: Sources, name: str) -> str:
@@ -240,7 +244,7 @@ def attack_cost(row: pd.Series) -> str:
     predates that and its number includes them; ``—`` where the row predates the cost columns."""
     if pd.isna(row.bwd_per_example):
         return "—"
-    checks = json.loads(row.params).get("masking-checks") if isinstance(row.params, str) else None
+    checks = row_params(row).get("masking-checks")
     if checks is not None:
         return f"{row.bwd_per_example - checks['backward'] / row.n_examples:,.1f}"
     return f"{row.bwd_per_example:,.1f}" + ("*" if row.name == "standard" else "")
