@@ -29,7 +29,9 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) Makefile
 	touch $(STAMP)
 
 # Default evaluation: RSC-SNN (Poisson coding) on the embedded digits test set
-# under BPTT-aware PGD with EOT; upserts leaderboards/digits_linf.csv.
+# under BPTT-aware PGD with EOT; upserts the row into your board
+# ($RBSNN_HOME/leaderboards/digits_linf.csv, default ~/.local/share/robustbench-snn)
+# and shows it beside the committed board. No tracked file changes.
 eval: $(STAMP)
 	$(VENV)/bin/rbsnn eval --model rsc-snn --attack pgd
 	$(VENV)/bin/rbsnn leaderboard --dataset digits --norm linf
@@ -58,7 +60,8 @@ bench: $(STAMP)
 clean-venv:
 	rm -rf $(VENV)
 
-# Every committed leaderboard row, regenerated from the committed zoo
+# Every committed leaderboard row, regenerated from the committed zoo and
+# written into the repository's boards (--publish: a maintainer's action)
 # (`--model all`: every checkpoint of the dataset). Each row's `command`
 # column is the single command that reproduces that row alone. The standard
 # evaluations dominate: several hours on 2 CPU cores (README, Status).
@@ -67,20 +70,20 @@ RBSNN     := $(VENV)/bin/rbsnn
 MNIST     := --dataset mnist --data-dir $(MNIST_DIR) --n-examples 1000
 
 leaderboards: $(STAMP)
-	$(RBSNN) eval --quiet --model all --attack pgd
-	$(RBSNN) eval --quiet --model all --attack pgd --eps 0.1
-	$(RBSNN) eval --quiet --model all --attack fgsm
-	$(RBSNN) eval --quiet --model all --attack pgd --norm l2
+	$(RBSNN) eval --publish --quiet --model all --attack pgd
+	$(RBSNN) eval --publish --quiet --model all --attack pgd --eps 0.1
+	$(RBSNN) eval --publish --quiet --model all --attack fgsm
+	$(RBSNN) eval --publish --quiet --model all --attack pgd --norm l2
 	for T in 4 8 32; do \
-	  $(RBSNN) eval --quiet --model qcfs-snn --attack pgd --T $$T && \
-	  $(RBSNN) eval --quiet --model qcfs-snn --attack pgd --eps 0.1 --T $$T || exit 1; \
+	  $(RBSNN) eval --publish --quiet --model qcfs-snn --attack pgd --T $$T && \
+	  $(RBSNN) eval --publish --quiet --model qcfs-snn --attack pgd --eps 0.1 --T $$T || exit 1; \
 	done
-	$(RBSNN) eval --quiet --model all --attack pgd $(MNIST)
-	$(RBSNN) eval --quiet --model all --attack pgd --eps 0.1 $(MNIST)
-	$(RBSNN) eval --quiet --model all --attack standard
-	$(RBSNN) eval --quiet --model all --attack standard $(MNIST)
-	for s in 0.25 0.5 1; do $(RBSNN) certify --quiet --model smooth-snn-s$$s || exit 1; done
-	$(RBSNN) certify --quiet --model rsc-snn --mechanism encoder
-	$(RBSNN) certify --quiet --model smooth-snn-s0.25 --dataset mnist --data-dir $(MNIST_DIR)
-	for d in examples/plain-snn examples/snntorch-cnn examples/spikingjelly-cnn; do $(RBSNN) submit --quiet $$d || exit 1; done
+	$(RBSNN) eval --publish --quiet --model all --attack pgd $(MNIST)
+	$(RBSNN) eval --publish --quiet --model all --attack pgd --eps 0.1 $(MNIST)
+	$(RBSNN) eval --publish --quiet --model all --attack standard
+	$(RBSNN) eval --publish --quiet --model all --attack standard $(MNIST)
+	for s in 0.25 0.5 1; do $(RBSNN) certify --publish --quiet --model smooth-snn-s$$s || exit 1; done
+	$(RBSNN) certify --publish --quiet --model rsc-snn --mechanism encoder
+	$(RBSNN) certify --publish --quiet --model smooth-snn-s0.25 --dataset mnist --data-dir $(MNIST_DIR)
+	for d in examples/plain-snn examples/snntorch-cnn examples/spikingjelly-cnn; do $(RBSNN) submit --publish --quiet $$d || exit 1; done
 	$(RBSNN) report

@@ -82,7 +82,7 @@ def _resolve_device(device: str) -> str:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="digits", help="digits (embedded, default), mnist, fashion-mnist, cifar10")
+    p.add_argument("--dataset", default="digits", help="digits (embedded, default), mnist, fashion-mnist, cifar10, cifar10-jpeg, image-folder; events: digits-events, mnist-events, nmnist, dvs-gesture, cifar10-dvs")
     p.add_argument("--data-dir", type=_path("--data-dir"), default=None, help="folder with the dataset's standard files (not needed for digits)")
     p.add_argument("--zoo-dir", type=_path("--zoo-dir"), default=None, help="model zoo folder (default: the repository's zoo/ or $RBSNN_ZOO)")
     p.add_argument("--seed", type=SEED.argument("--seed"), default=0)
@@ -102,6 +102,16 @@ class _VersionAction(argparse.Action):
 
         print(f"rbsnn {version()} (commit {git_commit()})")
         parser.exit()
+
+
+PUBLISH_HELP = "write the repository's committed board (a maintainer's action; default: your board under <home>, $RBSNN_HOME)"
+
+
+def _exclusive_publish(args, *flags: str) -> None:
+    """``--publish`` names the repository's files; refuse it beside a flag naming another file."""
+    given = [f for f in flags if getattr(args, f.lstrip("-").replace("-", "_")) is not None]
+    if args.publish and given:
+        raise UserInputError(f"--publish writes the repository's files; it cannot be combined with {', '.join(given)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--draws", type=positive_int("--draws", MAX_SAMPLES), default=None, help="encoder draws per accuracy (default 10 for stochastic encoders, else 1)")
     e.add_argument("--n-examples", type=positive_int("--n-examples"), default=None, help="first N test examples (default: all)")
     e.add_argument("--batch-size", type=positive_int("--batch-size"), default=BATCH_SIZE)
-    e.add_argument("--out", type=_path("--out"), default=None, help="leaderboard CSV (default leaderboards/<dataset>_<norm>.csv)")
+    e.add_argument("--out", type=_path("--out"), default=None, help="leaderboard CSV (default: your board, <home>/leaderboards/<dataset>_<norm>.csv)")
+    e.add_argument("--publish", action="store_true", help=PUBLISH_HELP)
     e.add_argument("--no-save", action="store_true", help="print the result without writing the leaderboard")
     e.add_argument("--per-example", type=_path("--per-example"), default=None, metavar="DIR", help="also write each example's clean, robust and per-member scores to a CSV in DIR (named after the row)")
     e.add_argument("--force", action="store_true", help="let a row evaluated on fewer examples replace one evaluated on more")
@@ -161,15 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--address", default=None, help="an existing Ray cluster (default $RAY_ADDRESS, else a local one)")
     sw.add_argument("--store", type=_path("--store"), default=".rbsnn-shards", help="where finished shards are kept, so a re-run skips them (default .rbsnn-shards)")
     for flag in ("--per-example", "--norm", "--steps", "--alpha", "--surrogate", "--grad", "--eot", "--draws", "--n-examples", "--batch-size",
-                 "--out", "--force", "--compile", "--T", "--data-dir", "--zoo-dir", "--seed", "--device", "--quiet"):
+                 "--out", "--publish", "--force", "--compile", "--T", "--data-dir", "--zoo-dir", "--seed", "--device", "--quiet"):
         sw._add_action(next(a for a in e._actions if flag in a.option_strings))  # the very option of rbsnn eval
 
     sm = sub.add_parser("submit", help="evaluate a submission folder (model.py, weights.safetensors, card.json) and upsert its row")
     sm.add_argument("folder", help="the submission folder; model.py is code and runs as you: review it first")
     sm.add_argument("--n-examples", type=positive_int("--n-examples"), default=None, help="first N test examples (a dry run; the row records N). Default: the full test set")
     sm.add_argument("--batch-size", type=positive_int("--batch-size"), default=BATCH_SIZE)
-    sm.add_argument("--out", type=_path("--out"), default=None, help="leaderboard CSV (default leaderboards/<dataset>_<threat model>.csv)")
-    sm.add_argument("--archive", type=_path("--archive"), default=None, help="where the submission is kept (default submissions/ in this checkout)")
+    sm.add_argument("--out", type=_path("--out"), default=None, help="leaderboard CSV (default: your board, <home>/leaderboards/<dataset>_<threat model>.csv)")
+    sm.add_argument("--archive", type=_path("--archive"), default=None, help="where the submission is kept (default <home>/submissions; with --publish the checkout's submissions/)")
+    sm.add_argument("--publish", action="store_true", help="write the repository's committed board and archive (a maintainer's action)")
     sm.add_argument("--force", action="store_true", help="let a row evaluated on fewer examples replace one evaluated on more, or a submission replace another author's of the same name")
     sm.add_argument("--data-dir", type=_path("--data-dir"), default=None, help="folder with the dataset's standard files (not needed for digits)")
     sm.add_argument("--seed", type=SEED.argument("--seed"), default=0)
@@ -186,8 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--alpha", type=FAILURE_PROBABILITY.argument("--alpha"), default=0.001, help="failure probability of each certificate (default 0.001)")
     c.add_argument("--batch", type=positive_int("--batch"), default=1000, help="draws per forward pass (default 1000)")
     c.add_argument("--n-examples", type=positive_int("--n-examples"), default=100, help="first N test examples (default 100)")
-    c.add_argument("--out", type=_path("--out"), default=None, help="folder for the per-example CSV and the plot (default leaderboards/certified)")
-    c.add_argument("--board", type=_path("--board"), default=None, help="certified leaderboard CSV (default leaderboards/<dataset>_certified.csv)")
+    c.add_argument("--out", type=_path("--out"), default=None, help="folder for the per-example CSV and the plot (default <home>/leaderboards/certified)")
+    c.add_argument("--board", type=_path("--board"), default=None, help="certified leaderboard CSV (default <home>/leaderboards/<dataset>_certified.csv)")
+    c.add_argument("--publish", action="store_true", help="write the repository's committed certified board and files (a maintainer's action)")
     c.add_argument("--no-crosscheck", action="store_true", help="skip the PGD attack inside each certified ball")
     c.add_argument("--no-time", action="store_true", help="write the time column as 0, so reruns are byte-identical")
     c.add_argument("--compile", default="auto", help="auto (default), on, off: whether the model's passes run through torch.compile (see rbsnn eval)")
@@ -198,13 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--root", type=_path("--root"), default=None, help="the checkout to report on (default: this one)")
 
     st = sub.add_parser("site", help="write the static leaderboard site (no network needed to view it)")
-    st.add_argument("--out", type=_path("--out"), default="site", help="output folder (default site/)")
+    st.add_argument("--out", type=_path("--out"), default=None, help="output folder (default <home>/site; with --publish the checkout's site/)")
+    st.add_argument("--publish", action="store_true", help="write the repository's site/ (a maintainer's action)")
     st.add_argument("--root", type=_path("--root"), default=None, help="the checkout whose leaderboards/ to publish (default: this one)")
 
     lb = sub.add_parser("leaderboard", help="print a leaderboard sorted by robust accuracy")
     lb.add_argument("--dataset", default="digits")
     lb.add_argument("--norm", default="linf")
-    lb.add_argument("--file", type=_path("--file"), default=None, help="a leaderboard CSV (overrides --dataset/--norm)")
+    lb.add_argument("--file", type=_path("--file"), default=None, help="a leaderboard CSV (default: the committed board and yours, side by side)")
     return parser
 
 
@@ -260,6 +274,8 @@ def cmd_list(args) -> int:
         entry = get_model_entry(name)
         recipe = f" (= {entry.architecture} + {entry.defense})" if entry.architecture != name else ""
         print(f"  {name:<{width}} defense={entry.defense:<8} {entry.description}{recipe}")
+        if entry.configs:
+            print(f"  {'':<{width}} configs (--build config=NAME): {', '.join(entry.configs)}")
         for ds in datasets:
             if name in zoo[ds]:
                 print(f"  {'':<{width}} zoo {zoo_line(name, ds)}")
@@ -449,7 +465,8 @@ def cmd_eval(args) -> int:
     eps_text = args.eps if args.eps is not None else DEFAULT_EPS_TEXT.get(args.norm, "")
     eps = _check_eval_options(args.attack, args.norm, eps_text, args, args.dataset)
     device = _resolve_device(args.device)
-    out = Path(args.out) if args.out else default_path(args.dataset, args.norm)
+    _exclusive_publish(args, "--out")
+    out = Path(args.out) if args.out else default_path(args.dataset, args.norm, publish=args.publish)
     if not args.no_save:
         check_writable(out, "--out")
     per_example_dir = _per_example_folder(args.per_example)
@@ -499,7 +516,8 @@ def cmd_sweep(args) -> int:
                 for eps in eps_list:
                     _check_eval_options(attack, args.norm, eps if eps is not None else DEFAULT_EPS_TEXT.get(args.norm, ""), args, dataset)
                     specs.append(_spec(args, model, dataset, attack, eps))
-    outs = {spec.dataset: Path(args.out) if args.out else default_path(spec.dataset, args.norm) for spec in specs}
+    _exclusive_publish(args, "--out")
+    outs = {spec.dataset: Path(args.out) if args.out else default_path(spec.dataset, args.norm, publish=args.publish) for spec in specs}
     for out in set(outs.values()):
         check_writable(out, "--out")
     per_example_dir = _per_example_folder(args.per_example)
@@ -543,8 +561,9 @@ def cmd_submit(args) -> int:
     from .submit import CLAIM_FLAG, CLAIM_MARGIN, run_submission
 
     _check_name("compile mode", args.compile, COMPILE_MODES)
+    _exclusive_publish(args, "--out", "--archive")
     run = run_submission(
-        args.folder, out=args.out, archive_root=args.archive, n_examples=args.n_examples, seed=args.seed,
+        args.folder, out=args.out, archive_root=args.archive, publish=args.publish, n_examples=args.n_examples, seed=args.seed,
         device=_resolve_device(args.device), batch_size=args.batch_size, data_dir=args.data_dir, progress=not args.quiet,
         force=args.force, compile=args.compile,
     )
@@ -569,7 +588,8 @@ def cmd_certify(args) -> int:
     from .compiled import COMPILE_MODES
     from .data import DATASETS, load_dataset
     from .leaderboard import CERTIFIED, certified_path, check_folder_writable, check_writable, json_cell, upsert
-    from .provenance import ROOT, git_commit, host, today, version
+    from .home import boards_dir
+    from .provenance import git_commit, host, today, version
     from .zoo import load_checkpoint, zoo_models
 
     _check_name("dataset", args.dataset, DATASETS)
@@ -577,8 +597,9 @@ def cmd_certify(args) -> int:
     mechanism_name = args.mechanism or "gaussian"
     _check_name("mechanism", mechanism_name, MECHANISMS)
     _check_name("compile mode", args.compile, COMPILE_MODES)
-    out_dir = Path(args.out) if args.out else ROOT / "leaderboards" / "certified"
-    board_path = Path(args.board) if args.board else certified_path(args.dataset)
+    _exclusive_publish(args, "--out", "--board")
+    out_dir = Path(args.out) if args.out else boards_dir(args.publish) / "certified"
+    board_path = Path(args.board) if args.board else certified_path(args.dataset, publish=args.publish)
     check_folder_writable(out_dir, "--out")  # both before the (long) certification, so no result is lost
     check_writable(board_path, "--board", CERTIFIED)
     model, card = load_checkpoint(args.model, args.dataset, args.zoo_dir)
@@ -668,7 +689,10 @@ def cmd_site(args) -> int:
 
     from .leaderboard import check_folder_writable
 
-    out = Path(args.out)
+    from .home import site_dir
+
+    _exclusive_publish(args, "--out")
+    out = Path(args.out) if args.out else site_dir(args.publish)
     check_folder_writable(out, "--out")
     files = write_site(out, _sources(args.root))
     print(f"site written: {len(files)} files in {out}; open {out / 'index.html'}")
@@ -676,13 +700,24 @@ def cmd_site(args) -> int:
 
 
 def cmd_leaderboard(args) -> int:
-    from .leaderboard import default_path, format_table, read
+    """One board (``--file``), or the committed board of ``--dataset``/``--norm`` with the
+    user's rows beside it (a ``board`` column says which is which)."""
+    from .leaderboard import committed_path, default_path, format_table, read, read_boards
 
-    path = Path(args.file) if args.file else default_path(args.dataset, args.norm)
-    if not path.is_file():
-        raise UserInputError(f"no leaderboard at {path}; run `rbsnn eval` first or pass --file")
-    print(f"{path}:")
-    print(format_table(read(path)))
+    if args.file:
+        path = Path(args.file)
+        if not path.is_file():
+            raise UserInputError(f"no leaderboard at {path}; give a leaderboard CSV")
+        print(f"{path}:")
+        print(format_table(read(path)))
+        return 0
+    boards = {"committed": committed_path(args.dataset, args.norm), "yours": default_path(args.dataset, args.norm)}
+    if not any(p.is_file() for p in boards.values()):
+        raise UserInputError(f"no leaderboard for --dataset {args.dataset!r} --norm {args.norm!r} "
+                             f"(neither {boards['committed']} nor {boards['yours']}); run `rbsnn eval` first or pass --file")
+    for label, path in boards.items():
+        print(f"{label}: {path}" + ("" if path.is_file() else " (no rows yet)"))
+    print(format_table(read_boards(boards)))
     return 0
 
 

@@ -1,7 +1,9 @@
 """Leaderboard CSVs: one row per (model, dataset, T, norm, eps, attack), upserted atomically.
 
-Files live in ``leaderboards/<dataset>_<norm>.csv`` by default. Accuracies
-are percentages with two decimals.
+A run writes the user's board, ``<home>/leaderboards/<dataset>_<norm>.csv``
+(:mod:`.home`); the repository's committed ``leaderboards/`` are written only with
+``publish=True`` (``--publish``, a maintainer's action). Accuracies are percentages with
+two decimals.
 """
 
 from __future__ import annotations
@@ -18,9 +20,7 @@ import pandas as pd
 
 from .atomic import atomic_write_bytes
 from .errors import UserInputError
-from .provenance import ROOT
-
-DEFAULT_DIR = ROOT / "leaderboards"
+from .home import COMMITTED_BOARDS, boards_dir
 
 COLUMNS = [
     "model", "dataset", "defense", "encoder", "T", "neuron", "surrogate_train", "surrogate_attack", "grad",
@@ -45,8 +45,15 @@ def json_cell(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def default_path(dataset: str, norm: str) -> Path:
-    return DEFAULT_DIR / f"{dataset}_{norm}.csv"
+def default_path(dataset: str, norm: str, *, publish: bool = False) -> Path:
+    """The board a run on ``dataset`` under ``norm`` writes: the user's, or with ``publish``
+    the repository's committed one."""
+    return boards_dir(publish) / f"{dataset}_{norm}.csv"
+
+
+def committed_path(dataset: str, norm: str) -> Path:
+    """The repository's committed board of ``dataset`` under ``norm``."""
+    return COMMITTED_BOARDS / f"{dataset}_{norm}.csv"
 
 
 @dataclass(frozen=True)
@@ -266,11 +273,12 @@ CERTIFIED = Schema(
 )
 
 
-def certified_path(dataset: str) -> Path:
-    return DEFAULT_DIR / f"{dataset}_certified.csv"
+def certified_path(dataset: str, *, publish: bool = False) -> Path:
+    """The certified board of ``dataset`` a run writes (the user's; the committed one with ``publish``)."""
+    return boards_dir(publish) / f"{dataset}_certified.csv"
 
 
-SHOWN = ["model", "source", "defense", "encoder", "T", "attack", "norm", "eps", "steps", "eot", "surrogate_attack", "grad", "n_examples", "clean_acc", "robust_acc", "masking"]
+SHOWN = ["board", "model", "source", "defense", "encoder", "T", "attack", "norm", "eps", "steps", "eot", "surrogate_attack", "grad", "n_examples", "clean_acc", "robust_acc", "masking"]
 
 
 def format_table(df: pd.DataFrame) -> str:
@@ -281,6 +289,19 @@ def format_table(df: pd.DataFrame) -> str:
     # a row with gradient-masking flags is marked: its robust accuracy is not to be trusted
     shown["masking"] = shown["flags"].fillna("").map(lambda f: f"FLAGGED: {f}" if f else "")
     return shown[[c for c in SHOWN if c in shown.columns]].to_string(index=False)
+
+
+def read_boards(boards: dict[str, Path]) -> pd.DataFrame:
+    """The rows of several boards in one frame, each labelled in a ``board`` column with its
+    key in ``boards`` (e.g. ``{"committed": ..., "yours": ...}``); files that do not exist
+    are skipped, and a file named twice is read once."""
+    frames, seen = [], set()
+    for label, path in boards.items():
+        path = Path(path)
+        if path.is_file() and path.resolve() not in seen:
+            seen.add(path.resolve())
+            frames.append(read(path).assign(board=label))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*COLUMNS, "board"])
 
 
 def at_own_t(df: pd.DataFrame) -> pd.Series:

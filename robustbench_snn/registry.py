@@ -100,6 +100,8 @@ class ModelEntry:
     defense_params: dict[str, Any] = field(default_factory=dict)
     #: The registered architecture whose factory builds it (itself, or a recipe's).
     architecture: str = ""
+    #: Named configurations its factory takes as ``config=`` (``small`` first, then papers'), if any.
+    configs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,12 +129,14 @@ def register_model(
     description: str = "",
     train_defaults: dict[str, Any] | None = None,
     defense_params: dict[str, Any] | None = None,
+    configs: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``factory`` under ``name``; raises if the name is taken."""
+    """Register ``factory`` under ``name``; raises if the name is taken. ``configs`` names the
+    configurations the factory takes as ``config=`` (``rbsnn list`` shows them)."""
 
     def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
         doc = description or (factory.__doc__ or "").strip().split("\n")[0]
-        entry = ModelEntry(name, factory, defense, doc, dict(train_defaults or {}), dict(defense_params or {}), name)
+        entry = ModelEntry(name, factory, defense, doc, dict(train_defaults or {}), dict(defense_params or {}), name, tuple(configs))
         MODELS.register(name, entry, doc)
         return factory
 

@@ -273,12 +273,15 @@ def run_submission(
     progress: bool = True,
     force: bool = False,
     compile: str = "auto",
+    publish: bool = False,
 ) -> SubmissionRun:
     """What ``rbsnn submit`` does: validate the folder (nothing written on any error), run
     the standard evaluation, flag an overstated claim, upsert the row (``out``, default the
-    dataset's leaderboard) and keep the submission under ``archive_root/<dataset>/<name>/``."""
+    user's board of the dataset, or with ``publish`` the repository's) and keep the submission
+    under ``archive_root/<dataset>/<name>/`` (default :func:`~.home.submissions_dir`)."""
     from .api import benchmark, possible_surrogate_attack_labels
     from .interop import find_neurons
+    from .home import submissions_dir
     from .leaderboard import check_writable, default_path, refuse_smaller, upsert
     from .provenance import ROOT, git_commit, today
     from .zoo import zoo_models
@@ -287,12 +290,12 @@ def run_submission(
     card = sub.card
     if card["name"] in zoo_models(card["dataset"]):
         raise UserInputError(f"submission name {card['name']!r} is a zoo model of {card['dataset']!r}; choose another name in card.json")
-    out = Path(out) if out else default_path(card["dataset"], card["threat_model"])
+    out = Path(out) if out else default_path(card["dataset"], card["threat_model"], publish=publish)
     check_writable(out, "--out")
     if n_examples is not None and not force:
         refuse_smaller(out, {"model": card["name"], "dataset": card["dataset"], "norm": card["threat_model"], "eps": sub.eps,
                              "attack": "standard", "grad": "bptt"}, possible_surrogate_attack_labels(None, "standard", "own"), n_examples)
-    target = Path(archive_root or ROOT / "submissions") / card["dataset"] / card["name"]
+    target = Path(archive_root or submissions_dir(publish)) / card["dataset"] / card["name"]
     if not force:
         refuse_taken_name(target, card)
     commit = git_commit()

@@ -538,7 +538,7 @@ def sweep(
     per_example: str | Path | None = None,
 ) -> SweepReport:
     """Evaluate every spec in ``shards`` shards on ``backend`` and upsert each row into
-    ``out(spec)`` (default: the dataset's and norm's leaderboard) once all its shards
+    ``out(spec)`` (default: the user's board of the dataset and norm, :mod:`.home`) once all its shards
     are stored; with ``per_example`` (a folder), also write each row's per-example scores
     there, the file ``rbsnn eval --per-example`` writes. Shards already in ``store`` (same
     options, same commit) are reused."""

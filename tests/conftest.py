@@ -14,6 +14,9 @@ MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
 # The event-frame disk cache (robustbench_snn.frame_cache) of this test session only, in
 # a fresh folder: tests never read a user's cache, and CLI subprocesses inherit it.
 os.environ["RBSNN_CACHE"] = tempfile.mkdtemp(prefix="rbsnn-test-cache-")
+# Users' boards, archives and sites (robustbench_snn.home) of this test session only: a test's
+# run never writes a user's own results, and CLI subprocesses inherit the folder.
+os.environ["RBSNN_HOME"] = tempfile.mkdtemp(prefix="rbsnn-test-home-")
 needs_mnist = pytest.mark.skipif(not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file(), reason=f"real MNIST not found at {MNIST_DIR}")
 
 

@@ -294,10 +294,10 @@ def test_event_zoo_has_its_models_with_rows_in_both_threat_models(dataset):
     """Every event model has a card trained on ``dataset`` and committed rows: ``standard`` in
     frame space (Linf 8/255) and under the events budget, and the random-flip baseline at the
     same K, which never beats the gradient attack (the README's "Event data" table)."""
-    from robustbench_snn.leaderboard import default_path, read
+    from robustbench_snn.leaderboard import committed_path, read
     from robustbench_snn.zoo import read_card
 
-    frames, flips = read(default_path(dataset, "linf")), read(default_path(dataset, "events"))
+    frames, flips = read(committed_path(dataset, "linf")), read(committed_path(dataset, "events"))
     for model in EVENT_ZOO:
         card = read_card(model, dataset)
         assert card["dataset"] == dataset and card["encoder"].startswith("events"), model

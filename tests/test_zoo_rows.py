@@ -7,7 +7,7 @@ import pytest
 
 from conftest import MNIST_DIR
 from robustbench_snn.cli import main
-from robustbench_snn.leaderboard import default_path, read
+from robustbench_snn.leaderboard import committed_path, read
 from robustbench_snn.provenance import ROOT
 
 pytestmark = pytest.mark.artifacts
@@ -30,7 +30,7 @@ ROWS = [
 @pytest.mark.parametrize(("dataset", "norm", "model", "attack", "eps"), ROWS)
 def test_committed_row_is_remade_by_its_command(dataset, norm, model, attack, eps, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)  # recorded commands name data folders relative to the checkout (../shared/data/mnist)
-    board = read(default_path(dataset, norm))
+    board = read(committed_path(dataset, norm))
     row = board[(board.model == model) & (board.attack == attack) & ((board.eps - eps).abs() < 1e-6)].iloc[0]
     out = tmp_path / "board.csv"
     assert main(shlex.split(row["command"])[1:] + ["--out", str(out), "--quiet"]) == 0
