@@ -2,7 +2,8 @@
 
 Nothing is downloaded. ``digits`` (scikit-learn's bundled 8x8 handwritten
 digits, 1,797 images) works on any machine; ``mnist``, ``fashion-mnist`` and
-``cifar10`` are read from the standard files under ``data_dir``. The event
+``cifar10`` are read from the standard files under ``data_dir``; ``cifar10-jpeg``
+and ``image-folder`` from an image folder or its archive (:mod:`.image_folder`). The event
 datasets ``digits-events`` and ``mnist-events`` (:mod:`.events`) are
 simulated event-camera recordings of those images, binned into frames:
 ``x: [N, T, 2, H, W]`` in {0, 1}.
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 from .errors import UnknownNameError, UserInputError
+from .image_folder import CIFAR10_CLASSES
 from .registry import Registry
 
 SPLITS = ("train", "test")
@@ -226,6 +228,22 @@ def _load_cifar10(split: str, data_dir: Path | None) -> Dataset:
     return Dataset("cifar10", split, x, torch.from_numpy(np.concatenate(ys)), 10)
 
 
+def _load_image_folder(name: str, classes: tuple[str, ...] | None, size: tuple[int, int] | None):
+    """A loader of an image-folder dataset (:mod:`.image_folder`), decoded once per machine."""
+
+    def load(split: str, data_dir: Path | None) -> Dataset:
+        from .frame_cache import cached_images
+        from .image_folder import content_digest, find_source, read_split
+
+        source = find_source(name, _require_dir(name, data_dir, "train/ and test/ folders of class folders of images, or a .tar.gz of them"))
+        parts = {"content": content_digest(source, split), "classes": classes, "size": size, "order": "round-robin"}
+        images, labels = cached_images(name, split, parts, lambda: read_split(name, source, split, classes, size)[:2])
+        x = images.permute(0, 3, 1, 2).float().div_(255.0)  # [N, H, W, 3] uint8 -> [N, 3, H, W] in [0, 1]
+        return Dataset(name, split, x, labels, len(classes) if classes else int(labels.max()) + 1)
+
+    return load
+
+
 def _load_events(name: str):
     def load(split: str, data_dir: Path | None) -> Dataset:
         from .events import load_event_dataset
@@ -242,6 +260,9 @@ LOADERS.register_all((
     ("mnist", _load_idx_dataset("mnist", "MNIST"), "MNIST IDX files from --data-dir"),
     ("fashion-mnist", _load_idx_dataset("fashion-mnist", "FashionMNIST"), "Fashion-MNIST IDX files from --data-dir"),
     ("cifar10", _load_cifar10, "CIFAR-10 python batches from --data-dir"),
+    ("cifar10-jpeg", _load_image_folder("cifar10-jpeg", CIFAR10_CLASSES, (32, 32)),
+     "CIFAR-10 as JPEG files (quality 75: not the canonical pixels), an image folder or its .tar.gz from --data-dir"),
+    ("image-folder", _load_image_folder("image-folder", None, None), "any <split>/<class>/<image> folder (or .tar.gz) from --data-dir"),
     # event-camera recordings simulated from the images (robustbench_snn.events): x [N, T, 2, H, W]
     ("digits-events", _load_events("digits-events"), "event-camera recordings simulated from digits (embedded)"),
     ("mnist-events", _load_events("mnist-events"), "event-camera recordings simulated from MNIST (--data-dir)"),

@@ -63,7 +63,7 @@ def test_a_damaged_file_is_ignored_and_rewritten(cache):
 def test_a_file_of_another_key_under_this_name_is_not_used(cache):
     cached_frames("set", "test", {"a": 1}, Maker(seed=0))
     path = next(cache.glob("*.safetensors"))
-    stranger = frame_cache._path("set", "test", frame_cache.cache_key({"name": "set", "split": "test", "a": 2}))
+    stranger = frame_cache._path(frame_cache.FRAMES, "set", "test", frame_cache.cache_key({"name": "set", "split": "test", "a": 2}))
     path.rename(stranger)  # frames of key a=1 under the file name of key a=2
     make = Maker(seed=1)
     got = cached_frames("set", "test", {"a": 2}, make)
