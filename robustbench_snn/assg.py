@@ -136,9 +136,9 @@ class AdaptiveOverride(nn.Module):
     forward pass of the model for the time step (:func:`adaptive_sharpness` resets the count
     before every pass)."""
 
-    def __init__(self, original, state: AdaptiveSharpness) -> None:
+    def __init__(self, original, state: AdaptiveSharpness, lift=lambda derivative: derivative) -> None:
         super().__init__()
-        self._original, self.state, self.step = (original,), state, 0
+        self._original, self.state, self.step, self.lift = (original,), state, 0, lift
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         from .interop import override_backward
@@ -147,7 +147,7 @@ class AdaptiveOverride(nn.Module):
         key = (id(self), self.step)
         width, self.state.moments[key] = self.state.width_and_moments(self.state.foreign_moments(key, u), u)
         self.step += 1
-        return override_backward(self._original[0], u, lambda v: SURROGATES["atan"](v, width))
+        return override_backward(self._original[0], u, self.lift(lambda v: SURROGATES["atan"](v, width)))
 
 
 @contextmanager
@@ -169,7 +169,7 @@ def adaptive_sharpness(model: nn.Module, rows: int, **settings) -> Iterator[Adap
             n.module.sharpness = state
         else:
             original = n.family.spike_fn(n.module)
-            override = AdaptiveOverride(original, state)
+            override = AdaptiveOverride(original, state, n.family.lift(n.module))
             n.family.set_spike_fn(n.module, override)
             overrides.append((n, original, override))
 

@@ -72,6 +72,35 @@ class NeuronFamily:
     def set_spike_fn(self, neuron: nn.Module, fn) -> None:
         raise NotImplementedError
 
+    def lift(self, neuron: nn.Module) -> Callable[[Derivative], Derivative]:
+        """How the derivative of one binary spike (a surrogate's) becomes this neuron's: the
+        identity for a neuron that emits 0 or 1, :func:`multi_level` for one that emits counts."""
+        return _identity
+
+
+#: A surrogate derivative: membrane offset -> dspike/doffset, element-wise.
+Derivative = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _identity(derivative: Derivative) -> Derivative:
+    return derivative
+
+
+def multi_level(derivative: Derivative, levels: int) -> Derivative:
+    """The surrogate derivative of a multi-level spike ``round(clip(x, 0, D))`` (I-LIF's
+    integer spike count, Luo et al., "Integer-Valued Training and Spike-Driven Inference
+    Spiking Neural Network", ECCV 2024, eq. 4; SpikingJelly's ``MultiLevelSpikeCount``).
+    The staircase is a sum of D Heavisides, ``Σ_{k=1..D} H(x - (k - 1/2))``, so with each
+    Heaviside's derivative replaced by a one-spike surrogate ``s'`` its derivative is
+    ``Σ_k s'(x - (k - 1/2))``: a surrogate bump at every level's rounding edge, where the
+    count changes. (The library's own backward is the straight-through rectangle on
+    ``[0, D]``; this is what a named attack surrogate means for such a neuron.)"""
+
+    def derivative_of_count(x: torch.Tensor) -> torch.Tensor:
+        return sum(derivative(x - (k - 0.5)) for k in range(1, levels + 1))
+
+    return derivative_of_count
+
 
 @functools.cache
 def _library_class(module: str, name: str):
@@ -127,6 +156,13 @@ class SpikingJellyNeurons(NeuronFamily):
 
     def set_spike_fn(self, neuron, fn):
         neuron.surrogate_function = fn
+        if _library_class("spikingjelly.activation_based.neuron", "ILIFNode") is not None and isinstance(
+                neuron, _library_class("spikingjelly.activation_based.neuron", "ILIFNode")):
+            _route_ilif_through(neuron, fn)
+
+    def lift(self, neuron):
+        levels = spike_levels(self.spike_fn(neuron))
+        return _identity if levels is None else functools.partial(multi_level, levels=levels)
 
     def rate_terms(self, neuron):
         """Multi-step ``IFNode`` (``H = V + X``) and ``LIFNode`` (``H = V + (X - (V - V_reset)) / tau``
@@ -142,6 +178,67 @@ class SpikingJellyNeurons(NeuronFamily):
         if neuron.decay_input:
             return (lambda x_seq: (x_seq + v_reset) / tau / v_th), 1.0 - 1.0 / tau
         return (lambda x_seq: (x_seq + v_reset / tau) / v_th), 1.0 - 1.0 / tau
+
+
+def _route_ilif_through(neuron: nn.Module, fn) -> None:
+    """Make an I-LIF neuron's multi-step forward call ``fn`` as its spike function.
+
+    SpikingJelly's multi-step I-LIF runs one fused operator that accepts only its own
+    ``MultiLevelSpikeCount`` and never calls ``surrogate_function``, so a swapped spike
+    function would be silently ignored. While ``fn`` is another function, the neuron's
+    multi-step forward iterates SpikingJelly's own single-step ``ilif_step`` (charge, spike
+    ``fn(H / V_th)``, soft reset) over T; with its ``MultiLevelSpikeCount`` back, the fused
+    operator runs again."""
+    from spikingjelly.activation_based import functional
+    from spikingjelly.activation_based.surrogate import MultiLevelSpikeCount
+
+    if type(fn) is MultiLevelSpikeCount:
+        neuron.__dict__.pop("multi_step_forward", None)
+        return
+
+    def multi_step_forward(x_seq: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        # x_seq: [T, B, ...] -> spike counts [T, B, ...]
+        (v,) = neuron.materialize_states((x_seq, *args), tuple(neuron._memories.values()), "m")[:1]
+        spikes = []
+        for x in x_seq:
+            spike, v = functional.ilif_step(x, v, neuron.tau, neuron.v_threshold, neuron.surrogate_function, neuron.detach_reset)
+            spikes.append(spike)
+        neuron.v = v
+        return torch.stack(spikes)
+
+    neuron.multi_step_forward = multi_step_forward
+
+
+def spike_levels(fn) -> int | None:
+    """D of a SpikingJelly multi-level spike function (``MultiLevelSpikeCount``: counts 0..D,
+    as I-LIF fires), None for a binary one."""
+    levels = getattr(fn, "max_spike_count", None)
+    return int(levels) if getattr(fn, "spiking", False) and isinstance(levels, int) else None
+
+
+@register_family
+class SpikingJellyParallelNeurons(SpikingJellyNeurons):
+    """SpikingJelly's parallel spiking neurons (Fang et al., "Parallel Spiking Neurons with
+    High Efficiency and Ability to Learn Long-term Dependencies", NeurIPS 2023): ``PSN``,
+    ``MaskedPSN`` and ``SlidingPSN`` compute every step's membrane at once as a learnable
+    linear map over time and spike through ``surrogate_function``; they are not ``BaseNode``s.
+    ``PSN`` keeps no state; the masked and sliding ones are memory modules with ``reset()``.
+    No rate gradient: their charge is not a leaky integration (``bptr``/``rga`` are refused)."""
+
+    name = "spikingjelly-psn"
+    base_classes = (("spikingjelly.activation_based.neuron", "PSN"), ("spikingjelly.activation_based.neuron", "MaskedPSN"),
+                    ("spikingjelly.activation_based.neuron", "SlidingPSN"))
+
+    def owns(self, module):
+        _quiet_triton_probe()
+        return any(cls is not None and isinstance(module, cls) for cls in (_library_class(*c) for c in self.base_classes))
+
+    def reset(self, neuron):
+        if hasattr(neuron, "reset"):
+            neuron.reset()
+
+    def rate_terms(self, neuron):
+        return None
 
 
 @register_family
@@ -226,10 +323,12 @@ def neuron_summary(model: nn.Module) -> str:
 def state_resets(model: nn.Module) -> list[Callable[[], None]]:
     """One call per piece of state in ``model`` that may carry across forward passes: each
     foreign neuron's reset, and each other SpikingJelly memory module's (ours keep none)."""
-    resets = [functools.partial(n.family.reset, n.module) for n in find_neurons(model) if n.family.name != OwnNeurons.name]
+    neurons = find_neurons(model)
+    resets = [functools.partial(n.family.reset, n.module) for n in neurons if n.family.name != OwnNeurons.name]
     memory = _library_class("spikingjelly.activation_based.base", "MemoryModule")
     if memory is not None:
-        resets += [m.reset for m in model.modules() if isinstance(m, memory) and not FAMILIES["spikingjelly"].owns(m)]
+        owned = {id(n.module) for n in neurons}
+        resets += [m.reset for m in model.modules() if isinstance(m, memory) and id(m) not in owned]
     return resets
 
 
@@ -270,13 +369,14 @@ class SurrogateOverride(nn.Module):
     surrogate submodule; callable like snntorch's ``spike_grad`` closures.
     """
 
-    def __init__(self, original, surrogate: Surrogate) -> None:
+    def __init__(self, original, surrogate: Surrogate, lift: Callable[[Derivative], Derivative] = _identity) -> None:
         super().__init__()
         self._original = (original,)  # in a tuple: a module original is not registered as a child
         self.surrogate = surrogate
+        self._derivative = lift(surrogate.grad)  # one spike's derivative, made the neuron's (multi-level: summed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return override_backward(self._original[0], x, self.surrogate.grad)
+        return override_backward(self._original[0], x, self._derivative)
 
     def extra_repr(self) -> str:
         return f"backward={self.surrogate}"
@@ -319,7 +419,7 @@ def attack_surrogate(model: nn.Module, surrogate: Surrogate | str | None, *, bpd
             use = sg if sg is not None else (BPDA_SURROGATE if bpda and backward_is_zero(current) else None)
             if use is not None:
                 saved.append((n, current))
-                n.family.set_spike_fn(n.module, SurrogateOverride(current, use))
+                n.family.set_spike_fn(n.module, SurrogateOverride(current, use, n.family.lift(n.module)))
         yield
     finally:
         for n, old in reversed(saved):
