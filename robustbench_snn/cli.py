@@ -65,13 +65,17 @@ def _key_value(text: str) -> tuple[str, str]:
     return key, value
 
 
-def _literal(text: str) -> int | float | str:
-    """``'8'`` -> 8, ``'0.5'`` -> 0.5, anything else stays a string."""
+def _literal(text: str) -> int | float | str | tuple[int | float, ...]:
+    """``'8'`` -> 8, ``'0.5'`` -> 0.5, ``'32,64,128'`` -> (32, 64, 128), anything else stays a string."""
     for kind in (int, float):
         try:
             return kind(text)
         except ValueError:
             pass
+    if "," in text:
+        items = [_literal(t.strip()) for t in text.split(",")]
+        if all(isinstance(v, (int, float)) for v in items):
+            return tuple(items)
     return text
 
 
@@ -137,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--name", default=None, help="zoo name (default: the model, or MODEL+DEFENSE when --defense differs from the model's)")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run from its per-epoch training state")
     t.add_argument("--init-from", default=None, metavar="ZOO_MODEL", help="start from this zoo checkpoint's weights (same architecture), e.g. to adversarially fine-tune it")
+    t.add_argument("--augment", default=None, help="none or crop-flip (random 4-pixel crop and horizontal flip); default crop-flip on CIFAR-10, else none")
+    t.add_argument("--compile", default="off", choices=["on", "off"], help="run the training forward through torch.compile (about 1.8x faster on CIFAR-sized SNNs; default off)")
     _common(t)
 
     e = sub.add_parser("eval", help="attack a zoo model and upsert its leaderboard row")
@@ -300,7 +306,7 @@ def cmd_train(args) -> int:
     from .data import load_dataset
     from .registry import get_model_entry
     from .surrogate import Surrogate
-    from .train import TrainConfig, default_epochs, train_model
+    from .train import AUGMENTATIONS, TrainConfig, default_augment, default_epochs, train_model
     from .leaderboard import check_folder_writable
     from .zoo import save_checkpoint
 
@@ -319,11 +325,14 @@ def cmd_train(args) -> int:
     train = load_dataset(args.dataset, "train", args.data_dir).head(args.n_train)
     test = load_dataset(args.dataset, "test", args.data_dir)
     _check_build(args, train)
+    if args.augment is not None:
+        _check_name("augmentation", args.augment, AUGMENTATIONS)
     cfg = TrainConfig(
         epochs=args.epochs or default_epochs(args.dataset),
         lr=args.lr or entry.train_defaults.get("lr", TrainConfig.lr),
         batch_size=args.batch_size,
         seed=args.seed,
+        augment=args.augment or default_augment(args.dataset),
     )
     build = {k: _literal(v) for k, v in args.build}
     if args.T is not None:
@@ -336,7 +345,8 @@ def cmd_train(args) -> int:
         ("--batch-size", cfg.batch_size), ("--seed", cfg.seed), ("--T", args.T), ("--surrogate", build.get("surrogate")),
         ("--n-train", args.n_train), ("--data-dir", args.data_dir), ("--defense", args.defense),
         *[("--defense-param", f"{k}={v}") for k, v in args.defense_param], *[("--build", f"{k}={v}") for k, v in args.build],
-        ("--name", args.name), ("--init-from", args.init_from),
+        ("--name", args.name), ("--init-from", args.init_from), ("--augment", args.augment),
+        ("--compile", "on" if args.compile == "on" else None),
     )
     init_from = _init_weights(args, name) if args.init_from else None
     weights_path = checkpoint_paths(name, args.dataset, args.zoo_dir)[0]
@@ -345,6 +355,7 @@ def cmd_train(args) -> int:
     model, card = train_model(
         args.model, train, test, cfg, build, command=command, quiet=args.quiet, device=device, defense=defense,
         defense_params=defense_params, name=name, state_path=state_path, resume=args.resume, init_from=init_from,
+        compile=args.compile == "on",
     )
     weights, card_path = save_checkpoint(model, card, args.zoo_dir)
     state_path.unlink(missing_ok=True)  # the run finished; nothing left to resume
@@ -363,8 +374,8 @@ def _check_build(args, data) -> None:
     if args.surrogate is not None:
         build["surrogate"] = args.surrogate
     for key, value in build.items():
-        if isinstance(value, (int, float)) and not (0 <= value < float("inf")):
-            raise UserInputError(f"bad --build {key}={value!r}; it must be a finite number >= 0")
+        if any(isinstance(v, (int, float)) and not (0 <= v < float("inf")) for v in (value if isinstance(value, tuple) else (value,))):
+            raise UserInputError(f"bad --build {key}={value!r}; it must be a finite number >= 0 (or a comma-separated list of them)")
     try:
         create_model(args.model, data.in_shape, data.num_classes, **build)
     except UserInputError:

@@ -153,7 +153,7 @@ def _find(data_dir: Path, stem: str, subdirs: tuple[str, ...]) -> Path | None:
 
 def _require_dir(name: str, data_dir: Path | None, expected: str) -> Path:
     if data_dir is None:
-        raise DataNotFoundError(f"dataset {name!r} needs --data-dir: a folder holding {expected} (nothing is downloaded)")
+        raise DataNotFoundError(f"dataset {name!r} needs --data-dir, or $RBSNN_DATA/{name}: a folder holding {expected} (nothing is downloaded)")
     return Path(data_dir)
 
 
@@ -274,9 +274,26 @@ LOADERS.register_all((
 DATASETS = tuple(LOADERS)
 
 
+#: The data root: a folder holding one subfolder per dataset, named as the dataset
+#: (``$RBSNN_DATA/mnist``, ``$RBSNN_DATA/cifar10-jpeg``...), torchvision's ``root`` convention.
+DATA_ROOT_VARIABLE = "RBSNN_DATA"
+
+
+def data_root_folder(name: str) -> Path | None:
+    """``$RBSNN_DATA/<name>`` when the variable is set and that folder exists, else None."""
+    import os
+
+    root = os.environ.get(DATA_ROOT_VARIABLE)
+    folder = Path(root) / name if root else None
+    return folder if folder is not None and folder.is_dir() else None
+
+
 def load_dataset(name: str, split: str = "test", data_dir: str | Path | None = None) -> Dataset:
-    """Load ``split`` of dataset ``name`` (see module docstring)."""
+    """Load ``split`` of dataset ``name`` (see module docstring) from ``data_dir``, else from
+    the data root's ``$RBSNN_DATA/<name>``, so a command that names no folder reproduces on
+    any machine whose data root holds the dataset."""
     load = LOADERS[name]
     if split not in SPLITS:
         raise UnknownNameError("split", split, SPLITS)
-    return load(split, Path(data_dir) if data_dir is not None else None)
+    folder = Path(data_dir) if data_dir is not None else data_root_folder(name)
+    return load(split, folder)

@@ -43,6 +43,18 @@ def default_epochs(dataset: str) -> int:
 CARD_DRAWS = 10
 
 
+#: Training-time augmentations (``--augment``): none, or a random crop from the image padded
+#: by 4 pixels (zeros) and a random horizontal flip, the standard CIFAR recipe (He et al., CVPR
+#: 2016, Sec. 4.2) that SNN papers train with.
+AUGMENTATIONS = ("none", "crop-flip")
+#: Datasets trained with ``crop-flip`` unless told otherwise (natural images; digits are not mirror-symmetric).
+AUGMENTED_DATASETS = ("cifar10", "cifar10-jpeg")
+
+
+def default_augment(dataset: str) -> str:
+    return "crop-flip" if dataset in AUGMENTED_DATASETS else "none"
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 30
@@ -50,6 +62,31 @@ class TrainConfig:
     batch_size: int = 64
     seed: int = 0
     weight_decay: float = 0.0
+    augment: str = "none"
+
+
+def crop_flip(x: torch.Tensor, g: torch.Generator, pad: int = 4) -> torch.Tensor:
+    """``x [B, C, H, W]``, each image shifted by a random offset in [-pad, pad] on both axes
+    (the crop of the zero-padded image) and mirrored left-right with probability 1/2; the
+    draws come from ``g``, so a resumed run draws what the uninterrupted one drew."""
+    b, _, h, w = x.shape
+    shifts = torch.randint(0, 2 * pad + 1, (b, 2), generator=g)
+    flips = torch.rand(b, generator=g) < 0.5
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    rows = (shifts[:, 0, None] + torch.arange(h)).view(b, 1, h, 1)
+    cols = (shifts[:, 1, None] + torch.arange(w)).view(b, 1, 1, w)
+    cols = torch.where(flips.view(b, 1, 1, 1), cols.flip(-1), cols)
+    index = torch.arange(b).view(b, 1, 1, 1)
+    channel = torch.arange(x.shape[1]).view(1, -1, 1, 1)
+    return padded[index, channel, rows, cols]
+
+
+def augmented(x: torch.Tensor, augment: str, g: torch.Generator) -> torch.Tensor:
+    if augment == "none":
+        return x
+    if augment == "crop-flip":
+        return crop_flip(x, g)
+    raise UserInputError(f"unknown augmentation {augment!r}; valid: {', '.join(AUGMENTATIONS)}")
 
 
 def _save_state(path: Path, **state) -> None:
@@ -94,14 +131,18 @@ def fit(
     device: str = "cpu",
     state_path: str | Path | None = None,
     resume: bool = False,
+    compile: bool = False,
 ) -> list[float]:
     """Adam + cosine learning-rate schedule; returns the mean loss of each epoch.
 
     ``state_path``: write the training state there after every epoch;
-    ``resume``: continue from that state (it must exist).
+    ``resume``: continue from that state (it must exist). ``compile``: the defense's loss
+    calls the model through ``torch.compile`` (the same weights; about 1.8x faster on
+    CIFAR-sized spiking CNNs, ``benchmarks/cifar_train_speed.py``).
     """
     defense = defense or Defense()
     model.to(device).train()
+    forward = torch.compile(model) if compile else model
     g = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n_batches = -(-len(data) // cfg.batch_size)
@@ -131,8 +172,8 @@ def fit(
         total = 0.0
         for i in range(0, len(data), cfg.batch_size):
             idx = perm[i : i + cfg.batch_size]
-            x, y = data.x[idx].to(device), data.y[idx].to(device)
-            loss = defense.loss(model, x, y)
+            x, y = augmented(data.x[idx], cfg.augment, g).to(device), data.y[idx].to(device)
+            loss = defense.loss(forward, x, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -225,6 +266,7 @@ def train_model(
     state_path: str | Path | None = None,
     resume: bool = False,
     init_from: tuple[str, dict] | None = None,
+    compile: bool = False,
 ):
     """Build registered model ``architecture``, train it with ``defense`` (default: its
     registered one) and score it; returns ``(model, card)``. ``name`` is the zoo
@@ -242,7 +284,7 @@ def train_model(
     if init_from is not None:
         model.load_state_dict(init_from[1])
     start = time.perf_counter()
-    losses = fit(model, train, cfg, defense_obj, quiet=quiet, device=device, state_path=state_path, resume=resume)
+    losses = fit(model, train, cfg, defense_obj, quiet=quiet, device=device, state_path=state_path, resume=resume, compile=compile)
     recalibrate_batchnorm(model, train, device=device)
     seconds = time.perf_counter() - start
     model.cpu()
@@ -263,6 +305,7 @@ def train_model(
         "epochs": cfg.epochs,
         "lr": cfg.lr,
         "batch_size": cfg.batch_size,
+        "augment": cfg.augment,
         "seed": cfg.seed,
         "final_train_loss": round(losses[-1], 5),
         "train_seconds": round(seconds, 1),

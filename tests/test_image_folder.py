@@ -97,3 +97,12 @@ def test_cifar10_jpeg_test_split_is_the_ten_thousand_images_balanced_from_the_fi
     assert data.x.shape == (10_000, 3, 32, 32) and data.num_classes == len(CIFAR10_CLASSES) == 10
     assert data.y.bincount().tolist() == [1000] * 10 and data.y[:1000].bincount().tolist() == [100] * 10
     assert 0.4 < data.x.mean().item() < 0.55 and data.x.min() >= 0 and data.x.max() <= 1
+
+
+def test_the_data_root_serves_a_dataset_without_data_dir(tmp_path, cache, monkeypatch):
+    root = tmp_path / "data"
+    _folder(root / "image-folder")
+    monkeypatch.setenv("RBSNN_DATA", str(root))
+    assert torch.equal(load_dataset("image-folder", "test").x, load_dataset("image-folder", "test", root / "image-folder").x)
+    with pytest.raises(UserInputError, match=r"needs --data-dir, or \$RBSNN_DATA/cifar10-jpeg"):
+        load_dataset("cifar10-jpeg", "test")

@@ -1,4 +1,5 @@
 import torch
+import pytest
 
 from robustbench_snn.data import load_dataset
 from robustbench_snn.registry import create_model
@@ -96,3 +97,41 @@ def test_rescoring_a_card_keeps_the_weights_and_records_what_it_replaced(tmp_pat
     assert card["clean_acc"] == before["clean_acc"] and card["rescored"]["was"] == {"clean_acc": before["clean_acc"], "clean_acc_draws": 1}
     assert read_card("snn-mlp", "digits", tmp_path) == card and (tmp_path / "digits" / "snn-mlp.safetensors").read_bytes() == weights
     load_checkpoint("snn-mlp", "digits", tmp_path)  # the weights still match the card's hash
+
+
+def test_crop_flip_shifts_and_mirrors_each_image_from_the_generator():
+    from robustbench_snn.train import crop_flip
+
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8) + 1
+    a = crop_flip(x, torch.Generator().manual_seed(0))
+    b = crop_flip(x, torch.Generator().manual_seed(0))
+    assert torch.equal(a, b) and a.shape == x.shape  # the same draws give the same batch
+    g = torch.Generator().manual_seed(0)
+    shifts, flips = torch.randint(0, 9, (2, 2), generator=g), torch.rand(2, generator=g) < 0.5
+    for i in range(2):
+        padded = torch.nn.functional.pad(x[i], (4, 4, 4, 4))
+        dy, dx = shifts[i].tolist()
+        expected = padded[:, dy:dy + 8, dx:dx + 8]
+        assert torch.equal(a[i], expected.flip(-1) if flips[i] else expected)
+
+
+def test_build_lists_and_a_bad_augmentation_on_the_command_line(capsys):
+    from robustbench_snn.cli import _literal, main
+
+    assert _literal("32,64,128") == (32, 64, 128) and _literal("a,b") == "a,b" and _literal("0.5") == 0.5
+    assert main(["train", "--model", "snn-cnn", "--augment", "mixup", "--epochs", "1"]) == 2
+    assert "unknown augmentation 'mixup'; valid: crop-flip, none" in capsys.readouterr().err
+    assert main(["train", "--model", "snn-cnn", "--build", "channels=8,-1", "--epochs", "1"]) == 2
+    assert "bad --build channels=(8, -1)" in capsys.readouterr().err
+
+
+def test_the_cnn_bodies_take_any_number_of_stages_and_keep_the_two_stage_layout():
+    from robustbench_snn.registry import create_model
+
+    three = create_model("snn-cnn", (3, 32, 32), 10, channels=(8, 16, 32), hidden=24)
+    assert three(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+    assert create_model("ann-cnn", (3, 32, 32), 10, channels=(8, 16, 32)).net[-4].in_features == 32 * 4 * 4
+    two = create_model("snn-cnn", (1, 8, 8), 10)
+    assert list(two.state_dict()) == list(create_model("snn-cnn", (1, 8, 8), 10, channels=[16, 32]).state_dict())
+    with pytest.raises(ValueError, match="pool a 8x8 image to nothing"):
+        create_model("qcfs-snn", (1, 8, 8), 10, channels=(4, 4, 4, 4))

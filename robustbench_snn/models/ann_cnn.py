@@ -2,24 +2,40 @@
 layout, ReLU instead of LIF, no time dimension), the baseline every SNN is
 compared with and the source model for transfer attacks."""
 
+from collections.abc import Callable, Sequence
+
 from torch import nn
 
 from ..registry import register_model
 from .base import ANNClassifier
 
 
+def pooled_size(in_shape: tuple[int, ...], stages: int) -> int:
+    """Values per example after ``stages`` 2x2 poolings of ``in_shape`` ``(C, H, W)``'s plane, per channel."""
+    _, h, w = in_shape
+    side = 2**stages
+    if h // side < 1 or w // side < 1:
+        raise ValueError(f"{stages} conv stages pool a {h}x{w} image to nothing; give at most {min(h, w).bit_length() - 1} channels")
+    return (h // side) * (w // side)
+
+
+def cnn_layers(in_shape: tuple[int, ...], num_classes: int, act: Callable[[], nn.Module],
+               channels: Sequence[int] = (16, 32), hidden: int = 128) -> nn.Sequential:
+    """Per entry of ``channels`` a conv-BN-``act``-avgpool stage, then a linear-BN-``act`` hidden
+    layer and a linear readout: ``[B, C, H, W] -> [B, num_classes]`` (the layout of ``ann-cnn``,
+    and of ``qcfs-snn`` with QCFS activations)."""
+    layers: list[nn.Module] = []
+    previous = in_shape[0]
+    for width in channels:
+        layers += [nn.Conv2d(previous, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), act(), nn.AvgPool2d(2)]
+        previous = width
+    flat = previous * pooled_size(in_shape, len(channels))
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(flat, hidden, bias=False), nn.BatchNorm1d(hidden), act(), nn.Linear(hidden, num_classes))
+
+
 @register_model(
     "ann-cnn",
     description="ANN twin of snn-cnn (ReLU), baseline",
 )
-def ann_cnn(in_shape, num_classes, channels: tuple[int, int] = (16, 32), hidden: int = 128):
-    c, h, w = in_shape
-    c1, c2 = channels
-    return ANNClassifier(
-        nn.Sequential(
-            nn.Conv2d(c, c1, 3, padding=1, bias=False), nn.BatchNorm2d(c1), nn.ReLU(), nn.AvgPool2d(2),
-            nn.Conv2d(c1, c2, 3, padding=1, bias=False), nn.BatchNorm2d(c2), nn.ReLU(), nn.AvgPool2d(2),
-            nn.Flatten(), nn.Linear(c2 * (h // 4) * (w // 4), hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(),
-            nn.Linear(hidden, num_classes),
-        )
-    )
+def ann_cnn(in_shape, num_classes, channels: Sequence[int] = (16, 32), hidden: int = 128):
+    return ANNClassifier(cnn_layers(in_shape, num_classes, nn.ReLU, channels, hidden))

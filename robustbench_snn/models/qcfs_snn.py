@@ -21,6 +21,7 @@ converted SNN share every parameter: ``spiking=False`` is the activation on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -28,6 +29,7 @@ from torch import nn
 
 from ..neurons import IFNode, spiking_neurons
 from ..registry import register_model
+from .ann_cnn import cnn_layers
 from .base import Classifier
 
 
@@ -107,17 +109,6 @@ class QCFSClassifier(Classifier):
     defense="qcfs",
     description="QCFS ANN (L=4) converted to an IF SNN, direct coding; T settable (eval --T)",
 )
-def qcfs_snn(in_shape, num_classes, T: int = 16, levels: int = 4, channels: tuple[int, int] = (16, 32), hidden: int = 128, surrogate: str = "atan"):
+def qcfs_snn(in_shape, num_classes, T: int = 16, levels: int = 4, channels: Sequence[int] = (16, 32), hidden: int = 128, surrogate: str = "atan"):
     """The ``ann-cnn`` layout with QCFS activations; runs as its converted SNN with ``T`` steps."""
-    c, h, w = in_shape
-    c1, c2 = channels
-    act = lambda: QCFSNeuron(levels, surrogate=surrogate)  # noqa: E731
-    return QCFSClassifier(
-        nn.Sequential(
-            nn.Conv2d(c, c1, 3, padding=1, bias=False), nn.BatchNorm2d(c1), act(), nn.AvgPool2d(2),
-            nn.Conv2d(c1, c2, 3, padding=1, bias=False), nn.BatchNorm2d(c2), act(), nn.AvgPool2d(2),
-            nn.Flatten(), nn.Linear(c2 * (h // 4) * (w // 4), hidden, bias=False), nn.BatchNorm1d(hidden), act(),
-            nn.Linear(hidden, num_classes),
-        ),
-        T,
-    )
+    return QCFSClassifier(cnn_layers(in_shape, num_classes, lambda: QCFSNeuron(levels, surrogate=surrogate), channels, hidden), T)

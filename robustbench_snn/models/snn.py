@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from torch import nn
@@ -10,6 +10,7 @@ from torch import nn
 from ..encoders import create_encoder
 from ..layers import TimeDistributed
 from ..neurons import NEURONS
+from .ann_cnn import pooled_size
 from .base import SpikingClassifier
 
 
@@ -31,10 +32,11 @@ def spiking_cnn_body(
     in_shape: tuple[int, ...],
     num_classes: int,
     new_neuron: MakeNeuron,
-    channels: tuple[int, int] = (16, 32),
+    channels: Sequence[int] = (16, 32),
     hidden: int = 128,
 ) -> nn.Sequential:
-    """Two conv-BN-LIF-avgpool blocks, a linear-BN-LIF hidden layer, linear readout.
+    """Per entry of ``channels`` a conv-BN-LIF-avgpool stage, a linear-BN-LIF hidden layer,
+    linear readout (the layout of :func:`~.ann_cnn.cnn_layers` in time).
 
     Every spiking layer's input current is batch-normalised over T*B
     (tdBN, Zheng et al., AAAI 2021), so neurons fire from the first step of
@@ -42,19 +44,15 @@ def spiking_cnn_body(
 
     ``[T, B, C, H, W] -> [T, B, num_classes]``.
     """
-    c, h, w = in_shape
-    c1, c2 = channels
-    flat = c2 * (h // 4) * (w // 4)
-    return nn.Sequential(
-        TimeDistributed(nn.Conv2d(c, c1, 3, padding=1, bias=False), nn.BatchNorm2d(c1)),
-        new_neuron(),
-        TimeDistributed(nn.AvgPool2d(2)),
-        TimeDistributed(nn.Conv2d(c1, c2, 3, padding=1, bias=False), nn.BatchNorm2d(c2)),
-        new_neuron(),
-        TimeDistributed(nn.AvgPool2d(2), nn.Flatten(), nn.Linear(flat, hidden, bias=False), nn.BatchNorm1d(hidden)),
-        new_neuron(),
-        TimeDistributed(nn.Linear(hidden, num_classes)),
-    )
+    layers: list[nn.Module] = []
+    previous = in_shape[0]
+    for width in channels:
+        layers += [TimeDistributed(nn.Conv2d(previous, width, 3, padding=1, bias=False), nn.BatchNorm2d(width)), new_neuron(),
+                   TimeDistributed(nn.AvgPool2d(2))]
+        previous = width
+    flat = previous * pooled_size(in_shape, len(channels))
+    layers[-1] = TimeDistributed(nn.AvgPool2d(2), nn.Flatten(), nn.Linear(flat, hidden, bias=False), nn.BatchNorm1d(hidden))
+    return nn.Sequential(*layers, new_neuron(), TimeDistributed(nn.Linear(hidden, num_classes)))
 
 
 def spiking_mlp_body(
