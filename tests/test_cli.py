@@ -20,12 +20,12 @@ def run(capsys, *argv):
 @pytest.mark.parametrize(
     "argv, bad, valid",
     [
-        (["eval", "--model", "nope", "--attack", "pgd"], "model 'nope'", "all, ann-cnn, at-snn, denoise-snn, gnr-snn, mps-snn, ms-resnet, plif-net, qcfs-snn"),
+        (["eval", "--model", "nope", "--attack", "pgd"], "model 'nope'", "all, ann-cnn, at-snn, denoise-snn, gnr-snn, ilif-cnn, mps-snn, ms-resnet, plif-net, psn-cnn, qcfs-snn"),
         (["eval", "--model", "snn-cnn", "--attack", "cw"], "attack 'cw'", "apgd-ce, apgd-dlr, apgd-t, assg, ensemble19, fb-pgd, fgsm, mixed-pgd, pgd, random-flip, sparse-flip, square, standard, ta-pgd"),
         (["eval", "--model", "snn-cnn", "--dataset", "imagenet"], "dataset 'imagenet'", "cifar10, cifar10-dvs, cifar10-jpeg, digits, digits-events, dvs-gesture, fashion-mnist, image-folder, mnist, mnist-events, nmnist"),
         (["eval", "--model", "snn-cnn", "--norm", "l1"], "norm 'l1'", "events, l2, linf"),
         (["eval", "--model", "snn-cnn", "--surrogate", "relu"], "surrogate 'relu'", "atan, exp, exp-d, pcw, rect, rectangle, sigmoid, ste, triangle"),
-        (["train", "--model", "nope"], "model 'nope'", "ann-cnn, at-snn, denoise-snn, gnr-snn, mps-snn, ms-resnet, plif-net, qcfs-snn, qkformer, rat-snn, rsc-snn"),
+        (["train", "--model", "nope"], "model 'nope'", "ann-cnn, at-snn, denoise-snn, gnr-snn, ilif-cnn, mps-snn, ms-resnet, plif-net, psn-cnn, qcfs-snn, qkformer, rat-snn, rsc-snn"),
         (["train", "--model", "snn-cnn", "--defense", "magic"], "defense 'magic'", "denoise, gaussian, gnr, mps, none, pgd-at, qcfs, rat, rsc, sr, ttfs"),
         (["train", "--model", "snn-cnn", "--defense", "pgd-at", "--defense-param", "epsilon=0.1"], "parameter of defense 'pgd-at' 'epsilon'", "eps, steps"),
     ],

@@ -95,3 +95,16 @@ def test_paper_configuration_runs_through_benchmark_at_its_native_input(name, co
     result = benchmark(model, dataset="cifar10-jpeg", data=data, attack="pgd", n_examples=2, progress=False, device="cpu")
     assert result.settings["n_examples"] == 2 and 0 <= result.robust_acc <= result.clean_acc <= 100
     assert result.model_info["architecture"] == f"{name}:{config}"
+
+
+@pytest.mark.parametrize("name, summary", [("psn-cnn", "spikingjelly-psn:PSN x3"), ("ilif-cnn", "spikingjelly:ILIFNode x3")])
+def test_the_psn_and_ilif_variants_of_the_spiking_cnn(name, summary):
+    from robustbench_snn.interop import neuron_summary
+
+    torch.manual_seed(0)
+    model = create_model(name, (1, 8, 8), 10)
+    assert neuron_summary(model) == summary and model.config()["architecture"] == name
+    x = torch.rand(3, 1, 8, 8, requires_grad=True)
+    model(x).logsumexp(1).sum().backward()  # trains through the library's own surrogate
+    assert bool(x.grad.abs().sum() > 0)
+    check_stateless(model.eval(), torch.rand(3, 1, 8, 8), torch.rand(5, 1, 8, 8))
