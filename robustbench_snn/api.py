@@ -260,6 +260,7 @@ class ModelFacts:
     bpda: bool  # some foreign neuron's own backward is zero: the attacks use BPDA_SURROGATE there
     whitebox: bool  # the logits have an autograd path to the input (under the attack's surrogate)
     saved_bytes: int = 0  # what autograd keeps for one input's backward (robustbench_snn.memory)
+    tracing: dict | None = None  # spike sites found in the traced graph, or why it was not traced (robustbench_snn.spike_tracing)
 
 
 @dataclass
@@ -375,24 +376,32 @@ def _single_outcome(run: Run, res, per_example, params) -> Outcome:
 
 def prepare_model(model: nn.Module, data, device: str, surrogate, sweep: bool) -> tuple[nn.Module, ModelFacts]:
     """``model`` on ``device`` in eval mode, wrapped to reset its neurons before every pass,
-    and checked: finite logits of the right shape, no state left across passes."""
+    and checked: finite logits of the right shape, no state left across passes. A model with
+    no recognised neuron and no provable freedom from spikes is traced, and spike sites found
+    in its graph get a surrogate backward (:func:`.spike_tracing.trace_spikes`)."""
     from robustbench_snn.attacks.gradient import has_input_gradient
 
-    from .interop import attack_surrogate, check_stateless, find_neurons, with_reset, zero_backward_neurons
+    from .interop import attack_surrogate, check_stateless, find_neurons, has_exact_gradient, with_reset, zero_backward_neurons
     from .memory import saved_bytes_per_input
+    from .spike_tracing import trace_spikes
 
     model = with_reset(model.to(device).eval())
     probe = data.x[:CHECK_EXAMPLES].to(device)
     other = data.x[CHECK_EXAMPLES : 2 * CHECK_EXAMPLES + 1].to(device) if len(data) > CHECK_EXAMPLES else probe[:1]
+    tracing = None
     with torch.random.fork_rng(devices=[]):  # the checks draw no numbers the evaluation would see
         check_model(model, probe, data.num_classes)
         check_stateless(model, probe, other)
+        if not find_neurons(model) and not has_exact_gradient(model):
+            traced = trace_spikes(model, probe)
+            tracing = traced.record()
+            model = traced.model or model
         stochastic = is_stochastic(model, probe)
         bpda = surrogate is None and not sweep and bool(zero_backward_neurons(model))
         with attack_surrogate(model, surrogate):
             whitebox = has_input_gradient(model, probe)
             saved = saved_bytes_per_input(model, probe[:1])
-    return model, ModelFacts(len(find_neurons(model)), stochastic, bpda, whitebox, saved)
+    return model, ModelFacts(len(find_neurons(model)), stochastic, bpda, whitebox, saved, tracing)
 
 
 @torch.inference_mode(False)
@@ -554,6 +563,8 @@ def benchmark(
         runner = COMPOSITE_ATTACKS.get(attack) or (run_sweep if sweep else run_single)
         out = runner(run)
     out.params["compile"] = stats.record()
+    if facts.tracing is not None:
+        out.params["spike-tracing"] = facts.tracing
     out.params["host"] = host()
     if events and threat_model in ("linf", "l2"):
         out.params["threat model"] = {"frame-space": "the binned event frames are perturbed as images; no sensor can produce that"}

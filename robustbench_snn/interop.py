@@ -242,6 +242,22 @@ class SpikingJellyParallelNeurons(SpikingJellyNeurons):
 
 
 @register_family
+class TracedSpikes(NeuronFamily):
+    """Spike sites found in a plain-PyTorch model's traced graph (:mod:`.spike_tracing`): the
+    model's own value forward, a surrogate derivative at the site's membrane offset backward."""
+
+    name = "traced"
+
+    base_class = ("robustbench_snn.spike_tracing", "TracedSpike")
+
+    def spike_fn(self, neuron):
+        return neuron.spike_function
+
+    def set_spike_fn(self, neuron, fn):
+        neuron.spike_function = fn
+
+
+@register_family
 class SnntorchNeurons(NeuronFamily):
     """snntorch ``SpikingNeuron`` family (Leaky, Synaptic, Alpha, RLeaky, ...)."""
 

@@ -71,26 +71,36 @@ def test_surrogate_on_a_model_without_recognised_neurons_is_an_error():
 
 
 class ThresholdSNN(nn.Module):
-    """A spike written as ``(v >= thr).float()``: no autograd path from the input."""
+    """A spike written as ``(v >= thr).float()`` (``where=False``), or as ``torch.where(v >= thr, 1, 0)``
+    (``where=True``, a form the spike tracing does not look for): no autograd path from the input."""
 
-    def __init__(self):
+    def __init__(self, where: bool = False):
         super().__init__()
         torch.manual_seed(0)
         self.fc1, self.fc2 = nn.Linear(64, 64), nn.Linear(64, 10)
+        self.where = where
 
     def forward(self, x):
         v = self.fc1(x.flatten(1))
-        return self.fc2((v >= 0.0).float())
+        spikes = torch.where(v >= 0.0, torch.ones_like(v), torch.zeros_like(v)).detach() if self.where else (v >= 0.0).float()
+        return self.fc2(spikes)
 
 
-def test_a_non_differentiable_spike_is_flagged_and_attacked_by_the_black_box_members():
-    result = benchmark(ThresholdSNN(), attack="standard", n_examples=N, progress=False, transfer_sources={})
+def test_a_non_differentiable_spike_found_nowhere_is_flagged_and_attacked_by_the_black_box_members():
+    result = benchmark(ThresholdSNN(where=True), attack="standard", n_examples=N, progress=False, transfer_sources={})
     assert "no-gradient" in result.flags
     assert list(result.per_attack) == ["square"]  # white-box members skipped, black box ran
     assert result.robust_acc <= result.clean_acc
     assert result.row()["surrogate_attack"] == "not-differentiable"
-    pgd = benchmark(ThresholdSNN(), attack="pgd", n_examples=N, progress=False)
+    assert result.params["spike-tracing"] == {"not traced": "no comparison cast to float, heaviside or zero-backward autograd.Function ran in its forward"}
+    pgd = benchmark(ThresholdSNN(where=True), attack="pgd", n_examples=N, progress=False)
     assert "no-gradient" in pgd.flags  # a single gradient attack on it is flagged too
+
+
+def test_a_comparison_spike_is_found_and_attacked_through_bpda():
+    pgd = benchmark(ThresholdSNN(), attack="pgd", n_examples=N, progress=False)
+    assert "no-gradient" not in pgd.flags and pgd.row()["surrogate_attack"] == "bpda:atan:1"
+    assert pgd.params["spike-tracing"]["sites"][0].startswith("ge->float@test_benchmark_api.py:")
 
 
 def test_bpda_drives_a_zero_surrogate_spikingjelly_model_to_the_atan_apgd_number():
