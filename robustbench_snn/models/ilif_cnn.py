@@ -16,4 +16,4 @@ def ilif_cnn(in_shape, num_classes, T: int = 4, channels: Sequence[int] = (16, 3
     from spikingjelly.activation_based import neuron
 
     body = spiking_cnn_body(in_shape, num_classes, lambda: neuron.ILIFNode(step_mode="m", detach_reset=True), channels, hidden)
-    return SpikingJellyClassifier(create_encoder(encoder, T), body, "mean", "ilif-cnn")
+    return SpikingJellyClassifier(create_encoder(encoder, T), body, "mean")

@@ -16,4 +16,4 @@ def psn_cnn(in_shape, num_classes, T: int = 4, channels: Sequence[int] = (16, 32
     from spikingjelly.activation_based import neuron, surrogate
 
     body = spiking_cnn_body(in_shape, num_classes, lambda: neuron.PSN(T=T, surrogate_function=surrogate.ATan()), channels, hidden)
-    return SpikingJellyClassifier(create_encoder(encoder, T), body, "mean", "psn-cnn")
+    return SpikingJellyClassifier(create_encoder(encoder, T), body, "mean")

@@ -101,14 +101,14 @@ class SpikingJellyClassifier(Classifier):
     pass the benchmark makes resets them first (``interop.ResetEachPass``), and so does
     :meth:`forward` here, so a training step and an evaluation see the same function."""
 
-    def __init__(self, encoder: Encoder, net: nn.Module, readout: str, label: str) -> None:
+    def __init__(self, encoder: Encoder, net: nn.Module, readout: str, config: str = "") -> None:
         super().__init__()
         if readout not in READOUTS:
             raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
         self.encoder = encoder
         self.net = net
         self.readout = readout
-        self.label = label
+        self.config_name = config
 
     @property
     def T(self) -> int:
@@ -137,7 +137,7 @@ class SpikingJellyClassifier(Classifier):
             "neuron": type(first).__name__ if first is not None else "none",
             "surrogate": type(surrogate).__name__ if surrogate is not None else "none",
             "readout": self.readout,
-            "architecture": self.label,
+            **({"config": self.config_name} if self.config_name else {}),
         }
 
 
@@ -166,7 +166,7 @@ def build_spikingjelly(label: str, configs: dict[str, NetBuilder], readout: str,
     if len(in_shape) != 3:
         raise UserInputError(f"model {label!r} takes images [C, H, W], got inputs of shape {list(in_shape)}")
     net = multi_step(configs[config](tuple(in_shape), num_classes, T))
-    return SpikingJellyClassifier(create_encoder(encoder, T, **(encoder_kwargs or {})), net, readout, f"{label}:{config}")
+    return SpikingJellyClassifier(create_encoder(encoder, T, **(encoder_kwargs or {})), net, readout, config)
 
 
 def needs_input(in_shape: tuple[int, ...], channels: int, size: tuple[int, int], config: str) -> None:
