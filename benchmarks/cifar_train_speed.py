@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -24,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from robustbench_snn.cli import _literal  # noqa: E402  (the --build parser, so entries read as rbsnn train's)
 from robustbench_snn.registry import create_model  # noqa: E402
+from timing import best_of  # noqa: E402  (the benchmarks' shared timer, a sibling module)
 
 SHAPE = (3, 32, 32)
 
@@ -31,18 +31,6 @@ SHAPE = (3, 32, 32)
 def parse_entry(entry: str) -> tuple[str, dict]:
     name, *pairs = entry.split(":")
     return name, {k: _literal(v) for k, v in (p.split("=", 1) for p in pairs)}
-
-
-def timed(step, warmup: int, repeats: int) -> float:
-    """Median seconds of ``step()`` over ``repeats`` calls after ``warmup`` (compiles happen in the warm-up)."""
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
 
 
 def measure(name: str, build: dict, batch: int, compiled: bool, repeats: int) -> tuple[float, float]:
@@ -65,8 +53,8 @@ def measure(name: str, build: dict, batch: int, compiled: bool, repeats: int) ->
         xg = x.clone().requires_grad_(True)
         torch.nn.functional.cross_entropy(run(xg), y).backward()
 
-    train = timed(train_step, 2, repeats)
-    grad = timed(gradient_step, 2, repeats)
+    train = best_of(train_step, repeats)  # the warm-up call compiles
+    grad = best_of(gradient_step, repeats)
     return batch / train, batch / grad
 
 

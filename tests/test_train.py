@@ -123,6 +123,10 @@ def test_build_lists_and_a_bad_augmentation_on_the_command_line(capsys):
     assert "unknown augmentation 'mixup'; valid: crop-flip, none" in capsys.readouterr().err
     assert main(["train", "--model", "snn-cnn", "--build", "channels=8,-1", "--epochs", "1"]) == 2
     assert "bad --build channels=(8, -1)" in capsys.readouterr().err
+    for bad in ("channels=", "channels=0,4", "channels=8,2.5", "hidden=0"):
+        assert main(["train", "--model", "snn-cnn", "--build", bad, "--epochs", "1"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "must be a non-empty list of positive integers" in err
 
 
 def test_the_cnn_bodies_take_any_number_of_stages_and_keep_the_two_stage_layout():

@@ -10,6 +10,13 @@ from ..registry import register_model
 from .base import ANNClassifier
 
 
+def check_widths(channels: Sequence[int], hidden: int) -> None:
+    """Refuse conv ``channels`` that are not a non-empty list of positive integers, or a ``hidden`` that is not one."""
+    if isinstance(channels, (str, bytes)) or not isinstance(channels, Sequence) or not channels \
+            or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in (*channels, hidden)):
+        raise ValueError(f"channels must be a non-empty list of positive integers and hidden a positive integer, got channels={channels!r}, hidden={hidden!r}")
+
+
 def pooled_size(in_shape: tuple[int, ...], stages: int) -> int:
     """Values per example after ``stages`` 2x2 poolings of ``in_shape`` ``(C, H, W)``'s plane, per channel."""
     _, h, w = in_shape
@@ -24,6 +31,7 @@ def cnn_layers(in_shape: tuple[int, ...], num_classes: int, act: Callable[[], nn
     """Per entry of ``channels`` a conv-BN-``act``-avgpool stage, then a linear-BN-``act`` hidden
     layer and a linear readout: ``[B, C, H, W] -> [B, num_classes]`` (the layout of ``ann-cnn``,
     and of ``qcfs-snn`` with QCFS activations)."""
+    check_widths(channels, hidden)
     layers: list[nn.Module] = []
     previous = in_shape[0]
     for width in channels:

@@ -35,13 +35,30 @@ class Classifier(nn.Module):
 READOUTS = ("membrane", "rate", "weighted")
 
 
+class EncodedClassifier(Classifier):
+    """A classifier behind an input :class:`~..encoders.Encoder` (``x [B, ...] -> [T, B, ...]``):
+    its ``T`` and whether it is stochastic are the encoder's."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    @property
+    def T(self) -> int:
+        return self.encoder.T
+
+    @property
+    def stochastic(self) -> bool:
+        return self.encoder.stochastic
+
+
 def temporal_weights(T: int) -> torch.Tensor:
     """``w_t = (T - t) / Σ_s (T - s)`` for t = 0..T-1: linearly decaying, sums to 1."""
     w = torch.arange(T, 0, -1, dtype=torch.float32)
     return w / w.sum()
 
 
-class SpikingClassifier(Classifier):
+class SpikingClassifier(EncodedClassifier):
     """``encoder -> body -> readout over T``.
 
     ``body`` maps ``[T, B, ...] -> [T, B, K]``. Readouts:
@@ -58,21 +75,12 @@ class SpikingClassifier(Classifier):
     """
 
     def __init__(self, encoder: Encoder, body: nn.Module, readout: str = "membrane", rate_scale: float = 10.0) -> None:
-        super().__init__()
+        super().__init__(encoder)
         if readout not in READOUTS:
             raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
-        self.encoder = encoder
         self.body = body
         self.readout = readout
         self.rate_scale = rate_scale
-
-    @property
-    def T(self) -> int:
-        return self.encoder.T
-
-    @property
-    def stochastic(self) -> bool:
-        return self.encoder.stochastic
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: [B, C, H, W] -> [T, B, C, H, W] -> [T, B, K] -> [B, K]

@@ -10,7 +10,7 @@ from torch import nn
 from ..encoders import create_encoder
 from ..layers import TimeDistributed
 from ..neurons import NEURONS
-from .ann_cnn import pooled_size
+from .ann_cnn import check_widths, pooled_size
 from .base import SpikingClassifier
 
 
@@ -44,6 +44,7 @@ def spiking_cnn_body(
 
     ``[T, B, C, H, W] -> [T, B, num_classes]``.
     """
+    check_widths(channels, hidden)
     layers: list[nn.Module] = []
     previous = in_shape[0]
     for width in channels:

@@ -33,7 +33,7 @@ from torch import nn
 
 from ..encoders import Encoder
 from ..errors import UserInputError
-from .base import Classifier
+from .base import EncodedClassifier
 
 #: SpikingJelly's model package.
 MODEL_PACKAGE = "spikingjelly.activation_based.model"
@@ -93,7 +93,7 @@ def multi_step(net: nn.Module) -> nn.Module:
 READOUTS = ("own", "mean")
 
 
-class SpikingJellyClassifier(Classifier):
+class SpikingJellyClassifier(EncodedClassifier):
     """``encoder -> SpikingJelly network -> logits``: ``x [B, C, H, W]`` -> ``[T, B, C, H, W]``
     -> ``[B, K]`` (``readout="own"``) or ``[T, B, K]`` averaged over T (``"mean"``).
 
@@ -102,21 +102,12 @@ class SpikingJellyClassifier(Classifier):
     :meth:`forward` here, so a training step and an evaluation see the same function."""
 
     def __init__(self, encoder: Encoder, net: nn.Module, readout: str, config: str = "") -> None:
-        super().__init__()
+        super().__init__(encoder)
         if readout not in READOUTS:
             raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
-        self.encoder = encoder
         self.net = net
         self.readout = readout
         self.config_name = config
-
-    @property
-    def T(self) -> int:
-        return self.encoder.T
-
-    @property
-    def stochastic(self) -> bool:
-        return self.encoder.stochastic
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         from spikingjelly.activation_based import functional
