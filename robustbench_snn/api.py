@@ -678,11 +678,11 @@ def _transfer_sources(given, dataset: str, target: str, zoo_dir, device: str) ->
 
 
 def _zoo_root(source: str, dataset: str, zoo_dir) -> Path | None:
-    """The zoo holding ``source`` for ``dataset``: ``zoo_dir`` (or ``$RBSNN_ZOO``), else the
-    repository's; None if neither."""
+    """The zoo holding ``source`` for ``dataset``: the zoos read (``zoo_dir`` or ``$RBSNN_ZOO``,
+    else the user's), else the repository's; None if none does."""
     from . import zoo
 
-    roots = dict.fromkeys([zoo.zoo_dir(zoo_dir), zoo.DEFAULT_ZOO])
+    roots = dict.fromkeys([*zoo.zoo_roots(zoo_dir), zoo.DEFAULT_ZOO])
     return next((root for root in roots if source in zoo.zoo_models(dataset, root)), None)
 
 

@@ -88,7 +88,7 @@ def _resolve_device(device: str) -> str:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits", help="digits (embedded, default), mnist, fashion-mnist, cifar10, cifar10-jpeg, image-folder; events: digits-events, mnist-events, nmnist, dvs-gesture, cifar10-dvs")
     p.add_argument("--data-dir", type=_path("--data-dir"), default=None, help="folder with the dataset's standard files (not needed for digits)")
-    p.add_argument("--zoo-dir", type=_path("--zoo-dir"), default=None, help="model zoo folder (default: the repository's zoo/ or $RBSNN_ZOO)")
+    p.add_argument("--zoo-dir", type=_path("--zoo-dir"), default=None, help="model zoo folder (default $RBSNN_ZOO, else yours under <home> then the repository's zoo/; with --publish the repository's)")
     p.add_argument("--seed", type=SEED.argument("--seed"), default=0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -143,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init-from", default=None, metavar="ZOO_MODEL", help="start from this zoo checkpoint's weights (same architecture), e.g. to adversarially fine-tune it")
     t.add_argument("--augment", default=None, help="none or crop-flip (random 4-pixel crop and horizontal flip); default crop-flip on CIFAR-10, else none")
     t.add_argument("--compile", default="off", choices=["on", "off"], help="run the training forward through torch.compile (about 1.8x faster on CIFAR-sized SNNs; default off)")
+    t.add_argument("--publish", action="store_true", help="write the repository's zoo/ (a maintainer's action; default: your zoo under <home>, $RBSNN_HOME)")
     _common(t)
 
     e = sub.add_parser("eval", help="attack a zoo model and upsert its leaderboard row")
@@ -238,9 +239,16 @@ def _per_example_folder(value: str | None) -> Path | None:
     return Path(value)
 
 
-def _check_zoo_dir(zoo_dir: str | None) -> None:
+def _check_zoo_dir(args) -> None:
+    """Refuse a ``--zoo-dir`` that is a file; with ``--publish`` and no ``--zoo-dir``, read
+    only the repository's zoo, so a committed row never comes from a user's checkpoint."""
+    from .zoo import DEFAULT_ZOO
+
+    zoo_dir = args.zoo_dir
     if zoo_dir is not None and Path(zoo_dir).exists() and not Path(zoo_dir).is_dir():
         raise UserInputError(f"--zoo-dir {zoo_dir!r} is a file, not a folder")
+    if getattr(args, "publish", False) and zoo_dir is None and not os.environ.get("RBSNN_ZOO"):
+        args.zoo_dir = str(DEFAULT_ZOO)
 
 
 def _check_name(kind: str, name: str, valid) -> None:
@@ -312,7 +320,7 @@ def cmd_train(args) -> int:
 
     from robustbench_snn.defenses import get_defense
 
-    from .zoo import checkpoint_paths
+    from .zoo import write_paths
 
     entry = get_model_entry(args.model)
     defense = args.defense or entry.defense
@@ -321,7 +329,7 @@ def cmd_train(args) -> int:
     name = args.name if args.name is not None else (args.model if defense == entry.defense else f"{args.model}+{defense}")
     if not ZOO_NAME.match(name):
         raise UserInputError(f"bad --name {name!r}; a zoo name is letters, digits, '.', '_', '+' or '-' (at most 64, no '/')")
-    _check_zoo_dir(args.zoo_dir)
+    _check_zoo_dir(args)
     train = load_dataset(args.dataset, "train", args.data_dir).head(args.n_train)
     test = load_dataset(args.dataset, "test", args.data_dir)
     _check_build(args, train)
@@ -349,7 +357,7 @@ def cmd_train(args) -> int:
         ("--compile", "on" if args.compile == "on" else None),
     )
     init_from = _init_weights(args, name) if args.init_from else None
-    weights_path = checkpoint_paths(name, args.dataset, args.zoo_dir)[0]
+    weights_path = write_paths(name, args.dataset, args.zoo_dir, publish=args.publish)[0]
     check_folder_writable(weights_path.parent, "--zoo-dir")  # every input checked: now the folder, before the epochs
     state_path = weights_path.with_name(f"{name}.train-state.pt")
     model, card = train_model(
@@ -357,7 +365,7 @@ def cmd_train(args) -> int:
         defense_params=defense_params, name=name, state_path=state_path, resume=args.resume, init_from=init_from,
         compile=args.compile == "on",
     )
-    weights, card_path = save_checkpoint(model, card, args.zoo_dir)
+    weights, card_path = save_checkpoint(model, card, args.zoo_dir, publish=args.publish)
     state_path.unlink(missing_ok=True)  # the run finished; nothing left to resume
     print(f"{name} on {args.dataset}: clean accuracy {card['clean_acc']:.2f}% ({card['train_seconds']:.0f} s); wrote {weights} and {card_path.name}")
     return 0
@@ -471,7 +479,7 @@ def cmd_eval(args) -> int:
     from .provenance import git_commit
     from .api import DEFAULT_EPS_TEXT
 
-    _check_zoo_dir(args.zoo_dir)
+    _check_zoo_dir(args)
     models = _zoo_models(args.model, args.dataset, args.zoo_dir)
     eps_text = args.eps if args.eps is not None else DEFAULT_EPS_TEXT.get(args.norm, "")
     eps = _check_eval_options(args.attack, args.norm, eps_text, args, args.dataset)
@@ -516,7 +524,7 @@ def cmd_sweep(args) -> int:
     from .report import eps_label
     from .sweep import BACKENDS, sweep
 
-    _check_zoo_dir(args.zoo_dir)
+    _check_zoo_dir(args)
     _check_name("backend", args.backend, BACKENDS)
     datasets, attacks = _split("--datasets", args.datasets), _split("--attacks", args.attacks)
     eps_list = _split("--eps", args.eps) if args.eps is not None else [None]
@@ -604,6 +612,7 @@ def cmd_certify(args) -> int:
     from .zoo import load_checkpoint, zoo_models
 
     _check_name("dataset", args.dataset, DATASETS)
+    _check_zoo_dir(args)
     _require_zoo_model(args.model, args.dataset, zoo_models(args.dataset, args.zoo_dir))
     mechanism_name = args.mechanism or "gaussian"
     _check_name("mechanism", mechanism_name, MECHANISMS)

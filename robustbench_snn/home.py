@@ -1,13 +1,14 @@
 """Where a user's own results go: a data folder outside the checkout.
 
-A user's ``rbsnn eval``, ``certify``, ``submit``, ``sweep`` and ``site`` write here by
-default, so a run never changes the repository's tracked files. The repository's own
-boards (``leaderboards/``), archive (``submissions/``) and ``site/`` are written only when
-a maintainer asks for it with ``--publish``.
+A user's ``rbsnn train``, ``eval``, ``certify``, ``submit``, ``sweep`` and ``site`` write
+here by default, so a run never changes the repository's tracked files. The repository's
+own zoo (``zoo/``), boards (``leaderboards/``), archive (``submissions/``) and ``site/`` are
+written only when a maintainer asks for it with ``--publish``.
 
 The folder is ``$RBSNN_HOME`` if set, else ``$XDG_DATA_HOME/robustbench-snn``, else
 ``~/.local/share/robustbench-snn`` (the XDG base-directory convention for user data)::
 
+    <home>/zoo/<dataset>/<model>.safetensors     your checkpoints (read before the repository's zoo/)
     <home>/leaderboards/<dataset>_<norm>.csv     your rows (rbsnn leaderboard shows them beside ours)
     <home>/leaderboards/certified/               per-example certificates and plots
     <home>/submissions/<dataset>/<name>/         the submissions you evaluated

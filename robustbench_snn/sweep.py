@@ -85,13 +85,14 @@ class EvalSpec:
         """The ``rbsnn eval`` command that reproduces the row alone (``eot`` / ``draws`` as
         they ran, ``n`` examples); settings that can change a number appear when not default."""
         from .provenance import command_line
+        from .zoo import is_committed_zoo
 
         return command_line(
             "eval", ("--model", self.model), ("--attack", self.attack), ("--dataset", self.dataset), ("--norm", self.norm),
             ("--eps", self.eps_text), ("--steps", self.steps), ("--eot", eot), ("--draws", draws), ("--seed", self.seed),
             ("--alpha", self.alpha), ("--surrogate", self.surrogate), ("--grad", None if self.grad == "bptt" else self.grad),
             ("--T", self.T), ("--n-examples", n if self.n_examples else None), ("--data-dir", self.data_dir or None),
-            ("--batch-size", self.batch_size if self.batch_size != BATCH_SIZE else None), ("--zoo-dir", self.zoo_dir),
+            ("--batch-size", self.batch_size if self.batch_size != BATCH_SIZE else None), ("--zoo-dir", None if is_committed_zoo(self.zoo_dir) else self.zoo_dir),
             ("--compile", self.compile if self.compile != "auto" else None),
         )
 

@@ -1,8 +1,14 @@
-"""Model zoo: ``zoo/<dataset>/<model>.safetensors`` + ``<model>.json`` card.
+"""Model zoo: ``<zoo>/<dataset>/<model>.safetensors`` + ``<model>.json`` card.
 
 The card holds everything needed to rebuild the network (registry name,
 input shape, classes, build kwargs) and to reproduce it (training command,
 seed, commit) plus its measured clean test accuracy.
+
+Two zoos, as two boards (:mod:`robustbench_snn.home`): ``rbsnn train`` writes the user's
+zoo, ``<home>/zoo``, and only ``--publish`` (a maintainer's action) writes the repository's
+``zoo/``, so a user's training never changes a tracked file. Reading looks in the user's
+zoo first, then the repository's. ``--zoo-dir`` or ``$RBSNN_ZOO`` names one zoo, used
+alone for both.
 """
 
 from __future__ import annotations
@@ -17,31 +23,61 @@ from safetensors.torch import load, save
 
 from .atomic import atomic_write_bytes
 from .errors import UserInputError
+from .home import user_home
 from .provenance import ROOT
 from .registry import create_model
 
 DEFAULT_ZOO = ROOT / "zoo"
 
 
-def zoo_dir(path: str | Path | None = None) -> Path:
-    """``path``, else ``$RBSNN_ZOO``, else the repository's ``zoo/``."""
-    return Path(path or os.environ.get("RBSNN_ZOO") or DEFAULT_ZOO)
+def user_zoo() -> Path:
+    """The zoo ``rbsnn train`` writes by default: ``<home>/zoo``."""
+    return user_home() / "zoo"
+
+
+def zoo_dir(path: str | Path | None = None, *, publish: bool = False) -> Path:
+    """The zoo a checkpoint is written to: ``path``, else ``$RBSNN_ZOO``, else the
+    repository's ``zoo/`` with ``publish``, else the user's (:func:`user_zoo`)."""
+    return Path(path or os.environ.get("RBSNN_ZOO") or (DEFAULT_ZOO if publish else user_zoo()))
+
+
+def zoo_roots(path: str | Path | None = None) -> tuple[Path, ...]:
+    """The zoos read, in order: ``path`` (or ``$RBSNN_ZOO``) alone, else the user's then the repository's."""
+    given = path or os.environ.get("RBSNN_ZOO")
+    return (Path(given),) if given else (user_zoo(), DEFAULT_ZOO)
+
+
+def is_committed_zoo(path: str | Path | None) -> bool:
+    """Whether ``path`` is the repository's ``zoo/`` (a row's command then needs no ``--zoo-dir``)."""
+    return path is not None and Path(path).resolve() == DEFAULT_ZOO.resolve()
+
+
+def _files(folder: Path, model: str) -> tuple[Path, Path]:
+    return folder / f"{model}.safetensors", folder / f"{model}.json"  # not with_suffix: names may contain dots
 
 
 def checkpoint_paths(model: str, dataset: str, root: str | Path | None = None) -> tuple[Path, Path]:
-    folder = zoo_dir(root) / dataset
-    return folder / f"{model}.safetensors", folder / f"{model}.json"  # not with_suffix: names may contain dots
+    """``(weights, card)`` of ``model`` in the first zoo of :func:`zoo_roots` holding its card
+    (the last zoo's paths if none does, for the message that names them)."""
+    roots = zoo_roots(root)
+    found = next((r for r in roots if _files(r / dataset, model)[1].is_file()), roots[-1])
+    return _files(found / dataset, model)
+
+
+def write_paths(model: str, dataset: str, root: str | Path | None = None, *, publish: bool = False) -> tuple[Path, Path]:
+    """``(weights, card)`` where a new checkpoint of ``model`` is written (:func:`zoo_dir`)."""
+    return _files(zoo_dir(root, publish=publish) / dataset, model)
 
 
 #: Fields every card needs to rebuild its network.
 CARD_REQUIRED = ("model", "dataset", "in_shape", "num_classes", "build_kwargs")
 
 
-def save_checkpoint(model, card: dict[str, Any], root: str | Path | None = None) -> tuple[Path, Path]:
-    """Write weights and card atomically, the card last and holding the weights' SHA-256:
-    a kill between the two renames leaves a card that names other weights, which
-    :func:`load_checkpoint` refuses, never a silently mismatched pair."""
-    weights, card_path = checkpoint_paths(card["model"], card["dataset"], root)
+def save_checkpoint(model, card: dict[str, Any], root: str | Path | None = None, *, publish: bool = False) -> tuple[Path, Path]:
+    """Write weights and card (to :func:`zoo_dir`) atomically, the card last and holding the
+    weights' SHA-256: a kill between the two renames leaves a card that names other weights,
+    which :func:`load_checkpoint` refuses, never a silently mismatched pair."""
+    weights, card_path = write_paths(card["model"], card["dataset"], root, publish=publish)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     blob = save(state)
     card = {**card, "weights_sha256": hashlib.sha256(blob).hexdigest()}
@@ -84,9 +120,10 @@ def read_card(model: str, dataset: str, root: str | Path | None = None, *, also:
 
 
 def zoo_models(dataset: str, root: str | Path | None = None) -> list[str]:
-    """Names of every checkpoint in the zoo for ``dataset`` (registered models and named variants)."""
-    folder = zoo_dir(root) / dataset
-    return sorted(p.stem for p in folder.glob("*.json") if (folder / f"{p.stem}.safetensors").is_file())
+    """Names of every checkpoint for ``dataset`` in the zoos read (:func:`zoo_roots`): registered
+    models and named variants."""
+    folders = [r / dataset for r in zoo_roots(root)]
+    return sorted({p.stem for f in folders for p in f.glob("*.json") if (f / f"{p.stem}.safetensors").is_file()})
 
 
 def load_checkpoint(model: str, dataset: str, root: str | Path | None = None, **overrides: Any):

@@ -12,7 +12,7 @@ from robustbench_snn.errors import UnknownNameError, UserInputError
 from robustbench_snn.harness import clean_scores
 from robustbench_snn.registry import create_model, get_model_entry, list_models
 from robustbench_snn.train import TrainConfig, fit, recalibrate_batchnorm
-from robustbench_snn.zoo import load_checkpoint, zoo_models
+from robustbench_snn.zoo import DEFAULT_ZOO, load_checkpoint, zoo_models
 
 #: Models that only take event frames (their zoo is on digits-events).
 EVENT_ONLY = {"denoise-snn"}
@@ -178,7 +178,7 @@ def test_every_defended_model_is_in_the_digits_zoo_above_80_percent():
     from robustbench_snn.zoo import read_card
 
     assert NOT_YET_ON_DIGITS_AND_MNIST <= set(list_models())
-    zoo, events_zoo = zoo_models("digits"), zoo_models("digits-events")
+    zoo, events_zoo = zoo_models("digits", DEFAULT_ZOO), zoo_models("digits-events", DEFAULT_ZOO)
     for name in list_models():
         if name in EVENT_ONLY:
             assert name in events_zoo, f"{name} has no digits-events checkpoint"
@@ -186,7 +186,7 @@ def test_every_defended_model_is_in_the_digits_zoo_above_80_percent():
         if name in NOT_YET_ON_DIGITS_AND_MNIST and name not in zoo:
             continue
         assert name in zoo, f"{name} has no digits checkpoint"
-        card = read_card(name, "digits")
+        card = read_card(name, "digits", DEFAULT_ZOO)
         assert card["clean_acc"] >= 80 and card["defense"] == get_model_entry(name).defense
 
 
@@ -197,7 +197,7 @@ def test_mnist_zoo_has_every_defense():
 
     from robustbench_snn.registry import get_model_entry
 
-    zoo = zoo_models("mnist")
+    zoo = zoo_models("mnist", DEFAULT_ZOO)
     # the other two noise levels of the gaussian family are digits-only (README, Certified robustness)
     digits_only = {"snn-mlp", "smooth-snn-s0.5", "smooth-snn-s1", *EVENT_ONLY}  # EVENT_ONLY: on the event zoos (test_events)
     missing = [m for m in list_models() if m not in digits_only | NOT_YET_ON_DIGITS_AND_MNIST and m not in zoo]

@@ -109,3 +109,26 @@ def test_make_eval_then_the_artifact_checks_leave_the_checkout_clean(home):
     assert "yours" in done.stdout and "committed" in done.stdout
     check = subprocess.run([str(ROOT / ".venv" / "bin" / "rbsnn"), "report", "--check"], cwd=ROOT, capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+
+
+def test_train_writes_the_users_zoo_and_eval_reads_it_first(home, capsys, monkeypatch):
+    """`rbsnn train` without --zoo-dir writes <home>/zoo, never the repository's zoo/; eval then
+    finds the user's checkpoint before the committed one of the same name, and eval --publish
+    reads only the committed zoo (a committed row never comes from a user's checkpoint)."""
+    from robustbench_snn import cli
+    from robustbench_snn.zoo import DEFAULT_ZOO, checkpoint_paths, read_card, zoo_models
+
+    before = _digest(DEFAULT_ZOO)
+    assert main(["train", "--model", "snn-mlp", "--epochs", "1", "--n-train", "64", "--T", "2", "--quiet"]) == 0
+    assert f"wrote {home / 'zoo' / 'digits' / 'snn-mlp.safetensors'}" in capsys.readouterr().out
+    assert _digest(DEFAULT_ZOO) == before
+    assert checkpoint_paths("snn-mlp", "digits")[1] == home / "zoo" / "digits" / "snn-mlp.json"
+    assert read_card("snn-mlp", "digits")["T"] == 2 != read_card("snn-mlp", "digits", DEFAULT_ZOO)["T"]
+    assert {"snn-mlp", "rsc-snn"} <= set(zoo_models("digits"))  # both zoos are listed
+    assert main(["eval", *FAST, "--out", str(home / "mine.csv")]) == 0
+    assert pd.read_csv(home / "mine.csv")["T"][0] == 2  # the user's checkpoint ran
+    seen = []
+    real = cli._zoo_models
+    monkeypatch.setattr(cli, "_zoo_models", lambda model, dataset, zoo_dir: seen.append(zoo_dir) or real(model, dataset, zoo_dir))
+    assert main(["eval", "--publish", "--model", "not-a-model", "--quiet"]) == 2  # refused before anything is written
+    assert seen == [str(DEFAULT_ZOO)]
