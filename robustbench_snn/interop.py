@@ -156,8 +156,8 @@ class SpikingJellyNeurons(NeuronFamily):
 
     def set_spike_fn(self, neuron, fn):
         neuron.surrogate_function = fn
-        if _library_class("spikingjelly.activation_based.neuron", "ILIFNode") is not None and isinstance(
-                neuron, _library_class("spikingjelly.activation_based.neuron", "ILIFNode")):
+        ilif = _library_class("spikingjelly.activation_based.neuron", "ILIFNode")
+        if ilif is not None and isinstance(neuron, ilif):
             _route_ilif_through(neuron, fn)
 
     def lift(self, neuron):

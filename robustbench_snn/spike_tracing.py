@@ -29,6 +29,7 @@ the model's own (zero) backward until the next attack re-wires the neurons.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -123,6 +124,15 @@ class _SiteMode(TorchFunctionMode):
         self.comparisons: dict[int, tuple[torch.Tensor, object, object, int, str]] = {}
         self.inside_function = 0
 
+    @contextlib.contextmanager
+    def unobserved(self):
+        """Operations run inside are not the model's own (an ``autograd.Function``'s body, a probe)."""
+        self.inside_function += 1
+        try:
+            yield
+        finally:
+            self.inside_function -= 1
+
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
@@ -178,11 +188,8 @@ class SpikeSites(nn.Module):
         saved = function.__dict__["apply"]
 
         def apply(cls, *args, **kwargs):
-            mode.inside_function += 1
-            try:
+            with mode.unobserved():
                 value = _ORIGINAL_APPLY(cls, *args, **kwargs)
-            finally:
-                mode.inside_function -= 1
             tensors = [a for a in args if isinstance(a, torch.Tensor)]
             if mode.inside_function or kwargs or not tensors or len(args) not in (1, 2) or not isinstance(value, torch.Tensor) \
                     or not value.is_floating_point() or not _zero_backward_guarded(cls, len(args), mode):
@@ -199,11 +206,8 @@ class SpikeSites(nn.Module):
 
 
 def _zero_backward_guarded(cls: type, arity: int, mode: _SiteMode) -> bool:
-    mode.inside_function += 1  # the probe's own operations are not the model's
-    try:
+    with mode.unobserved():  # the probe's own operations are not the model's
         return _zero_backward(cls, arity)
-    finally:
-        mode.inside_function -= 1
 
 
 def trace_spikes(model: nn.Module, probe: torch.Tensor) -> Tracing:

@@ -148,6 +148,7 @@ def fit(
     n_batches = -(-len(data) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * n_batches)
     losses: list[float] = []
+    prior_seconds = 0.0  # training seconds of the runs this one resumes (the state carries them)
     if resume:
         if state_path is None or not Path(state_path).is_file():
             raise UserInputError(f"--resume: no training state at {state_path}; start the run without --resume")
@@ -166,6 +167,8 @@ def fit(
         g.set_state(state["perm_rng"])
         torch.set_rng_state(state["torch_rng"])
         losses = state["losses"]
+        prior_seconds = float(state.get("seconds", 0.0))
+    start = time.perf_counter()
     bar = tqdm(range(len(losses), cfg.epochs), desc=f"train {data.name}", disable=quiet, unit="epoch")
     for _ in bar:
         perm = torch.randperm(len(data), generator=g)
@@ -186,6 +189,7 @@ def fit(
             _save_state(
                 Path(state_path), config=cfg.__dict__, identity=run_identity(model, defense, data), model=model.state_dict(), optimizer=opt.state_dict(),
                 scheduler=sched.state_dict(), perm_rng=g.get_state(), torch_rng=torch.get_rng_state(), losses=losses,
+                seconds=prior_seconds + time.perf_counter() - start,
             )
     return losses
 
@@ -283,10 +287,11 @@ def train_model(
     defense_obj.check(model, architecture)
     if init_from is not None:
         model.load_state_dict(init_from[1])
+    prior_seconds = float(_load_state(Path(state_path)).get("seconds", 0.0)) if resume and state_path and Path(state_path).is_file() else 0.0
     start = time.perf_counter()
     losses = fit(model, train, cfg, defense_obj, quiet=quiet, device=device, state_path=state_path, resume=resume, compile=compile)
     recalibrate_batchnorm(model, train, device=device)
-    seconds = time.perf_counter() - start
+    seconds = prior_seconds + time.perf_counter() - start  # every run of a resumed training, not only the last
     model.cpu()
     card = {
         "model": name or architecture,

@@ -72,6 +72,26 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_resumed_cards_training_time_counts_every_run(tmp_path):
+    """The card's train_seconds of a resumed run is the earlier runs' seconds (kept in the
+    training state) plus this run's, not this run's alone."""
+    import pytest
+
+    from robustbench_snn.train import _load_state, _save_state, train_model
+
+    data = load_dataset("digits", "train").head(128)
+    test = load_dataset("digits", "test").head(50)
+    cfg = TrainConfig(epochs=2, batch_size=64, seed=3)
+    state = tmp_path / "run.train-state.pt"
+    with pytest.raises(_Interrupt):
+        fit(create_model("snn-mlp", data.in_shape, 10, T=2), data, cfg, _StopAfter(3), quiet=True, state_path=state)  # dies in epoch 2
+    saved = _load_state(state)
+    assert 0 < saved["seconds"] < 60
+    _save_state(state, **{**saved, "seconds": 5000.0})  # as if epoch 1 had taken 5,000 s in an earlier session
+    _, card = train_model("snn-mlp", data, test, cfg, {"T": 2}, quiet=True, state_path=state, resume=True)
+    assert 5000 < card["train_seconds"] < 5060
+
+
 def test_resume_without_state_is_a_clear_error(tmp_path):
     import pytest
 
