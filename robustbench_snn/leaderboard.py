@@ -39,6 +39,25 @@ DEFAULTS = {"grad": "bptt", "attacks": "", "flags": "", "params": "", "source": 
 EPS_DECIMALS = 6
 
 
+#: A text cell starting with one of these is prefixed with ``'`` when a board is written, so a
+#: spreadsheet opening the CSV shows it as text instead of evaluating it as a formula (OWASP,
+#: "CSV Injection": ``= + - @``, tab and carriage return; a row holding a carriage return is
+#: refused by :func:`upsert` anyway). ``'`` itself is in the set, so the reader's rule -- drop one
+#: leading ``'`` -- restores every cell exactly.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def neutralize_cell(value: Any) -> Any:
+    """``value`` as written to a board: a text cell that a spreadsheet would read as a formula
+    gets a leading ``'`` (:data:`FORMULA_START`); anything else is unchanged."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
+def restore_cell(value: Any) -> Any:
+    """The inverse of :func:`neutralize_cell` on a cell read back from a board."""
+    return value[1:] if isinstance(value, str) and value.startswith("'") else value
+
+
 def json_cell(value: Any) -> str:
     """``value`` as the text of one JSON cell (``params``, ``host``): keys sorted, no spaces,
     so the same value always writes the same text."""
@@ -84,6 +103,9 @@ def read(path: str | Path, schema: Schema = ROBUST) -> pd.DataFrame:
         df = pd.read_csv(path, dtype={c: str for c in schema.text})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise UserInputError(f"{path} is not a readable leaderboard CSV: {e}") from None
+    for col in df.columns:  # text cells as they were before neutralize_cell
+        if not pd.api.types.is_numeric_dtype(df[col]):
+            df[col] = df[col].map(restore_cell)
     for col, value in schema.defaults:  # columns (or cells) older rows lack get the default
         df[col] = df[col].astype(object).fillna(value) if col in df.columns else value
     missing = [c for c in schema.key if c not in df.columns]
@@ -230,6 +252,9 @@ def upsert(path: str | Path, row: dict[str, Any], schema: Schema = ROBUST, *, fo
     unknown = {c for c in row if c not in columns and not c.startswith(schema.extra_prefixes)}
     if unknown:
         raise ValueError(f"unknown leaderboard columns: {sorted(unknown)}")
+    carriage = [c for c, v in row.items() if isinstance(v, str) and "\r" in v]
+    if carriage:  # pandas leaves such a cell unquoted, and every CSV reader then splits the row there
+        raise UserInputError(f"not written: the row's {', '.join(carriage)} holds a carriage return")
     if schema.float_key:
         row = {**row, schema.float_key: round(float(row[schema.float_key]), EPS_DECIMALS)}
     row = {**dict(schema.defaults), **row}
@@ -251,7 +276,7 @@ def upsert(path: str | Path, row: dict[str, Any], schema: Schema = ROBUST, *, fo
         extra = [c for c in table.columns if c not in columns]  # keep columns a later version added
         table = table[columns + extra].sort_values(list(schema.key), kind="stable", ignore_index=True)
         buf = io.StringIO()
-        table.to_csv(buf, index=False)
+        table.map(neutralize_cell).to_csv(buf, index=False)
         atomic_write_bytes(path, buf.getvalue().encode())
     return table
 

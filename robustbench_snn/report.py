@@ -13,6 +13,7 @@ fails until it does. Everything is read from and written to a checkout
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable
@@ -100,9 +101,18 @@ def pct(v) -> str:
     return "—" if pd.isna(v) else f"{float(v):.2f}"
 
 
+def markdown_cell(text: str) -> str:
+    """``text`` safe inside one cell of a GitHub Markdown table: ``& < >`` as HTML entities (a
+    board's or card's text must not become an element: GitHub renders inline HTML in tables),
+    ``|`` escaped (it would end the cell) and a line break as a space (it would end the row).
+    Markdown emphasis and code spans the report writes itself (``**``, backticks) stay."""
+    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
 def markdown(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+    """A GitHub Markdown table; every cell through :func:`markdown_cell`."""
+    lines = ["| " + " | ".join(map(markdown_cell, header)) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(map(markdown_cell, r)) + " |" for r in rows])
 
 
 def default_rows(df: pd.DataFrame, attack: str, eps: float, steps: int | None = 10) -> pd.DataFrame:

@@ -68,3 +68,37 @@ def test_read_rejects_non_leaderboard(tmp_path):
     pd.DataFrame({"a": [1]}).to_csv(p, index=False)
     with pytest.raises(ValueError, match="missing columns"):
         read(p)
+
+
+FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "'quoted", "''", "plain"]
+
+
+@pytest.mark.parametrize("cell", FORMULAS)
+def test_formula_cells_are_neutralised_on_write_and_restored_on_read(tmp_path, cell):
+    """OWASP CSV injection: a cell a spreadsheet would evaluate is written with a leading
+    quote, and the reader gives back exactly the text that was written (rows round-trip)."""
+    import csv
+
+    path = tmp_path / "lb.csv"
+    upsert(path, row(defense=cell, encoder=cell, model=f"m{cell}"))
+    with open(path, newline="") as f:
+        written = next(csv.DictReader(f))
+    for col in ("defense", "encoder", "model"):
+        assert not written[col].startswith(("=", "+", "-", "@", "\t", "\r")), written[col]
+    back = read(path).iloc[0]
+    assert (back.defense, back.encoder, back.model) == (cell, cell, f"m{cell}")
+    upsert(path, row(defense=cell, encoder=cell, model=f"m{cell}", robust_acc=50.0))  # read, replaced, written again
+    again = read(path)
+    assert len(again) == 1 and again.iloc[0].defense == cell and again.iloc[0].robust_acc == 50.0
+
+
+def test_a_carriage_return_in_a_cell_is_refused_and_nothing_written(tmp_path):
+    """pandas writes a CR inside a cell unquoted, which every reader takes for the end of the row."""
+    from robustbench_snn.errors import UserInputError
+
+    path = tmp_path / "lb.csv"
+    upsert(path, row())
+    before = path.read_bytes()
+    with pytest.raises(UserInputError, match="the row's defense holds a carriage return"):
+        upsert(path, row(defense="\rx", model="other"))
+    assert path.read_bytes() == before

@@ -153,3 +153,37 @@ def test_the_transfer_column_is_the_selection_score_not_the_held_out_one():
     assert report.after_transfers(pd.Series({"robust_acc": 95.22, "acc_transfer-snn": float("nan")})) == 95.22
     skipped = '{"transfer": {"skipped": "no spike in the model"}}'  # a row whose transfers did not run shows none
     assert report.after_transfers(pd.Series({"robust_acc": 32.4, "params": skipped})) is None
+
+
+def test_hostile_cells_are_inert_in_the_readme_and_the_csv(tmp_path, capsys):
+    """A board row whose text cells carry HTML, a table-splitting ``|`` and a spreadsheet
+    formula: `rbsnn report` writes a README whose rendered tables (GitHub's CommonMark with
+    tables, by markdown-it-py) hold no injected element and keep their columns, and the CSV
+    keeps the formula as text."""
+    from markdown_it import MarkdownIt
+
+    from robustbench_snn.leaderboard import read, upsert
+
+    src = checkout_copy(tmp_path)
+    board = src.boards / "digits_linf.csv"
+    rows = read(board)
+    hostile = rows[(rows.model == "snn-cnn") & (rows.attack == "standard") & ((rows.eps - 8 / 255).abs() < 1e-5)].iloc[0].to_dict()
+    hostile.update(model="<script>alert(1)</script>", defense="<img src=x onerror=alert(2)>", flags="a|b|c",
+                   encoder='=HYPERLINK("http://evil","x")')
+    upsert(board, {k: v for k, v in hostile.items() if not (isinstance(v, float) and v != v)})
+    assert main(["report", "--root", str(tmp_path)]) == 0, capsys.readouterr().err
+    text = src.readme.read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text  # the row is in a table, as text
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    html = [t.content for t in tokens if t.type in ("html_block", "html_inline")]
+    html += [c.content for t in tokens if t.children for c in t.children if c.type == "html_inline"]
+    assert not [h for h in html if "<script" in h or "<img" in h], html
+    rendered = MarkdownIt("commonmark").enable("table").render(text)
+    assert "<script" not in rendered and "<img src=x" not in rendered
+    for table in text.split("<!-- table:")[1:]:  # every generated table keeps its header's column count
+        lines = [line for line in table.split("<!-- /table -->")[0].splitlines() if line.startswith("|")]
+        widths = {line.replace("\\|", "").count("|") for line in lines}
+        assert len(widths) <= 1, (table[:40], widths)
+    with open(board, newline="") as f:
+        assert "'=HYPERLINK(" in f.read()
+    assert read(board).encoder.eq('=HYPERLINK("http://evil","x")').sum() == 1
