@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import UserInputError
+from .json_input import parse_json
 from .provenance import ROOT
 
 EPS_8 = 8 / 255
@@ -187,7 +188,10 @@ def after_transfers(row: pd.Series) -> float | None:
 def row_params(row: pd.Series) -> dict:
     """A row's ``params`` JSON as a dict (empty where the row has none)."""
     params = row.get("params")
-    return json.loads(params) if isinstance(params, str) else {}
+    if not isinstance(params, str):
+        return {}
+    value = parse_json(params, f"the params cell of row {row.get('model')!r}, {row.get('attack')!r}")
+    return value if isinstance(value, dict) else {}
 
 
 def standard(src: Sources, name: str) -> str:

@@ -28,13 +28,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from .leaderboard import PER_ATTACK_PREFIX, best_known
+from .leaderboard import PER_ATTACK_PREFIX, WEAKER_THAN_SMALLER_EPS, best_known, weaker_than_smaller_eps
 from .masking import FLAG_MEANINGS
 from .report import EPS_8, Sources, eps_label
 
 #: Flags other modules raise, with their meaning.
 OTHER_FLAGS = {
     "claim-exceeds-measured": "the submission's claimed robust accuracy is more than 2 points above the measured one",
+    WEAKER_THAN_SMALLER_EPS: "robust accuracy above what an attack reached at a smaller eps on the same model: every larger "
+                             "eps-ball holds the smaller ones, so this row's attack is weaker than one already run, and the "
+                             "best known column (and the plot) show the lower value",
 }
 
 STYLE = """
@@ -182,7 +185,7 @@ def _detail(r: pd.Series, columns: int) -> str:
     if params:
         try:
             params = json.dumps(json.loads(params), indent=1, sort_keys=True)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # shown as written (escaped), whatever a hand-edited cell holds
             pass
         parts.append(f"<b>parameters that ran</b><pre>{escape(params)}</pre>")
     parts.append(f"<b>reproduce</b><pre><code>{escape(str(r.get('command', '')))}</code></pre>")
@@ -203,9 +206,11 @@ def _board_table(header: list[tuple[str, str]], rows: list[str]) -> str:
 def robust_page(name: str, df: pd.DataFrame, plot: str) -> bytes:
     """The page of a robust-accuracy board (``<dataset>_<norm>.csv``), its plot the file ``plot``."""
     best = best_known(df).set_index(["model", "T", "eps"])["robust_acc"]
+    weaker = weaker_than_smaller_eps(df)
     default_attack = "standard" if (df["attack"] == "standard").any() else ""
     rows = []
-    for _, r in df.sort_values(["robust_acc", "clean_acc"], ascending=False, kind="stable").iterrows():
+    for i, r in df.sort_values(["robust_acc", "clean_acc"], ascending=False, kind="stable").iterrows():
+        flags = ";".join([f for f in str(r["flags"] or "").split(";") if f] + ([WEAKER_THAN_SMALLER_EPS] if weaker[i] else []))
         source = str(r.get("source") or "zoo")
         encoder = "—" if r["encoder"] == "none" or pd.isna(r["T"]) else f"{r['encoder']}, {int(r['T'])}"
         claimed = "—"
@@ -222,7 +227,7 @@ def robust_page(name: str, df: pd.DataFrame, plot: str) -> bytes:
             _num_td(r["n_examples"], 0), _num_td(r["clean_acc"]), _num_td(r["robust_acc"]),
             _num_td(best.get((r["model"], r["T"], r["eps"]))),
             _td(claimed, claim_key, "num"),
-            _td(flag_badges(r["flags"]), str(r["flags"] or ""), raw=True),
+            _td(flag_badges(flags), flags, raw=True),
             _num_td(r.get("bwd_per_example"), 0), _num_td(r.get("seconds"), 0), _td(str(r.get("commit", ""))[:8]),
         ]
         data = f'data-attack="{escape(str(r["attack"]))}" data-eps="{escape(eps_label(float(r["eps"])))}"'

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import UnknownNameError, UserInputError
+from .json_input import parse_json
 
 if TYPE_CHECKING:  # torch is imported where a model is built, not when the CLI reads BATCH_SIZE
     from torch import nn
@@ -142,11 +143,7 @@ def read_card(folder: Path) -> dict[str, Any]:
     path = folder / CARD_FILE
     if not path.is_file():
         raise UserInputError(f"no {CARD_FILE} in {folder}; a submission holds {MODEL_FILE}, {WEIGHTS_FILE} and {CARD_FILE}")
-    try:
-        card = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserInputError(f"{path} is not valid JSON: {e}") from None
-    return validate_card(card)
+    return validate_card(parse_json(path.read_bytes(), str(path)))
 
 
 def refuse_pickles(folder: Path) -> None:
@@ -328,8 +325,8 @@ def refuse_taken_name(target: Path, card: dict[str, Any]) -> None:
     if not kept.is_file():
         return
     try:
-        previous = json.loads(kept.read_text())
-    except (OSError, ValueError):
+        previous = parse_json(kept.read_bytes(), str(kept))
+    except (OSError, UserInputError):
         previous = {}
     theirs = _authors(previous) if isinstance(previous, dict) else ()
     if theirs != _authors(card):

@@ -182,7 +182,7 @@ class ShardResult:
         try:
             with safe_open(str(path), framework="pt") as f:
                 part = cls({k: f.get_tensor(k) for k in f.keys()}, json.loads((f.metadata() or {})["meta"]))
-        except (SafetensorError, OSError, KeyError, ValueError, TypeError) as e:  # JSONDecodeError is a ValueError
+        except (SafetensorError, OSError, KeyError, ValueError, TypeError, RecursionError) as e:  # JSONDecodeError is a ValueError
             raise BrokenShardError(path, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
         why = part.mismatch(shard)
         if why:

@@ -24,6 +24,7 @@ from safetensors.torch import load, save
 from .atomic import atomic_write_bytes
 from .errors import UserInputError
 from .home import user_home
+from .json_input import json_object
 from .provenance import ROOT
 from .registry import create_model
 
@@ -106,16 +107,18 @@ def read_card(model: str, dataset: str, root: str | Path | None = None, *, also:
     _, card_path = checkpoint_paths(model, dataset, root)
     if not card_path.is_file():
         raise missing_checkpoint(model, dataset, card_path)
-    try:
-        card = json.loads(card_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserInputError(f"zoo card {card_path} is not valid JSON ({e})") from None
-    if not isinstance(card, dict):
-        raise UserInputError(f"zoo card {card_path} must hold a JSON object, got {type(card).__name__}")
+    card = json_object(card_path.read_bytes(), f"zoo card {card_path}")
     missing = [f for f in (*CARD_REQUIRED, *also) if f not in card]
     if missing:
         by = f", which {needed_by} shows" if needed_by and set(missing) <= set(also) else ""
         raise UserInputError(f"zoo card {card_path} lacks {', '.join(missing)}{by}; retrain it with its command or remove it")
+    shape, classes = card["in_shape"], card["num_classes"]
+    wrong = ("build_kwargs is not a JSON object" if not isinstance(card["build_kwargs"], dict)
+             else "in_shape is not a list of 1 to 4 whole numbers in 1-4096"
+             if not (isinstance(shape, list) and 1 <= len(shape) <= 4 and all(type(n) is int and 1 <= n <= 4096 for n in shape))
+             else "num_classes is not a whole number in 2-100000" if not (type(classes) is int and 2 <= classes <= 100_000) else None)
+    if wrong:
+        raise UserInputError(f"zoo card {card_path}: {wrong}; retrain it with its command or remove it")
     return card
 
 

@@ -188,6 +188,16 @@ def _card_text(text):
     return lambda folder: (folder / "snn-mlp.json").write_text(text)
 
 
+def _card_with(**fields):
+    import json
+
+    def edit(folder):
+        card = json.loads((folder / "snn-mlp.json").read_text())
+        (folder / "snn-mlp.json").write_text(json.dumps({**card, **fields}))
+
+    return edit
+
+
 def _card_without(field):
     import json
 
@@ -234,6 +244,11 @@ ZOO_CASES = {
     "card-empty": (_card_text(""), "is not valid JSON"),
     "card-a-list": (_card_text("[1, 2]"), "must hold a JSON object"),
     "card-missing-in_shape": (_card_without("in_shape"), "lacks in_shape"),
+    "card-build_kwargs-a-list": (_card_with(build_kwargs=[1, 2]), "build_kwargs is not a JSON object"),
+    "card-in_shape-huge": (_card_with(in_shape=[1, 10**9, 8]), "in_shape is not a list of 1 to 4 whole numbers"),
+    "card-num_classes-text": (_card_with(num_classes="10"), "num_classes is not a whole number"),
+    "card-integer-of-5000-digits": (_card_text('{"T": ' + "9" * 5000 + "}"), "is not valid JSON (Exceeds the limit"),
+    "card-nested-100000-deep": (_card_text("[" * 100_000 + "]" * 100_000), "is not usable JSON: nested too deeply"),
     "weights-and-card-mismatched": (_mismatched_pair, "is not the file its card snn-mlp.json was written with"),
 }
 

@@ -98,6 +98,8 @@ def _write_matching_weights(folder: Path) -> None:
 BAD = {
     "card-not-json": (_write("card.json", b"{name: "), "is not valid JSON"),
     "card-a-list": (_write("card.json", b"[]"), "must hold a JSON object"),
+    "card-integer-of-5000-digits": (_write("card.json", b'{"eps": ' + b"9" * 5000 + b"}"), r"is not valid JSON \(Exceeds the limit"),
+    "card-nested-100000-deep": (_write("card.json", b"[" * 100_000 + b"]" * 100_000), "is not usable JSON: nested too deeply"),
     "card-missing-eps": (_card_edit(eps=...), "missing field.s. eps"),
     "card-bad-eps": (_card_edit(eps="8/0"), "bad eps '8/0'"),
     "card-bad-name": (_card_edit(name="../../x"), "bad name '../../x'"),
