@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from sys import float_info
 from typing import Any
 
 import pandas as pd
@@ -21,6 +22,7 @@ import pandas as pd
 from .atomic import atomic_write_bytes
 from .errors import UserInputError
 from .home import COMMITTED_BOARDS, boards_dir
+from .limits import MAX_T
 
 COLUMNS = [
     "model", "dataset", "defense", "encoder", "T", "neuron", "surrogate_train", "surrogate_attack", "grad",
@@ -87,11 +89,25 @@ class Schema:
     text: tuple[str, ...] = ("commit", "version")  # read as strings
     float_key: str | None = None  # a float key column, rounded before comparing
     numeric: tuple[str, ...] = ()  # columns every row must hold a number in (not text, not empty)
+    #: ``(column or prefix, low, high, integer)``: where a cell holds a number it must lie in
+    #: [low, high] (and be whole with ``integer``); a prefix ends with ``_`` (``acc_``)
+    ranges: tuple[tuple[str, float, float, bool], ...] = ()
+    #: ``(lower, upper)`` pairs of columns: a row's ``lower`` may not exceed its ``upper``
+    ordered: tuple[tuple[str, str], ...] = ()
 
 
+#: What the numbers of a robust-accuracy row can be: accuracies are percentages, a budget is
+#: finite and not negative, T is 0 (an ANN) to :data:`~.limits.MAX_T`, an evaluation has at
+#: least one example (and at most a test split's 10^7), and no attack makes a model more
+#: accurate than it is on clean inputs (a stochastic model's robust score is capped by its
+#: clean score per example, ``standard.Ledger.final``).
+ROBUST_RANGES = (
+    ("clean_acc", 0, 100, False), ("robust_acc", 0, 100, False), (PER_ATTACK_PREFIX, 0, 100, False),
+    ("eps", 0, float_info.max, False), ("T", 0, MAX_T, True), ("n_examples", 1, 10_000_000, True),
+)
 ROBUST = Schema(tuple(COLUMNS), tuple(KEY), tuple(DEFAULTS.items()), (PER_ATTACK_PREFIX,),
                 ("commit", "version", "attacks", "flags", "grad", "params", "source"), "eps",
-                ("T", "eps", "n_examples", "clean_acc", "robust_acc"))
+                ("T", "eps", "n_examples", "clean_acc", "robust_acc"), ROBUST_RANGES, (("robust_acc", "clean_acc"),))
 
 
 def read(path: str | Path, schema: Schema = ROBUST) -> pd.DataFrame:
@@ -122,7 +138,30 @@ def read(path: str | Path, schema: Schema = ROBUST) -> pd.DataFrame:
             cell = df[col].iloc[i]
             what = "is empty" if pd.isna(cell) else f"{str(cell)!r} is not a number"
             raise UserInputError(f"{path} row {i + 2}: {col} {what}; fix or remove the row")
+    check_ranges(df, schema, lambda i: f"{path} row {i + 2}")
     return df
+
+
+def check_ranges(df: pd.DataFrame, schema: Schema, where: Callable[[int], str], fix: str = "; fix or remove the row") -> None:
+    """Refuse, naming the row (``where(position)``: a file's line, or the row not written)
+    and the field, a number outside what the schema allows (:attr:`Schema.ranges`,
+    :attr:`Schema.ordered`)."""
+    for name, low, high, integer in schema.ranges:
+        for col in [c for c in df.columns if (c.startswith(name) if name.endswith("_") else c == name)]:
+            values = pd.to_numeric(df[col], errors="coerce")
+            bad = values.notna() & ~(values.between(low, high) & (values.round() == values if integer else True))
+            if bad.any():
+                i = int(bad.idxmax())
+                kind = "a whole number" if integer else "a number"
+                allowed = f"a finite {kind[2:]} >= {low:g}" if high == float_info.max else f"{kind} in [{low:g}, {high:g}]"
+                raise UserInputError(f"{where(i)}: {col} {float(values.iloc[i]):g} is not {allowed}{fix}")
+    for lower, upper in schema.ordered:
+        if lower in df.columns and upper in df.columns:
+            bad = pd.to_numeric(df[lower], errors="coerce") > pd.to_numeric(df[upper], errors="coerce")
+            if bad.any():
+                i = int(bad.idxmax())
+                raise UserInputError(f"{where(i)}: {lower} {float(df[lower].iloc[i]):g} exceeds {upper} "
+                                     f"{float(df[upper].iloc[i]):g}{fix}")
 
 
 def _key(df: pd.DataFrame, schema: Schema) -> pd.Series:
@@ -259,6 +298,7 @@ def upsert(path: str | Path, row: dict[str, Any], schema: Schema = ROBUST, *, fo
         row = {**row, schema.float_key: round(float(row[schema.float_key]), EPS_DECIMALS)}
     row = {**dict(schema.defaults), **row}
     new = pd.DataFrame([row], columns=columns + [c for c in row if c not in columns])
+    check_ranges(new, schema, lambda i: f"not written to {path}", fix="")
     with locked(path):
         old = read(path, schema)
         if len(old):
@@ -334,10 +374,40 @@ def at_own_t(df: pd.DataFrame) -> pd.Series:
     return ~df["command"].astype(str).str.contains(" --T ")
 
 
+#: The flag a row gets where its robust accuracy is above the best known at a smaller budget.
+WEAKER_THAN_SMALLER_EPS = "weaker-than-smaller-eps"
+#: Two budgets closer than this are the same (eps is stored rounded to EPS_DECIMALS).
+_SAME_EPS = 0.5 * 10**-EPS_DECIMALS
+
+
 def best_known(df: pd.DataFrame) -> pd.DataFrame:
-    """The best known (lowest) robust accuracy per model, T and eps over every attack on
-    the board -- RobustBench's "best known" column: columns model, T, eps, robust_acc, attack."""
+    """The best known robust accuracy per model, T and eps -- RobustBench's "best known"
+    column -- as an envelope over budgets: every eps-ball holds the smaller ones, so an attack
+    that succeeded within a smaller budget succeeded within this one too, and the best known
+    value at ``eps`` is the lowest robust accuracy of any row at ``eps`` or a smaller budget (it
+    cannot rise with eps). Columns model, T, eps, robust_acc, attack (the row that holds it)
+    and found_at_eps (that row's budget)."""
+    columns = ["model", "T", "eps", "robust_acc", "attack", "found_at_eps"]
     if df.empty:
-        return pd.DataFrame(columns=["model", "T", "eps", "robust_acc", "attack"])
+        return pd.DataFrame(columns=columns)
     lowest = df.sort_values("robust_acc", kind="stable").drop_duplicates(["model", "T", "eps"])
-    return lowest[["model", "T", "eps", "robust_acc", "attack"]].reset_index(drop=True)
+    out = []
+    for _, group in lowest.groupby(["model", "T"], sort=False, dropna=False):
+        best = None
+        for _, r in group.sort_values("eps", kind="stable").iterrows():
+            if best is None or r["robust_acc"] < best["robust_acc"]:
+                best = r
+            out.append([r["model"], r["T"], r["eps"], best["robust_acc"], best["attack"], best["eps"]])
+    return pd.DataFrame(out, columns=columns)
+
+
+def weaker_than_smaller_eps(df: pd.DataFrame) -> pd.Series:
+    """Per row: whether its robust accuracy is above the best known at a strictly smaller
+    budget for the same model and T (:func:`best_known`): the row's attack is weaker than
+    one already run, and its number is not the model's robustness at its eps."""
+    flags = pd.Series(False, index=df.index)
+    for _, group in df.groupby(["model", "T"], sort=False, dropna=False):
+        for i, r in group.iterrows():
+            smaller = group[group["eps"] < r["eps"] - _SAME_EPS]
+            flags[i] = bool(len(smaller)) and r["robust_acc"] > smaller["robust_acc"].min()
+    return flags

@@ -1,4 +1,5 @@
 import os
+import re
 
 import pandas as pd
 import pytest
@@ -101,4 +102,48 @@ def test_a_carriage_return_in_a_cell_is_refused_and_nothing_written(tmp_path):
     before = path.read_bytes()
     with pytest.raises(UserInputError, match="the row's defense holds a carriage return"):
         upsert(path, row(defense="\rx", model="other"))
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("robust_acc", 1e308, "robust_acc 1e+308 is not a number in [0, 100]"),
+    ("robust_acc", 250, "robust_acc 250"),
+    ("clean_acc", -50, "clean_acc -50"),
+    ("n_examples", -1, "n_examples -1 is not a whole number in [1, 1e+07]"),
+    ("n_examples", 2.5, "n_examples 2.5 is not a whole number"),
+    ("eps", 1e309, "eps inf is not a finite number >= 0"),
+    ("eps", float("inf"), "eps inf"),
+    ("eps", -0.5, "eps -0.5"),
+    ("T", float("inf"), "T inf"),
+    ("acc_apgd-ce", 101, "acc_apgd-ce 101"),
+    ("robust_acc", 99.0, "robust_acc 99 exceeds clean_acc 98.4"),
+])
+def test_a_hand_edited_impossible_number_is_refused_on_reading_with_line_and_field(tmp_path, field, value, says):
+    """Hand-edited rows (issue 43): every reader (leaderboard, report, site, eval's upsert) goes
+    through read(), which names the file, the line and the field."""
+    from robustbench_snn.errors import UserInputError
+
+    path = tmp_path / "lb.csv"
+    upsert(path, row(model="a", **{"acc_apgd-ce": 50.0}))
+    text = path.read_text().splitlines()
+    header = text[0].split(",")
+    good = row(model="b", **{field: value})
+    cells = ["" if c not in good else str(good[c]) for c in header]
+    path.write_text("\n".join([*text, ",".join(cells)]) + "\n")
+    with pytest.raises(UserInputError, match=f"lb.csv row 3: {re.escape(says)}"):
+        read(path)
+
+
+def test_an_impossible_row_is_never_written(tmp_path):
+    """The write side of the same ranges: eval, sweep merges, submit and certify upsert through
+    here, so a tampered shard's robust 500% or clean -300% never reaches a board."""
+    from robustbench_snn.errors import UserInputError
+
+    path = tmp_path / "lb.csv"
+    upsert(path, row())
+    before = path.read_bytes()
+    for bad, says in (({"robust_acc": 500.0}, "robust_acc 500"), ({"clean_acc": -300.0}, "clean_acc -300"),
+                      ({"robust_acc": 99.0, "clean_acc": 50.0}, "robust_acc 99 exceeds clean_acc 50")):
+        with pytest.raises(UserInputError, match=f"not written to .*lb.csv: {says}"):
+            upsert(path, row(model="other", **bad))
     assert path.read_bytes() == before

@@ -9,7 +9,7 @@ import pytest
 
 from robustbench_snn.masking import FLAG_MEANINGS
 from robustbench_snn.report import Sources
-from robustbench_snn.site import site_files, write_site
+from robustbench_snn.site import OTHER_FLAGS, site_files, write_site
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 #: CI sets this (.ci/run installs Chromium), so there a missing browser fails instead of skipping.
@@ -20,14 +20,17 @@ ROBUST = [9.5, 100.0, 80.0, 10.0, 55.25]
 
 def small_board(tmp_path: Path) -> Sources:
     """A checkout with one board: five committed digits rows with ROBUST as robust
-    accuracy, the second flagged, and one committed certified board."""
+    accuracy (clean 100), the second flagged, the last at eps 0.1 (so above the best known at
+    8/255: flagged weaker-than-smaller-eps), and one committed certified board."""
     from robustbench_snn.provenance import ROOT
 
     boards = tmp_path / "leaderboards"
     boards.mkdir()
     df = pd.read_csv(ROOT / "leaderboards" / "digits_linf.csv").head(len(ROBUST)).copy()
     df["robust_acc"] = ROBUST
+    df["clean_acc"] = 100.0  # no robust accuracy may exceed its clean one (leaderboard.check_ranges)
     df["flags"] = ["", "blackbox-beats-white;not-converged", "", "", ""]
+    df.loc[4, "eps"] = 0.1  # 55.25 at 0.1, above the 9.5 at 8/255: weaker-than-smaller-eps
     df.to_csv(boards / "digits_linf.csv", index=False)
     shutil.copy(ROOT / "leaderboards" / "digits_certified.csv", boards)
     shutil.copytree(ROOT / "leaderboards" / "certified", boards / "certified")
@@ -51,7 +54,34 @@ def test_flags_are_badges_with_their_meaning(tmp_path):
 
     for flag in ("blackbox-beats-white", "not-converged"):
         assert f'title="{escape(FLAG_MEANINGS[flag])}">{flag}</span>' in page
-    assert page.count('class="badge flag"') == 2
+    assert f'title="{escape(OTHER_FLAGS["weaker-than-smaller-eps"])}">weaker-than-smaller-eps</span>' in page
+    assert page.count('class="badge flag"') == 3
+
+
+def test_best_known_cannot_rise_with_eps_and_a_weaker_row_is_flagged():
+    """Every eps-ball holds the smaller ones: the best known value at a budget is the lowest at
+    it or any smaller one, and a row above that is flagged (issue 43's two MNIST rows)."""
+    from robustbench_snn.leaderboard import best_known, weaker_than_smaller_eps
+
+    df = pd.DataFrame({"model": ["a", "a", "a", "b", "b"], "T": [4, 4, 4, 4, 8], "eps": [0.01, 0.03, 0.1, 0.03, 0.1],
+                       "robust_acc": [60.0, 43.3, 51.6, 90.0, 95.0], "attack": ["pgd", "standard", "pgd", "pgd", "pgd"]})
+    best = best_known(df).set_index(["model", "T", "eps"])
+    assert best.robust_acc.tolist() == [60.0, 43.3, 43.3, 90.0, 95.0]  # b at T=8 is another curve
+    assert best.loc[("a", 4, 0.1)].attack == "standard" and best.loc[("a", 4, 0.1)].found_at_eps == 0.03
+    assert weaker_than_smaller_eps(df).tolist() == [False, False, True, False, False]
+
+
+@pytest.mark.artifacts
+def test_the_committed_mnist_board_is_monotone_and_its_two_weaker_rows_are_badged(tmp_path):
+    from robustbench_snn.leaderboard import WEAKER_THAN_SMALLER_EPS, at_own_t, best_known, read
+    from robustbench_snn.provenance import ROOT
+
+    board = read(ROOT / "leaderboards" / "mnist_linf.csv")
+    for model, curve in best_known(board[at_own_t(board)]).groupby("model"):
+        values = curve.sort_values("eps").robust_acc.tolist()
+        assert values == sorted(values, reverse=True), model
+    page = site_files()["mnist_linf.html"].decode()
+    assert page.count(f">{WEAKER_THAN_SMALLER_EPS}</span>") == 2
 
 
 def test_each_row_carries_its_command_and_breakdown(tmp_path):
@@ -140,7 +170,8 @@ def test_site_in_a_real_browser(tmp_path):
         ranks = [row.find_element(By.CSS_SELECTOR, "td.rank").text for row in driver.find_elements(By.CSS_SELECTOR, "tr.row")]
         assert ranks == [str(i) for i in range(1, len(ROBUST) + 1)]
 
-        flagged = [row for row in driver.find_elements(By.CSS_SELECTOR, "tr.row") if row.find_elements(By.CSS_SELECTOR, ".badge.flag")]
+        flagged = [row for row in driver.find_elements(By.CSS_SELECTOR, "tr.row")
+                   if row.find_elements(By.XPATH, ".//span[contains(@class, 'flag') and text()='blackbox-beats-white']")]
         assert len(flagged) == 1
         badge = flagged[0].find_element(By.CSS_SELECTOR, ".badge.flag")
         assert badge.is_displayed() and badge.text == "blackbox-beats-white"
@@ -150,6 +181,10 @@ def test_site_in_a_real_browser(tmp_path):
         assert not detail.is_displayed()
         flagged[0].find_element(By.CSS_SELECTOR, "button.expand").click()
         assert detail.is_displayed() and "rbsnn eval" in detail.text
+
+        weaker = driver.find_elements(By.XPATH, "//span[contains(@class, 'flag') and text()='weaker-than-smaller-eps']")
+        assert len(weaker) == 1 and weaker[0].get_attribute("title") == OTHER_FLAGS["weaker-than-smaller-eps"]
+        assert weaker[0].find_element(By.XPATH, "ancestor::tr[1]").get_attribute("data-eps") == "0.1"
 
         driver.get((tmp_path / "site" / "index.html").as_uri())
         driver.find_element(By.LINK_TEXT, "digits_certified").click()
