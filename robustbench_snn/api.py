@@ -155,7 +155,11 @@ def parse_eps(value: float | str | None, threat_model: str, name: str = "eps") -
 def check_budget(eps: float, threat_model: str, input_values: int) -> None:
     """Refuse an L2 budget larger than the diagonal of the input box ``[0, 1]^d``
     (``sqrt(d)``): every input would be reachable, so the number describes nothing
-    about the model and the row's eps would be a typo on record."""
+    about the model and the row's eps would be a typo on record. Likewise an events budget
+    above the number of event cells ``d`` (a flip attack cannot flip more)."""
+    if threat_model == "events" and eps > input_values:
+        raise UserInputError(f"bad eps {eps:g} under events: an input has {input_values} event cells (time bins x polarities x "
+                             f"pixels), so at most {input_values} events can be flipped; valid: 0-{input_values}")
     if threat_model == "l2" and eps > math.sqrt(input_values):
         raise UserInputError(f"bad eps {eps:g} under l2: inputs have {input_values} values in [0, 1], so a budget above "
                              f"sqrt({input_values}) = {math.sqrt(input_values):.4g} covers the whole input box; valid: "

@@ -473,7 +473,7 @@ def _spec(args, model: str, dataset: str, attack: str, eps: str | None):
 
 def cmd_eval(args) -> int:
     """Load zoo checkpoint(s), :func:`~robustbench_snn.api.benchmark` each, upsert the rows."""
-    from .api import possible_surrogate_attack_labels
+    from .api import check_budget, possible_surrogate_attack_labels
     from .data import load_dataset
     from .leaderboard import check_writable, default_path, refuse_smaller, upsert
     from .provenance import git_commit
@@ -491,6 +491,7 @@ def cmd_eval(args) -> int:
     per_example_dir = _per_example_folder(args.per_example)
     commit = git_commit()  # taken before the (long) evaluation, like the code it describes
     data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
+    check_budget(eps, args.norm, data.x[0].numel())  # before anything is printed
     for name in models:
         spec = _spec(args, name, args.dataset, args.attack, args.eps)
         model, card = spec.checkpoint()

@@ -203,6 +203,8 @@ def off_sensor(events: np.ndarray, sensor: tuple[int, ...]) -> str | None:
         return f"events outside the {width}x{height} sensor"
     if not np.isin(events["p"], (0, 1)).all():
         return f"polarities other than 0 and 1 ({sorted(set(np.unique(events['p']).tolist()) - {0, 1})[:3]})"
+    if events["t"].min() < 0:
+        return "negative timestamps"
     return None
 
 
@@ -226,6 +228,15 @@ def _read_gesture(path: Path) -> np.ndarray:
     raw = raw.astype(np.float64)
     if not np.isfinite(raw).all():
         raise ValueError("non-finite values")
+    # checked here, before the cast to tonic's dtype: its 16-bit x, y and boolean polarity would
+    # wrap 65,536 to 0 and read 7 as 1, and an off-sensor event would pass as an on-sensor one
+    x, y, p, t = raw.T
+    if ((x != np.round(x)) | (y != np.round(y)) | (x < 0) | (y < 0) | (x >= 128) | (y >= 128)).any():
+        raise ValueError("events outside the 128x128 sensor (or at coordinates that are not whole numbers)")
+    if not np.isin(p, (0, 1)).all():
+        raise ValueError(f"polarities other than 0 and 1 ({sorted(set(np.unique(p).tolist()) - {0, 1})[:3]})")
+    if (t < 0).any() or (t > 1e12).any():
+        raise ValueError("timestamps outside 0 to 10^12 ms")
     raw[:, 3] *= 1000
     return recfunctions.unstructured_to_structured(raw, DVSGesture.dtype)
 
@@ -348,8 +359,8 @@ def _recorded_frames(name: str, split: str, data_dir: str) -> tuple[torch.Tensor
         for path, label in files:
             try:
                 events = spec.read(path)
-            except (OSError, ValueError) as e:
-                raise UserInputError(f"{path} is not a {spec.title} recording ({type(e).__name__}: {e})") from None
+            except (OSError, ValueError, EOFError, IndexError) as e:  # EOFError: an empty .npy; IndexError: a truncated event
+                raise UserInputError(f"{path} is not a {spec.title} recording ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'truncated'})") from None
             if not 0 <= label < spec.classes:
                 raise UserInputError(f"{path}: label {label} outside the {spec.classes} classes of {spec.title}")
             why = off_sensor(events, spec.sensor)

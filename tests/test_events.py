@@ -118,6 +118,10 @@ def test_gradient_flips_beat_random_flips_at_the_same_budget(event_model, digits
 @pytest.mark.parametrize("argv, named", [
     (["--dataset", "digits", "--norm", "events"], "event dataset"),
     (["--dataset", "digits-events", "--norm", "events", "--attack", "sparse-flip", "--eps", "2.5"], "whole number"),
+    (["--dataset", "digits-events", "--norm", "events", "--attack", "sparse-flip", "--eps", "1e9"], "at most 2304 events can be flipped"),
+    (["--dataset", "digits-events", "--norm", "events", "--attack", "sparse-flip", "--eps", "9223372036854775808"], "valid: 0-2304"),
+    (["--dataset", "digits-events", "--norm", "events", "--attack", "random-flip", "--eps", "1e9"], "valid: 0-2304"),
+    (["--dataset", "digits-events", "--norm", "events", "--attack", "standard", "--eps", "2305"], "valid: 0-2304"),
     (["--dataset", "digits-events", "--norm", "events", "--attack", "pgd"], "sparse-flip"),
     (["--dataset", "digits-events", "--attack", "sparse-flip"], "--norm linf"),
     (["--dataset", "digits-events", "--norm", "events", "--attack", "assg"], "linf"),
@@ -152,6 +156,20 @@ def test_recorded_nmnist_is_read_by_tonic_from_data_dir(tmp_path):
     assert data.x[0, :, 1, 33, 33].sum() == 1  # the last event, ON, in the corner
 
 
+def test_a_truncated_nmnist_recording_is_a_one_line_error(tmp_path, capsys):
+    """Seven bytes: one 40-bit event and two bytes of the next."""
+    from robustbench_snn.events import _recorded_frames
+
+    path = tmp_path / "NMNIST" / "Train" / "3" / "00001.bin"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(bytes(7))
+    _recorded_frames.cache_clear()
+    code = main(["train", "--model", "snn-cnn", "--dataset", "nmnist", "--data-dir", str(tmp_path), "--zoo-dir", str(tmp_path / "zoo"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(f"rbsnn: error: {path}") and err.count("\n") == 1, err
+    assert not (tmp_path / "zoo").exists()
+
+
 def test_missing_nmnist_files_are_one_line_errors(tmp_path, capsys):
     code = main(["train", "--model", "snn-cnn", "--dataset", "nmnist", "--data-dir", str(tmp_path), "--zoo-dir", str(tmp_path / "zoo"), "--quiet"])
     err = capsys.readouterr().err
@@ -183,13 +201,22 @@ def test_dvs_gesture_is_read_from_tonics_layout(tmp_path):
     (np.stack([np.full(5, -3.0), np.full(5, 7.0), np.ones(5), np.arange(5.0)], 1), "events outside the 128x128 sensor"),  # would wrap
     (np.stack([np.full(5, 3.0), np.full(5, 128.0), np.ones(5), np.arange(5.0)], 1), "events outside the 128x128 sensor"),
     (np.stack([np.full(5, np.nan), np.full(5, 7.0), np.ones(5), np.arange(5.0)], 1), "non-finite values"),
-], ids=["negative-x", "y-past-the-edge", "nan"])
+    (np.stack([np.full(5, 65536.0), np.full(5, 7.0), np.ones(5), np.arange(5.0)], 1), "events outside the 128x128 sensor"),  # 16 bits: 0
+    (np.stack([np.full(5, 1e10), np.full(5, 7.0), np.ones(5), np.arange(5.0)], 1), "events outside the 128x128 sensor"),
+    (np.stack([np.full(5, 3.5), np.full(5, 7.0), np.ones(5), np.arange(5.0)], 1), "not whole numbers"),
+    (np.stack([np.full(5, 3.0), np.full(5, 7.0), np.full(5, 7.0), np.arange(5.0)], 1), "polarities other than 0 and 1 ([7.0])"),
+    (np.stack([np.full(5, 3.0), np.full(5, 7.0), np.ones(5), -np.arange(1.0, 6.0)], 1), "timestamps outside 0 to 10^12 ms"),
+    (None, "is not a DVS128 Gesture recording (EOFError"),
+], ids=["negative-x", "y-past-the-edge", "nan", "x-65536", "x-1e10", "x-not-whole", "polarity-7", "negative-time", "empty-file"])
 def test_a_gesture_recording_off_the_sensor_is_a_one_line_error(bad, message, tmp_path, capsys):
     from robustbench_snn.events import _recorded_frames
 
     folder = tmp_path / "DVSGesture" / "ibmGestureTrain" / "user01_led"
     folder.mkdir(parents=True)
-    np.save(folder / "3.npy", bad)
+    if bad is None:
+        (folder / "3.npy").write_bytes(b"")
+    else:
+        np.save(folder / "3.npy", bad)
     _recorded_frames.cache_clear()
     code = main(["train", "--model", "snn-cnn", "--dataset", "dvs-gesture", "--data-dir", str(tmp_path), "--zoo-dir", str(tmp_path / "zoo"),
                  "--epochs", "1", "--quiet"])
