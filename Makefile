@@ -68,6 +68,8 @@ clean-venv:
 MNIST_DIR ?= ../shared/data/mnist
 RBSNN     := $(VENV)/bin/rbsnn
 MNIST     := --dataset mnist --data-dir $(MNIST_DIR) --n-examples 1000
+# CIFAR-10 as JPEG files, read from the data root RBSNN_DATA (its cifar10-jpeg/) (README, Natural images)
+CIFAR     := --dataset cifar10-jpeg --n-examples 1000
 
 leaderboards: $(STAMP)
 	$(RBSNN) eval --publish --quiet --model all --attack pgd
@@ -81,7 +83,10 @@ leaderboards: $(STAMP)
 	$(RBSNN) eval --publish --quiet --model all --attack pgd $(MNIST)
 	$(RBSNN) eval --publish --quiet --model all --attack pgd --eps 0.1 $(MNIST)
 	$(RBSNN) eval --publish --quiet --model all --attack standard
+	$(RBSNN) eval --publish --quiet --model all --attack standard --eps 0.1
 	$(RBSNN) eval --publish --quiet --model all --attack standard $(MNIST)
+	$(RBSNN) eval --publish --quiet --model all --attack pgd $(CIFAR)
+	$(RBSNN) sweep --publish --quiet --datasets cifar10-jpeg --models all --attacks standard --n-examples 1000 --shards 4 --workers 2
 	for s in 0.25 0.5 1; do $(RBSNN) certify --publish --quiet --model smooth-snn-s$$s || exit 1; done
 	$(RBSNN) certify --publish --quiet --model rsc-snn --mechanism encoder
 	$(RBSNN) certify --publish --quiet --model smooth-snn-s0.25 --dataset mnist --data-dir $(MNIST_DIR)

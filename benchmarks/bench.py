@@ -18,6 +18,10 @@ survives the 20% swings of a shared CPU that absolute times do not:
   layout the compiled path turns off for spiking modules), with the
   first layer run at every step (:mod:`robustbench_snn.projection`) and
   with inductor's own ``avg_pool2d`` (:mod:`robustbench_snn.block_pooling`);
+* for each SpikingJelly-built architecture of the natural-image track at 3x32x32 (random
+  weights, CPU configuration): the compiled attack gradient and training step against eager
+  (SpikingJelly's own multi-step execution), with the FLOP rate against ``torch.mm`` and the
+  eager gradient's dense share, which roughly bounds what fusion can gain (``compile_bound.py``);
 * on MNIST, the compiled ``rsc-snn`` gradient in float32 against the same
   under bfloat16 autocast (``bf16_gradient.py``: would lower precision pay?);
 * and each row's peak resident memory (Linux ``VmHWM``, reset before it).
@@ -59,6 +63,8 @@ from robustbench_snn.zoo import load_checkpoint, zoo_models
 
 import bench_neurons
 import bf16_gradient
+import cifar_train_speed
+import compile_bound
 import compile_speed
 import gradient_profile
 from timing import best_of
@@ -192,6 +198,34 @@ def compile_rows(dataset: str, data_dir: str, names: dict[str, list[str]], mm_ra
     return rows
 
 
+#: The SpikingJelly-built architectures of the natural-image track, timed at CIFAR-10's input size.
+CIFAR_ARCHITECTURES = ("spikformer", "sdt", "qkformer", "ms-resnet", "sew-resnet", "spiking-vgg", "plif-net", "psn-cnn", "ilif-cnn")
+
+
+def cifar_rows(mm_rate: float, reps: int, batch: int = 32) -> list[Row]:
+    """Per architecture of :data:`CIFAR_ARCHITECTURES` (random weights, its CPU configuration,
+    3x32x32): the attack gradient compiled against eager (SpikingJelly's own multi-step
+    execution, which the eager path runs), with its FLOP rate against the ``torch.mm`` peer and
+    the eager gradient's dense share (:mod:`compile_bound`: the compiled speed-up cannot exceed
+    1 / share), and the training step compiled against eager."""
+    rows = []
+    for name in CIFAR_ARCHITECTURES:
+        reset_peak()
+        r = compile_bound.measure(name, batch, reps)
+        note = (f"dense share of eager {100 * r['dense']:.0f}%: about {r['bound']:.2f}x if fusion were perfect and dense kernels unchanged; "
+                f"FLOP rate {r['flops'] / mm_rate / r['compiled_s']:.3f}x torch.mm")
+        rows.append(Row(f"attack gradient, 3x32x32 {name} (random weights), batch {batch}, compiled", r["compiled_s"], r["eager_s"],
+                        "eager (SpikingJelly multi-step)", peak_mb(), note))
+        reset_peak()
+        torch.manual_seed(0)
+        eager_step = cifar_train_speed.train_step(cifar_train_speed.create_model(name, cifar_train_speed.SHAPE, 10), batch, False)
+        torch.manual_seed(0)
+        compiled_step = cifar_train_speed.train_step(cifar_train_speed.create_model(name, cifar_train_speed.SHAPE, 10), batch, True)
+        ours, peer, peak = timed_pair(compiled_step, eager_step, reps)
+        rows.append(Row(f"training step, 3x32x32 {name}, batch {batch}, compiled", ours, peer, "eager (SpikingJelly multi-step)", peak))
+    return rows
+
+
 def bf16_row(model, data, reps: int) -> Row:
     """The compiled EOT-10 gradient of ``model`` (MNIST ``rsc-snn``) in float32 against bf16 autocast."""
     reset_peak()
@@ -236,6 +270,7 @@ def main() -> None:
         add([eot_row(ds, args.data_dir, args.reps)])
     add([certify_row(args.reps)])
     add(compile_rows("digits", args.data_dir, architectures("digits"), mm_rate))
+    add(cifar_rows(mm_rate, args.reps))
     profile: list[str] = []
     if "mnist" in datasets:
         add(compile_rows("mnist", args.data_dir, {"rsc-snn": ["rsc-snn"], "snn-cnn": ["snn-cnn"]}, mm_rate, variants=tuple(compile_speed.VARIANTS)))

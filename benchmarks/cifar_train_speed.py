@@ -33,27 +33,36 @@ def parse_entry(entry: str) -> tuple[str, dict]:
     return name, {k: _literal(v) for k, v in (p.split("=", 1) for p in pairs)}
 
 
-def measure(name: str, build: dict, batch: int, compiled: bool, repeats: int) -> tuple[float, float]:
-    """(training images/s, input-gradient images/s)."""
-    torch.manual_seed(0)
-    model = create_model(name, SHAPE, 10, **build)
+def train_step(model: torch.nn.Module, batch: int, compiled: bool):
+    """One SGD training step of ``model`` (forward, BPTT backward, Adam step) on a fixed random
+    batch, as a function to time; ``compiled``: the forward through ``torch.compile``."""
     run = torch.compile(model) if compiled else model
     x, y = torch.rand(batch, *SHAPE), torch.randint(0, 10, (batch,))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
-    def train_step():
+    def step():
         model.train()
         loss = torch.nn.functional.cross_entropy(run(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
+    return step
+
+
+def measure(name: str, build: dict, batch: int, compiled: bool, repeats: int) -> tuple[float, float]:
+    """(training images/s, input-gradient images/s)."""
+    torch.manual_seed(0)
+    model = create_model(name, SHAPE, 10, **build)
+    run = torch.compile(model) if compiled else model
+    x, y = torch.rand(batch, *SHAPE), torch.randint(0, 10, (batch,))
+
     def gradient_step():
         model.eval()
         xg = x.clone().requires_grad_(True)
         torch.nn.functional.cross_entropy(run(xg), y).backward()
 
-    train = best_of(train_step, repeats)  # the warm-up call compiles
+    train = best_of(train_step(model, batch, compiled), repeats)  # the warm-up call compiles
     grad = best_of(gradient_step, repeats)
     return batch / train, batch / grad
 
