@@ -145,6 +145,8 @@ def parse_eps(value: float | str | None, threat_model: str, name: str = "eps") -
         raise UserInputError(f"bad {name} {value!r}; give a number or a fraction such as 8/255") from None
     if not (eps >= 0 and eps < float("inf")):
         raise UserInputError(f"bad {name} {value!r}; it must be a finite number >= 0")
+    if 0 < eps < 5e-7:  # a board keeps eps to 6 decimals: the row would say 0, a budget that was not run
+        raise UserInputError(f"bad {name} {value!r}; a budget above 0 must be at least 5e-7 (boards keep 6 decimals, so it would read as 0)")
     if threat_model == "linf" and eps > 1:
         raise UserInputError(f"bad {name} {value!r}; inputs are in [0, 1], so a Linf budget must be in [0, 1]")
     if threat_model == "events" and eps != int(eps):

@@ -129,6 +129,9 @@ def validate_card(card: Any) -> dict[str, Any]:
         v = card[f]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 100:
             raise _bad(f, v)
+    if card["claimed_clean"] <= 1:  # below chance on any dataset here: a fraction (0.97 for 97%), not a percentage
+        raise UserInputError(f"bad {CARD_FILE} claimed_clean {card['claimed_clean']!r}: claims are percentages (97.0 for 97%), "
+                             "and a clean accuracy of at most 1% is below chance")
     if card["claimed_robust"] > card["claimed_clean"]:
         raise _bad("claimed_robust", card["claimed_robust"])
     if not isinstance(card.get("factory_kwargs", {}), dict):

@@ -104,6 +104,8 @@ BAD = {
     "card-bad-eps": (_card_edit(eps="8/0"), "bad eps '8/0'"),
     "card-bad-name": (_card_edit(name="../../x"), "bad name '../../x'"),
     "card-claim-above-clean": (_card_edit(claimed_robust=99.0, claimed_clean=50.0), "bad claimed_robust 99.0"),
+    "card-claims-as-fractions": (_card_edit(claimed_robust=0.924, claimed_clean=0.97), "claims are percentages"),
+    "card-eps-rounds-to-zero": (_card_edit(eps="1/" + "9" * 30), r"bad eps .1/9+.; expected the claimed budget"),
     "card-unknown-dataset": (_card_edit(dataset="imagenet"), "unknown card.json dataset 'imagenet'; valid:"),
     "card-zoo-name": (_card_edit(name="snn-cnn"), "is a zoo model of 'digits'"),
     "card-events-on-images": (_card_edit(threat_model="events", eps=5), "card.json threat_model events needs an event dataset"),
