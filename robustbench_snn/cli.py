@@ -195,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     sm.add_argument("--quiet", action="store_true", help="no progress bars")
     sm.add_argument("--compile", default="auto", help="auto (default), on, off: see rbsnn eval")
+    sm.add_argument("--time-limit", type=_positive_float("--time-limit"), default=None, metavar="SECONDS",
+                    help="wall clock the submission's evaluation may take (default 600 s + 30 s per example); it runs in a child process")
+    sm.add_argument("--memory-limit", type=positive_int("--memory-limit"), default=None, metavar="MB",
+                    help="address space of the submission's process (default three quarters of this machine's memory)")
 
     c = sub.add_parser("certify", help="randomized-smoothing certificate of a zoo model (Cohen et al. 2019); upserts leaderboards/<dataset>_certified.csv")
     c.add_argument("--model", required=True)
@@ -585,7 +589,7 @@ def cmd_submit(args) -> int:
     run = run_submission(
         args.folder, out=args.out, archive_root=args.archive, publish=args.publish, n_examples=args.n_examples, seed=args.seed,
         device=_resolve_device(args.device), batch_size=args.batch_size, data_dir=args.data_dir, progress=not args.quiet,
-        force=args.force, compile=args.compile,
+        force=args.force, compile=args.compile, time_limit=args.time_limit, memory_limit_mb=args.memory_limit,
     )
     _print_result(run.result, str(run.card["eps"]))
     print(f"submission kept in {run.target}; leaderboard row written to {run.out}")

@@ -9,8 +9,10 @@ hold (``.github/ISSUE_TEMPLATE/new-model.md``, ``model_info/``), in files:
 * ``card.json`` -- who, what and the claim (:data:`CARD_FIELDS`).
 
 Nothing is unpickled: a ``.pt`` / ``.pth`` / ``.pkl`` (any pickle container)
-in the folder is refused. ``model.py`` *is* code and runs as the user who
-calls ``rbsnn submit``: a maintainer reviews it before running it, as
+in the folder is refused. ``model.py`` *is* code: :func:`run_submission` runs it only in a
+confined child process (:mod:`.submission_worker`: time and memory limits, its own working
+directory and environment), never in the process that writes the board; it still runs as
+the user who calls ``rbsnn submit``, so a maintainer reviews it before running it, as
 RobustBench reviews a pull request (README, "Evaluate your own SNN").
 
 Every check runs before anything is written; then the standard evaluation
@@ -267,52 +269,75 @@ def run_submission(
     archive_root: str | Path | None = None,
     n_examples: int | None = None,
     seed: int = 0,
-    device: str = "auto",
+    device: str = "cpu",
     batch_size: int = BATCH_SIZE,
     data_dir: str | None = None,
     progress: bool = True,
     force: bool = False,
     compile: str = "auto",
     publish: bool = False,
+    time_limit: float | None = None,
+    memory_limit_mb: int | None = None,
 ) -> SubmissionRun:
-    """What ``rbsnn submit`` does: validate the folder (nothing written on any error), run
-    the standard evaluation, flag an overstated claim, upsert the row (``out``, default the
-    user's board of the dataset, or with ``publish`` the repository's) and keep the submission
-    under ``archive_root/<dataset>/<name>/`` (default :func:`~.home.submissions_dir`)."""
-    from .api import benchmark, possible_surrogate_attack_labels
-    from .interop import find_neurons
+    """What ``rbsnn submit`` does: validate the folder here (nothing written on any error), run
+    the standard evaluation in a confined child process (:mod:`.submission_worker`: ``model.py``
+    never runs in this process; ``time_limit`` seconds, default scaled to the examples, and
+    ``memory_limit_mb``), check what it returns, flag an overstated claim, then -- holding the
+    name's lock, so of two simultaneous submissions of one name by different authors exactly one
+    is kept -- check the name's owner again, upsert the row (``out``, default the user's board of
+    the dataset, or with ``publish`` the repository's) and keep the submission under
+    ``archive_root/<dataset>/<name>/`` (default :func:`~.home.submissions_dir`)."""
+    from .api import parse_eps, possible_surrogate_attack_labels
     from .home import submissions_dir
-    from .leaderboard import check_writable, default_path, refuse_smaller, upsert
+    from .leaderboard import check_folder_writable, check_writable, locked, refuse_smaller, upsert
     from .provenance import ROOT, git_commit, today
+    from .submission_worker import check_limits, default_memory_limit, default_time_limit, result_from_payload, run_in_worker
     from .zoo import zoo_models
 
-    sub = load_submission(folder)
-    card = sub.card
+    check_limits(time_limit, memory_limit_mb)
+    folder = Path(folder).resolve()  # the child runs elsewhere
+    if not folder.is_dir():
+        raise UserInputError(f"submission folder {str(folder)!r} does not exist or is not a folder")
+    refuse_pickles(folder)
+    card = read_card(folder)
+    eps = parse_eps(card["eps"], card["threat_model"])
+    for name in (MODEL_FILE, WEIGHTS_FILE):
+        if not (folder / name).is_file():
+            raise UserInputError(f"no {name} in {folder}; a submission holds {MODEL_FILE}, {WEIGHTS_FILE} and {CARD_FILE}")
     if card["name"] in zoo_models(card["dataset"]):
         raise UserInputError(f"submission name {card['name']!r} is a zoo model of {card['dataset']!r}; choose another name in card.json")
-    out = Path(out) if out else default_path(card["dataset"], card["threat_model"], publish=publish)
+    out = Path(out) if out else default_path_for(card, publish)
     check_writable(out, "--out")
     if n_examples is not None and not force:
-        refuse_smaller(out, {"model": card["name"], "dataset": card["dataset"], "norm": card["threat_model"], "eps": sub.eps,
+        refuse_smaller(out, {"model": card["name"], "dataset": card["dataset"], "norm": card["threat_model"], "eps": eps,
                              "attack": "standard", "grad": "bptt"}, possible_surrogate_attack_labels(None, "standard", "own"), n_examples)
     target = Path(archive_root or submissions_dir(publish)) / card["dataset"] / card["name"]
+    check_folder_writable(target.parent, "--archive")  # before the evaluation: a row never points at an archive that failed
     if not force:
         refuse_taken_name(target, card)
     commit = git_commit()
-    result = benchmark(
-        sub.model, dataset=card["dataset"], threat_model=card["threat_model"], eps=sub.eps, attack="standard",
-        n_examples=n_examples, data_dir=data_dir, seed=seed, device=device, batch_size=batch_size, progress=progress,
-        name=card["name"], compile=compile,
-        info={"defense": card.get("defense", "submitted"), "source": "submitted", "T": card["T"], "encoder": card["encoder"],
-              **({} if find_neurons(sub.model) else {"neuron": f"{card['neuron_library']} (not recognised)"})},
-    )
+    options = {"n_examples": n_examples, "data_dir": str(Path(data_dir).resolve()) if data_dir else None, "seed": seed,
+               "device": device, "batch_size": batch_size, "progress": progress, "compile": compile}
+    payload = run_in_worker(folder, options, time_limit=time_limit or default_time_limit(n_examples),
+                            memory_limit=(memory_limit_mb << 20) if memory_limit_mb else default_memory_limit())
+    result = result_from_payload(payload, card, eps, n_examples)
     if card["claimed_robust"] > result.robust_acc + CLAIM_MARGIN:
         result.flags = [*result.flags, CLAIM_FLAG]
     command = submission_command(target, ROOT, n_examples, seed, data_dir, batch_size, compile)
     row = result.row(command=command, commit=commit, claimed_clean=card["claimed_clean"], claimed_robust=card["claimed_robust"])
-    upsert(out, row, force=force)  # first: a refused row leaves no archive behind
-    archive(sub, target, {"card": card, "row": row, "date": today(), "per_attack": result.per_attack, "params": result.params})
+    with locked(target.parent / f"{card['name']}.submission"):  # one writer per name at a time
+        if not force:
+            refuse_taken_name(target, card)  # again: another author may have finished meanwhile
+        upsert(out, row, force=force)  # first: a refused row leaves no archive behind
+        archive(folder, target, {"card": card, "row": row, "date": today(), "per_attack": result.per_attack, "params": result.params})
     return SubmissionRun(card, result, row, out, target)
+
+
+def default_path_for(card: dict[str, Any], publish: bool) -> Path:
+    """The board a submission's row goes to by default: its dataset's and threat model's."""
+    from .leaderboard import default_path
+
+    return default_path(card["dataset"], card["threat_model"], publish=publish)
 
 
 def _authors(card: dict[str, Any]) -> tuple[str, ...]:
@@ -337,12 +362,12 @@ def refuse_taken_name(target: Path, card: dict[str, Any]) -> None:
                              f"({target}); choose another name in card.json, or pass --force to replace theirs")
 
 
-def archive(sub: Submission, target: Path, measured: dict[str, Any]) -> None:
+def archive(folder: Path, target: Path, measured: dict[str, Any]) -> None:
     """Keep the submission's three files and ``measured.json`` in ``target`` (atomic writes)."""
     from .atomic import atomic_write_bytes
 
     for name in (MODEL_FILE, WEIGHTS_FILE, CARD_FILE):
-        src = sub.folder / name
+        src = folder / name
         if src.resolve() != (target / name).resolve():
             atomic_write_bytes(target / name, src.read_bytes())
     atomic_write_bytes(target / MEASURED_FILE, (json.dumps(measured, indent=2, sort_keys=True) + "\n").encode())

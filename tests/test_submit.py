@@ -194,3 +194,92 @@ def test_a_name_taken_by_other_authors_is_refused_unless_forced(tmp_path, capsys
     assert main(["submit", str(first), *args]) == 0  # the same authors: a resubmission
     assert main(["submit", str(rival), *args, "--force"]) == 0
     assert json.loads((archive / "digits" / "example-plain-snn" / "card.json").read_text())["authors"] == "Another Group"
+
+
+def _replace_forward(folder: Path, body: str) -> None:
+    """Make the plain-snn example's model run ``body`` (Python lines) at every forward pass."""
+    hook = "\n".join("    " + line for line in body.splitlines())
+    with open(folder / "model.py", "a") as f:
+        f.write(f"\n\n_forward = PlainSNN.forward\n\n\ndef _hooked(self, x):\n{hook}\n    return _forward(self, x)\n\n\n"
+                "PlainSNN.forward = _hooked\n")
+
+
+HOSTILE = {  # what model.py does -> (extra submit options, the one line's text)
+    "sleeps-in-forward": ("import time\ntime.sleep(2)", ["--time-limit", "4"], "ran past its time limit of 4 s"),
+    "loops-at-import": (None, ["--time-limit", "4"], "ran past its time limit of 4 s"),
+    "os-exit-0-in-forward": ("import os\nos._exit(0)", [], r"ended \(exit status 0\) without a result"),
+    "allocates-without-bound": ("import torch\nheap = [torch.ones(1 << 27) for _ in range(1000)]", ["--memory-limit", "2048"],
+                                "ran out of memory|allocate memory|killed by|without a result"),
+    "raises-stopiteration": ("raise StopIteration", [], "failed during the evaluation: .*StopIteration"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_a_hostile_model_py_ends_in_one_line_within_its_limits_and_writes_nothing(case, tmp_path, capsys):
+    """model.py runs in a child process (robustbench_snn.submission_worker): it may sleep, loop,
+    exit, raise or allocate; rbsnn submit ends with one line and exit 2 within the limit."""
+    import time
+
+    body, options, message = HOSTILE[case]
+    folder = _copy("plain-snn", tmp_path)
+    if body is None:
+        _prepend(folder, "while True:\n    pass")
+    else:
+        _replace_forward(folder, body)
+    before = _tree_digest(ROOT / "leaderboards", ROOT / "submissions")
+    start = time.monotonic()
+    assert main(["submit", str(folder), "--n-examples", "8", "--out", str(tmp_path / "board.csv"),
+                 "--archive", str(tmp_path / "archive"), "--quiet", *options]) == 2
+    assert time.monotonic() - start < 120
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rbsnn: error: ") and __import__("re").search(message, err[0]), err
+    assert _tree_digest(ROOT / "leaderboards", ROOT / "submissions") == before
+    assert not (tmp_path / "board.csv").exists() and not list((tmp_path / "archive").rglob("*.json"))
+
+
+def test_chdir_and_environment_changes_in_model_py_stay_in_its_process(tmp_path, monkeypatch, capsys):
+    """A model.py that changes directory and environment at import: the relative submission
+    folder still resolves and the row goes where the parent's environment says."""
+    import os
+
+    folder = _copy("plain-snn", tmp_path)
+    _prepend(folder, "import os\nos.chdir('/')\nos.environ['RBSNN_HOME'] = '/nonexistent'")
+    monkeypatch.chdir(tmp_path)
+    cwd, home = os.getcwd(), os.environ["RBSNN_HOME"]
+    assert main(["submit", "plain-snn", "--n-examples", "8", "--quiet", "--archive", "archive"]) == 0
+    assert os.getcwd() == cwd and os.environ["RBSNN_HOME"] == home
+    assert read(Path(home) / "leaderboards" / "digits_linf.csv").model.eq("example-plain-snn").any()
+    assert (tmp_path / "archive" / "digits" / "example-plain-snn" / "measured.json").is_file()
+
+
+def test_two_authors_submitting_one_name_at_once_leave_exactly_one_row(tmp_path):
+    """Both evaluate in parallel; the write is under the name's lock, which checks the owner
+    again: one row and one archive, the other submission refused as taken."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from robustbench_snn.errors import UserInputError
+    from robustbench_snn.submit import run_submission
+
+    folders = []
+    for author in ("Ada", "Grace"):
+        folder = _copy("plain-snn", tmp_path / author)
+        _card_edit(authors=[author])(folder)
+        folders.append(folder)
+    out, archive = tmp_path / "board.csv", tmp_path / "archive"
+
+    def submit(folder):
+        try:
+            run_submission(folder, out=out, archive_root=archive, n_examples=8, progress=False)
+            return "kept"
+        except UserInputError as e:
+            return str(e)
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(submit, folders))
+    assert sorted(o == "kept" for o in outcomes) == [False, True], outcomes
+    assert "is taken" in next(o for o in outcomes if o != "kept")
+    board = read(out)
+    assert len(board) == 1
+    winner = folders[outcomes.index("kept")]
+    kept = json.loads((archive / "digits" / "example-plain-snn" / "card.json").read_text())
+    assert kept["authors"] == json.loads((winner / "card.json").read_text())["authors"]
