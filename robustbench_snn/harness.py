@@ -22,6 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from robustbench_snn.attacks import get_attack, make_ball
+from robustbench_snn.errors import UserInputError
 
 from . import streams
 from .data import Dataset
@@ -95,7 +96,11 @@ def accuracy_per_example(
         hits = torch.zeros(len(yb), device=device)
         with source:
             for _ in range(draws):
-                hits += (model(xb).argmax(1) == yb).float()
+                out = model(xb)
+                if not torch.isfinite(out).all():  # argmax would score NaN as class 0: no number, not a count
+                    raise UserInputError(f"the model's output is not finite (NaN or inf) on {int((~torch.isfinite(out)).any(1).sum())} of "
+                                         f"the {len(xb)} inputs scored ({purpose}); a row cannot count them")
+                hits += (out.argmax(1) == yb).float()
         scores[i : i + batch_size] = (hits / draws).cpu()
     return scores
 

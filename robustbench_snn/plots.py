@@ -57,8 +57,9 @@ def plot_certified(board: pd.DataFrame, per_example_dir: Path, out: Path) -> Pat
 
 def eps_svg(board: pd.DataFrame, title: str) -> bytes:
     """Robust accuracy against eps for every model with rows at several eps on a robust
-    board: at each eps the best known (lowest) robust accuracy over every attack the
-    board holds for the model at its own T (:func:`~robustbench_snn.leaderboard.best_known`)."""
+    board: at each eps the best known robust accuracy the board holds for the model at its
+    own T, over every attack at that eps or a smaller one, so no curve rises with eps
+    (:func:`~robustbench_snn.leaderboard.best_known`)."""
     import matplotlib.pyplot as plt
 
     from .leaderboard import at_own_t, best_known

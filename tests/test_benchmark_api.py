@@ -146,6 +146,27 @@ def test_output_shape_and_finiteness_are_checked(model, message):
         benchmark(model, attack="fgsm", n_examples=4, progress=False)
 
 
+class NaNOffTheGrid(nn.Module):
+    """Finite logits on the digits' own pixel values (multiples of 1/16), NaN on any other
+    input: the probe on clean images passes, an attacked input gives NaN."""
+
+    def __init__(self, base: nn.Module) -> None:
+        super().__init__()
+        self.base = base
+
+    def forward(self, x):
+        out = self.base(x)
+        off = ((x * 16) - (x * 16).round()).abs().flatten(1).amax(1) > 1e-4
+        return torch.where(off[:, None], torch.full_like(out, float("nan")), out)
+
+
+@pytest.mark.parametrize("attack", ["pgd", "standard"])
+def test_nan_only_on_attacked_inputs_is_refused_not_scored_as_class_0(zoo_snn_cnn, attack):
+    """argmax reads a NaN row as class 0: such a model was accepted with a row (issue 43)."""
+    with pytest.raises(UserInputError, match=r"output is not finite \(NaN or inf\) on \d+ of the \d+ inputs scored"):
+        benchmark(NaNOffTheGrid(zoo_snn_cnn), attack=attack, n_examples=8, progress=False)
+
+
 @pytest.mark.slow  # 18 s: trains and attacks an snntorch model (the plain-snn submission test is the default-run sibling)
 def test_the_readme_snntorch_example_runs_as_written(tmp_path):
     """README, "Evaluate your own SNN": the first Python block, run unchanged."""
