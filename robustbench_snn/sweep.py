@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
@@ -199,12 +200,52 @@ class ShardResult:
             return f"bad example range {start!r}-{stop!r}"
         if shard is not None and (start, stop) != (shard.start, shard.stop):
             return f"holds examples {start}-{stop}, not {shard.start}-{shard.stop}"
+        why = _meta_types(meta)
+        if why:
+            return why
         want = {"clean", "robust", *(f"member/{m}" for m in meta["members"])}
         if set(self.tensors) != want:
             return f"tensors {sorted(self.tensors)}, expected {sorted(want)}"
-        if any(t.shape != (stop - start,) or not torch.isfinite(t).all() for t in self.tensors.values()):
-            return f"scores are not {stop - start} finite values each"
-        return None
+        if any(t.shape != (stop - start,) or not (torch.isfinite(t) & (t >= 0) & (t <= 1)).all() for t in self.tensors.values()):
+            return f"scores are not {stop - start} values in [0, 1] each"
+        return _not_of(meta, shard.spec) if shard is not None else None
+
+
+def _meta_types(meta: dict[str, Any]) -> str | None:
+    """Why a shard's metadata does not have the types :func:`merge` reads, or None."""
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+
+    if not (isinstance(meta["members"], list) and all(isinstance(m, str) for m in meta["members"])):
+        return "members is not a list of names"
+    if not (isinstance(meta["flags"], list) and all(isinstance(f, str) for f in meta["flags"])):
+        return "flags is not a list of names"
+    if not all(isinstance(meta[k], dict) for k in ("params", "member_seconds", "model_info", "settings", "pass_totals")):
+        return "params, member_seconds, model_info, settings or pass_totals is not an object"
+    if not (number(meta["seconds"]) and all(number(v) for v in meta["member_seconds"].values())):
+        return "seconds are not finite numbers >= 0"
+    if not all(isinstance(meta["pass_totals"].get(k), int) and meta["pass_totals"][k] >= 0 for k in ("forward", "backward")):
+        return "pass_totals are not whole numbers >= 0"
+    return None
+
+
+def _not_of(meta: dict[str, Any], spec: EvalSpec) -> str | None:
+    """Why a shard's metadata describes another evaluation than ``spec``'s, or None: its row's
+    model, dataset, attack, threat model and eps come from the spec, never from a stored file."""
+    from .api import parse_eps
+
+    s, info = meta["settings"], meta["model_info"]
+    eps = parse_eps(spec.eps_text, spec.norm)
+    if info.get("name") != spec.model:
+        return f"made for model {info.get('name')!r}, not {spec.model!r}"
+    for key, want in (("dataset", spec.dataset), ("attack", spec.attack), ("threat_model", spec.norm)):
+        if s.get(key) != want:
+            return f"made for {key} {s.get(key)!r}, not {want!r}"
+    if not (isinstance(s.get("eps"), (int, float)) and not isinstance(s["eps"], bool)):
+        return f"made at eps {s.get('eps')!r}, not {eps:g}"
+    if abs(float(s["eps"]) - eps) > 1e-9 * max(1.0, eps):
+        return f"made at eps {s['eps']:g}, not {eps:g}"
+    return None
 
 
 #: What :meth:`ShardResult.of` records besides the tensors (and :func:`merge` reads).

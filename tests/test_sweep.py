@@ -146,8 +146,15 @@ def test_merge_gives_per_member_accuracies_and_pass_counts_of_the_whole(tmp_path
     (lambda p: p.write_bytes(p.read_bytes()[:100]), "SafetensorError"),  # a write cut short
     (lambda p: p.write_bytes(b""), "SafetensorError"),
     (lambda p: _foreign_shard(p, start=0, stop=4), "holds examples 0-4, not 0-8"),  # another row's file
-    (lambda p: _foreign_shard(p, start=0, stop=8, score=float("nan")), "scores are not 8 finite values each"),
-], ids=["truncated", "empty", "other-examples", "nan-scores"])
+    (lambda p: _foreign_shard(p, start=0, stop=8, score=float("nan")), "scores are not 8 values in [0, 1] each"),
+    (lambda p: _foreign_shard(p, start=0, stop=8, score=5.0), "scores are not 8 values in [0, 1] each"),  # robust 500%
+    (lambda p: _tampered(p, flags="not-converged"), "flags is not a list of names"),
+    (lambda p: _tampered(p, seconds="abc"), "seconds are not finite numbers"),
+    (lambda p: _tampered(p, model_info={"name": "rsc-snn"}), "made for model 'rsc-snn', not 'snn-mlp'"),
+    (lambda p: _tampered(p, settings={"eps": 4 / 255}), "made at eps 0.0156863, not 0.0313725"),  # another option set's shard
+    (lambda p: _tampered(p, settings={"attack": "fgsm"}), "made for attack 'fgsm', not 'pgd'"),
+], ids=["truncated", "empty", "other-examples", "nan-scores", "scores-above-1", "flags-a-string", "seconds-text",
+        "other-model", "other-eps", "other-attack"])
 def test_a_broken_stored_shard_is_computed_again_with_one_warning(damage, why, tmp_path, caplog):
     specs = [EvalSpec("snn-mlp", attack="pgd", n_examples=8)]
     store, out = tmp_path / "store", tmp_path / "sweep.csv"
@@ -163,13 +170,24 @@ def test_a_broken_stored_shard_is_computed_again_with_one_warning(damage, why, t
     assert sweep(specs, store=store, out=lambda spec: out, progress=False).reused == 1  # the stored shard is good again
 
 
+def _tampered(path: Path, **changes) -> None:
+    """The stored shard with its metadata edited (objects merged key by key), saved back."""
+    from robustbench_snn.sweep import ShardResult
+
+    part = ShardResult.load(path)
+    for key, value in changes.items():
+        part.meta[key] = {**part.meta[key], **value} if isinstance(value, dict) else value
+    part.save(path)
+
+
 def _foreign_shard(path: Path, start: int, stop: int, score: float = 1.0) -> None:
     """A well-formed shard file that is not the one this path's shard needs."""
     import torch
 
     from robustbench_snn.sweep import SHARD_META, ShardResult
 
-    meta = {k: {} for k in SHARD_META} | {"start": start, "stop": stop, "members": []}
+    meta = {k: {} for k in SHARD_META} | {"start": start, "stop": stop, "members": [], "flags": [], "seconds": 0.0,
+                                          "pass_totals": {"forward": 0, "backward": 0}}
     ShardResult({"clean": torch.ones(stop - start), "robust": torch.full((stop - start,), score)}, meta).save(path)
 
 
