@@ -636,6 +636,10 @@ def cmd_certify(args) -> int:
     cfg = CertifyConfig(args.n0, args.n, args.alpha, args.batch, args.seed)
     commit = git_commit()
     data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
+    diagonal = float(data.x[0].numel()) ** 0.5  # the input box [0, 1]^d's L2 diameter
+    if sigma is not None and sigma > diagonal:
+        raise UserInputError(f"bad --sigma {sigma:g}; inputs have {data.x[0].numel()} values in [0, 1], so noise wider than the box's "
+                             f"diagonal sqrt({data.x[0].numel()}) = {diagonal:.4g} hides every input; valid: 0-{diagonal:.4g}")
     check_model(model, data.x[:8].to(next(model.parameters()).device), data.num_classes)  # finite logits, or one line
     sigma_text = f"{sigma:g}" if mechanism_name == "gaussian" else "none"
     _say(args.quiet, f"{args.model} on {args.dataset} ({len(data)} examples): {mechanism_name} smoothing sigma={sigma_text}, n0={cfg.n0} n={cfg.n} alpha={cfg.alpha:g}")

@@ -43,6 +43,8 @@ CASES = [
     (["train", "--model", "snn-mlp", "--name", "a/b"], "bad --name 'a/b'"),
     (["certify", "--model", "smooth-snn-s0.25", "--sigma", "inf"], "--sigma must be a finite number > 0, got 'inf'"),
     (["certify", "--model", "smooth-snn-s0.25", "--n", "1e12"], "--n must be a positive integer (1-10,000,000)"),
+    (["certify", "--model", "smooth-snn-s0.25", "--sigma", "1e308"], "bad --sigma 1e+308; inputs have 64 values in [0, 1]"),
+    (["certify", "--model", "smooth-snn-s0.25", "--sigma", "8.5"], "the box's diagonal sqrt(64) = 8 hides every input; valid: 0-8"),
     (["list", "--dataset", "nope"], "unknown dataset 'nope'; valid:"),
     (["eval", "--model", "ann-cnn", "--T", "4"], "cannot build 'ann-cnn' with {'T': 4}"),
     (["eval", "--model", "snn-cnn", "--zoo-dir", str(ROOT / "README.md")], "is a file, not a folder"),
