@@ -124,7 +124,7 @@ def read(path: str | Path, schema: Schema = ROBUST) -> pd.DataFrame:
             df[col] = df[col].map(restore_cell)
     for col, value in schema.defaults:  # columns (or cells) older rows lack get the default
         df[col] = df[col].astype(object).fillna(value) if col in df.columns else value
-    missing = [c for c in schema.key if c not in df.columns]
+    missing = [c for c in dict.fromkeys([*schema.key, *schema.numeric]) if c not in df.columns]
     if missing:
         raise UserInputError(f"{path} is not a leaderboard: missing columns {', '.join(missing)}")
     for col in schema.key:  # a row without its key cannot be matched, or written back

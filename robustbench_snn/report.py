@@ -54,7 +54,15 @@ class Sources:
         return read(self.boards / f"{name}.csv", CERTIFIED if name.endswith("_certified") else ROBUST)
 
     def board_names(self) -> list[str]:
-        return sorted(p.stem for p in self.boards.glob("*.csv"))
+        """Every board file's name, each ``<dataset>_<norm>`` (or ``<dataset>_certified``);
+        another CSV in the folder is refused in one line, naming it."""
+        names = sorted(p.stem for p in self.boards.glob("*.csv"))
+        for name in names:
+            dataset, _, norm = name.rpartition("_")
+            if not dataset or not norm:
+                raise UserInputError(f"{self.boards / (name + '.csv')} is not named <dataset>_<norm>.csv (e.g. digits_linf.csv); "
+                                     "rename or move it")
+        return names
 
     def zoo_cards(self, dataset: str) -> dict[str, dict]:
         """The zoo's cards for ``dataset``, each read (and refused with one line) as

@@ -147,3 +147,30 @@ def test_an_impossible_row_is_never_written(tmp_path):
         with pytest.raises(UserInputError, match=f"not written to .*lb.csv: {says}"):
             upsert(path, row(model="other", **bad))
     assert path.read_bytes() == before
+
+
+def test_a_board_without_its_accuracy_columns_is_refused_in_one_line(tmp_path):
+    """A board file with no robust_acc column was a traceback in `rbsnn leaderboard`, and
+    `eval --out` into it wrote rows it then refused to read."""
+    from robustbench_snn.errors import UserInputError
+
+    path = tmp_path / "lb.csv"
+    upsert(path, row())
+    frame = pd.read_csv(path).drop(columns=["robust_acc"])
+    frame.to_csv(path, index=False)
+    before = path.read_bytes()
+    with pytest.raises(UserInputError, match="is not a leaderboard: missing columns robust_acc"):
+        read(path)
+    with pytest.raises(UserInputError, match="missing columns robust_acc"):
+        upsert(path, row(model="other"))
+    assert path.read_bytes() == before
+
+
+def test_a_board_file_not_named_dataset_norm_stops_site_and_report_in_one_line(tmp_path):
+    from robustbench_snn.errors import UserInputError
+    from robustbench_snn.report import Sources
+
+    (tmp_path / "leaderboards").mkdir()
+    upsert(tmp_path / "leaderboards" / "scores.csv", row())
+    with pytest.raises(UserInputError, match=r"scores.csv is not named <dataset>_<norm>.csv"):
+        Sources(tmp_path).board_names()

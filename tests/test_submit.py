@@ -283,3 +283,12 @@ def test_two_authors_submitting_one_name_at_once_leave_exactly_one_row(tmp_path)
     winner = folders[outcomes.index("kept")]
     kept = json.loads((archive / "digits" / "example-plain-snn" / "card.json").read_text())
     assert kept["authors"] == json.loads((winner / "card.json").read_text())["authors"]
+
+
+def test_an_archive_that_cannot_be_written_is_refused_before_the_evaluation(tmp_path, capsys):
+    """It used to fail after the row was upserted, leaving a row whose command named no archive."""
+    folder = _copy("plain-snn", tmp_path)
+    assert main(["submit", str(folder), "--n-examples", "8", "--out", str(tmp_path / "board.csv"), "--archive", "/proc/nope", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--archive '/proc/nope/digits' cannot be written" in err[0], err
+    assert not (tmp_path / "board.csv").exists()
