@@ -306,6 +306,27 @@ def find_neurons(model: nn.Module) -> list[Neuron]:
     return found
 
 
+def measured_time_steps(model: nn.Module, x: torch.Tensor) -> int | None:
+    """Time steps one forward pass of ``model`` on ``x`` runs, read off its recognised neurons:
+    the calls of a single-step neuron, or the leading (time) dimension of a multi-step one's
+    input (SpikingJelly's ``step_mode='m'``), the most over the neurons; None without any."""
+    neurons = find_neurons(model)
+    counts: dict[int, int] = {}
+
+    def hook(module, inputs, output):
+        multi = getattr(module, "step_mode", "s") == "m" and inputs and isinstance(inputs[0], torch.Tensor)
+        counts[id(module)] = counts.get(id(module), 0) + (int(inputs[0].shape[0]) if multi else 1)
+
+    handles = [n.module.register_forward_hook(hook) for n in neurons]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return max(counts.values()) if counts else None
+
+
 #: Layers whose forward is a fixed piecewise-smooth function that autograd differentiates
 #: exactly: no threshold, no state, no surrogate.
 EXACT_GRADIENT_LAYERS: tuple[type[nn.Module], ...] = (

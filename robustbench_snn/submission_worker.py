@@ -139,11 +139,13 @@ def evaluate(folder: str, *, n_examples: int | None, data_dir: str | None, seed:
     """In the child: load the submission (its code runs here), run the standard evaluation and
     return what :func:`result_from_payload` reads back."""
     from .api import benchmark
+    from .data import load_dataset
     from .interop import find_neurons
-    from .submit import load_submission
+    from .submit import check_card_against_model, load_submission
 
     sub = load_submission(Path(folder))
     card = sub.card
+    check_card_against_model(card, sub.model, load_dataset(card["dataset"], "test", data_dir).x[:4])
     result = benchmark(
         sub.model, dataset=card["dataset"], threat_model=card["threat_model"], eps=sub.eps, attack="standard",
         n_examples=n_examples, data_dir=data_dir, seed=seed, device=device, batch_size=batch_size, progress=progress,

@@ -236,6 +236,30 @@ def load_submission(folder: str | Path) -> Submission:
     return Submission(folder, card, model.eval(), parse_eps(card["eps"], card["threat_model"]))
 
 
+#: Card encoders that draw random spikes (a substring of the card's ``encoder``).
+STOCHASTIC_ENCODERS = ("poisson", "bernoulli", "rate")
+
+
+def check_card_against_model(card: dict[str, Any], model: nn.Module, x) -> None:
+    """Refuse a card whose ``T`` or ``encoder`` the model contradicts, since the row records
+    them: ``T`` against the time steps its recognised neurons run on ``x``
+    (:func:`~.interop.measured_time_steps`; not checked without recognised neurons), and a
+    stochastic encoder name (:data:`STOCHASTIC_ENCODERS`) against whether two passes differ."""
+    from .api import is_stochastic
+    from .interop import measured_time_steps, with_reset
+
+    model = with_reset(model)  # state reset before every pass, as the evaluation runs it
+    steps = measured_time_steps(model, x)
+    if steps is not None and steps != card["T"]:
+        raise UserInputError(f"{CARD_FILE} says T {card['T']}, but the model's neurons run {steps} time steps per pass; "
+                             "the row records the card's T, so it must be the model's")
+    claims_random = any(k in card["encoder"].lower() for k in STOCHASTIC_ENCODERS)
+    if claims_random != is_stochastic(model, x):
+        said = "a random (rate) coding" if claims_random else "a deterministic coding"
+        found = "gives the same output twice" if claims_random else "gives different outputs on the same input"
+        raise UserInputError(f"{CARD_FILE} encoder {card['encoder']!r} names {said}, but the model {found}")
+
+
 def submission_command(archived: Path, root: Path, n_examples: int | None, seed: int, data_dir: str | None,
                        batch_size: int = BATCH_SIZE, compile: str = "auto") -> str:
     """The command that re-makes the row from the archived folder: every setting that can

@@ -292,3 +292,18 @@ def test_an_archive_that_cannot_be_written_is_refused_before_the_evaluation(tmp_
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--archive '/proc/nope/digits' cannot be written" in err[0], err
     assert not (tmp_path / "board.csv").exists()
+
+
+@pytest.mark.parametrize(("example", "edit", "message"), [
+    ("snntorch-cnn", {"T": 8}, "card.json says T 8, but the model's neurons run 4 time steps per pass"),
+    ("spikingjelly-cnn", {"T": 2}, "card.json says T 2, but the model's neurons run 4 time steps per pass"),
+    ("plain-snn", {"encoder": "poisson"}, "encoder 'poisson' names a random (rate) coding, but the model gives the same output twice"),
+])
+def test_a_card_whose_t_or_encoder_the_model_contradicts_is_refused(example, edit, message, tmp_path, capsys):
+    """The row records the card's T and encoder, so they are checked against the model first."""
+    folder = _copy(example, tmp_path)
+    _card_edit(**edit)(folder)
+    assert main(["submit", str(folder), "--n-examples", "8", "--out", str(tmp_path / "board.csv"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "board.csv").exists()
