@@ -138,14 +138,16 @@ def evaluate(folder: str, *, n_examples: int | None, data_dir: str | None, seed:
              progress: bool, compile: str) -> dict[str, Any]:
     """In the child: load the submission (its code runs here), run the standard evaluation and
     return what :func:`result_from_payload` reads back."""
-    from .api import benchmark
+    from .api import benchmark, check_model
     from .data import load_dataset
     from .interop import find_neurons
     from .submit import check_card_against_model, load_submission
 
     sub = load_submission(Path(folder))
     card = sub.card
-    check_card_against_model(card, sub.model, load_dataset(card["dataset"], "test", data_dir).x[:4])
+    probe = load_dataset(card["dataset"], "test", data_dir).head(8)
+    check_model(sub.model, probe.x, probe.num_classes)  # finite logits of the right shape, before the card is held against them
+    check_card_against_model(card, sub.model, probe.x)
     result = benchmark(
         sub.model, dataset=card["dataset"], threat_model=card["threat_model"], eps=sub.eps, attack="standard",
         n_examples=n_examples, data_dir=data_dir, seed=seed, device=device, batch_size=batch_size, progress=progress,
@@ -204,13 +206,13 @@ def main(argv: list[str]) -> int:
         payload: dict[str, Any] = evaluate(request["folder"], **request["options"])
         json.dumps(payload, default=str, allow_nan=False)  # NaN or inf anywhere: refused below, not written
         code = 0
+    except UserInputError as e:  # first: it is a ValueError too
+        payload, code = {"error": str(e)}, 2
     except ValueError as e:
         if "JSON" not in str(e):
             payload, code = {"error": f"the submission's model failed during the evaluation: ValueError: {str(e).splitlines()[0] if str(e) else ''}"}, 2
         else:
             payload, code = {"error": "the submission's evaluation gave numbers that are not finite (NaN or inf)"}, 2
-    except UserInputError as e:
-        payload, code = {"error": str(e)}, 2
     except SystemExit as e:
         payload, code = {"error": f"the submission's model.py ended the evaluation (SystemExit {e.code!r})"}, 2
     except MemoryError:

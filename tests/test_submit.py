@@ -210,7 +210,7 @@ HOSTILE = {  # what model.py does -> (extra submit options, the one line's text)
     "os-exit-0-in-forward": ("import os\nos._exit(0)", [], r"ended \(exit status 0\) without a result"),
     "allocates-without-bound": ("import torch\nheap = [torch.ones(1 << 27) for _ in range(1000)]", ["--memory-limit", "2048"],
                                 "ran out of memory|allocate memory|killed by|without a result"),
-    "raises-stopiteration": ("raise StopIteration", [], "failed during the evaluation: .*StopIteration"),
+    "raises-stopiteration": ("raise StopIteration", [], "the model failed on a batch of shape .*StopIteration"),
 }
 
 
