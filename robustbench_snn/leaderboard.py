@@ -335,6 +335,13 @@ CERTIFIED = Schema(
     defaults=(("host", ""),),
     extra_prefixes=(CERTIFIED_PREFIX,),
     text=("commit", "version", "sigma", "host"),
+    numeric=("n_examples", "acr", "abstain"),
+    # certified accuracies and abstentions are percentages; the average certified radius is finite
+    # and below 10^6 (certify bounds sigma by the input box's diagonal, sqrt(3 * 32 * 32) = 55.4 on
+    # CIFAR-10, and a radius is sigma times a normal quantile of at most about 5.3 at n = 10^7);
+    # counts are whole
+    ranges=((CERTIFIED_PREFIX, 0, 100, False), ("abstain", 0, 100, False), ("acr", 0, 1e6, False), ("n_examples", 1, 10_000_000, True),
+            ("n0", 1, 10_000_000, True), ("n", 1, 10_000_000, True), ("alpha", 0, 0.5, False), ("T", 0, MAX_T, True)),
 )
 
 

@@ -154,7 +154,7 @@ def test_cli_writes_per_example_file_summary_row_and_plot(tmp_path, capsys):
 def test_certified_rows_made_before_host_was_recorded_still_read(tmp_path):
     old = tmp_path / "old.csv"
     columns = [c for c in CERTIFIED.columns if c != "host"]
-    pd.DataFrame([{c: 1 for c in columns} | {"model": "m", "sigma": "0.25"}]).to_csv(old, index=False)
+    pd.DataFrame([{c: 1 for c in columns} | {"model": "m", "sigma": "0.25", "alpha": 0.001}]).to_csv(old, index=False)
     table = read(old, CERTIFIED)
     assert table.loc[0, "host"] == "" and table.loc[0, "model"] == "m"
 

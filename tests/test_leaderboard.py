@@ -174,3 +174,21 @@ def test_a_board_file_not_named_dataset_norm_stops_site_and_report_in_one_line(t
     upsert(tmp_path / "leaderboards" / "scores.csv", row())
     with pytest.raises(UserInputError, match=r"scores.csv is not named <dataset>_<norm>.csv"):
         Sources(tmp_path).board_names()
+
+
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("acr", "5.8e307", "acr 5.8e+307 is not a number in [0, 1e+06]"),
+    ("abstain", "250", "abstain 250 is not a number in [0, 100]"),
+    ("cert_l2@0.25", "-3", "cert_l2@0.25 -3 is not a number in [0, 100]"),
+    ("n_examples", "0", "n_examples 0 is not a whole number"),
+])
+def test_a_hand_edited_certified_board_is_refused_with_line_and_field(tmp_path, field, value, says):
+    from robustbench_snn.errors import UserInputError
+    from robustbench_snn.leaderboard import CERTIFIED
+    from robustbench_snn.provenance import ROOT
+
+    frame = pd.read_csv(ROOT / "leaderboards" / "digits_certified.csv", dtype=str)
+    frame.loc[1, field] = value
+    frame.to_csv(tmp_path / "digits_certified.csv", index=False)
+    with pytest.raises(UserInputError, match=f"digits_certified.csv row 3: {re.escape(says)}"):
+        read(tmp_path / "digits_certified.csv", CERTIFIED)
