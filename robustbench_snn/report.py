@@ -202,7 +202,7 @@ def row_params(row: pd.Series) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def standard(src: Sources, name: str) -> str:
+def standard_table(src: Sources, name: str) -> str:
     linf = src.board(name)
     std = linf[(linf.attack == "standard") & ((linf.eps - EPS_8).abs() < 1e-5) & (linf.source == "zoo")].set_index("model")
     pgd = default_rows(linf, "pgd", EPS_8)
@@ -225,7 +225,7 @@ def eps_label(eps: float) -> str:
     return f"{round(k):d}/255" if eps < 1 and abs(k - round(k)) < 1e-3 and k >= 1 else f"{eps:g}"
 
 
-def peers(src: Sources, name: str) -> str:
+def peers_table(src: Sources, name: str) -> str:
     """``standard`` beside its peers, per zoo model and eps where a peer row exists: robust
     accuracy and the attack's backward passes per example (:func:`attack_cost`), on the images
     the peers ran on. Where ``standard`` ran on more (the MNIST rows: 1,000 images,
@@ -337,7 +337,7 @@ def described(card: dict) -> str:
         return str(card["defense"])
 
 
-def zoo(src: Sources) -> str:
+def zoo_table(src: Sources) -> str:
     digits, mnist = src.zoo_cards("digits"), src.zoo_cards("mnist")
     rows = []
     for m, c in digits.items():
@@ -405,11 +405,11 @@ def sweep_overhead(src: Sources) -> str:
 
 TABLES: dict[str, Callable[[Sources], str]] = {
     "digits-pgd": digits_pgd, "qcfs-T": qcfs_by_T, "mnist-pgd": mnist_pgd, "submissions": submissions,
-    "digits-standard": lambda src: standard(src, "digits_linf"), "mnist-standard": lambda src: standard(src, "mnist_linf"),
-    "digits-peers": lambda src: peers(src, "digits_linf"), "mnist-peers": lambda src: peers(src, "mnist_linf"), "sweep-overhead": sweep_overhead,
+    "digits-standard": lambda src: standard_table(src, "digits_linf"), "mnist-standard": lambda src: standard_table(src, "mnist_linf"),
+    "digits-peers": lambda src: peers_table(src, "digits_linf"), "mnist-peers": lambda src: peers_table(src, "mnist_linf"), "sweep-overhead": sweep_overhead,
     "digits-events": lambda src: event_rows(src, "digits-events"),
     "mnist-events": lambda src: event_rows(src, "mnist-events"),
-    "zoo": zoo, "cifar10-jpeg": natural_images, "certified-digits-gaussian": lambda src: certified(src, "digits_certified", "gaussian"),
+    "zoo": zoo_table, "cifar10-jpeg": natural_images, "certified-digits-gaussian": lambda src: certified(src, "digits_certified", "gaussian"),
     "certified-digits-encoder": lambda src: certified(src, "digits_certified", "encoder"),
     "certified-mnist-gaussian": lambda src: certified(src, "mnist_certified", "gaussian"),
 }
@@ -445,7 +445,7 @@ def board_plots(src: Sources = Sources()) -> dict[str, tuple[str, bytes]]:
     return out
 
 
-def plots(src: Sources = Sources(), made: dict[str, tuple[str, bytes]] | None = None) -> dict[Path, bytes]:
+def plot_files(src: Sources = Sources(), made: dict[str, tuple[str, bytes]] | None = None) -> dict[Path, bytes]:
     """Every plot the CSVs give, path -> bytes: ``leaderboards/plots/<board>_eps.svg`` and
     ``leaderboards/certified/<dataset>_certified.png`` (``made``: :func:`board_plots`, if already drawn)."""
     made = board_plots(src) if made is None else made
@@ -459,7 +459,7 @@ def outputs(src: Sources = Sources()) -> dict[Path, bytes]:
 
     made = board_plots(src)
     files = {src.readme: render(src.readme.read_text(), src).encode()}
-    files.update(plots(src, made))
+    files.update(plot_files(src, made))
     files.update({src.site / rel: data for rel, data in site_files(src, made).items()})
     return files
 

@@ -60,7 +60,7 @@ def test_a_changed_row_changes_table_plot_and_site(tmp_path):
 
 
 def test_plots_are_byte_reproducible():
-    assert report.plots() == report.plots()
+    assert report.plot_files() == report.plot_files()
 
 
 def test_report_and_site_reject_bad_paths(tmp_path, capsys):
