@@ -85,17 +85,13 @@ def run_in_worker(folder: Path, options: dict[str, Any], *, time_limit: float, m
     scratch = Path(tempfile.mkdtemp(prefix="rbsnn-submission-"))
     try:
         request, result = scratch / "request.json", scratch / "result.json"
-        request.write_text(json.dumps({"folder": str(folder), "options": options, "result": str(result)}))
+        request.write_text(json.dumps({"folder": str(folder), "options": options, "result": str(result), "memory_limit": memory_limit}))
         work = scratch / "work"
         work.mkdir()
-
-        def confine() -> None:  # in the child, before it runs Python
-            import resource
-
-            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-
+        # the child sets its own memory limit before it imports anything of the submission's
+        # (a preexec_fn would do it earlier, but is unsafe in a parent with threads)
         proc = subprocess.Popen([sys.executable, "-m", "robustbench_snn.submission_worker", str(request)], cwd=work,
-                                env=dict(os.environ), start_new_session=True, preexec_fn=confine)
+                                env=dict(os.environ), start_new_session=True)
         try:
             code = proc.wait(timeout=time_limit)
         except subprocess.TimeoutExpired:
@@ -200,7 +196,10 @@ def result_from_payload(payload: dict[str, Any], card: dict[str, Any], eps: floa
 
 def main(argv: list[str]) -> int:
     """The child's entry: read the request, evaluate, write the result JSON (or ``{"error"}``)."""
+    import resource
+
     request = json.loads(Path(argv[0]).read_text())
+    resource.setrlimit(resource.RLIMIT_AS, (request["memory_limit"], request["memory_limit"]))
     out = Path(request["result"])
     try:
         payload: dict[str, Any] = evaluate(request["folder"], **request["options"])
