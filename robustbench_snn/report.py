@@ -367,9 +367,10 @@ def natural_images(src: Sources, dataset: str = "cifar10-jpeg") -> str:
             r = hit.iloc[0]
             return f"{pct(r.robust_acc)} ({int(r.n_examples):,})"
 
-        config = c.get("build_kwargs", {}).get("config")
-        arch = c.get("architecture", m) + (f" ({config})" if config else "")
-        rows.append([f"`{m}`", arch, str(c["defense"]), f"{c['encoder']}, {c['T']}", f"{c['clean_acc']:.2f}",
+        build = ", ".join(f"{k} {'-'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in c.get("build_kwargs", {}).items())
+        arch = c.get("architecture", m) + (f" ({build})" if build else "")
+        coding = "—" if c["encoder"] == "none" else f"{c['encoder']}, {c['T']}"
+        rows.append([f"`{m}`", arch, str(c["defense"]), coding, f"{c['clean_acc']:.2f}",
                      f"{c['epochs']}, {c['train_seconds'] / 3600:.1f} h", cell("pgd", 10), cell("standard"),
                      cell("ensemble19"), cell("assg")])
     if not rows:
