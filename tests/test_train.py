@@ -89,7 +89,7 @@ def test_a_resumed_cards_training_time_counts_every_run(tmp_path):
     assert 0 < saved["seconds"] < 60
     _save_state(state, **{**saved, "seconds": 5000.0})  # as if epoch 1 had taken 5,000 s in an earlier session
     _, card = train_model("snn-mlp", data, test, cfg, {"T": 2}, quiet=True, state_path=state, resume=True)
-    assert 5000 < card["train_seconds"] < 5060
+    assert 5000 <= card["train_seconds"] < 5060  # this run adds well under a second (rounded to 0.1 s)
 
 
 def test_resume_without_state_is_a_clear_error(tmp_path):
