@@ -68,14 +68,13 @@ def default_memory_limit() -> int:
     return physical_memory() * 3 // 4
 
 
-def check_limits(time_limit: float | None, memory_limit_mb: int | None) -> tuple[float | None, int | None]:
-    """The limits as given, refused in one line outside what this machine can honour."""
+def check_limits(time_limit: float | None, memory_limit_mb: int | None) -> None:
+    """Refuse, in one line, limits outside what this machine can honour."""
     if time_limit is not None and not (1 <= time_limit <= MAX_TIME_LIMIT):
         raise UserInputError(f"bad --time-limit {time_limit:g}; valid: 1-{MAX_TIME_LIMIT:g} seconds (a week)")
     most = physical_memory() >> 20
     if memory_limit_mb is not None and not (256 <= memory_limit_mb <= most):
         raise UserInputError(f"bad --memory-limit {memory_limit_mb}; valid: 256-{most} MB (this machine's memory)")
-    return time_limit, memory_limit_mb
 
 
 def run_in_worker(folder: Path, options: dict[str, Any], *, time_limit: float, memory_limit: int) -> dict[str, Any]:
@@ -203,15 +202,9 @@ def main(argv: list[str]) -> int:
     out = Path(request["result"])
     try:
         payload: dict[str, Any] = evaluate(request["folder"], **request["options"])
-        json.dumps(payload, default=str, allow_nan=False)  # NaN or inf anywhere: refused below, not written
         code = 0
-    except UserInputError as e:  # first: it is a ValueError too
+    except UserInputError as e:
         payload, code = {"error": str(e)}, 2
-    except ValueError as e:
-        if "JSON" not in str(e):
-            payload, code = {"error": f"the submission's model failed during the evaluation: ValueError: {str(e).splitlines()[0] if str(e) else ''}"}, 2
-        else:
-            payload, code = {"error": "the submission's evaluation gave numbers that are not finite (NaN or inf)"}, 2
     except SystemExit as e:
         payload, code = {"error": f"the submission's model.py ended the evaluation (SystemExit {e.code!r})"}, 2
     except MemoryError:
@@ -219,7 +212,11 @@ def main(argv: list[str]) -> int:
     except Exception as e:  # noqa: BLE001 - the submitter's code may fail in any way, at any point of the evaluation
         first = str(e).splitlines()[0] if str(e) else ""
         payload, code = {"error": f"the submission's model failed during the evaluation: {type(e).__name__}: {first}"}, 2
-    text = json.dumps(payload, default=str)
+    try:
+        text = json.dumps(payload, default=str, allow_nan=False)
+    except ValueError:  # NaN or inf in what the evaluation measured
+        payload, code = {"error": "the submission's evaluation gave numbers that are not finite (NaN or inf)"}, 2
+        text = json.dumps(payload)
     partial = out.with_suffix(".partial")
     partial.write_text(text)
     partial.replace(out)  # complete or absent: the parent never reads half a result

@@ -222,8 +222,9 @@ def load_weights(model: nn.Module, path: Path) -> None:
     model.load_state_dict(weights, strict=True)
 
 
-def load_submission(folder: str | Path) -> Submission:
-    """Validate a submission folder and build its model with its weights (nothing written)."""
+def check_folder(folder: str | Path) -> tuple[Path, dict[str, Any], float]:
+    """``(folder, card, eps)`` of a submission folder checked without running its code: a
+    folder, no pickle in it, a valid card, ``model.py`` and the weights present."""
     from .api import parse_eps
 
     folder = Path(folder)
@@ -231,9 +232,19 @@ def load_submission(folder: str | Path) -> Submission:
         raise UserInputError(f"submission folder {str(folder)!r} does not exist or is not a folder")
     refuse_pickles(folder)
     card = read_card(folder)
+    for name in (MODEL_FILE, WEIGHTS_FILE):
+        if not (folder / name).is_file():
+            raise UserInputError(f"no {name} in {folder}; a submission holds {MODEL_FILE}, {WEIGHTS_FILE} and {CARD_FILE}")
+    return folder, card, parse_eps(card["eps"], card["threat_model"])
+
+
+def load_submission(folder: str | Path) -> Submission:
+    """Validate a submission folder (:func:`check_folder`) and build its model with its
+    weights (nothing written; ``model.py`` runs in this process)."""
+    folder, card, eps = check_folder(folder)
     model = build_model(folder, card)
     load_weights(model, folder / WEIGHTS_FILE)
-    return Submission(folder, card, model.eval(), parse_eps(card["eps"], card["threat_model"]))
+    return Submission(folder, card, model.eval(), eps)
 
 
 #: Card encoders that draw random spikes (a substring of the card's ``encoder``).
@@ -293,7 +304,7 @@ def run_submission(
     archive_root: str | Path | None = None,
     n_examples: int | None = None,
     seed: int = 0,
-    device: str = "cpu",
+    device: str = "auto",
     batch_size: int = BATCH_SIZE,
     data_dir: str | None = None,
     progress: bool = True,
@@ -311,26 +322,18 @@ def run_submission(
     is kept -- check the name's owner again, upsert the row (``out``, default the user's board of
     the dataset, or with ``publish`` the repository's) and keep the submission under
     ``archive_root/<dataset>/<name>/`` (default :func:`~.home.submissions_dir`)."""
-    from .api import parse_eps, possible_surrogate_attack_labels
+    from .api import possible_surrogate_attack_labels
     from .home import submissions_dir
-    from .leaderboard import check_folder_writable, check_writable, locked, refuse_smaller, upsert
+    from .leaderboard import check_folder_writable, check_writable, default_path, locked, refuse_smaller, upsert
     from .provenance import ROOT, git_commit, today
     from .submission_worker import check_limits, default_memory_limit, default_time_limit, result_from_payload, run_in_worker
     from .zoo import zoo_models
 
     check_limits(time_limit, memory_limit_mb)
-    folder = Path(folder).resolve()  # the child runs elsewhere
-    if not folder.is_dir():
-        raise UserInputError(f"submission folder {str(folder)!r} does not exist or is not a folder")
-    refuse_pickles(folder)
-    card = read_card(folder)
-    eps = parse_eps(card["eps"], card["threat_model"])
-    for name in (MODEL_FILE, WEIGHTS_FILE):
-        if not (folder / name).is_file():
-            raise UserInputError(f"no {name} in {folder}; a submission holds {MODEL_FILE}, {WEIGHTS_FILE} and {CARD_FILE}")
+    folder, card, eps = check_folder(Path(folder).resolve())  # resolved: the child runs elsewhere
     if card["name"] in zoo_models(card["dataset"]):
         raise UserInputError(f"submission name {card['name']!r} is a zoo model of {card['dataset']!r}; choose another name in card.json")
-    out = Path(out) if out else default_path_for(card, publish)
+    out = Path(out) if out else default_path(card["dataset"], card["threat_model"], publish=publish)
     check_writable(out, "--out")
     if n_examples is not None and not force:
         refuse_smaller(out, {"model": card["name"], "dataset": card["dataset"], "norm": card["threat_model"], "eps": eps,
@@ -355,13 +358,6 @@ def run_submission(
         upsert(out, row, force=force)  # first: a refused row leaves no archive behind
         archive(folder, target, {"card": card, "row": row, "date": today(), "per_attack": result.per_attack, "params": result.params})
     return SubmissionRun(card, result, row, out, target)
-
-
-def default_path_for(card: dict[str, Any], publish: bool) -> Path:
-    """The board a submission's row goes to by default: its dataset's and threat model's."""
-    from .leaderboard import default_path
-
-    return default_path(card["dataset"], card["threat_model"], publish=publish)
 
 
 def _authors(card: dict[str, Any]) -> tuple[str, ...]:
