@@ -383,8 +383,6 @@ def at_own_t(df: pd.DataFrame) -> pd.Series:
 
 #: The flag a row gets where its robust accuracy is above the best known at a smaller budget.
 WEAKER_THAN_SMALLER_EPS = "weaker-than-smaller-eps"
-#: Two budgets closer than this are the same (eps is stored rounded to EPS_DECIMALS).
-_SAME_EPS = 0.5 * 10**-EPS_DECIMALS
 
 
 def best_known(df: pd.DataFrame) -> pd.DataFrame:
@@ -392,9 +390,10 @@ def best_known(df: pd.DataFrame) -> pd.DataFrame:
     column -- as an envelope over budgets: every eps-ball holds the smaller ones, so an attack
     that succeeded within a smaller budget succeeded within this one too, and the best known
     value at ``eps`` is the lowest robust accuracy of any row at ``eps`` or a smaller budget (it
-    cannot rise with eps). Columns model, T, eps, robust_acc, attack (the row that holds it)
-    and found_at_eps (that row's budget)."""
-    columns = ["model", "T", "eps", "robust_acc", "attack", "found_at_eps"]
+    cannot rise with eps). Columns model, T, eps, robust_acc, attack (the row that holds it),
+    found_at_eps (that row's budget) and below (the best known at the next smaller budget,
+    NaN at the smallest)."""
+    columns = ["model", "T", "eps", "robust_acc", "attack", "found_at_eps", "below"]
     if df.empty:
         return pd.DataFrame(columns=columns)
     lowest = df.sort_values("robust_acc", kind="stable").drop_duplicates(["model", "T", "eps"])
@@ -402,19 +401,17 @@ def best_known(df: pd.DataFrame) -> pd.DataFrame:
     for _, group in lowest.groupby(["model", "T"], sort=False, dropna=False):
         best = None
         for _, r in group.sort_values("eps", kind="stable").iterrows():
+            below = float("nan") if best is None else best["robust_acc"]
             if best is None or r["robust_acc"] < best["robust_acc"]:
                 best = r
-            out.append([r["model"], r["T"], r["eps"], best["robust_acc"], best["attack"], best["eps"]])
+            out.append([r["model"], r["T"], r["eps"], best["robust_acc"], best["attack"], best["eps"], below])
     return pd.DataFrame(out, columns=columns)
 
 
 def weaker_than_smaller_eps(df: pd.DataFrame) -> pd.Series:
-    """Per row: whether its robust accuracy is above the best known at a strictly smaller
-    budget for the same model and T (:func:`best_known`): the row's attack is weaker than
-    one already run, and its number is not the model's robustness at its eps."""
-    flags = pd.Series(False, index=df.index)
-    for _, group in df.groupby(["model", "T"], sort=False, dropna=False):
-        for i, r in group.iterrows():
-            smaller = group[group["eps"] < r["eps"] - _SAME_EPS]
-            flags[i] = bool(len(smaller)) and r["robust_acc"] > smaller["robust_acc"].min()
-    return flags
+    """Per row: whether its robust accuracy is above the best known at a smaller budget for
+    the same model and T (:func:`best_known`'s ``below``): the row's attack is weaker than one
+    already run, and its number is not the model's robustness at its eps."""
+    below = best_known(df).set_index(["model", "T", "eps"])["below"]
+    at = below.reindex(pd.MultiIndex.from_frame(df[["model", "T", "eps"]])).to_numpy()
+    return pd.Series(df["robust_acc"].to_numpy(dtype=float) > at, index=df.index)
