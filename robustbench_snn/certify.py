@@ -186,6 +186,16 @@ MECHANISMS.register("gaussian", _gaussian_for, "noise N(0, sigma^2 I) on the inp
 MECHANISMS.register("encoder", _encoder_for, "the model's own Poisson coding; certified Linf radius (TV bound)")
 
 
+def check_sigma(sigma: float | None, input_values: int) -> None:
+    """Refuse a Gaussian ``sigma`` wider than the input box ``[0, 1]^d``'s diagonal ``sqrt(d)``:
+    such noise hides every input, and the radii it certifies (up to ``5.8e307`` at ``sigma``
+    ``1e308``) describe nothing and break every reader of the board."""
+    diagonal = float(input_values) ** 0.5
+    if sigma is not None and sigma > diagonal:
+        raise UserInputError(f"bad --sigma {sigma:g}; inputs have {input_values} values in [0, 1], so noise wider than the box's "
+                             f"diagonal sqrt({input_values}) = {diagonal:.4g} hides every input; valid: 0-{diagonal:.4g}")
+
+
 def make_mechanism(name: str, model: nn.Module, sigma: float | None) -> Mechanism:
     """The mechanism ``name`` for ``model``; one-line errors for impossible pairings."""
     return MECHANISMS[name](model, sigma)
@@ -381,6 +391,7 @@ def certify_model(model: nn.Module, mechanism: Mechanism, data, cfg: CertifyConf
     from .compiled import CompileStats, compiled_path, worth_compiling
 
     stats = CompileStats(compile)  # compiled_path refuses a mode outside auto|on|off
+    check_sigma(getattr(mechanism, "sigma", None), data.x[0].numel())  # library callers too, not only the CLI
     check_certify_memory(model, mechanism, data, cfg)
     work = len(data) * (cfg.n0 + cfg.n) * data.x[0].numel()
     attempts = violations = None

@@ -608,7 +608,7 @@ def cmd_certify(args) -> int:
     import pandas as pd
 
     from .atomic import atomic_write_bytes
-    from .certify import MECHANISMS, CertifyConfig, certify_model, make_mechanism, summary
+    from .certify import MECHANISMS, CertifyConfig, certify_model, check_sigma, make_mechanism, summary
     from .compiled import COMPILE_MODES
     from .data import DATASETS, load_dataset
     from .leaderboard import CERTIFIED, certified_path, check_folder_writable, check_writable, json_cell, upsert
@@ -636,10 +636,7 @@ def cmd_certify(args) -> int:
     cfg = CertifyConfig(args.n0, args.n, args.alpha, args.batch, args.seed)
     commit = git_commit()
     data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
-    diagonal = float(data.x[0].numel()) ** 0.5  # the input box [0, 1]^d's L2 diameter
-    if sigma is not None and sigma > diagonal:
-        raise UserInputError(f"bad --sigma {sigma:g}; inputs have {data.x[0].numel()} values in [0, 1], so noise wider than the box's "
-                             f"diagonal sqrt({data.x[0].numel()}) = {diagonal:.4g} hides every input; valid: 0-{diagonal:.4g}")
+    check_sigma(sigma, data.x[0].numel())  # before anything is printed
     check_model(model, data.x[:8].to(next(model.parameters()).device), data.num_classes)  # finite logits, or one line
     sigma_text = f"{sigma:g}" if mechanism_name == "gaussian" else "none"
     _say(args.quiet, f"{args.model} on {args.dataset} ({len(data)} examples): {mechanism_name} smoothing sigma={sigma_text}, n0={cfg.n0} n={cfg.n} alpha={cfg.alpha:g}")

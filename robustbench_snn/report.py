@@ -355,13 +355,13 @@ def natural_images(src: Sources, dataset: str = "cifar10-jpeg") -> str:
     not measured yet, so the table shows what the track lacks as plainly as what it has."""
     cards = src.zoo_cards(dataset)
     board = src.board(f"{dataset}_linf")
-    at_8 = board[((board.eps.astype(float) - EPS_8).abs() < 1e-5) & (board.source == "zoo")] if len(board) else board
+    at_8 = board[((board.eps.astype(float) - EPS_8).abs() < 1e-5) & (board.source == "zoo")]
     rows = []
     for m, c in sorted(cards.items(), key=lambda kv: -kv[1]["clean_acc"]):
-        mine = at_8[at_8.model == m] if len(at_8) else at_8
+        mine = at_8[at_8.model == m]
 
         def cell(attack: str, steps: int | None = None) -> str:
-            hit = mine[(mine.attack == attack) & ((mine.steps == steps) if steps is not None else True)] if len(mine) else mine
+            hit = mine[(mine.attack == attack) & ((mine.steps == steps) if steps is not None else True)]
             if not len(hit):
                 return "—"
             r = hit.iloc[0]

@@ -113,12 +113,15 @@ def read_card(model: str, dataset: str, root: str | Path | None = None, *, also:
         by = f", which {needed_by} shows" if needed_by and set(missing) <= set(also) else ""
         raise UserInputError(f"zoo card {card_path} lacks {', '.join(missing)}{by}; retrain it with its command or remove it")
     shape, classes = card["in_shape"], card["num_classes"]
-    wrong = ("build_kwargs is not a JSON object" if not isinstance(card["build_kwargs"], dict)
-             else "in_shape is not a list of 1 to 4 whole numbers in 1-4096"
-             if not (isinstance(shape, list) and 1 <= len(shape) <= 4 and all(type(n) is int and 1 <= n <= 4096 for n in shape))
-             else "num_classes is not a whole number in 2-100000" if not (type(classes) is int and 2 <= classes <= 100_000) else None)
-    if wrong:
-        raise UserInputError(f"zoo card {card_path}: {wrong}; retrain it with its command or remove it")
+    checks = (
+        (isinstance(card["build_kwargs"], dict), "build_kwargs is not a JSON object"),
+        (isinstance(shape, list) and 1 <= len(shape) <= 4 and all(type(n) is int and 1 <= n <= 4096 for n in shape),
+         "in_shape is not a list of 1 to 4 whole numbers in 1-4096"),
+        (type(classes) is int and 2 <= classes <= 100_000, "num_classes is not a whole number in 2-100000"),
+    )
+    for ok, wrong in checks:
+        if not ok:
+            raise UserInputError(f"zoo card {card_path}: {wrong}; retrain it with its command or remove it")
     return card
 
 

@@ -195,3 +195,12 @@ def test_certify_model_under_a_callers_grad_mode_gives_the_same_run(zoo_smooth_s
         inside = certify_model(zoo_smooth_snn, mech, data, cfg, compile="off", record_time=False)
     assert inside.rows == plain.rows and plain.attempts >= 1
     assert (inside.attempts, inside.violations) == (plain.attempts, plain.violations)
+
+
+def test_certify_model_refuses_a_sigma_wider_than_the_input_box_for_library_callers(zoo_smooth_snn, digits_test):
+    """The CLI refuses it before printing; certify_model refuses it too, for a caller of the library."""
+    from robustbench_snn.certify import CertifyConfig, certify_model, make_mechanism
+    from robustbench_snn.errors import UserInputError
+
+    with pytest.raises(UserInputError, match=r"bad --sigma 9; .*valid: 0-8"):
+        certify_model(zoo_smooth_snn, make_mechanism("gaussian", zoo_smooth_snn, 9.0), digits_test.head(2), CertifyConfig(10, 100, 0.001, 100, 0))
