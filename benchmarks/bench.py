@@ -16,8 +16,8 @@ survives the 20% swings of a shared CPU that absolute times do not:
   rate as a share of a 1024x1024 ``torch.mm`` peer, and on MNIST also
   against the same graph with inductor's channels-last activations (the
   layout the compiled path turns off for spiking modules), with the
-  first layer run at every step (:mod:`robustbench_snn.projection`) and
-  with inductor's own ``avg_pool2d`` (:mod:`robustbench_snn.block_pooling`);
+  first layer run at every step (:mod:`robustbench_snn.attacks.projection`) and
+  with inductor's own ``avg_pool2d`` (:mod:`robustbench_snn.evaluation.block_pooling`);
 * for each SpikingJelly-built architecture of the natural-image track at 3x32x32 (random
   weights, CPU configuration): the compiled attack gradient and training step against eager
   (SpikingJelly's own multi-step execution), with the FLOP rate against ``torch.mm`` and the
@@ -29,7 +29,7 @@ survives the 20% swings of a shared CPU that absolute times do not:
 Below the table, a profile of the compiled MNIST ``rsc-snn`` gradient by kind
 of work (``gradient_profile.py``): shares within one run, not ratios.
 
-The process keeps freed memory as ``rbsnn`` does (:mod:`robustbench_snn.allocator`),
+The process keeps freed memory as ``rbsnn`` does (:mod:`robustbench_snn.evaluation.allocator`),
 so the rows time what an evaluation runs; the peak memory then includes the
 heap earlier rows left to the process.
 
@@ -52,15 +52,15 @@ from pathlib import Path
 
 import torch
 
-from robustbench_snn.allocator import keep_freed_memory
+from robustbench_snn.evaluation.allocator import keep_freed_memory
 from robustbench_snn.attacks import LinfBall, pgd, torchattacks_pgd
 from robustbench_snn.attacks.gradient import eot_gradient
-from robustbench_snn.certify import make_mechanism, sample_counts
-from robustbench_snn.compiled import compiled_path
-from robustbench_snn.data import load_dataset
-from robustbench_snn.limits import positive_int
-from robustbench_snn.registry import create_model
-from robustbench_snn.zoo import load_checkpoint, zoo_models
+from robustbench_snn.evaluation.certify import make_mechanism, sample_counts
+from robustbench_snn.evaluation.compiled import compiled_path
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.core.limits import positive_int
+from robustbench_snn.models.registry import create_model
+from robustbench_snn.models.zoo import load_checkpoint, zoo_models
 
 import bench_neurons
 import bf16_gradient

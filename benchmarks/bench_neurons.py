@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from robustbench_snn.neurons import LIFNode
+from robustbench_snn.core.neurons import LIFNode
 from timing import best_of
 
 T, B, N = 8, 256, 1024

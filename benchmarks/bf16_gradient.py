@@ -22,8 +22,8 @@ import torch
 
 import one_model
 from compile_speed import gradient
-from robustbench_snn.compiled import compiled_path
-from robustbench_snn.limits import positive_int
+from robustbench_snn.evaluation.compiled import compiled_path
+from robustbench_snn.core.limits import positive_int
 from timing import best_of
 
 

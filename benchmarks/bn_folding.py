@@ -12,7 +12,7 @@ run: folding saves a few percent eagerly and nothing compiled, because
 inductor already fuses the eval-mode affine into the element-wise kernel
 next to it (forward and backward). The eager path stays unfolded (it is the
 reference, and folding changes results by an ulp); inference graphs are
-folded by inductor's ``freezing`` (robustbench_snn.compiled). The folding
+folded by inductor's ``freezing`` (robustbench_snn.evaluation.compiled). The folding
 itself uses torch's ``torch.nn.utils.fusion``.
 
     python benchmarks/bn_folding.py [--dataset mnist] [--model rsc-snn] [--batch 256] [--threads 1]
@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils.fusion import fuse_conv_bn_weights, fuse_linear_bn_weights
 
-from robustbench_snn.limits import positive_int
+from robustbench_snn.core.limits import positive_int
 
 
 #: Exactly these types (a subclass may compute something else in its forward).
@@ -93,12 +93,12 @@ def batchnorm_folded(model: nn.Module) -> Iterator[int]:
 def main() -> None:
     import argparse
 
-    from robustbench_snn import streams
+    from robustbench_snn.core import streams
     from robustbench_snn.attacks.gradient import eot_loss_and_gradient
     from robustbench_snn.attacks.losses import cross_entropy
-    from robustbench_snn.compiled import compiled_path
-    from robustbench_snn.data import load_dataset
-    from robustbench_snn.zoo import load_checkpoint
+    from robustbench_snn.evaluation.compiled import compiled_path
+    from robustbench_snn.data.catalog import load_dataset
+    from robustbench_snn.models.zoo import load_checkpoint
     from timing import best_of
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

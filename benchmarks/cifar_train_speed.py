@@ -22,7 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from robustbench_snn.cli import _literal  # noqa: E402  (the --build parser, so entries read as rbsnn train's)
-from robustbench_snn.registry import create_model  # noqa: E402
+from robustbench_snn.models.registry import create_model  # noqa: E402
 from timing import best_of  # noqa: E402  (the benchmarks' shared timer, a sibling module)
 
 SHAPE = (3, 32, 32)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from robustbench_snn.sweep import ShardResult
+from robustbench_snn.runners.sweep import ShardResult
 
 
 def compare(a: ShardResult, b: ShardResult) -> list[str]:

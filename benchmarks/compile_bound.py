@@ -15,7 +15,7 @@ configuration, 3x32x32 input):
   compiled path freezes them) profiled with ``torch.profiler``: the share ``d`` of self CPU time
   in convolution, matrix-product and batched-matrix-product kernels (forward and backward);
 * the bound ``1 / d``;
-* the measured ratio eager / compiled (:func:`robustbench_snn.compiled.compiled_path`).
+* the measured ratio eager / compiled (:func:`robustbench_snn.evaluation.compiled.compiled_path`).
 
     .venv/bin/python benchmarks/compile_bound.py --models sew-resnet spiking-vgg sdt qkformer [--batch 32] [--threads 1]
 """
@@ -31,9 +31,9 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from robustbench_snn.allocator import keep_freed_memory  # noqa: E402
-from robustbench_snn.compiled import compiled_path, frozen_weights  # noqa: E402
-from robustbench_snn.registry import create_model  # noqa: E402
+from robustbench_snn.evaluation.allocator import keep_freed_memory  # noqa: E402
+from robustbench_snn.evaluation.compiled import compiled_path, frozen_weights  # noqa: E402
+from robustbench_snn.models.registry import create_model  # noqa: E402
 from compile_speed import gradient  # noqa: E402  (the attacks' gradient with per-example streams)
 from standard_cost import forward_flops  # noqa: E402
 from timing import best_of  # noqa: E402

@@ -2,13 +2,13 @@
 
 For each model: the EOT input gradient an attack takes on a batch of test
 images (``eot_loss_and_gradient``, the attacks' own function), timed eagerly
-and then through the compiled attack path (``robustbench_snn.compiled``,
+and then through the compiled attack path (``robustbench_snn.evaluation.compiled``,
 ``--compile on``) in the same process, with the time the first compiled call
 took (tracing and code generation; less on a second run, which finds the
 graph in inductor's on-disk cache), how far the compiled logits and
 gradients are from the eager ones, and the compiled gradient's FLOP rate as
 a ratio to a 1024x1024 ``torch.mm`` peer timed in the same run. The process
-keeps freed memory as ``rbsnn`` does (:mod:`robustbench_snn.allocator`): without
+keeps freed memory as ``rbsnn`` does (:mod:`robustbench_snn.evaluation.allocator`): without
 it every large activation is page-faulted afresh, and the timings depend on
 what ran before (measured: the rsc-snn MNIST EOT gradient, 250 images, one
 thread, compiled, 7.9 s when it ran first in a process, 4.2 s after the eager
@@ -22,16 +22,16 @@ scoring pass with and without inductor's channels-last activations
 (``compiled.SPIKING_CHANNELS_LAST``, the layout the compiled path turns off for
 spiking modules), in the same run (ours just before). ``--first-layer`` does the
 same with the first layer run at every step (``compiled.FIRST_LAYER_ONCE`` off,
-:mod:`robustbench_snn.projection`), on the models where it runs once, and
+:mod:`robustbench_snn.attacks.projection`), on the models where it runs once, and
 ``--pooling`` with inductor's own ``avg_pool2d`` (``compiled.BLOCK_MEAN_POOLING``
-off, :mod:`robustbench_snn.block_pooling`).
+off, :mod:`robustbench_snn.evaluation.block_pooling`).
 
 ``--surrogates`` times the gradient under each attack surrogate in turn (the
 ``ensemble19`` estimators compile one graph per family): a family whose
 compiled gradient is much slower than the others points at a formula the
 compiler handles badly (the comparison form of RECT did: see
 ``surrogate._rectangle``). ``assg`` there is the adaptive-sharpness surrogate
-of ``--attack assg`` (:mod:`robustbench_snn.assg`): each timed gradient starts
+of ``--attack assg`` (:mod:`robustbench_snn.attacks.assg`): each timed gradient starts
 an attack iteration, so its first pass updates the moments, as in SA-PGD; the
 eager and compiled gradients are compared at the same moments.
 """
@@ -47,21 +47,21 @@ from dataclasses import dataclass
 
 import torch
 
-from robustbench_snn import compiled as compiled_module
-from robustbench_snn import streams
-from robustbench_snn.allocator import keep_freed_memory
-from robustbench_snn.assg import adaptive_sharpness
+from robustbench_snn.evaluation import compiled as compiled_module
+from robustbench_snn.core import streams
+from robustbench_snn.evaluation.allocator import keep_freed_memory
+from robustbench_snn.attacks.assg import adaptive_sharpness
 from robustbench_snn.attacks.gradient import eot_loss_and_gradient
 from robustbench_snn.attacks.losses import cross_entropy
-from robustbench_snn.block_pooling import swappable_pools
-from robustbench_snn.compiled import CompileStats, compiled_path
-from robustbench_snn.data import load_dataset
-from robustbench_snn.errors import UserInputError
-from robustbench_snn.interop import attack_surrogate, find_neurons
-from robustbench_snn.limits import positive_int
-from robustbench_snn.projection import projected_body
-from robustbench_snn.surrogate import Surrogate
-from robustbench_snn.zoo import load_checkpoint, zoo_models
+from robustbench_snn.evaluation.block_pooling import swappable_pools
+from robustbench_snn.evaluation.compiled import CompileStats, compiled_path
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.core.errors import UserInputError
+from robustbench_snn.interop.foreign_neurons import attack_surrogate, find_neurons
+from robustbench_snn.core.limits import positive_int
+from robustbench_snn.attacks.projection import projected_body
+from robustbench_snn.core.surrogate import Surrogate
+from robustbench_snn.models.zoo import load_checkpoint, zoo_models
 from standard_cost import forward_flops
 from timing import best_of
 
@@ -140,8 +140,8 @@ class Variant:
 
 
 #: ``--layouts``: inductor's channels-last activations (off for spiking modules; an ANN has them
-#: already). ``--first-layer``: the first layer at every step (:mod:`robustbench_snn.projection`).
-#: ``--pooling``: inductor's own ``avg_pool2d`` instead of a block mean (:mod:`robustbench_snn.block_pooling`).
+#: already). ``--first-layer``: the first layer at every step (:mod:`robustbench_snn.attacks.projection`).
+#: ``--pooling``: inductor's own ``avg_pool2d`` instead of a block mean (:mod:`robustbench_snn.evaluation.block_pooling`).
 VARIANTS = {
     "layouts": Variant(("SPIKING_CHANNELS_LAST", True), lambda m: bool(find_neurons(m)), "with inductor's channels-last layout"),
     "first-layer": Variant(("FIRST_LAYER_ONCE", False), lambda m: projected_body(m) is not None, "with the first layer at every step"),

@@ -13,8 +13,8 @@ import argparse
 import torch
 
 from robustbench_snn.attacks.gradient import eot_gradient
-from robustbench_snn.data import load_dataset
-from robustbench_snn.zoo import load_checkpoint
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.models.zoo import load_checkpoint
 from timing import best_of
 
 

@@ -26,8 +26,8 @@ import torch._inductor.config as inductor_config
 
 import one_model
 from compile_speed import gradient
-from robustbench_snn.compiled import compiled_path
-from robustbench_snn.limits import positive_int
+from robustbench_snn.evaluation.compiled import compiled_path
+from robustbench_snn.core.limits import positive_int
 
 #: Kind of work -> the profiler event names (prefixes) that belong to it, checked in order
 #: (the backward before the forward, whose names are its prefixes).

@@ -1,6 +1,6 @@
 """How close the memory checks' estimates come to what a pass really takes: for
 certification passes of B noise draws, the live-tensor peak of one draw
-(robustbench_snn.memory.live_bytes_per_input) x B against the growth of the process's
+(robustbench_snn.evaluation.memory.live_bytes_per_input) x B against the growth of the process's
 peak resident memory in one eager pass of B draws; for attack passes of B examples, the
 bytes autograd saves for one input (saved_bytes_per_input) x B against the growth in one
 input gradient. Each measurement runs in a process of its own (peak resident memory only
@@ -29,12 +29,12 @@ CASES = [
 _ONE = """
 import json, resource, sys
 import torch
-from robustbench_snn.allocator import keep_freed_memory
+from robustbench_snn.evaluation.allocator import keep_freed_memory
 from robustbench_snn import streams
-from robustbench_snn.certify import EncoderNoise, GaussianNoise
-from robustbench_snn.data import load_dataset
-from robustbench_snn.memory import live_bytes_per_input, saved_bytes_per_input
-from robustbench_snn.zoo import load_checkpoint
+from robustbench_snn.evaluation.certify import EncoderNoise, GaussianNoise
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.evaluation.memory import live_bytes_per_input, saved_bytes_per_input
+from robustbench_snn.models.zoo import load_checkpoint
 
 keep_freed_memory()
 torch.set_num_threads(2)

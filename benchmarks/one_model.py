@@ -1,7 +1,7 @@
 """Shared set-up of the benchmark scripts that measure one zoo model's attack gradient
 (``gradient_profile.py``, ``bf16_gradient.py``): their options, and the model, test
 batch and EOT copies those options name, in a process that keeps freed memory as
-``rbsnn`` does (:mod:`robustbench_snn.allocator`)."""
+``rbsnn`` does (:mod:`robustbench_snn.evaluation.allocator`)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import argparse
 
 import torch
 
-from robustbench_snn.allocator import keep_freed_memory
-from robustbench_snn.data import load_dataset
-from robustbench_snn.limits import positive_int
-from robustbench_snn.zoo import load_checkpoint, zoo_models
+from robustbench_snn.evaluation.allocator import keep_freed_memory
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.core.limits import positive_int
+from robustbench_snn.models.zoo import load_checkpoint, zoo_models
 
 
 def add_options(p: argparse.ArgumentParser) -> None:

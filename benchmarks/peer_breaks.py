@@ -20,8 +20,8 @@ import torch
 
 from robustbench_snn import benchmark
 from robustbench_snn.api import parse_eps
-from robustbench_snn.limits import positive_int
-from robustbench_snn.zoo import load_checkpoint
+from robustbench_snn.core.limits import positive_int
+from robustbench_snn.models.zoo import load_checkpoint
 
 PEERS = ("standard", "ensemble19", "assg")
 

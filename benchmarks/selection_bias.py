@@ -3,7 +3,7 @@ selection alone.
 
 The standard evaluation and ``ensemble19`` keep, per example, the lowest score any member
 reached, each score the fraction of ``draws`` encoder draws that predict the label (the
-same scoring draws for every member: purpose ``score`` of :mod:`robustbench_snn.streams`).
+same scoring draws for every member: purpose ``score`` of :mod:`robustbench_snn.core.streams`).
 On a deterministic model that minimum is exact. On a Poisson-coded one the score of an
 adversarial input is an estimate, and the minimum over k inputs is biased low even when the
 inputs are practically the same attack: the evaluation picks whichever input these ten
@@ -24,12 +24,12 @@ import argparse
 
 import torch
 
-from robustbench_snn import streams
+from robustbench_snn.core import streams
 from robustbench_snn.attacks import get_attack, make_ball
-from robustbench_snn.data import load_dataset
-from robustbench_snn.harness import accuracy_per_example
-from robustbench_snn.limits import positive_int
-from robustbench_snn.zoo import load_checkpoint
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.evaluation.harness import accuracy_per_example
+from robustbench_snn.core.limits import positive_int
+from robustbench_snn.models.zoo import load_checkpoint
 
 
 def scores(model, x, y, ids, draws: int, purpose: str) -> torch.Tensor:

@@ -35,16 +35,16 @@ import time
 
 import torch
 
-from robustbench_snn import streams
+from robustbench_snn.core import streams
 from robustbench_snn.api import parse_eps
 from robustbench_snn.attacks.sapgd import assg_config, assg_sapgd
-from robustbench_snn.data import load_dataset
-from robustbench_snn.ensemble19 import LOSSES, estimators
-from robustbench_snn.harness import AttackConfig, evaluate
-from robustbench_snn.limits import positive_int
-from robustbench_snn.standard import APGD_STEPS, APGD_SURROGATES, STANDARD_SURROGATES
-from robustbench_snn.surrogate import Surrogate
-from robustbench_snn.zoo import load_checkpoint
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.evaluation.ensemble19 import LOSSES, estimators
+from robustbench_snn.evaluation.harness import AttackConfig, evaluate
+from robustbench_snn.core.limits import positive_int
+from robustbench_snn.evaluation.standard import APGD_STEPS, APGD_SURROGATES, STANDARD_SURROGATES
+from robustbench_snn.core.surrogate import Surrogate
+from robustbench_snn.models.zoo import load_checkpoint
 
 
 @torch.no_grad()

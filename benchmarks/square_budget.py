@@ -16,10 +16,10 @@ import argparse
 import torch
 
 from robustbench_snn.attacks.blackbox import square
-from robustbench_snn.data import load_dataset
-from robustbench_snn.harness import AttackConfig, evaluate
-from robustbench_snn.limits import positive_int
-from robustbench_snn.zoo import load_checkpoint
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.evaluation.harness import AttackConfig, evaluate
+from robustbench_snn.core.limits import positive_int
+from robustbench_snn.models.zoo import load_checkpoint
 
 SPLITS = [(1, 1000), (2, 500), (4, 250), (10, 100), (10, 1000)]  # (draws per query, queries)
 

@@ -25,18 +25,18 @@ import inspect
 import torch
 from torch import nn
 
-from robustbench_snn import leaderboard
-from robustbench_snn.allocator import keep_freed_memory
+from robustbench_snn.results import leaderboard
+from robustbench_snn.evaluation.allocator import keep_freed_memory
 from robustbench_snn.attacks.apgd import apgd_targeted
 from robustbench_snn.attacks.blackbox import SQUARE_EVALS
 from robustbench_snn.attacks.gradient import eot_gradient
 from robustbench_snn.attacks.sapgd import ASSG_STEPS
-from robustbench_snn.compiled import CompileStats, compiled_path
-from robustbench_snn.data import load_dataset
-from robustbench_snn.harness import AttackConfig
-from robustbench_snn.limits import positive_int
-from robustbench_snn.standard import APGD_STEPS, APGD_SURROGATES, STANDARD_SURROGATES
-from robustbench_snn.zoo import load_checkpoint
+from robustbench_snn.evaluation.compiled import CompileStats, compiled_path
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.evaluation.harness import AttackConfig
+from robustbench_snn.core.limits import positive_int
+from robustbench_snn.evaluation.standard import APGD_STEPS, APGD_SURROGATES, STANDARD_SURROGATES
+from robustbench_snn.models.zoo import load_checkpoint
 from timing import best_of
 
 #: APGD-T's default number of target classes (read from its signature, not restated)
@@ -74,7 +74,7 @@ def main() -> None:
     p.add_argument("--budget", type=float, default=20.0, help="minutes")
     p.add_argument("--threads", type=positive_int("--threads"), default=2)
     p.add_argument("--malloc", choices=("keep", "default"), default="keep",
-                   help="keep: what rbsnn does (robustbench_snn.allocator); default: the C library's own policy")
+                   help="keep: what rbsnn does (robustbench_snn.evaluation.allocator); default: the C library's own policy")
     args = p.parse_args()
     if args.malloc == "keep":
         keep_freed_memory()

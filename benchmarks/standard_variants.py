@@ -23,13 +23,13 @@ import time
 
 from robustbench_snn.api import parse_eps
 from robustbench_snn.attacks.sapgd import assg_config, assg_sapgd
-from robustbench_snn.cost import counting_passes
-from robustbench_snn.data import load_dataset
-from robustbench_snn.harness import AttackConfig, evaluate
-from robustbench_snn.limits import positive_int
-from robustbench_snn.standard import APGD_STEPS, STANDARD_SURROGATES, Ledger, Selection
-from robustbench_snn.surrogate import Surrogate
-from robustbench_snn.zoo import load_checkpoint
+from robustbench_snn.evaluation.cost import counting_passes
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.evaluation.harness import AttackConfig, evaluate
+from robustbench_snn.core.limits import positive_int
+from robustbench_snn.evaluation.standard import APGD_STEPS, STANDARD_SURROGATES, Ledger, Selection
+from robustbench_snn.core.surrogate import Surrogate
+from robustbench_snn.models.zoo import load_checkpoint
 
 
 def main() -> None:

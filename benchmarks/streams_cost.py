@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/streams_cost.py [--dataset digits|mnist] [--data-dir DIR] [--batch 250]
 
 For the rsc-snn architecture (Poisson encoder, T=8) on one batch: the
-encoder's draw from per-example streams (:mod:`robustbench_snn.streams`,
+encoder's draw from per-example streams (:mod:`robustbench_snn.core.streams`,
 one generator call per example) against one batch-shaped draw from torch's
 global generator (what the harness did before), and both against one EOT-10
 input gradient of the model, the unit an attack spends its time in.
@@ -15,11 +15,11 @@ import argparse
 
 import torch
 
-from robustbench_snn import streams
+from robustbench_snn.core import streams
 from robustbench_snn.attacks.gradient import eot_gradient
-from robustbench_snn.data import load_dataset
-from robustbench_snn.limits import positive_int
-from robustbench_snn.registry import create_model
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.core.limits import positive_int
+from robustbench_snn.models.registry import create_model
 from timing import best_of
 
 

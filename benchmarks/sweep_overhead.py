@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from robustbench_snn.sweep import EvalSpec, sweep  # noqa: E402
+from robustbench_snn.runners.sweep import EvalSpec, sweep  # noqa: E402
 
 CASES = {
     "snn-cnn pgd": EvalSpec("snn-cnn", attack="pgd", steps=50),

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from robustbench_snn.data import load_dataset
+from robustbench_snn.data.catalog import load_dataset
 
 
 def load_factory(folder: Path):

@@ -10,9 +10,9 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "benchmark": ".api",
     "BenchmarkResult": ".api",
-    "TimeMajor": ".time_major",
-    "ResetEachPass": ".interop",
-    "find_neurons": ".interop",
+    "TimeMajor": ".interop.time_major",
+    "ResetEachPass": ".interop.foreign_neurons",
+    "find_neurons": ".interop.foreign_neurons",
 }
 __all__ = ["__version__", *_EXPORTS]
 

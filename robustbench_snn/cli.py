@@ -13,11 +13,10 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from .allocator import keep_freed_memory
-from .errors import UnknownNameError, UserInputError
-from .limits import FAILURE_PROBABILITY, MAX_DRAWS_CERTIFY, MAX_SAMPLES, MAX_STEPS, MAX_T, SEED, positive_int
-from .provenance import command_line
-from .submit import BATCH_SIZE
+from .evaluation.allocator import keep_freed_memory
+from .core.errors import UnknownNameError, UserInputError
+from .core.limits import BATCH_SIZE, FAILURE_PROBABILITY, MAX_DRAWS_CERTIFY, MAX_SAMPLES, MAX_STEPS, MAX_T, SEED, positive_int
+from .results.provenance import command_line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -102,7 +101,7 @@ class _VersionAction(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        from .provenance import git_commit, version
+        from .results.provenance import git_commit, version
 
         print(f"rbsnn {version()} (commit {git_commit()})")
         parser.exit()
@@ -235,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _per_example_folder(value: str | None) -> Path | None:
     """``--per-example DIR`` of ``eval`` and ``sweep``, checked writable before any work."""
-    from .leaderboard import check_folder_writable
+    from .results.leaderboard import check_folder_writable
 
     if value is None:
         return None
@@ -246,7 +245,7 @@ def _per_example_folder(value: str | None) -> Path | None:
 def _check_zoo_dir(args) -> None:
     """Refuse a ``--zoo-dir`` that is a file; with ``--publish`` and no ``--zoo-dir``, read
     only the repository's zoo, so a committed row never comes from a user's checkpoint."""
-    from .zoo import DEFAULT_ZOO
+    from .models.zoo import DEFAULT_ZOO
 
     zoo_dir = args.zoo_dir
     if zoo_dir is not None and Path(zoo_dir).exists() and not Path(zoo_dir).is_dir():
@@ -268,9 +267,9 @@ def _say(quiet: bool, msg: str) -> None:
 def cmd_list(args) -> int:
     from robustbench_snn.attacks import ATTACKS
 
-    from .data import DATASETS
-    from .registry import get_model_entry, list_models
-    from .zoo import read_card, zoo_models
+    from .data.catalog import DATASETS
+    from .models.registry import get_model_entry, list_models
+    from .models.zoo import read_card, zoo_models
 
     from robustbench_snn.defenses import DEFENSES
 
@@ -315,16 +314,16 @@ def cmd_list(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .data import load_dataset
-    from .registry import get_model_entry
-    from .surrogate import Surrogate
-    from .train import AUGMENTATIONS, TrainConfig, default_augment, default_epochs, train_model
-    from .leaderboard import check_folder_writable
-    from .zoo import save_checkpoint
+    from .data.catalog import load_dataset
+    from .models.registry import get_model_entry
+    from .core.surrogate import Surrogate
+    from .training.trainer import AUGMENTATIONS, TrainConfig, default_augment, default_epochs, train_model
+    from .results.leaderboard import check_folder_writable
+    from .models.zoo import save_checkpoint
 
     from robustbench_snn.defenses import get_defense
 
-    from .zoo import write_paths
+    from .models.zoo import write_paths
 
     entry = get_model_entry(args.model)
     defense = args.defense or entry.defense
@@ -378,7 +377,7 @@ def cmd_train(args) -> int:
 def _check_build(args, data) -> None:
     """Build the network once with the command's --build / --T / --surrogate before training,
     so a bad build argument is one line instead of a traceback from deep inside a factory."""
-    from .registry import create_model
+    from .models.registry import create_model
 
     build = {k: _literal(v) for k, v in args.build}
     if args.T is not None:
@@ -401,7 +400,7 @@ def _init_weights(args, name: str) -> tuple[str, dict]:
     """``(label, state_dict)`` of zoo checkpoint ``--init-from``; label = name and weights hash."""
     import hashlib
 
-    from .zoo import checkpoint_paths, load_checkpoint
+    from .models.zoo import checkpoint_paths, load_checkpoint
 
     if args.init_from == name:
         raise UserInputError(f"--init-from {args.init_from!r} is the checkpoint this run writes; give the result another --name")
@@ -415,8 +414,8 @@ def _init_weights(args, name: str) -> tuple[str, dict]:
 
 def _require_zoo_model(model: str, dataset: str, available: list[str], allow_all: bool = False) -> None:
     """Fail before any work, naming the fix, unless ``model`` has a zoo checkpoint for ``dataset``."""
-    from .registry import list_models
-    from .zoo import missing_checkpoint
+    from .models.registry import list_models
+    from .models.zoo import missing_checkpoint
 
     if model in available:
         return
@@ -427,8 +426,8 @@ def _require_zoo_model(model: str, dataset: str, available: list[str], allow_all
 
 def _zoo_models(model: str, dataset: str, zoo_dir: str | None) -> list[str]:
     """``[model]`` checked against the zoo, or every checkpoint of ``dataset`` for ``all``."""
-    from .data import DATASETS
-    from .zoo import zoo_models
+    from .data.catalog import DATASETS
+    from .models.zoo import zoo_models
 
     _check_name("dataset", dataset, DATASETS)
     available = zoo_models(dataset, zoo_dir)
@@ -445,10 +444,10 @@ def _check_eval_options(attack: str, norm: str, eps_text: str, args, dataset: st
     from robustbench_snn.attacks import ATTACKS, NORMS
 
     from .api import COMPOSITE_ATTACKS, check_attack_fits, parse_eps
-    from .compiled import COMPILE_MODES
-    from .events import EVENT_DATASETS, require_event_data
-    from .neurons import GRAD_MODES
-    from .surrogate import Surrogate
+    from .evaluation.compiled import COMPILE_MODES
+    from .data.events import EVENT_DATASETS, require_event_data
+    from .core.neurons import GRAD_MODES
+    from .core.surrogate import Surrogate
 
     _check_name("attack", attack, [*ATTACKS, *COMPOSITE_ATTACKS])
     _check_name("gradient mode", args.grad, GRAD_MODES)
@@ -465,8 +464,8 @@ def _check_eval_options(attack: str, norm: str, eps_text: str, args, dataset: st
 
 
 def _spec(args, model: str, dataset: str, attack: str, eps: str | None):
-    """The :class:`~robustbench_snn.sweep.EvalSpec` of one row from parsed options."""
-    from .sweep import EvalSpec
+    """The :class:`~robustbench_snn.runners.sweep.EvalSpec` of one row from parsed options."""
+    from .runners.sweep import EvalSpec
 
     return EvalSpec(
         model=model, dataset=dataset, attack=attack, norm=args.norm, eps=eps, steps=args.steps, alpha=args.alpha,
@@ -478,9 +477,9 @@ def _spec(args, model: str, dataset: str, attack: str, eps: str | None):
 def cmd_eval(args) -> int:
     """Load zoo checkpoint(s), :func:`~robustbench_snn.api.benchmark` each, upsert the rows."""
     from .api import check_budget, possible_surrogate_attack_labels
-    from .data import load_dataset
-    from .leaderboard import check_writable, default_path, refuse_smaller, upsert
-    from .provenance import git_commit
+    from .data.catalog import load_dataset
+    from .results.leaderboard import check_writable, default_path, refuse_smaller, upsert
+    from .results.provenance import git_commit
     from .api import DEFAULT_EPS_TEXT
 
     _check_zoo_dir(args)
@@ -523,11 +522,11 @@ def _split(flag: str, text: str) -> list[str]:
 
 
 def cmd_sweep(args) -> int:
-    """Every (dataset, model, attack, eps) as one row, sharded over workers (:func:`~robustbench_snn.sweep.sweep`)."""
-    from .leaderboard import check_writable, default_path
+    """Every (dataset, model, attack, eps) as one row, sharded over workers (:func:`~robustbench_snn.runners.sweep.sweep`)."""
+    from .results.leaderboard import check_writable, default_path
     from .api import DEFAULT_EPS_TEXT
-    from .report import eps_label
-    from .sweep import BACKENDS, sweep
+    from .results.report import eps_label
+    from .runners.sweep import BACKENDS, sweep
 
     _check_zoo_dir(args)
     _check_name("backend", args.backend, BACKENDS)
@@ -580,9 +579,9 @@ def _print_result(result, eps_text: str) -> None:
 
 
 def cmd_submit(args) -> int:
-    """:func:`~robustbench_snn.submit.run_submission`, then print what it measured."""
-    from .compiled import COMPILE_MODES
-    from .submit import CLAIM_FLAG, CLAIM_MARGIN, run_submission
+    """:func:`~robustbench_snn.submission.submit.run_submission`, then print what it measured."""
+    from .evaluation.compiled import COMPILE_MODES
+    from .submission.submit import CLAIM_FLAG, CLAIM_MARGIN, run_submission
 
     _check_name("compile mode", args.compile, COMPILE_MODES)
     _exclusive_publish(args, "--out", "--archive")
@@ -601,20 +600,20 @@ def cmd_submit(args) -> int:
 def cmd_certify(args) -> int:
     import time
 
-    from .plots import plot_certified  # first: a missing plotting stack fails before any work
+    from .results.plots import plot_certified  # first: a missing plotting stack fails before any work
 
     from .api import check_model
 
     import pandas as pd
 
-    from .atomic import atomic_write_bytes
-    from .certify import MECHANISMS, CertifyConfig, certify_model, check_sigma, make_mechanism, summary
-    from .compiled import COMPILE_MODES
-    from .data import DATASETS, load_dataset
-    from .leaderboard import CERTIFIED, certified_path, check_folder_writable, check_writable, json_cell, upsert
-    from .home import boards_dir
-    from .provenance import git_commit, host, today, version
-    from .zoo import load_checkpoint, zoo_models
+    from .core.atomic import atomic_write_bytes
+    from .evaluation.certify import MECHANISMS, CertifyConfig, certify_model, check_sigma, make_mechanism, summary
+    from .evaluation.compiled import COMPILE_MODES
+    from .data.catalog import DATASETS, load_dataset
+    from .results.leaderboard import CERTIFIED, certified_path, check_folder_writable, check_writable, json_cell, upsert
+    from .core.home import boards_dir
+    from .results.provenance import git_commit, host, today, version
+    from .models.zoo import load_checkpoint, zoo_models
 
     _check_name("dataset", args.dataset, DATASETS)
     _check_zoo_dir(args)
@@ -681,7 +680,7 @@ def cmd_certify(args) -> int:
 
 
 def _sources(root: str | None):
-    from .report import Sources
+    from .results.report import Sources
 
     if root is None:
         return Sources()
@@ -691,8 +690,8 @@ def _sources(root: str | None):
 
 
 def cmd_report(args) -> int:
-    """:func:`~robustbench_snn.report.write` (or :func:`~robustbench_snn.report.stale` with --check)."""
-    from .report import stale, write
+    """:func:`~robustbench_snn.results.report.write` (or :func:`~robustbench_snn.results.report.stale` with --check)."""
+    from .results.report import stale, write
 
     src = _sources(args.root)
     if not src.readme.is_file():
@@ -710,12 +709,12 @@ def cmd_report(args) -> int:
 
 
 def cmd_site(args) -> int:
-    """:func:`~robustbench_snn.site.write_site`."""
-    from .site import write_site
+    """:func:`~robustbench_snn.results.site.write_site`."""
+    from .results.site import write_site
 
-    from .leaderboard import check_folder_writable
+    from .results.leaderboard import check_folder_writable
 
-    from .home import site_dir
+    from .core.home import site_dir
 
     _exclusive_publish(args, "--out")
     out = Path(args.out) if args.out else site_dir(args.publish)
@@ -728,7 +727,7 @@ def cmd_site(args) -> int:
 def cmd_leaderboard(args) -> int:
     """One board (``--file``), or the committed board of ``--dataset``/``--norm`` with the
     user's rows beside it (a ``board`` column says which is which)."""
-    from .leaderboard import committed_path, default_path, format_table, read, read_boards
+    from .results.leaderboard import committed_path, default_path, format_table, read, read_boards
 
     if args.file:
         path = Path(args.file)
@@ -780,7 +779,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rbsnn: error: {e}", file=sys.stderr)
         return 2
     except (RuntimeError, MemoryError) as e:  # an allocation the memory estimate did not foresee
-        from .memory import out_of_memory
+        from .evaluation.memory import out_of_memory
 
         if not out_of_memory(e):
             raise

@@ -6,15 +6,15 @@ import tempfile
 import pytest
 import torch
 
-from robustbench_snn.data import load_dataset
-from robustbench_snn.provenance import ROOT
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.results.provenance import ROOT
 
 #: Real MNIST shipped beside the project on the team's machines (not by the project).
 MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
-# The event-frame disk cache (robustbench_snn.frame_cache) of this test session only, in
+# The event-frame disk cache (robustbench_snn.data.frame_cache) of this test session only, in
 # a fresh folder: tests never read a user's cache, and CLI subprocesses inherit it.
 os.environ["RBSNN_CACHE"] = tempfile.mkdtemp(prefix="rbsnn-test-cache-")
-# Users' boards, archives and sites (robustbench_snn.home) of this test session only: a test's
+# Users' boards, archives and sites (robustbench_snn.core.home) of this test session only: a test's
 # run never writes a user's own results, and CLI subprocesses inherit the folder.
 os.environ["RBSNN_HOME"] = tempfile.mkdtemp(prefix="rbsnn-test-home-")
 needs_mnist = pytest.mark.skipif(not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file(), reason=f"real MNIST not found at {MNIST_DIR}")
@@ -32,20 +32,20 @@ def digits_test():
 
 @pytest.fixture(scope="session")
 def zoo_snn_cnn():
-    from robustbench_snn.zoo import load_checkpoint
+    from robustbench_snn.models.zoo import load_checkpoint
 
     return load_checkpoint("snn-cnn", "digits")[0]
 
 
 @pytest.fixture(scope="session")
 def zoo_smooth_snn():
-    from robustbench_snn.zoo import load_checkpoint
+    from robustbench_snn.models.zoo import load_checkpoint
 
     return load_checkpoint("smooth-snn-s0.25", "digits")[0]
 
 
 @pytest.fixture(scope="session")
 def zoo_rsc_snn():
-    from robustbench_snn.zoo import load_checkpoint
+    from robustbench_snn.models.zoo import load_checkpoint
 
     return load_checkpoint("rsc-snn", "digits")[0]

@@ -23,7 +23,7 @@ class ZeroSurrogate(nn.Module):
 
 def zero_surrogates(model: nn.Module) -> nn.Module:
     """``model`` with every recognised neuron's surrogate replaced by :class:`ZeroSurrogate` (SpikingJelly)."""
-    from robustbench_snn.interop import find_neurons
+    from robustbench_snn.interop.foreign_neurons import find_neurons
 
     for n in find_neurons(model):
         n.module.surrogate_function = ZeroSurrogate()

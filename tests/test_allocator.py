@@ -1,4 +1,4 @@
-"""The allocator policy (robustbench_snn.allocator) moves memory, never results."""
+"""The allocator policy (robustbench_snn.evaluation.allocator) moves memory, never results."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pytest
 #: largest mmap threshold, so the two runs really allocate differently.
 _GRADIENT_DIGEST = """
 import hashlib, sys, torch
-from robustbench_snn.allocator import keep_freed_memory
+from robustbench_snn.evaluation.allocator import keep_freed_memory
 if sys.argv[1] == "keep":
     assert keep_freed_memory()
 from robustbench_snn.attacks.gradient import eot_gradient
-from robustbench_snn.registry import create_model
+from robustbench_snn.models.registry import create_model
 torch.set_num_threads(2)
 torch.manual_seed(0)
 model = create_model("rsc-snn", (1, 28, 28), 10).eval()
@@ -46,11 +46,11 @@ def test_keeping_freed_memory_leaves_gradients_bit_identical():
 #: block above its mmap threshold.
 _PAGE_FAULTS = """
 import resource, sys, torch
-from robustbench_snn.allocator import keep_freed_memory
+from robustbench_snn.evaluation.allocator import keep_freed_memory
 if sys.argv[1] == "keep":
     assert keep_freed_memory() and keep_freed_memory()  # idempotent
 from robustbench_snn.attacks.gradient import eot_gradient
-from robustbench_snn.registry import create_model
+from robustbench_snn.models.registry import create_model
 torch.set_num_threads(1)
 torch.manual_seed(0)
 model = create_model("rsc-snn", (1, 28, 28), 10).eval()
@@ -78,7 +78,7 @@ def test_keeping_freed_memory_stops_the_page_faults_of_repeated_passes():
 def test_calling_main_in_process_leaves_the_allocator_alone():
     """Only the `rbsnn` command (cli.run) switches the process's malloc; a library call of
     cli.main, as in these tests, must not change it for the rest of the process."""
-    from robustbench_snn import allocator
+    from robustbench_snn.evaluation import allocator
     from robustbench_snn.cli import main
 
     assert main(["list", "--dataset", "digits"]) == 0

@@ -8,9 +8,9 @@ from robustbench_snn.attacks.apgd import checkpoints
 from robustbench_snn.attacks.adapters import foolbox_attack
 from robustbench_snn.attacks.blackbox import ScoreOnly
 from robustbench_snn.attacks.losses import dlr, dlr_targeted
-from robustbench_snn.harness import AttackConfig, evaluate, evaluate_worst_case
-from robustbench_snn.neurons import GRAD_MODES, LIFNode, gradient_mode
-from robustbench_snn.surrogate import Surrogate
+from robustbench_snn.evaluation.harness import AttackConfig, evaluate, evaluate_worst_case
+from robustbench_snn.core.neurons import GRAD_MODES, LIFNode, gradient_mode
+from robustbench_snn.core.surrogate import Surrogate
 
 
 def test_apgd_checkpoints_match_the_paper_schedule():

@@ -1,4 +1,4 @@
-"""ASSG + SA-PGD (``--attack assg``; robustbench_snn.assg, robustbench_snn.attacks.sapgd),
+"""ASSG + SA-PGD (``--attack assg``; robustbench_snn.attacks.assg, robustbench_snn.attacks.sapgd),
 as Wang et al. (arXiv 2512.22522) define them."""
 
 import math
@@ -6,12 +6,12 @@ import math
 import pytest
 import torch
 
-from robustbench_snn.assg import RELAX, VANISHING_BOUND, adaptive_sharpness
+from robustbench_snn.attacks.assg import RELAX, VANISHING_BOUND, adaptive_sharpness
 from robustbench_snn.attacks import make_ball
 from robustbench_snn.attacks.sapgd import assg_sapgd, halving_steps, sapgd
-from robustbench_snn.errors import UserInputError
-from robustbench_snn.harness import AttackConfig, evaluate
-from robustbench_snn.neurons import IFNode
+from robustbench_snn.core.errors import UserInputError
+from robustbench_snn.evaluation.harness import AttackConfig, evaluate
+from robustbench_snn.core.neurons import IFNode
 
 
 def paper_halvings(steps):
@@ -85,9 +85,9 @@ def test_assg_reaches_library_neurons_and_leaves_them_as_they_were(example):
     from pathlib import Path
 
     from robustbench_snn.api import prepare_model
-    from robustbench_snn.data import load_dataset
-    from robustbench_snn.interop import find_neurons
-    from robustbench_snn.submit import load_submission
+    from robustbench_snn.data.catalog import load_dataset
+    from robustbench_snn.interop.foreign_neurons import find_neurons
+    from robustbench_snn.submission.card import load_submission
 
     pytest.importorskip("spikingjelly")
     pytest.importorskip("snntorch")

@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from robustbench_snn.attacks import ATTACKS, L2Ball, LinfBall, attack_norms, eot_gradient, fgsm, foolbox_pgd, make_ball, pgd, torchattacks_pgd
-from robustbench_snn.errors import UnknownNameError, UserInputError
-from robustbench_snn.harness import AttackConfig, AttackEscapedBallError, evaluate
-from robustbench_snn.neurons import spiking_neurons
+from robustbench_snn.core.errors import UnknownNameError, UserInputError
+from robustbench_snn.evaluation.harness import AttackConfig, AttackEscapedBallError, evaluate
+from robustbench_snn.core.neurons import spiking_neurons
 
 EPS = {"linf": 8 / 255, "l2": 0.5}
 #: Attacks on images (the event attacks have their own tests: tests/test_events.py).
@@ -159,7 +159,7 @@ def test_narrow_surrogate_starves_the_attack_gradient(zoo_snn_cnn, digits_test):
     threshold: input-gradient elements become exactly zero (atan's never are), the direction
     changes, and PGD through it, reached by evaluate(surrogate=), is no stronger (measured
     95.5% vs 96.5% robust on these 200)."""
-    from robustbench_snn.neurons import attack_surrogate
+    from robustbench_snn.core.neurons import attack_surrogate
 
     x, y = digits_test.x[:200], digits_test.y[:200]
     wide = eot_gradient(zoo_snn_cnn, x, y)
@@ -190,8 +190,8 @@ def test_an_attack_called_without_gradients_still_follows_them():
     """pgd() called inside torch.no_grad() (as evaluation code often is) steps along the real
     gradient, not a zero one: the same adversarial inputs as outside it."""
     from robustbench_snn.attacks import LinfBall, pgd
-    from robustbench_snn.data import load_dataset
-    from robustbench_snn.zoo import load_checkpoint
+    from robustbench_snn.data.catalog import load_dataset
+    from robustbench_snn.models.zoo import load_checkpoint
 
     model = load_checkpoint("snn-mlp", "digits")[0].eval()
     data = load_dataset("digits", "test").head(16)

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from robustbench_snn.cli import main
-from robustbench_snn.errors import UserInputError
-from robustbench_snn.provenance import ROOT
+from robustbench_snn.core.errors import UserInputError
+from robustbench_snn.results.provenance import ROOT
 
 CASES = [
     (["eval", "--model", "snn-mlp", "--eps", "1e400"], "bad --eps '1e400'"),
@@ -215,7 +215,7 @@ def _mismatched_pair(folder):
     """A re-save (card with a weights hash) whose weights rename was lost: the old weights stay."""
     import json
 
-    from robustbench_snn.zoo import load_checkpoint, save_checkpoint
+    from robustbench_snn.models.zoo import load_checkpoint, save_checkpoint
 
     model, card = load_checkpoint("snn-mlp", "digits", folder.parent)
     old_weights = (folder / "snn-mlp.safetensors").read_bytes()
@@ -227,7 +227,7 @@ def _mismatched_pair(folder):
 
 
 def _nan_weights(folder):
-    from robustbench_snn.zoo import load_checkpoint, save_checkpoint
+    from robustbench_snn.models.zoo import load_checkpoint, save_checkpoint
 
     model, card = load_checkpoint("snn-mlp", "digits", folder.parent)
     with __import__("torch").no_grad():
@@ -320,7 +320,7 @@ def test_a_gzip_bomb_is_refused_reading_no_more_than_its_header_declares(tmp_pat
     import gzip
     import tracemalloc
 
-    from robustbench_snn.data import read_idx
+    from robustbench_snn.data.images import read_idx
 
     path = tmp_path / "t10k-images-idx3-ubyte.gz"
     with gzip.open(path, "wb") as f:
@@ -379,7 +379,7 @@ def test_an_attack_batch_that_cannot_fit_is_refused_before_allocating(monkeypatc
     against the memory available: digits snn-cnn at T=1000 (27 MiB per input; 308 MiB on
     MNIST) in batches of 250 on a 1 GiB machine is refused in one line naming the batch that
     fits (counting the backward's own buffers, ATTACK_OVERHEAD), before any attack."""
-    import robustbench_snn.memory as memory
+    import robustbench_snn.evaluation.memory as memory
 
     monkeypatch.setattr(memory, "available_bytes", lambda device: 2**30)
     assert main(["eval", "--model", "snn-cnn", "--T", "1000", "--no-save", "--quiet"]) == 2
@@ -389,10 +389,10 @@ def test_an_attack_batch_that_cannot_fit_is_refused_before_allocating(monkeypatc
 
 
 def test_saved_activation_bytes_grow_with_time_steps_and_a_batch_that_fits_runs():
-    from robustbench_snn.data import load_dataset
-    from robustbench_snn.interop import with_reset
-    from robustbench_snn.memory import ATTACK_OVERHEAD, check_attack_memory, saved_bytes_per_input
-    from robustbench_snn.zoo import load_checkpoint
+    from robustbench_snn.data.catalog import load_dataset
+    from robustbench_snn.interop.foreign_neurons import with_reset
+    from robustbench_snn.evaluation.memory import ATTACK_OVERHEAD, check_attack_memory, saved_bytes_per_input
+    from robustbench_snn.models.zoo import load_checkpoint
 
     x = load_dataset("digits", "test").x[:1]
     per_T = {T: saved_bytes_per_input(with_reset(load_checkpoint("snn-cnn", "digits", T=T)[0].eval()), x) for T in (4, 8, 16)}
@@ -409,7 +409,7 @@ def test_live_bytes_follow_each_tensor_until_it_is_freed():
     and then the last layer's 10 (4,040)."""
     from torch import nn
 
-    from robustbench_snn.memory import live_bytes_per_input
+    from robustbench_snn.evaluation.memory import live_bytes_per_input
 
     x = torch.rand(1, 10)
     assert live_bytes_per_input(nn.Sequential(nn.Linear(10, 1000), nn.ReLU(), nn.Linear(1000, 10)), x) == 8000
@@ -420,7 +420,7 @@ def test_a_certification_batch_that_cannot_fit_is_refused_before_any_pass(monkey
     """`rbsnn certify --batch` too large for the memory available: one line naming the batch
     that fits, before any draw, nothing written. The pass holds min(batch, n) draws, so
     a batch above --n asks no more than --n does."""
-    import robustbench_snn.memory as memory
+    import robustbench_snn.evaluation.memory as memory
 
     monkeypatch.setattr(memory, "available_bytes", lambda device: 2**27)  # 128 MiB
     out, board = tmp_path / "out", tmp_path / "board.csv"
@@ -497,7 +497,7 @@ def test_a_disk_that_fills_during_the_run_is_one_line_after_the_numbers(tmp_path
 
     import filelock
 
-    import robustbench_snn.atomic as atomic
+    import robustbench_snn.core.atomic as atomic
 
     out = tmp_path / "o.csv"
     monkeypatch.setattr(atomic, "os", types.SimpleNamespace(**{**vars(os), "replace": _full_disk}))

@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from robustbench_snn import ResetEachPass, TimeMajor, benchmark, find_neurons
-from robustbench_snn.errors import UserInputError
-from robustbench_snn.leaderboard import COLUMNS
-from robustbench_snn.provenance import cpu_fingerprint, host
-from robustbench_snn.submit import load_submission
+from robustbench_snn.core.errors import UserInputError
+from robustbench_snn.results.leaderboard import COLUMNS
+from robustbench_snn.results.provenance import cpu_fingerprint, host
+from robustbench_snn.submission.card import load_submission
 
 from foreign_models import zero_surrogates
 
@@ -174,7 +174,7 @@ def test_the_readme_snntorch_example_runs_as_written(tmp_path):
     import subprocess
     import sys
 
-    from robustbench_snn.provenance import ROOT
+    from robustbench_snn.results.provenance import ROOT
 
     section = (ROOT / "README.md").read_text().split("## Evaluate your own SNN", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
@@ -188,7 +188,7 @@ def test_the_readme_snntorch_example_runs_as_written(tmp_path):
 def test_square_runs_with_the_evaluations_seed(zoo_snn_cnn, monkeypatch):
     """--seed reaches torchattacks' Square (it used a fixed 0), through the seed of the block of
     examples it attacks, and the row records the seed and the block size that ran."""
-    from robustbench_snn.streams import LIBRARY_BLOCK, example_seed
+    from robustbench_snn.core.streams import LIBRARY_BLOCK, example_seed
 
     import torchattacks
 
@@ -221,8 +221,8 @@ def test_device_auto_falls_back_to_the_cpu_with_the_cpu_numbers(zoo_snn_cnn):
 def test_transfer_sources_are_a_parameter_by_zoo_name():
     """The standard evaluation's transfer members craft on the zoo models named (default:
     standard.TRANSFER_SOURCES); a name the zoo lacks is refused before any attack."""
-    from robustbench_snn.standard import TRANSFER_SOURCES, transfer_source_names
-    from robustbench_snn.zoo import load_checkpoint
+    from robustbench_snn.evaluation.standard import TRANSFER_SOURCES, transfer_source_names
+    from robustbench_snn.models.zoo import load_checkpoint
 
     assert transfer_source_names("at-snn") == {"transfer-ann": "ann-cnn", "transfer-snn": "snn-cnn"}
     assert transfer_source_names("snn-cnn") == {"transfer-ann": "ann-cnn", "transfer-snn": "rsc-snn"}
@@ -245,7 +245,7 @@ def test_transfer_sources_are_a_parameter_by_zoo_name():
     ({"draws": 0}, "bad draws 0"),
     ({"surrogate": 5}, "bad surrogate 5; write name or name:width"),
     ({"surrogate": "atan:"}, "bad surrogate width in 'atan:'"),
-    ({"data": "digits"}, "bad data str; give a robustbench_snn.data.Dataset"),
+    ({"data": "digits"}, "bad data str; give a robustbench_snn.data.dataset.Dataset"),
     ({"info": [1]}, r"bad info \[1\]; give a dict"),
     ({"name": 5}, "bad name 5"),
     ({"threat_model": "l2", "eps": 9}, r"bad eps 9 under l2: inputs have 64 values in \[0, 1\]"),
@@ -265,7 +265,7 @@ def test_benchmark_refuses_bad_arguments_before_any_work(zoo_snn_cnn, kwargs, me
     ({"seed": -2}, "bad seed -2"),
 ])
 def test_certify_config_refuses_bad_values(kwargs, message):
-    from robustbench_snn.certify import CertifyConfig
+    from robustbench_snn.evaluation.certify import CertifyConfig
 
     with pytest.raises(UserInputError, match=message):
         CertifyConfig(**kwargs)
@@ -307,7 +307,8 @@ def test_a_caller_without_gradients_gets_the_full_attack(zoo_snn_cnn, mode):
 def test_user_data_outside_the_threat_models_box_is_refused(zoo_snn_cnn, edit, message):
     """A user's own Dataset is checked as ours are: the attacks clip to [0, 1], so data
     normalized outside the model would be clipped and attacked in the wrong box."""
-    from robustbench_snn.data import Dataset, load_dataset
+    from robustbench_snn.data.catalog import load_dataset
+    from robustbench_snn.data.dataset import Dataset
 
     d = load_dataset("digits", "test").head(16)
     x, y = edit(d)

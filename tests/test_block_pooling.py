@@ -1,4 +1,4 @@
-"""Average pooling as a block mean in compiled graphs (robustbench_snn.block_pooling): the
+"""Average pooling as a block mean in compiled graphs (robustbench_snn.evaluation.block_pooling): the
 same values, PyTorch's pooling outside the compiler, swapped only where it pays and only
 within the compiled block."""
 
@@ -9,11 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import robustbench_snn.block_pooling as block_pooling
-from robustbench_snn.block_pooling import BlockMeanAvgPool2d, block_mean, pools_in_blocks
-from robustbench_snn.compiled import compiled_path
-from robustbench_snn.data import load_dataset
-from robustbench_snn.zoo import load_checkpoint
+import robustbench_snn.evaluation.block_pooling as block_pooling
+from robustbench_snn.evaluation.block_pooling import BlockMeanAvgPool2d, block_mean, pools_in_blocks
+from robustbench_snn.evaluation.compiled import compiled_path
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.models.zoo import load_checkpoint
 from test_compiled import assert_close, logits_and_gradient
 
 

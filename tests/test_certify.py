@@ -11,13 +11,13 @@ import torch
 from scipy.stats import binomtest, norm
 from torch import nn
 
-from robustbench_snn.certify import (
+from robustbench_snn.evaluation.certify import (
     ABSTAIN, CertifyConfig, EncoderNoise, GaussianNoise, certify, certify_dataset, clopper_pearson_lower, crosscheck,
     predict, summary,
 )
 from robustbench_snn.cli import main
-from robustbench_snn.leaderboard import CERTIFIED, read
-from robustbench_snn.provenance import host
+from robustbench_snn.results.leaderboard import CERTIFIED, read
+from robustbench_snn.results.provenance import host
 
 
 @pytest.mark.parametrize("k, n, alpha", [(1, 10, 0.05), (95, 100, 0.001), (9_990, 10_000, 0.001), (5_000, 10_000, 0.01), (100, 100, 0.001)])
@@ -185,7 +185,7 @@ def test_encoder_mechanism_certifies_rsc_snn_with_a_small_linf_radius(zoo_rsc_sn
 def test_certify_model_under_a_callers_grad_mode_gives_the_same_run(zoo_smooth_snn, digits_test, mode):
     """A caller's no_grad or inference_mode must not change the certificates or make the
     PGD cross-check vacuous: certify_model turns autograd on itself."""
-    from robustbench_snn.certify import certify_model
+    from robustbench_snn.evaluation.certify import certify_model
 
     data = digits_test.head(4)
     cfg = CertifyConfig(n0=20, n=300, alpha=0.001, batch=300, seed=0)
@@ -199,8 +199,8 @@ def test_certify_model_under_a_callers_grad_mode_gives_the_same_run(zoo_smooth_s
 
 def test_certify_model_refuses_a_sigma_wider_than_the_input_box_for_library_callers(zoo_smooth_snn, digits_test):
     """The CLI refuses it before printing; certify_model refuses it too, for a caller of the library."""
-    from robustbench_snn.certify import CertifyConfig, certify_model, make_mechanism
-    from robustbench_snn.errors import UserInputError
+    from robustbench_snn.evaluation.certify import CertifyConfig, certify_model, make_mechanism
+    from robustbench_snn.core.errors import UserInputError
 
     with pytest.raises(UserInputError, match=r"bad --sigma 9; .*valid: 0-8"):
         certify_model(zoo_smooth_snn, make_mechanism("gaussian", zoo_smooth_snn, 9.0), digits_test.head(2), CertifyConfig(10, 100, 0.001, 100, 0))

@@ -92,8 +92,8 @@ def test_row_command_reproduces_the_row(capsys, tmp_path):
 def test_per_example_scores_average_to_the_row(capsys, tmp_path):
     """--per-example writes one line per image whose column means are the row's numbers (a
     stochastic model: scores are fractions of draws), and a composite attack's members too."""
-    from robustbench_snn.data import load_dataset
-    from robustbench_snn.leaderboard import per_example_name
+    from robustbench_snn.data.catalog import load_dataset
+    from robustbench_snn.results.leaderboard import per_example_name
 
     out, folder = tmp_path / "lb.csv", tmp_path / "per-example"
     args = ["eval", "--model", "rsc-snn", "--attack", "pgd", "--n-examples", "30", "--steps", "2", "--eot", "2", "--draws", "3",
@@ -196,7 +196,7 @@ def test_eval_T_override_is_recorded_and_keyed(capsys, tmp_path):
 
 def test_version_names_the_package_and_the_commit_rows_record(capsys):
     """`rbsnn --version`: what a reviewer cites, and the commit a row made now records."""
-    from robustbench_snn.provenance import git_commit, version
+    from robustbench_snn.results.provenance import git_commit, version
 
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
@@ -222,7 +222,7 @@ def test_every_command_the_readme_shows_parses(capsys):
     import shlex
 
     from robustbench_snn.cli import build_parser
-    from robustbench_snn.errors import UserInputError
+    from robustbench_snn.core.errors import UserInputError
 
     lines, inline = _readme_commands()
     assert len(lines) >= 20 and len(inline) >= 40  # the extraction found them

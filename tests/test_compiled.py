@@ -1,4 +1,4 @@
-"""The compiled attack path (robustbench_snn.compiled): same numbers as eager, one graph
+"""The compiled attack path (robustbench_snn.evaluation.compiled): same numbers as eager, one graph
 for every batch size and surrogate, eager fallback with one warning line."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ import logging
 import pytest
 import torch
 
-from robustbench_snn import streams
-from robustbench_snn.compiled import CompileStats, compiled_path, pad_batch
-from robustbench_snn.data import load_dataset
-from robustbench_snn.harness import AttackConfig, evaluate
+from robustbench_snn.core import streams
+from robustbench_snn.evaluation.compiled import CompileStats, compiled_path, pad_batch
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.evaluation.harness import AttackConfig, evaluate
 from robustbench_snn.models.snn import build_snn, spiking_mlp_body
-from robustbench_snn.neurons import set_surrogate
-from robustbench_snn.zoo import load_checkpoint
+from robustbench_snn.core.neurons import set_surrogate
+from robustbench_snn.models.zoo import load_checkpoint
 
 
 def poisson_mlp(seed: int = 0):
@@ -136,15 +136,15 @@ def test_a_compile_failure_falls_back_to_eager_with_one_warning(monkeypatch, cap
         raise RuntimeError("no C++ compiler (simulated)")
 
     monkeypatch.setattr(compile_fx, "compile_fx", broken)
-    monkeypatch.setattr("robustbench_snn.compiled.RETRY_SECONDS", 0.0)
+    monkeypatch.setattr("robustbench_snn.evaluation.compiled.RETRY_SECONDS", 0.0)
     model = poisson_mlp(4)  # a model never compiled in this process: no cached graph to reuse
     x = torch.rand(9, 1, 8, 8)
     eager = logits_and_gradient(model, x)
-    with caplog.at_level(logging.WARNING, logger="robustbench_snn.compiled"):
+    with caplog.at_level(logging.WARNING, logger="robustbench_snn.evaluation.compiled"):
         with compiled_path(model, "on") as stats:
             first = logits_and_gradient(model, x)
             second = logits_and_gradient(model, x)
-    ours = [r for r in caplog.records if r.name == "robustbench_snn.compiled"]
+    ours = [r for r in caplog.records if r.name == "robustbench_snn.evaluation.compiled"]
     assert len(ours) == 1 and "running it eagerly" in ours[0].getMessage() and "\n" not in ours[0].getMessage()
     assert "no C++ compiler" in stats.fallback
     assert len(calls) == 2  # tried once more, then never again
@@ -166,7 +166,7 @@ def test_a_compile_that_fails_once_is_retried(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(compile_fx, "compile_fx", flaky)
-    monkeypatch.setattr("robustbench_snn.compiled.RETRY_SECONDS", 0.0)
+    monkeypatch.setattr("robustbench_snn.evaluation.compiled.RETRY_SECONDS", 0.0)
     model = poisson_mlp(7)
     x = torch.rand(9, 1, 8, 8)
     eager = logits_and_gradient(model, x)
@@ -178,7 +178,7 @@ def test_a_compile_that_fails_once_is_retried(monkeypatch):
 def test_a_truncated_cached_kernel_is_deleted_before_the_retry(tmp_path, monkeypatch):
     """A compile killed while writing leaves a 0-byte kernel in inductor's cache that every
     later load fails on; the file the error names is deleted (only inside the cache)."""
-    from robustbench_snn.compiled import remove_broken_kernel
+    from robustbench_snn.evaluation.compiled import remove_broken_kernel
 
     cache, outside = tmp_path / "cache", tmp_path / "elsewhere.so"
     (cache / "o7").mkdir(parents=True)
@@ -193,14 +193,14 @@ def test_a_truncated_cached_kernel_is_deleted_before_the_retry(tmp_path, monkeyp
 
 
 def test_assg_passes_run_compiled_with_eager_numbers_and_two_graphs():
-    """ASSG (robustbench_snn.assg): the run's first pass (which allocates the moments) runs
+    """ASSG (robustbench_snn.attacks.assg): the run's first pass (which allocates the moments) runs
     eagerly; every later pass is compiled, through one graph for the passes that update the
     moments and one for those that only read them, for every batch size; the gradients are
     eager's, the moments identical."""
-    from robustbench_snn.assg import adaptive_sharpness
+    from robustbench_snn.attacks.assg import adaptive_sharpness
     from robustbench_snn.attacks.gradient import eot_loss_and_gradient
     from robustbench_snn.attacks.losses import cross_entropy
-    from robustbench_snn.neurons import spiking_neurons
+    from robustbench_snn.core.neurons import spiking_neurons
 
     model = poisson_mlp(3)
     data = load_dataset("digits", "test").head(40)
@@ -235,7 +235,7 @@ def test_rate_gradient_modes_run_compiled_with_eager_numbers_and_one_graph_each(
     """``bptr`` and ``rga`` (one backward factor per element) run compiled: eager's gradients,
     one graph per mode for every batch size -- also for a learnable decay (PLIF), whose ``λ``
     the graph reads as data (a ``float()`` of it would break the graph, measured: 12 graphs)."""
-    from robustbench_snn.neurons import gradient_mode, spiking_neurons
+    from robustbench_snn.core.neurons import gradient_mode, spiking_neurons
 
     torch.manual_seed(4)
     model = build_snn(spiking_mlp_body, (1, 8, 8), 10, encoder="poisson", T=4, hidden=32,
@@ -261,7 +261,7 @@ def test_spiking_graphs_are_compiled_without_channels_last_layout(monkeypatch):
     element-wise time loop would transpose them every step) and left on for an ANN."""
     import torch._inductor.graph as inductor_graph
 
-    from robustbench_snn.compiled import CompiledPart
+    from robustbench_snn.evaluation.compiled import CompiledPart
 
     seen = []
     decide = inductor_graph.GraphLowering.decide_layout_opt
@@ -300,10 +300,10 @@ def test_auto_prices_every_graph_an_attack_compiles():
     deterministic digits model stays eager under it while a single PGD of the same work would
     compile; EOT 10 (digits rsc-snn) and MNIST compile."""
     from robustbench_snn.api import expected_graphs, gradient_steps
-    from robustbench_snn.compiled import worth_compiling
-    from robustbench_snn.harness import AttackConfig
-    from robustbench_snn.standard import APGD_SURROGATES, STANDARD_SURROGATES
-    from robustbench_snn.surrogate import Surrogate
+    from robustbench_snn.evaluation.compiled import worth_compiling
+    from robustbench_snn.evaluation.harness import AttackConfig
+    from robustbench_snn.evaluation.standard import APGD_SURROGATES, STANDARD_SURROGATES
+    from robustbench_snn.core.surrogate import Surrogate
 
     families = {Surrogate.parse(s).name for s in STANDARD_SURROGATES + APGD_SURROGATES}
     assert expected_graphs("standard") == len(families) + 5 > expected_graphs("assg") == 3 > expected_graphs("pgd") == 2  # + own, rga, ASSG (2), inference
@@ -335,7 +335,7 @@ def test_a_trained_deterministic_model_keeps_every_robust_flag():
 @pytest.mark.parametrize("mode", ["nope", "ON", ""])
 def test_bad_compile_mode_is_refused(mode):
     from robustbench_snn import benchmark
-    from robustbench_snn.errors import UserInputError
+    from robustbench_snn.core.errors import UserInputError
 
     with pytest.raises(UserInputError, match="compile mode"):
         benchmark(poisson_mlp(6), n_examples=4, compile=mode)
@@ -345,7 +345,7 @@ def test_bad_compile_mode_is_refused(mode):
 @pytest.mark.parametrize("width", [0.25, 1.0, 3.0])
 def test_the_width_as_data_gives_the_surrogate(name, width):
     """What compiled graphs backpropagate (spike_with_width) is each surrogate's own derivative."""
-    from robustbench_snn.surrogate import NO_WIDTH, Surrogate, spike_with_width
+    from robustbench_snn.core.surrogate import NO_WIDTH, Surrogate, spike_with_width
 
     width = 1.0 if name in NO_WIDTH else width
     sg = Surrogate(name, width)
@@ -372,8 +372,8 @@ def test_certification_through_the_compiled_path_gives_the_same_certificates(tmp
 
 def _calibrated(name: str, shape=(3, 32, 32)):
     """A registered SpikingJelly architecture, random weights, batch norm set to one batch's statistics (so it fires)."""
-    from robustbench_snn.interop import with_reset
-    from robustbench_snn.registry import create_model
+    from robustbench_snn.interop.foreign_neurons import with_reset
+    from robustbench_snn.models.registry import create_model
 
     torch.manual_seed(0)
     model = create_model(name, shape, 10)
@@ -404,8 +404,8 @@ def test_spikingjelly_architectures_run_compiled_with_the_eager_gradient(name):
 def test_auto_leaves_networks_with_inexact_compiled_neurons_eager():
     """I-LIF and PLIF networks: their compiled gradients were measured 1e-2 to 1e-1 off the eager ones."""
     pytest.importorskip("spikingjelly")
-    from robustbench_snn.compiled import compilable_parts
-    from robustbench_snn.registry import create_model
+    from robustbench_snn.evaluation.compiled import compilable_parts
+    from robustbench_snn.models.registry import create_model
 
     assert compilable_parts(create_model("ilif-cnn", (1, 8, 8), 10), "auto") == []
     assert compilable_parts(create_model("plif-net", (1, 28, 28), 10), "auto") == []

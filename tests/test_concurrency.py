@@ -8,12 +8,12 @@ import textwrap
 import pytest
 
 from robustbench_snn.cli import main
-from robustbench_snn.leaderboard import SmallerRunError, read, upsert
+from robustbench_snn.results.leaderboard import SmallerRunError, read, upsert
 
 WRITER = textwrap.dedent(
     """
     import sys
-    from robustbench_snn.leaderboard import upsert
+    from robustbench_snn.results.leaderboard import upsert
     path, i = sys.argv[1], int(sys.argv[2])
     upsert(path, {"model": f"m{i}", "dataset": "digits", "T": 4, "norm": "linf", "eps": 0.1, "attack": "pgd",
                   "surrogate_attack": "atan:1", "grad": "bptt", "n_examples": 10, "clean_acc": 90.0, "robust_acc": float(i)})
@@ -84,7 +84,7 @@ def test_the_recorded_command_carries_non_default_settings_and_the_effective_n(t
     import shlex
     import shutil
 
-    from robustbench_snn.provenance import ROOT
+    from robustbench_snn.results.provenance import ROOT
 
     zoo = tmp_path / "zoo" / "digits"
     zoo.mkdir(parents=True)

@@ -1,10 +1,10 @@
-"""Attack cost, counted (robustbench_snn.cost): forward and backward passes per example."""
+"""Attack cost, counted (robustbench_snn.evaluation.cost): forward and backward passes per example."""
 
 import pytest
 import torch
 
 from robustbench_snn import benchmark
-from robustbench_snn.cost import counting_passes
+from robustbench_snn.evaluation.cost import counting_passes
 from robustbench_snn.models.snn import build_snn, spiking_mlp_body
 
 

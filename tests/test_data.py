@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from conftest import MNIST_DIR, needs_mnist
-from robustbench_snn.data import DATASETS, DataNotFoundError, load_dataset, read_idx
-from robustbench_snn.errors import UnknownNameError
+from robustbench_snn.data.catalog import DATASETS, load_dataset
+from robustbench_snn.data.dataset import DataNotFoundError
+from robustbench_snn.data.images import read_idx
+from robustbench_snn.core.errors import UnknownNameError
 
 
 def test_digits_is_embedded_fixed_split_in_unit_range():

@@ -3,16 +3,16 @@
 import pytest
 import torch
 
-from robustbench_snn.data import load_dataset
+from robustbench_snn.data.catalog import load_dataset
 from robustbench_snn.defenses import (
     DEFENSES, Defense, get_defense, input_gradient, majority_vote, membrane_perturbation_of,
     orthogonality_gap, parseval_retraction, true_class_probability, vote_counts,
 )
-from robustbench_snn.errors import UnknownNameError, UserInputError
-from robustbench_snn.harness import clean_scores
-from robustbench_snn.registry import create_model, get_model_entry, list_models
-from robustbench_snn.train import TrainConfig, fit, recalibrate_batchnorm
-from robustbench_snn.zoo import DEFAULT_ZOO, load_checkpoint, zoo_models
+from robustbench_snn.core.errors import UnknownNameError, UserInputError
+from robustbench_snn.evaluation.harness import clean_scores
+from robustbench_snn.models.registry import create_model, get_model_entry, list_models
+from robustbench_snn.training.trainer import TrainConfig, fit, recalibrate_batchnorm
+from robustbench_snn.models.zoo import DEFAULT_ZOO, load_checkpoint, zoo_models
 
 #: Models that only take event frames (their zoo is on digits-events).
 EVENT_ONLY = {"denoise-snn"}
@@ -76,12 +76,12 @@ def test_mps_regulariser_is_zero_for_identical_inputs_and_positive_otherwise(dig
 
 
 def test_dlif_dynamics_and_per_step_gain():
-    from robustbench_snn.neurons import DLIFNode
+    from robustbench_snn.core.neurons import DLIFNode
 
     n = DLIFNode(T=3, decay=0.5, v_threshold=10.0)
     with torch.no_grad():
         n.p.copy_(torch.tensor([1.0, 2.0, 3.0]))
-    from robustbench_snn.neurons import record_membranes
+    from robustbench_snn.core.neurons import record_membranes
 
     with record_membranes(n):
         n(torch.ones(3, 1))
@@ -178,7 +178,7 @@ NOT_YET_ON_MNIST = {"spikformer", "sdt", "qkformer", "ms-resnet", "sew-resnet", 
 
 @pytest.mark.artifacts
 def test_every_defended_model_is_in_the_digits_zoo_above_80_percent():
-    from robustbench_snn.zoo import read_card
+    from robustbench_snn.models.zoo import read_card
 
     assert NOT_ON_DIGITS | NOT_YET_ON_MNIST <= set(list_models())
     zoo, events_zoo = zoo_models("digits", DEFAULT_ZOO), zoo_models("digits-events", DEFAULT_ZOO)
@@ -197,9 +197,9 @@ def test_every_defended_model_is_in_the_digits_zoo_above_80_percent():
 @pytest.mark.artifacts
 def test_mnist_zoo_has_every_defense():
     """The MNIST track carries the same zoo (cards only: runs without the MNIST files)."""
-    from robustbench_snn.zoo import read_card
+    from robustbench_snn.models.zoo import read_card
 
-    from robustbench_snn.registry import get_model_entry
+    from robustbench_snn.models.registry import get_model_entry
 
     zoo = zoo_models("mnist", DEFAULT_ZOO)
     # the other two noise levels of the gaussian family are digits-only (README, Certified robustness)

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from robustbench_snn.encoders import DirectEncoder, PoissonEncoder, create_encoder
-from robustbench_snn.errors import UnknownNameError
+from robustbench_snn.core.encoders import DirectEncoder, PoissonEncoder, create_encoder
+from robustbench_snn.core.errors import UnknownNameError
 
 
 def test_direct_repeats_input_time_major():

@@ -1,15 +1,15 @@
-"""``--attack ensemble19`` (robustbench_snn.ensemble19): Özdenizci & Legenstein's 19 estimators."""
+"""``--attack ensemble19`` (robustbench_snn.evaluation.ensemble19): Özdenizci & Legenstein's 19 estimators."""
 
 import dataclasses
 
 import pytest
 import torch
 
-from robustbench_snn.ensemble19 import ensemble19_evaluation, estimators
-from robustbench_snn.harness import AttackConfig, evaluate
-from robustbench_snn.registry import create_model
-from robustbench_snn.standard import APGD_STEPS
-from robustbench_snn.surrogate import Surrogate
+from robustbench_snn.evaluation.ensemble19 import ensemble19_evaluation, estimators
+from robustbench_snn.evaluation.harness import AttackConfig, evaluate
+from robustbench_snn.models.registry import create_model
+from robustbench_snn.evaluation.standard import APGD_STEPS
+from robustbench_snn.core.surrogate import Surrogate
 
 EPS = 16 / 255  # a budget where members break examples, so the comparisons are informative
 

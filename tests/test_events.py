@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from robustbench_snn import events as E
+from robustbench_snn.data import events as E
 from robustbench_snn.attacks import EventBall, random_flip, sparse_flip
 from robustbench_snn.cli import main
-from robustbench_snn.data import load_dataset
-from robustbench_snn.encoders import support
-from robustbench_snn.harness import AttackConfig, evaluate
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.core.encoders import support
+from robustbench_snn.evaluation.harness import AttackConfig, evaluate
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_event_ball_projects_onto_k_binary_flips():
 
 @pytest.fixture(scope="module")
 def event_model():
-    from robustbench_snn.zoo import load_checkpoint
+    from robustbench_snn.models.zoo import load_checkpoint
 
     return load_checkpoint("snn-cnn", "digits-events")[0]
 
@@ -143,7 +143,7 @@ def write_nmnist_bin(path, events):
 
 
 def test_recorded_nmnist_is_read_by_tonic_from_data_dir(tmp_path):
-    from robustbench_snn.events import EVENT_BINS, recorded_files
+    from robustbench_snn.data.events import EVENT_BINS, recorded_files
 
     for label in (3, 7):
         write_nmnist_bin(tmp_path / "NMNIST" / "Test" / str(label) / "00001.bin",
@@ -158,7 +158,7 @@ def test_recorded_nmnist_is_read_by_tonic_from_data_dir(tmp_path):
 
 def test_a_truncated_nmnist_recording_is_a_one_line_error(tmp_path, capsys):
     """Seven bytes: one 40-bit event and two bytes of the next."""
-    from robustbench_snn.events import _recorded_frames
+    from robustbench_snn.data.events import _recorded_frames
 
     path = tmp_path / "NMNIST" / "Train" / "3" / "00001.bin"
     path.parent.mkdir(parents=True)
@@ -178,7 +178,7 @@ def test_missing_nmnist_files_are_one_line_errors(tmp_path, capsys):
 
 
 def test_dvs_gesture_is_read_from_tonics_layout(tmp_path):
-    from robustbench_snn.events import EVENT_BINS
+    from robustbench_snn.data.events import EVENT_BINS
 
     folder = tmp_path / "DVSGesture" / "ibmGestureTest" / "user24_led"
     folder.mkdir(parents=True)
@@ -190,7 +190,7 @@ def test_dvs_gesture_is_read_from_tonics_layout(tmp_path):
     first = data.y.tolist().index(3)
     assert data.x[first, :, :, 7, 100].sum() > 0 and data.x[first].sum() == data.x[first, :, :, 7, 100].sum()
     np.save(folder / "4.npy", np.array([[1.0, 2.0]]))  # not [N, 4]
-    from robustbench_snn.events import _recorded_frames
+    from robustbench_snn.data.events import _recorded_frames
 
     _recorded_frames.cache_clear()
     with pytest.raises(Exception, match=r"\[N, 4\]"):
@@ -209,7 +209,7 @@ def test_dvs_gesture_is_read_from_tonics_layout(tmp_path):
     (None, "is not a DVS128 Gesture recording (EOFError"),
 ], ids=["negative-x", "y-past-the-edge", "nan", "x-65536", "x-1e10", "x-not-whole", "polarity-7", "negative-time", "empty-file"])
 def test_a_gesture_recording_off_the_sensor_is_a_one_line_error(bad, message, tmp_path, capsys):
-    from robustbench_snn.events import _recorded_frames
+    from robustbench_snn.data.events import _recorded_frames
 
     folder = tmp_path / "DVSGesture" / "ibmGestureTrain" / "user01_led"
     folder.mkdir(parents=True)
@@ -266,7 +266,7 @@ def write_aedat4(path, t_us, x, y, on, size=(128, 128)):
 def _cifar10_dvs_folder(root, per_class=3, classes=("bird", "truck")):
     """``per_class`` recordings of ``classes``: recording ``k`` of a class puts its events at
     pixel (x=k, y=label) so a test can tell which file went where."""
-    from robustbench_snn.events import CIFAR10_CLASSES
+    from robustbench_snn.data.events import CIFAR10_CLASSES
 
     for name in classes:
         label = CIFAR10_CLASSES.index(name)
@@ -277,7 +277,7 @@ def _cifar10_dvs_folder(root, per_class=3, classes=("bird", "truck")):
 
 
 def test_cifar10_dvs_is_read_from_aedat4_files_split_per_class(tmp_path):
-    from robustbench_snn.events import EVENT_BINS, recorded_files
+    from robustbench_snn.data.events import EVENT_BINS, recorded_files
 
     _cifar10_dvs_folder(tmp_path, per_class=11)
     train, test = (recorded_files("cifar10-dvs", tmp_path, split) for split in ("train", "test"))
@@ -321,8 +321,8 @@ def test_event_zoo_has_its_models_with_rows_in_both_threat_models(dataset):
     """Every event model has a card trained on ``dataset`` and committed rows: ``standard`` in
     frame space (Linf 8/255) and under the events budget, and the random-flip baseline at the
     same K, which never beats the gradient attack (the README's "Event data" table)."""
-    from robustbench_snn.leaderboard import committed_path, read
-    from robustbench_snn.zoo import read_card
+    from robustbench_snn.results.leaderboard import committed_path, read
+    from robustbench_snn.models.zoo import read_card
 
     frames, flips = read(committed_path(dataset, "linf")), read(committed_path(dataset, "events"))
     for model in EVENT_ZOO:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from robustbench_snn import frame_cache
-from robustbench_snn.frame_cache import cached_frames
+from robustbench_snn.data import frame_cache
+from robustbench_snn.data.frame_cache import cached_frames
 
 
 @pytest.fixture
@@ -90,13 +90,13 @@ def test_frames_that_are_not_binary_are_refused(cache):
 
 
 def test_simulated_event_frames_are_cached_and_equal_to_a_fresh_simulation(cache, monkeypatch):
-    from robustbench_snn.events import _frames
+    from robustbench_snn.data.events import _frames
 
     _frames.cache_clear()
     made = _frames("digits-events", "test", None)
     assert len(list(cache.glob("digits-events-test-*.safetensors"))) == 1
     _frames.cache_clear()
-    monkeypatch.setattr("robustbench_snn.events.simulate", lambda *a, **k: pytest.fail("simulated again"))
+    monkeypatch.setattr("robustbench_snn.data.events.simulate", lambda *a, **k: pytest.fail("simulated again"))
     read = _frames("digits-events", "test", None)
     assert torch.equal(made[0], read[0]) and torch.equal(made[1], read[1])
     _frames.cache_clear()

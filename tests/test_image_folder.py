@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from robustbench_snn.data import load_dataset
-from robustbench_snn.errors import UserInputError
-from robustbench_snn.image_folder import CIFAR10_CLASSES
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.core.errors import UserInputError
+from robustbench_snn.data.image_folder import CIFAR10_CLASSES
 
 from conftest import ROOT
 

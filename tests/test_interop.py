@@ -8,12 +8,12 @@ import torch
 from torch import nn
 
 from robustbench_snn.attacks.gradient import eot_gradient
-from robustbench_snn.errors import UserInputError
-from robustbench_snn.interop import (
+from robustbench_snn.core.errors import UserInputError
+from robustbench_snn.interop.foreign_neurons import (
     BPDA_SURROGATE, ResetEachPass, StatefulModelError, attack_surrogate, backward_is_zero, check_stateless, find_neurons,
     gradient_mode, needs_reset, reset_states, zero_backward_neurons,
 )
-from robustbench_snn.submit import load_submission
+from robustbench_snn.submission.card import load_submission
 
 from foreign_models import ZeroSurrogate, zero_surrogates
 
@@ -116,7 +116,7 @@ def test_certification_resets_a_stateful_model_before_every_pass(snntorch_model,
     """Randomized smoothing of an snntorch init_hidden model certifies as with snntorch's own reset in forward."""
     from snntorch import utils
 
-    from robustbench_snn.certify import CertifyConfig, certify_dataset, make_mechanism
+    from robustbench_snn.evaluation.certify import CertifyConfig, certify_dataset, make_mechanism
 
     class ManualReset(nn.Module):
         def __init__(self, model):
@@ -141,7 +141,7 @@ def test_rate_gradient_of_a_spikingjelly_neuron_equals_ours(mode, kind):
     """BPTR / RGA reach SpikingJelly multi-step IF / LIF neurons exactly as ours: same spikes, same input gradient."""
     from spikingjelly.activation_based import neuron as sj
 
-    from robustbench_snn.neurons import IFNode, LIFNode
+    from robustbench_snn.core.neurons import IFNode, LIFNode
 
     theirs = sj.LIFNode(tau=2.0, step_mode="m", detach_reset=True) if kind == "LIFNode" else sj.IFNode(step_mode="m", detach_reset=True)
     ours = LIFNode(tau=2.0, detach_reset=True) if kind == "LIFNode" else IFNode(detach_reset=True)

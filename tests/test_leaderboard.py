@@ -4,8 +4,8 @@ import re
 import pandas as pd
 import pytest
 
-from robustbench_snn import atomic
-from robustbench_snn.leaderboard import COLUMNS, format_table, read, upsert
+from robustbench_snn.core import atomic
+from robustbench_snn.results.leaderboard import COLUMNS, format_table, read, upsert
 
 
 def row(**kw):
@@ -95,7 +95,7 @@ def test_formula_cells_are_neutralised_on_write_and_restored_on_read(tmp_path, c
 
 def test_a_carriage_return_in_a_cell_is_refused_and_nothing_written(tmp_path):
     """pandas writes a CR inside a cell unquoted, which every reader takes for the end of the row."""
-    from robustbench_snn.errors import UserInputError
+    from robustbench_snn.core.errors import UserInputError
 
     path = tmp_path / "lb.csv"
     upsert(path, row())
@@ -121,7 +121,7 @@ def test_a_carriage_return_in_a_cell_is_refused_and_nothing_written(tmp_path):
 def test_a_hand_edited_impossible_number_is_refused_on_reading_with_line_and_field(tmp_path, field, value, says):
     """Hand-edited rows (issue 43): every reader (leaderboard, report, site, eval's upsert) goes
     through read(), which names the file, the line and the field."""
-    from robustbench_snn.errors import UserInputError
+    from robustbench_snn.core.errors import UserInputError
 
     path = tmp_path / "lb.csv"
     upsert(path, row(model="a", **{"acc_apgd-ce": 50.0}))
@@ -137,7 +137,7 @@ def test_a_hand_edited_impossible_number_is_refused_on_reading_with_line_and_fie
 def test_an_impossible_row_is_never_written(tmp_path):
     """The write side of the same ranges: eval, sweep merges, submit and certify upsert through
     here, so a tampered shard's robust 500% or clean -300% never reaches a board."""
-    from robustbench_snn.errors import UserInputError
+    from robustbench_snn.core.errors import UserInputError
 
     path = tmp_path / "lb.csv"
     upsert(path, row())
@@ -152,7 +152,7 @@ def test_an_impossible_row_is_never_written(tmp_path):
 def test_a_board_without_its_accuracy_columns_is_refused_in_one_line(tmp_path):
     """A board file with no robust_acc column was a traceback in `rbsnn leaderboard`, and
     `eval --out` into it wrote rows it then refused to read."""
-    from robustbench_snn.errors import UserInputError
+    from robustbench_snn.core.errors import UserInputError
 
     path = tmp_path / "lb.csv"
     upsert(path, row())
@@ -167,8 +167,8 @@ def test_a_board_without_its_accuracy_columns_is_refused_in_one_line(tmp_path):
 
 
 def test_a_board_file_not_named_dataset_norm_stops_site_and_report_in_one_line(tmp_path):
-    from robustbench_snn.errors import UserInputError
-    from robustbench_snn.report import Sources
+    from robustbench_snn.core.errors import UserInputError
+    from robustbench_snn.results.report import Sources
 
     (tmp_path / "leaderboards").mkdir()
     upsert(tmp_path / "leaderboards" / "scores.csv", row())
@@ -183,9 +183,9 @@ def test_a_board_file_not_named_dataset_norm_stops_site_and_report_in_one_line(t
     ("n_examples", "0", "n_examples 0 is not a whole number"),
 ])
 def test_a_hand_edited_certified_board_is_refused_with_line_and_field(tmp_path, field, value, says):
-    from robustbench_snn.errors import UserInputError
-    from robustbench_snn.leaderboard import CERTIFIED
-    from robustbench_snn.provenance import ROOT
+    from robustbench_snn.core.errors import UserInputError
+    from robustbench_snn.results.leaderboard import CERTIFIED
+    from robustbench_snn.results.provenance import ROOT
 
     frame = pd.read_csv(ROOT / "leaderboards" / "digits_certified.csv", dtype=str)
     frame.loc[1, field] = value

@@ -4,8 +4,8 @@ a masked model flagged and beaten by Square, survivors counted across every memb
 import pytest
 import torch
 
-from robustbench_snn.harness import AttackConfig, EvalResult, evaluate
-from robustbench_snn.masking import MaskingEvidence, masking_flags
+from robustbench_snn.evaluation.harness import AttackConfig, EvalResult, evaluate
+from robustbench_snn.evaluation.masking import MaskingEvidence, masking_flags
 
 
 def test_masking_flags_rules():
@@ -32,7 +32,7 @@ class _ZeroGradient(torch.nn.Module):
 
 @pytest.mark.slow
 def test_masked_model_is_flagged_and_beaten_by_square(zoo_snn_cnn, digits_test):
-    from robustbench_snn.standard import standard_evaluation
+    from robustbench_snn.evaluation.standard import standard_evaluation
 
     masked = _ZeroGradient(zoo_snn_cnn).eval()
     data = digits_test.head(100)
@@ -45,7 +45,7 @@ def test_masked_model_is_flagged_and_beaten_by_square(zoo_snn_cnn, digits_test):
 
 @pytest.mark.slow  # 40 s (a full standard run); its per-example ledger is tested by default below (survivors_only)
 def test_standard_counts_an_example_robust_only_if_it_survives_every_attack(zoo_snn_cnn, digits_test):
-    from robustbench_snn.standard import standard_evaluation
+    from robustbench_snn.evaluation.standard import standard_evaluation
 
     std = standard_evaluation(zoo_snn_cnn, digits_test.head(100), AttackConfig("standard", eps=0.1), sources={})
     accs = list(std.per_attack.values())  # robust accuracy after each member: non-increasing
@@ -75,7 +75,7 @@ def test_cli_standard_row_has_per_attack_columns_and_flags(capsys, tmp_path):
 
 
 def test_flagged_rows_are_marked_on_the_leaderboard(tmp_path):
-    from robustbench_snn.leaderboard import format_table, read, upsert
+    from robustbench_snn.results.leaderboard import format_table, read, upsert
 
     base = {"model": "m", "dataset": "digits", "T": 4, "norm": "linf", "eps": 0.1, "surrogate_attack": "atan:1", "n_examples": 500, "clean_acc": 99.0}
     path = tmp_path / "lb.csv"
@@ -86,7 +86,7 @@ def test_flagged_rows_are_marked_on_the_leaderboard(tmp_path):
 
 
 def test_survivors_only_reuses_known_scores_and_skips_broken_examples(digits_test):
-    from robustbench_snn.standard import _on_survivors
+    from robustbench_snn.evaluation.standard import _on_survivors
 
     data = digits_test.head(6)
     robust = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
@@ -113,8 +113,8 @@ def test_chained_estimators_give_the_worst_case_of_running_each_on_everything(zo
     """The worst-surrogate and apgd-surrogates members chain their estimators: each runs only on
     the examples the previous ones left robust, and the result is the per-example minimum of
     running every estimator on all the examples (per-example streams), for fewer examples attacked."""
-    from robustbench_snn.standard import _chained
-    from robustbench_snn.surrogate import Surrogate
+    from robustbench_snn.evaluation.standard import _chained
+    from robustbench_snn.core.surrogate import Surrogate
 
     data = digits_test.head(40)
     cfg = AttackConfig("pgd", eps=0.1, steps=3)
@@ -141,7 +141,7 @@ def _null_members(model, data, draws: int):
     """``(clean, null_member)``: ``model``'s clean scores on ``data`` and ``null_member(k)``, a
     member that attacks nothing: a noisy (uncertain) copy of each input moved by 1/255 at random
     (seed ``k``), scored with the shared scoring draws."""
-    from robustbench_snn.harness import accuracy_per_example
+    from robustbench_snn.evaluation.harness import accuracy_per_example
 
     clean = accuracy_per_example(model, data.x, data.y, draws, ids=data.example_ids, purpose="clean")
     noisy = (data.x + 0.5 * (2 * torch.rand(data.x.shape, generator=torch.Generator().manual_seed(1)) - 1)).clamp(0, 1)
@@ -162,8 +162,8 @@ def test_the_worst_case_of_a_stochastic_model_is_scored_again_with_held_out_draw
     Poisson model's per-example minimum over the shared scoring draws: selection, not attack. The
     ledger's final scores re-score each example's chosen input with held-out draws, which
     removes that; on a deterministic model (one draw) they are the selection scores."""
-    from robustbench_snn.harness import held_out_scores
-    from robustbench_snn.standard import Ledger, Selection
+    from robustbench_snn.evaluation.harness import held_out_scores
+    from robustbench_snn.evaluation.standard import Ledger, Selection
 
     data, draws = digits_test.head(120), 10
     clean, null_member = _null_members(zoo_rsc_snn, data, draws)
@@ -188,7 +188,7 @@ def test_a_stochastic_ledger_compares_inputs_with_confirm_draws_so_noise_chooses
     ten-draw scores far below what the kept inputs score on held-out draws; comparing the
     candidates by their scores pooled with confirm draws (:class:`Selection`) keeps that gap
     smaller. On a deterministic model (one draw) the selection is the member's scores."""
-    from robustbench_snn.standard import CONFIRM_DRAWS, Ledger, Selection
+    from robustbench_snn.evaluation.standard import CONFIRM_DRAWS, Ledger, Selection
 
     data, draws = digits_test.head(120), 10
     clean, null_member = _null_members(zoo_rsc_snn, data, draws)

@@ -1,13 +1,13 @@
 import pytest
 import torch
 
-from robustbench_snn.errors import UnknownNameError, UserInputError
-from robustbench_snn.harness import clean_scores
+from robustbench_snn.core.errors import UnknownNameError, UserInputError
+from robustbench_snn.evaluation.harness import clean_scores
 from robustbench_snn.models import SpikingClassifier
-from robustbench_snn.registry import create_model, list_models, register_model
-from robustbench_snn.zoo import checkpoint_paths, load_checkpoint, read_card, save_checkpoint
-from robustbench_snn.data import load_dataset
-from robustbench_snn.provenance import cpu_fingerprint, same_numerics
+from robustbench_snn.models.registry import create_model, list_models, register_model
+from robustbench_snn.models.zoo import checkpoint_paths, load_checkpoint, read_card, save_checkpoint
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.results.provenance import cpu_fingerprint, same_numerics
 from pathlib import Path
 
 ZOO_MODELS = ["ann-cnn", "rsc-snn", "snn-cnn", "snn-mlp"]

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from robustbench_snn.neurons import IFNode, LIFNode, set_surrogate, spiking_neurons
-from robustbench_snn.surrogate import Surrogate
+from robustbench_snn.core.neurons import IFNode, LIFNode, set_surrogate, spiking_neurons
+from robustbench_snn.core.surrogate import Surrogate
 
 
 def run(neuron, values):

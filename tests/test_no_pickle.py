@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from robustbench_snn.cli import main
-from robustbench_snn.data import load_dataset
-from robustbench_snn.errors import UserInputError
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.core.errors import UserInputError
 
 
 class Payload:
@@ -49,9 +49,9 @@ def test_a_crafted_training_state_is_refused_on_resume_without_running(tmp_path,
 
 def test_resume_refuses_a_state_from_another_model_T_or_defense(tmp_path, capsys):
     """Interrupting run A then resuming with a different T or defense would mix two runs' weights."""
-    from robustbench_snn.train import TrainConfig, _save_state, run_identity
-    from robustbench_snn.data import load_dataset
-    from robustbench_snn.registry import create_model
+    from robustbench_snn.training.trainer import TrainConfig, _save_state, run_identity
+    from robustbench_snn.data.catalog import load_dataset
+    from robustbench_snn.models.registry import create_model
 
     from robustbench_snn.defenses import get_defense
 

@@ -5,13 +5,15 @@ from pathlib import Path
 
 import robustbench_snn.attacks
 import robustbench_snn.defenses
-from robustbench_snn.provenance import ROOT
+from robustbench_snn.core.home import ROOT
 
 
-def test_attacks_and_defenses_live_under_the_package():
-    assert robustbench_snn.attacks.__name__ == "robustbench_snn.attacks"
-    assert Path(robustbench_snn.attacks.__file__).parent == ROOT / "attacks"
-    assert Path(robustbench_snn.defenses.__file__).parent == ROOT / "defenses"
+def test_every_module_lives_in_the_package_folder():
+    """No package-dir remapping: the import path is the file path, for readers and static tools."""
+    assert Path(robustbench_snn.attacks.__file__).parent == ROOT / "robustbench_snn" / "attacks"
+    assert Path(robustbench_snn.defenses.__file__).parent == ROOT / "robustbench_snn" / "defenses"
+    assert "package-dir" not in (ROOT / "pyproject.toml").read_text()
+    assert not (ROOT / "attacks").exists() and not (ROOT / "defenses").exists()
 
 
 def test_no_bare_top_level_attacks_or_defenses(tmp_path):
@@ -22,6 +24,6 @@ def test_no_bare_top_level_attacks_or_defenses(tmp_path):
 
 def test_no_source_imports_bare_attacks_or_defenses():
     pattern = re.compile(r"^\s*(from|import)\s+(attacks|defenses)\b", re.M)
-    sources = [p for d in ("robustbench_snn", "attacks", "defenses", "tests", "benchmarks") for p in (ROOT / d).rglob("*.py")]
+    sources = [p for d in ("robustbench_snn", "tests", "benchmarks") for p in (ROOT / d).rglob("*.py")]
     assert sources
     assert [str(p) for p in sources if pattern.search(p.read_text())] == []

@@ -7,11 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from robustbench_snn.errors import UserInputError
-from robustbench_snn.interop import (
+from robustbench_snn.core.errors import UserInputError
+from robustbench_snn.interop.foreign_neurons import (
     SurrogateOverride, attack_surrogate, find_neurons, gradient_mode, multi_level, neuron_summary, reset_states, with_reset,
 )
-from robustbench_snn.surrogate import Surrogate
+from robustbench_snn.core.surrogate import Surrogate
 
 sj = pytest.importorskip("spikingjelly.activation_based")
 from spikingjelly.activation_based import functional, layer, neuron  # noqa: E402
@@ -40,7 +40,7 @@ class TinySNN(nn.Module):
 
 
 def _transformer():
-    from robustbench_snn.registry import create_model
+    from robustbench_snn.models.registry import create_model
 
     torch.manual_seed(0)
     model = create_model("spikformer", TRANSFORMER_INPUT, 10)
@@ -68,7 +68,7 @@ def _input(kind: str, n: int, g: torch.Generator) -> torch.Tensor:
 @pytest.fixture(scope="module")
 def trained():
     """TinySNN on PSN and on MaskedPSN, trained for a few seconds on digits (a real decision boundary)."""
-    from robustbench_snn.data import load_dataset
+    from robustbench_snn.data.catalog import load_dataset
 
     data = load_dataset("digits", "train")
     models = {}

@@ -3,8 +3,9 @@
 import pytest
 
 from robustbench_snn.attacks import apgd_ce, make_ball, pgd, square
-from robustbench_snn.harness import AttackConfig, evaluate
-from robustbench_snn.progress import counting, expected_ticks
+from robustbench_snn.evaluation.harness import AttackConfig, evaluate
+from robustbench_snn.attacks import expected_ticks
+from robustbench_snn.core.progress import counting
 
 
 @pytest.mark.parametrize(("attack", "fn", "steps"), [("pgd", pgd, 4), ("apgd-ce", apgd_ce, 5)])
@@ -33,8 +34,8 @@ def test_the_event_attack_ticks_once_per_flip_step_within_its_expected_total():
     """sparse-flip's bar counts its flip steps (it stops early once every example is broken
     or out of budget), so a --norm events run shows movement and an ETA too."""
     from robustbench_snn.attacks import sparse_flip
-    from robustbench_snn.data import load_dataset
-    from robustbench_snn.zoo import load_checkpoint
+    from robustbench_snn.data.catalog import load_dataset
+    from robustbench_snn.models.zoo import load_checkpoint
 
     model = load_checkpoint("snn-cnn", "digits-events")[0]
     data = load_dataset("digits-events", "test").head(8)
@@ -50,7 +51,7 @@ def test_the_continued_targeted_member_bar_counts_all_its_runs(digits_test, caps
     import torch
 
     from robustbench_snn.attacks.apgd import apgd_targeted
-    from robustbench_snn.standard import EXACT_TARGETED_STEPS, EXACT_TARGETS, continued_from
+    from robustbench_snn.evaluation.standard import EXACT_TARGETED_STEPS, EXACT_TARGETS, continued_from
 
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)).eval()
     data = digits_test.head(4)

@@ -1,4 +1,4 @@
-"""The first layer once (robustbench_snn.projection): the same logits as the model's own
+"""The first layer once (robustbench_snn.attacks.projection): the same logits as the model's own
 forward, the same input gradients up to rounding, the layer's backward on B rows instead of
 T x B, and the model's own forward wherever the projection would not be exact."""
 
@@ -8,12 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from robustbench_snn import streams
-from robustbench_snn.block_pooling import BlockMeanAvgPool2d
-from robustbench_snn.data import load_dataset
+from robustbench_snn.core import streams
+from robustbench_snn.evaluation.block_pooling import BlockMeanAvgPool2d
+from robustbench_snn.data.catalog import load_dataset
 from robustbench_snn.models.snn import build_snn, spiking_cnn_body, spiking_mlp_body
-from robustbench_snn.projection import ProjectedForward, is_affine, projected_body
-from robustbench_snn.zoo import load_checkpoint
+from robustbench_snn.attacks.projection import ProjectedForward, is_affine, projected_body
+from robustbench_snn.models.zoo import load_checkpoint
 from test_compiled import logits_and_gradient  # (model, x) -> logits and input gradient, per-example streams
 
 
@@ -93,7 +93,7 @@ def test_where_the_projection_would_not_be_exact_the_models_own_forward_runs():
 
 @pytest.mark.parametrize("module, affine", [
     (nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2).eval(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(2, 2)), True),
-    (BlockMeanAvgPool2d(2), True),  # the compiled path's pooling (robustbench_snn.block_pooling)
+    (BlockMeanAvgPool2d(2), True),  # the compiled path's pooling (robustbench_snn.evaluation.block_pooling)
     (nn.BatchNorm2d(2).train(), False),
     (nn.BatchNorm2d(2, track_running_stats=False).eval(), False),
     (nn.Sequential(nn.Linear(2, 2), nn.ReLU()), False),

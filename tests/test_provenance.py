@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from robustbench_snn.provenance import CODE_PATHS, git_commit
+from robustbench_snn.results.provenance import CODE_PATHS, git_commit
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
@@ -12,7 +12,7 @@ def test_dirty_only_when_result_determining_files_change(tmp_path):
         subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
 
     git("init", "-q")
-    for f in ("README.md", "attacks/pgd.py", "leaderboards/x.csv", "zoo/digits/m.json"):
+    for f in ("README.md", "robustbench_snn/attacks/pgd.py", "leaderboards/x.csv", "zoo/digits/m.json"):
         (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / f).write_text("v1\n")
     git("add", "-A")
@@ -25,7 +25,7 @@ def test_dirty_only_when_result_determining_files_change(tmp_path):
     (tmp_path / "zoo/digits/m.json").unlink()  # weights: dirty for an evaluation, not for training
     assert git_commit(tmp_path) == clean + "+dirty"
     assert git_commit(tmp_path, CODE_PATHS) == clean
-    (tmp_path / "attacks/pgd.py").write_text("v2\n")
+    (tmp_path / "robustbench_snn/attacks/pgd.py").write_text("v2\n")
     assert git_commit(tmp_path) == clean + "+dirty"
 
 

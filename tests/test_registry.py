@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from robustbench_snn.errors import UnknownNameError
-from robustbench_snn.registry import MODELS, RECIPES, Registry, create_model, get_model_entry, list_models
+from robustbench_snn.core.errors import UnknownNameError
+from robustbench_snn.core.registry import Registry
+from robustbench_snn.models.registry import MODELS, RECIPES, create_model, get_model_entry, list_models
 
 
 def test_registry_maps_names_to_entries_and_refuses_the_rest():
@@ -31,13 +32,13 @@ def test_registry_maps_names_to_entries_and_refuses_the_rest():
 
 def test_every_kind_of_choice_is_a_registry():
     from robustbench_snn.attacks import ATTACKS, NORMS
-    from robustbench_snn.certify import MECHANISMS
-    from robustbench_snn.data import LOADERS
+    from robustbench_snn.evaluation.certify import MECHANISMS
+    from robustbench_snn.data.catalog import LOADERS
     from robustbench_snn.defenses import DEFENSES
-    from robustbench_snn.encoders import ENCODERS
-    from robustbench_snn.interop import FAMILIES
-    from robustbench_snn.neurons import NEURONS
-    from robustbench_snn.surrogate import SURROGATES
+    from robustbench_snn.core.encoders import ENCODERS
+    from robustbench_snn.interop.foreign_neurons import FAMILIES
+    from robustbench_snn.core.neurons import NEURONS
+    from robustbench_snn.core.surrogate import SURROGATES
 
     for registry in (MODELS, RECIPES, ENCODERS, DEFENSES, ATTACKS, NORMS, SURROGATES, NEURONS, LOADERS, MECHANISMS, FAMILIES):
         assert isinstance(registry, Registry) and len(registry) > 1
@@ -60,7 +61,7 @@ def test_recipes_are_an_architecture_plus_a_defense():
 
 def test_a_card_written_before_recipes_still_loads():
     """Committed cards of recipes name the recipe as architecture ("at-snn"): it resolves."""
-    from robustbench_snn.zoo import load_checkpoint, read_card
+    from robustbench_snn.models.zoo import load_checkpoint, read_card
 
     card = read_card("at-snn", "digits")
     model, _ = load_checkpoint("at-snn", "digits")
@@ -69,7 +70,7 @@ def test_a_card_written_before_recipes_still_loads():
 
 def test_a_recipe_trains_to_a_card_naming_its_architecture_and_defense(tmp_path):
     from robustbench_snn.cli import main
-    from robustbench_snn.zoo import read_card
+    from robustbench_snn.models.zoo import read_card
 
     assert main(["train", "--model", "gnr-snn", "--epochs", "1", "--n-train", "64", "--zoo-dir", str(tmp_path), "--quiet"]) == 0
     card = read_card("gnr-snn", "digits", tmp_path)
@@ -99,7 +100,7 @@ def test_every_attack_is_under_the_contract_test():
 
 @pytest.mark.parametrize("name", EVERY_ATTACK)
 def test_the_empty_ball_returns_the_input_without_a_model_call(name):
-    """The contract (attacks/contract.py) answers eps = 0 for every registered attack."""
+    """The contract (robustbench_snn/attacks/contract.py) answers eps = 0 for every registered attack."""
     from robustbench_snn.attacks import ATTACKS, attack_norms, make_ball
 
     model = _Counting()

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from robustbench_snn import report
+from robustbench_snn.results import report
 from robustbench_snn.cli import main
-from robustbench_snn.provenance import ROOT
+from robustbench_snn.results.provenance import ROOT
 
 
 def checkout_copy(tmp_path: Path) -> report.Sources:
@@ -116,7 +116,7 @@ def test_peers_compare_standard_on_the_peers_images_through_its_per_example_file
     standard's accuracy on those 500 from its per-example file, and says — without one."""
     import pandas as pd
 
-    from robustbench_snn import leaderboard
+    from robustbench_snn.results import leaderboard
 
     src = checkout_copy(tmp_path)
     board = src.boards / "mnist_linf.csv"
@@ -162,7 +162,7 @@ def test_hostile_cells_are_inert_in_the_readme_and_the_csv(tmp_path, capsys):
     keeps the formula as text."""
     from markdown_it import MarkdownIt
 
-    from robustbench_snn.leaderboard import read, upsert
+    from robustbench_snn.results.leaderboard import read, upsert
 
     src = checkout_copy(tmp_path)
     board = src.boards / "digits_linf.csv"

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from robustbench_snn.masking import FLAG_MEANINGS
-from robustbench_snn.report import Sources
-from robustbench_snn.site import OTHER_FLAGS, site_files, write_site
+from robustbench_snn.evaluation.masking import FLAG_MEANINGS
+from robustbench_snn.results.report import Sources
+from robustbench_snn.results.site import OTHER_FLAGS, site_files, write_site
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 #: CI sets this (.ci/run installs Chromium), so there a missing browser fails instead of skipping.
@@ -22,7 +22,7 @@ def small_board(tmp_path: Path) -> Sources:
     """A checkout with one board: five committed digits rows with ROBUST as robust
     accuracy (clean 100), the second flagged, the last at eps 0.1 (so above the best known at
     8/255: flagged weaker-than-smaller-eps), and one committed certified board."""
-    from robustbench_snn.provenance import ROOT
+    from robustbench_snn.results.provenance import ROOT
 
     boards = tmp_path / "leaderboards"
     boards.mkdir()
@@ -61,7 +61,7 @@ def test_flags_are_badges_with_their_meaning(tmp_path):
 def test_best_known_cannot_rise_with_eps_and_a_weaker_row_is_flagged():
     """Every eps-ball holds the smaller ones: the best known value at a budget is the lowest at
     it or any smaller one, and a row above that is flagged (issue 43's two MNIST rows)."""
-    from robustbench_snn.leaderboard import best_known, weaker_than_smaller_eps
+    from robustbench_snn.results.leaderboard import best_known, weaker_than_smaller_eps
 
     df = pd.DataFrame({"model": ["a", "a", "a", "b", "b"], "T": [4, 4, 4, 4, 8], "eps": [0.01, 0.03, 0.1, 0.03, 0.1],
                        "robust_acc": [60.0, 43.3, 51.6, 90.0, 95.0], "attack": ["pgd", "standard", "pgd", "pgd", "pgd"]})
@@ -73,8 +73,8 @@ def test_best_known_cannot_rise_with_eps_and_a_weaker_row_is_flagged():
 
 @pytest.mark.artifacts
 def test_the_committed_mnist_board_is_monotone_and_its_two_weaker_rows_are_badged(tmp_path):
-    from robustbench_snn.leaderboard import WEAKER_THAN_SMALLER_EPS, at_own_t, best_known, read
-    from robustbench_snn.provenance import ROOT
+    from robustbench_snn.results.leaderboard import WEAKER_THAN_SMALLER_EPS, at_own_t, best_known, read
+    from robustbench_snn.results.provenance import ROOT
 
     board = read(ROOT / "leaderboards" / "mnist_linf.csv")
     for model, curve in best_known(board[at_own_t(board)]).groupby("model"):

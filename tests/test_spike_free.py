@@ -11,15 +11,15 @@ from torch import nn
 
 from robustbench_snn.attacks import make_ball
 from robustbench_snn.attacks.apgd import apgd_run, apgd_targeted
-from robustbench_snn.cost import counting_passes
-from robustbench_snn.harness import AttackConfig, evaluate
-from robustbench_snn.interop import has_exact_gradient
-from robustbench_snn.standard import APGD_STEPS, EXACT_TARGETED_STEPS, EXACT_TARGETS, continued_from, standard_evaluation
+from robustbench_snn.evaluation.cost import counting_passes
+from robustbench_snn.evaluation.harness import AttackConfig, evaluate
+from robustbench_snn.interop.foreign_neurons import has_exact_gradient
+from robustbench_snn.evaluation.standard import APGD_STEPS, EXACT_TARGETED_STEPS, EXACT_TARGETS, continued_from, standard_evaluation
 
 
 @pytest.fixture(scope="module")
 def zoo_ann_cnn():
-    from robustbench_snn.zoo import load_checkpoint
+    from robustbench_snn.models.zoo import load_checkpoint
 
     return load_checkpoint("ann-cnn", "digits")[0]
 
@@ -101,7 +101,7 @@ class _Untouchable(nn.Module):
 
 
 def test_standard_on_a_spike_free_model_runs_its_small_ensemble_for_fewer_gradients_than_ensemble19(zoo_ann_cnn, digits_test):
-    from robustbench_snn.ensemble19 import ensemble19_evaluation
+    from robustbench_snn.evaluation.ensemble19 import ensemble19_evaluation
 
     data, cfg = digits_test.head(100), AttackConfig("standard", eps=0.1)
     with counting_passes(zoo_ann_cnn) as passes:
@@ -130,7 +130,7 @@ def test_compile_planning_counts_the_spike_free_ensemble():
 
 
 def test_the_peers_table_compares_standard_without_its_masking_checks():
-    from robustbench_snn.report import attack_cost
+    from robustbench_snn.results.report import attack_cost
 
     def row(attack, bwd, params):
         return pd.Series({"bwd_per_example": bwd, "params": params, "n_examples": 500}, name=attack)

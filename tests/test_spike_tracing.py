@@ -7,10 +7,10 @@ import torch
 from torch import nn
 
 from robustbench_snn.api import benchmark
-from robustbench_snn.data import load_dataset
-from robustbench_snn.interop import attack_surrogate, find_neurons
-from robustbench_snn.spike_tracing import SpikeSites, trace_spikes
-from robustbench_snn.surrogate import Surrogate
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.interop.foreign_neurons import attack_surrogate, find_neurons
+from robustbench_snn.interop.spike_tracing import SpikeSites, trace_spikes
+from robustbench_snn.core.surrogate import Surrogate
 
 T = 4
 ATAN = Surrogate("atan", 1.0)

@@ -6,10 +6,10 @@ import sys
 import pytest
 import torch
 
-from robustbench_snn.data import Dataset
-from robustbench_snn.errors import UserInputError
-from robustbench_snn.interop import check_stateless, find_neurons
-from robustbench_snn.registry import MODELS, create_model
+from robustbench_snn.data.dataset import Dataset
+from robustbench_snn.core.errors import UserInputError
+from robustbench_snn.interop.foreign_neurons import check_stateless, find_neurons
+from robustbench_snn.models.registry import MODELS, create_model
 
 pytest.importorskip("spikingjelly")
 
@@ -100,7 +100,7 @@ def test_paper_configuration_runs_through_benchmark_at_its_native_input(name, co
 
 @pytest.mark.parametrize("name, summary", [("psn-cnn", "spikingjelly-psn:PSN x3"), ("ilif-cnn", "spikingjelly:ILIFNode x3")])
 def test_the_psn_and_ilif_variants_of_the_spiking_cnn(name, summary):
-    from robustbench_snn.interop import neuron_summary
+    from robustbench_snn.interop.foreign_neurons import neuron_summary
 
     torch.manual_seed(0)
     model = create_model(name, (1, 8, 8), 10)

@@ -4,12 +4,12 @@ import pandas as pd
 import pytest
 import torch
 
-from robustbench_snn import streams
+from robustbench_snn.core import streams
 from robustbench_snn.attacks import make_ball
-from robustbench_snn.certify import CertifyConfig, EncoderNoise, GaussianNoise, certify_dataset
+from robustbench_snn.evaluation.certify import CertifyConfig, EncoderNoise, GaussianNoise, certify_dataset
 from robustbench_snn.cli import main
-from robustbench_snn.encoders import PoissonEncoder
-from robustbench_snn.harness import LIBRARY_BLOCK, AttackConfig, attack_batches, evaluate
+from robustbench_snn.core.encoders import PoissonEncoder
+from robustbench_snn.evaluation.harness import LIBRARY_BLOCK, AttackConfig, attack_batches, evaluate
 
 
 def test_an_example_draws_the_same_numbers_in_any_batch_and_position():
@@ -76,7 +76,7 @@ def test_random_starts_are_per_example_and_in_the_ball(norm):
 
 @pytest.mark.parametrize("attack", ["pgd", "apgd-t", pytest.param("square", marks=pytest.mark.slow)])
 def test_rows_of_a_stochastic_model_are_the_same_for_batch_sizes_7_and_250(attack, digits_test):
-    from robustbench_snn.zoo import load_checkpoint
+    from robustbench_snn.models.zoo import load_checkpoint
 
     model, _ = load_checkpoint("rsc-snn", "digits")
     data = digits_test.head(12 if attack == "square" else 30)  # Square spends 1,000 model evaluations per example
@@ -90,7 +90,7 @@ def test_rows_of_a_stochastic_model_are_the_same_for_batch_sizes_7_and_250(attac
 def test_an_example_scores_the_same_on_a_survivor_subset(digits_test):
     """The standard evaluation attacks survivors only: an example's result must not
     depend on which others survived with it."""
-    from robustbench_snn.zoo import load_checkpoint
+    from robustbench_snn.models.zoo import load_checkpoint
 
     model, _ = load_checkpoint("rsc-snn", "digits")
     data = digits_test.head(24)
@@ -111,7 +111,7 @@ def test_library_attacks_run_on_fixed_blocks_of_ids(digits_test):
 
 @pytest.mark.parametrize("mechanism", [GaussianNoise(0.5), EncoderNoise(T=8)])
 def test_certificates_do_not_depend_on_draws_per_pass(mechanism, digits_test):
-    from robustbench_snn.zoo import load_checkpoint
+    from robustbench_snn.models.zoo import load_checkpoint
 
     model, _ = load_checkpoint("rsc-snn" if isinstance(mechanism, EncoderNoise) else "smooth-snn-s0.5", "digits")
     data = digits_test.head(3)

@@ -11,10 +11,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from robustbench_snn.cli import main
-from robustbench_snn.leaderboard import read
-from robustbench_snn.provenance import ROOT
-from robustbench_snn.submit import load_submission
-from robustbench_snn.submit import CARD_FIELDS, validate_card
+from robustbench_snn.results.leaderboard import read
+from robustbench_snn.results.provenance import ROOT
+from robustbench_snn.submission.card import load_submission
+from robustbench_snn.submission.card import CARD_FIELDS, validate_card
 
 EXAMPLES = ROOT / "examples"
 
@@ -216,7 +216,7 @@ HOSTILE = {  # what model.py does -> (extra submit options, the one line's text)
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))
 def test_a_hostile_model_py_ends_in_one_line_within_its_limits_and_writes_nothing(case, tmp_path, capsys):
-    """model.py runs in a child process (robustbench_snn.submission_worker): it may sleep, loop,
+    """model.py runs in a child process (robustbench_snn.submission.worker): it may sleep, loop,
     exit, raise or allocate; rbsnn submit ends with one line and exit 2 within the limit."""
     import time
 
@@ -257,8 +257,8 @@ def test_two_authors_submitting_one_name_at_once_leave_exactly_one_row(tmp_path)
     again: one row and one archive, the other submission refused as taken."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from robustbench_snn.errors import UserInputError
-    from robustbench_snn.submit import run_submission
+    from robustbench_snn.core.errors import UserInputError
+    from robustbench_snn.submission.submit import run_submission
 
     folders = []
     for author in ("Ada", "Grace"):

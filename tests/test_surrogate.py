@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from robustbench_snn.errors import UnknownNameError, UserInputError
-from robustbench_snn.surrogate import NO_WIDTH, NORMALISED, SURROGATES, Surrogate, spike
+from robustbench_snn.core.errors import UnknownNameError, UserInputError
+from robustbench_snn.core.surrogate import NO_WIDTH, NORMALISED, SURROGATES, Surrogate, spike
 
 
 @pytest.mark.parametrize("name", NORMALISED)

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from robustbench_snn.cli import main
-from robustbench_snn.errors import UserInputError
-from robustbench_snn.sweep import EvalSpec, shard_ranges, sweep
+from robustbench_snn.core.errors import UserInputError
+from robustbench_snn.runners.sweep import EvalSpec, shard_ranges, sweep
 
 #: Columns that are timings or dates, not measurements.
 TIMING = {"seconds", "date"}
@@ -118,7 +118,7 @@ def test_bad_sweep_options_are_one_line_errors_and_write_nothing(tmp_path, capsy
 def test_merge_gives_per_member_accuracies_and_pass_counts_of_the_whole(tmp_path):
     import torch
 
-    from robustbench_snn.sweep import ShardResult, merge
+    from robustbench_snn.runners.sweep import ShardResult, merge
 
     def part(start, stop, robust, after_first, forward, cpu="AVX2/AuthenticAMD/EPYC"):
         clean = torch.ones(stop - start)
@@ -172,7 +172,7 @@ def test_a_broken_stored_shard_is_computed_again_with_one_warning(damage, why, t
 
 def _tampered(path: Path, **changes) -> None:
     """The stored shard with its metadata edited (objects merged key by key), saved back."""
-    from robustbench_snn.sweep import ShardResult
+    from robustbench_snn.runners.sweep import ShardResult
 
     part = ShardResult.load(path)
     for key, value in changes.items():
@@ -184,7 +184,7 @@ def _foreign_shard(path: Path, start: int, stop: int, score: float = 1.0) -> Non
     """A well-formed shard file that is not the one this path's shard needs."""
     import torch
 
-    from robustbench_snn.sweep import SHARD_META, ShardResult
+    from robustbench_snn.runners.sweep import SHARD_META, ShardResult
 
     meta = {k: {} for k in SHARD_META} | {"start": start, "stop": stop, "members": [], "flags": [], "seconds": 0.0,
                                           "pass_totals": {"forward": 0, "backward": 0}}
@@ -334,7 +334,7 @@ def _pool_workers(pid: int) -> list[int]:
 
 
 def test_how_workers_died_names_the_signal_that_ended_them():
-    from robustbench_snn.sweep import how_workers_died
+    from robustbench_snn.runners.sweep import how_workers_died
 
     assert how_workers_died([-9, -15]) == "killed by SIGKILL (the kernel's out-of-memory killer sends SIGKILL)"
     assert how_workers_died([-11, None]) == "killed by SIGSEGV"
@@ -354,7 +354,7 @@ def test_interrupting_a_pool_returns_once_its_processes_and_manager_thread_have_
     tear_down = _ExecutorManagerThread.join_executor_internals
     monkeypatch.setattr(_ExecutorManagerThread, "join_executor_internals", lambda self: (tear_down(self), time.sleep(1.0)))
 
-    from robustbench_snn.sweep import _interrupt_workers
+    from robustbench_snn.runners.sweep import _interrupt_workers
 
     context = get_context("spawn")
     stop = context.Event()
@@ -377,8 +377,8 @@ def test_a_running_shard_stops_at_its_next_attack_step_once_its_worker_is_interr
     on until the driver's 30 s grace. Now every attack step checks the flag."""
     import threading
 
-    from robustbench_snn import sweep as sweep_module
-    from robustbench_snn.progress import tick
+    from robustbench_snn.runners import sweep as sweep_module
+    from robustbench_snn.core.progress import tick
 
     steps = []
 

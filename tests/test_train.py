@@ -1,9 +1,9 @@
 import torch
 import pytest
 
-from robustbench_snn.data import load_dataset
-from robustbench_snn.registry import create_model
-from robustbench_snn.train import TrainConfig, fit, recalibrate_batchnorm
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.models.registry import create_model
+from robustbench_snn.training.trainer import TrainConfig, fit, recalibrate_batchnorm
 from robustbench_snn.defenses import Defense
 
 
@@ -77,7 +77,7 @@ def test_a_resumed_cards_training_time_counts_every_run(tmp_path):
     training state) plus this run's, not this run's alone."""
     import pytest
 
-    from robustbench_snn.train import _load_state, _save_state, train_model
+    from robustbench_snn.training.trainer import _load_state, _save_state, train_model
 
     data = load_dataset("digits", "train").head(128)
     test = load_dataset("digits", "test").head(50)
@@ -95,7 +95,7 @@ def test_a_resumed_cards_training_time_counts_every_run(tmp_path):
 def test_resume_without_state_is_a_clear_error(tmp_path):
     import pytest
 
-    from robustbench_snn.errors import UserInputError
+    from robustbench_snn.core.errors import UserInputError
 
     data = load_dataset("digits", "train").head(64)
     with pytest.raises(UserInputError, match="no training state"):
@@ -107,8 +107,8 @@ def test_rescoring_a_card_keeps_the_weights_and_records_what_it_replaced(tmp_pat
     scoring the numbers are the same, and the card says when and what they were."""
     import shutil
 
-    from robustbench_snn.train import rescore_checkpoint
-    from robustbench_snn.zoo import DEFAULT_ZOO, load_checkpoint, read_card
+    from robustbench_snn.training.trainer import rescore_checkpoint
+    from robustbench_snn.models.zoo import DEFAULT_ZOO, load_checkpoint, read_card
 
     shutil.copytree(DEFAULT_ZOO / "digits", tmp_path / "digits", ignore=shutil.ignore_patterns("*rsc*", "*smooth*", "*at*"))
     before = read_card("snn-mlp", "digits", tmp_path)
@@ -120,7 +120,7 @@ def test_rescoring_a_card_keeps_the_weights_and_records_what_it_replaced(tmp_pat
 
 
 def test_crop_flip_shifts_and_mirrors_each_image_from_the_generator():
-    from robustbench_snn.train import crop_flip
+    from robustbench_snn.training.trainer import crop_flip
 
     x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8) + 1
     a = crop_flip(x, torch.Generator().manual_seed(0))
@@ -150,7 +150,7 @@ def test_build_lists_and_a_bad_augmentation_on_the_command_line(capsys):
 
 
 def test_the_cnn_bodies_take_any_number_of_stages_and_keep_the_two_stage_layout():
-    from robustbench_snn.registry import create_model
+    from robustbench_snn.models.registry import create_model
 
     three = create_model("snn-cnn", (3, 32, 32), 10, channels=(8, 16, 32), hidden=24)
     assert three(torch.rand(2, 3, 32, 32)).shape == (2, 10)

@@ -1,4 +1,4 @@
-"""A user's run writes the user's board (robustbench_snn.home), never the repository's
+"""A user's run writes the user's board (robustbench_snn.core.home), never the repository's
 committed files; ``--publish`` is the maintainer's explicit way to write those."""
 
 import hashlib
@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from robustbench_snn.cli import main
-from robustbench_snn.home import COMMITTED_BOARDS, user_home
-from robustbench_snn.provenance import ROOT
+from robustbench_snn.core.home import COMMITTED_BOARDS, user_home
+from robustbench_snn.results.provenance import ROOT
 
 FAST = ["--model", "snn-mlp", "--attack", "fgsm", "--n-examples", "20", "--quiet"]
 
@@ -116,7 +116,7 @@ def test_train_writes_the_users_zoo_and_eval_reads_it_first(home, capsys, monkey
     finds the user's checkpoint before the committed one of the same name, and eval --publish
     reads only the committed zoo (a committed row never comes from a user's checkpoint)."""
     from robustbench_snn import cli
-    from robustbench_snn.zoo import DEFAULT_ZOO, checkpoint_paths, read_card, zoo_models
+    from robustbench_snn.models.zoo import DEFAULT_ZOO, checkpoint_paths, read_card, zoo_models
 
     before = _digest(DEFAULT_ZOO)
     assert main(["train", "--model", "snn-mlp", "--epochs", "1", "--n-train", "64", "--T", "2", "--quiet"]) == 0

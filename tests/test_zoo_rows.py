@@ -7,8 +7,8 @@ import pytest
 
 from conftest import MNIST_DIR
 from robustbench_snn.cli import main
-from robustbench_snn.leaderboard import committed_path, read
-from robustbench_snn.provenance import ROOT
+from robustbench_snn.results.leaderboard import committed_path, read
+from robustbench_snn.results.provenance import ROOT
 
 pytestmark = pytest.mark.artifacts
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from torch import nn
 
-from ..registry import register_model
+from .registry import register_model
 from .base import ANNClassifier
 
 

@@ -1,8 +1,8 @@
 """``denoise-snn``: the spiking CNN behind DVS-Attacks' background-activity filter on
 event frames -- an architecture (the filter is part of its encoder), not a recipe."""
 
-from ..errors import UserInputError
-from ..registry import register_model
+from ..core.errors import UserInputError
+from .registry import register_model
 from .snn import build_snn, spiking_cnn_body
 
 

@@ -5,8 +5,8 @@ an integer spike count in 0..D (D = 4) instead of a binary spike."""
 
 from collections.abc import Sequence
 
-from ..encoders import create_encoder
-from ..registry import register_model
+from ..core.encoders import create_encoder
+from .registry import register_model
 from .snn import spiking_cnn_body
 from .spikingjelly_nets import SpikingJellyClassifier
 

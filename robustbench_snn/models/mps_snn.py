@@ -3,7 +3,7 @@ DLIF neurons (decay 0.99, threshold 1, learnable per-step input gain, T=8,
 the paper's reference setting), trained with the mean-square
 membrane-perturbation regulariser (:mod:`robustbench_snn.defenses.mps`)."""
 
-from ..registry import register_model
+from .registry import register_model
 from .snn import build_snn, spiking_cnn_body
 
 

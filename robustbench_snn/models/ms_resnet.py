@@ -2,7 +2,7 @@
 Toward Deep Residual Learning", IEEE TNNLS 2024): the shortcut adds membrane potentials, not
 spikes. SpikingJelly's ``model.ms_resnet``."""
 
-from ..registry import register_model
+from .registry import register_model
 from .spikingjelly_nets import build_spikingjelly, import_model_module, lif
 
 

@@ -4,8 +4,8 @@ membrane time constant. SpikingJelly's ``model.parametric_lif_net`` (``CIFAR10Ne
 colour images, ``MNISTNet`` for 28x28 grey ones) with its ``ParametricLIFNode``; the readout is
 the nets' own voting layer, averaged over T."""
 
-from ..errors import UserInputError
-from ..registry import register_model
+from ..core.errors import UserInputError
+from .registry import register_model
 from .spikingjelly_nets import build_spikingjelly, import_model_module
 
 

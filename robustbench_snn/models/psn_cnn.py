@@ -5,8 +5,8 @@ linear map of its inputs at all T steps, computed at once."""
 
 from collections.abc import Sequence
 
-from ..encoders import create_encoder
-from ..registry import register_model
+from ..core.encoders import create_encoder
+from .registry import register_model
 from .snn import spiking_cnn_body
 from .spikingjelly_nets import SpikingJellyClassifier
 

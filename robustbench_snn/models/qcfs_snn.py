@@ -27,8 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..neurons import IFNode, spiking_neurons
-from ..registry import register_model
+from ..core.neurons import IFNode, spiking_neurons
+from .registry import register_model
 from .ann_cnn import cnn_layers
 from .base import Classifier
 

@@ -1,7 +1,7 @@
 """``qkformer``: QKFormer (Zhou et al., NeurIPS 2024): hierarchical spiking transformer with
 Q-K token/channel attention. SpikingJelly's ``model.qkformer``."""
 
-from ..registry import register_model
+from .registry import register_model
 from .spikingjelly_nets import build_spikingjelly, import_model_module, lif, needs_input
 
 

@@ -10,7 +10,7 @@ the recipe names (``at-snn``, ``smooth-snn-s0.25``...) are the zoo's and the
 leaderboard's.
 """
 
-from ..registry import register_recipe
+from .registry import register_recipe
 
 register_recipe("sr-snn", "snn-cnn", "sr", "spiking CNN + gradient sparsity regularisation (finite-difference l1)")
 register_recipe("gnr-snn", "snn-cnn", "gnr", "spiking CNN + l1 input-gradient-norm regularisation (double backprop)")

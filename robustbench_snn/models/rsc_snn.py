@@ -7,7 +7,7 @@ prediction is the majority vote over draws,
 :func:`robustbench_snn.defenses.majority_vote`.
 """
 
-from ..registry import register_model
+from .registry import register_model
 from .snn import build_snn, spiking_cnn_body
 
 

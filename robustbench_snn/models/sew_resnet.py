@@ -14,7 +14,7 @@ see 8x8. A grey image is given to it as three equal channels."""
 
 from torch import nn
 
-from ..registry import register_model
+from .registry import register_model
 from .spikingjelly_nets import build_spikingjelly, import_model_module, lif, three_channels
 
 

@@ -7,9 +7,9 @@ from functools import partial
 
 from torch import nn
 
-from ..encoders import create_encoder
-from ..layers import TimeDistributed
-from ..neurons import NEURONS
+from ..core.encoders import create_encoder
+from .layers import TimeDistributed
+from ..core.neurons import NEURONS
 from .ann_cnn import check_widths, pooled_size
 from .base import SpikingClassifier
 
@@ -91,7 +91,7 @@ def build_snn(
     """``encoder -> body -> readout`` (see :class:`SpikingClassifier` for the
     readouts). With ``readout="rate"`` the body's linear output layer drives
     spiking output neurons whose scaled firing rates are the logits."""
-    if len(in_shape) == 4:  # event frames [T, 2, H, W] (robustbench_snn.events): the data set T and the encoder
+    if len(in_shape) == 4:  # event frames [T, 2, H, W] (robustbench_snn.data.events): the data set T and the encoder
         encoder, T, in_shape = "events", in_shape[0], tuple(in_shape[1:])
         encoder_kwargs = {k: v for k, v in (encoder_kwargs or {}).items() if k == "denoise"}
     new_neuron = partial(make_neuron, neuron, surrogate, tau, T, **(neuron_kwargs or {}))

@@ -1,6 +1,6 @@
 """``snn-cnn``: the undefended spiking CNN (direct coding, standard BPTT)."""
 
-from ..registry import register_model
+from .registry import register_model
 from .snn import build_snn, spiking_cnn_body
 
 

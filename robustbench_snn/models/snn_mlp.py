@@ -1,6 +1,6 @@
 """``snn-mlp``: a one-hidden-layer spiking MLP (direct coding)."""
 
-from ..registry import register_model
+from .registry import register_model
 from .snn import build_snn, spiking_mlp_body
 
 

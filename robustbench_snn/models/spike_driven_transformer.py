@@ -1,7 +1,7 @@
 """``sdt``: the Spike-driven Transformer (Yao et al., NeurIPS 2023): spike-driven self-attention
 (SDSA) with only masks and additions. SpikingJelly's ``model.spike_driven_transformer``."""
 
-from ..registry import register_model
+from .registry import register_model
 from .spikingjelly_nets import build_spikingjelly, import_model_module, lif, needs_input
 
 

@@ -2,7 +2,7 @@
 Transformer", ICLR 2023): spiking self-attention on binary Q, K, V without softmax.
 SpikingJelly's ``model.spikformer``; its head returns ``[T, B, K]``, averaged over T."""
 
-from ..registry import register_model
+from .registry import register_model
 from .spikingjelly_nets import build_spikingjelly, import_model_module, lif, needs_input
 
 

@@ -8,7 +8,7 @@ feature layers and replace only the head by a 1x1 pooling and a linear layer."""
 
 from torch import nn
 
-from ..registry import register_model
+from .registry import register_model
 from .spikingjelly_nets import build_spikingjelly, import_model_module, lif, three_channels
 
 

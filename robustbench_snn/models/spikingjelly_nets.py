@@ -31,8 +31,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..encoders import Encoder
-from ..errors import UserInputError
+from ..core.encoders import Encoder
+from ..core.errors import UserInputError
 from .base import EncodedClassifier
 
 #: SpikingJelly's model package.
@@ -69,7 +69,7 @@ def _torchvision_stand_in():
 
 def import_model_module(name: str) -> types.ModuleType:
     """``spikingjelly.activation_based.model.<name>``, importable without torchvision."""
-    from ..interop import _quiet_triton_probe
+    from ..interop.foreign_neurons import _quiet_triton_probe
 
     _quiet_triton_probe()  # SpikingJelly's CPU kernels ask torch for Triton at import: noise on a CPU-only host
     full = f"{MODEL_PACKAGE}.{name}"
@@ -117,7 +117,7 @@ class SpikingJellyClassifier(EncodedClassifier):
         return out.mean(0) if self.readout == "mean" else out
 
     def config(self) -> dict[str, Any]:
-        from ..interop import find_neurons
+        from ..interop.foreign_neurons import find_neurons
 
         neurons = find_neurons(self)
         first = neurons[0].module if neurons else None
@@ -150,7 +150,7 @@ def build_spikingjelly(label: str, configs: dict[str, NetBuilder], readout: str,
                        *, T: int, config: str, encoder: str, encoder_kwargs: dict | None = None) -> SpikingJellyClassifier:
     """The zoo model ``label`` in configuration ``config`` (a key of ``configs``: ``small``, the
     CPU configuration trained here, or a paper's name), behind ``encoder`` with T steps."""
-    from ..encoders import create_encoder
+    from ..core.encoders import create_encoder
 
     if config not in configs:
         raise UserInputError(f"unknown config {config!r} of model {label!r}; valid: {', '.join(configs)}")

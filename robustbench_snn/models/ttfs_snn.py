@@ -7,7 +7,7 @@ initialisation: they put every layer's currents near threshold from the
 first step, which is what such initialisations aim at. See
 :mod:`robustbench_snn.defenses.ttfs`."""
 
-from ..registry import register_model
+from .registry import register_model
 from .snn import build_snn, spiking_cnn_body
 
 

@@ -1,0 +1,44 @@
+"""Every dataset by name: the image datasets (:mod:`.images`) and the event datasets
+(:mod:`.events`): ``digits-events`` and ``mnist-events`` are simulated event-camera
+recordings of those images, binned into frames (``x: [N, T, 2, H, W]`` in {0, 1}), beside
+recorded N-MNIST, DVS Gesture and CIFAR10-DVS. Nothing is downloaded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..core.errors import UnknownNameError
+from ..core.registry import Registry
+from .dataset import SPLITS, Dataset, resolve_folder
+from .events import load_event_dataset
+from .images import IMAGE_LOADERS
+
+
+def _load_events(name: str) -> Callable[[str, Path | None], Dataset]:
+    return lambda split, data_dir: load_event_dataset(name, split, data_dir)
+
+
+#: Datasets by name: ``load(split, data_dir) -> Dataset``.
+LOADERS: Registry[Callable[[str, Path | None], Dataset]] = Registry("dataset")
+LOADERS.register_all((name, IMAGE_LOADERS[name], IMAGE_LOADERS.description(name)) for name in IMAGE_LOADERS)
+LOADERS.register_all((
+    # event-camera recordings simulated from the images (robustbench_snn.data.events): x [N, T, 2, H, W]
+    ("digits-events", _load_events("digits-events"), "event-camera recordings simulated from digits (embedded)"),
+    ("mnist-events", _load_events("mnist-events"), "event-camera recordings simulated from MNIST (--data-dir)"),
+    # recorded event datasets, read file by file by tonic's readers (robustbench_snn.data.events.RECORDED)
+    ("nmnist", _load_events("nmnist"), "recorded N-MNIST from --data-dir"),
+    ("dvs-gesture", _load_events("dvs-gesture"), "recorded DVS128 Gesture (tonic's layout) from --data-dir"),
+    ("cifar10-dvs", _load_events("cifar10-dvs"), "recorded CIFAR10-DVS (AEDAT 4) from --data-dir"),
+))
+DATASETS = tuple(LOADERS)
+
+
+def load_dataset(name: str, split: str = "test", data_dir: str | Path | None = None) -> Dataset:
+    """Load ``split`` of dataset ``name`` (see module docstring) from ``data_dir``, else from
+    the data root's ``$RBSNN_DATA/<name>``, so a command that names no folder reproduces on
+    any machine whose data root holds the dataset."""
+    load = LOADERS[name]
+    if split not in SPLITS:
+        raise UnknownNameError("split", split, SPLITS)
+    return load(split, resolve_folder(name, data_dir))

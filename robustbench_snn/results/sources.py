@@ -1,0 +1,69 @@
+"""Where the published results live: a checkout's ``leaderboards/``, ``zoo/``, ``README.md``
+and ``site/`` (:class:`Sources`), read as the library reads them, and how a budget is written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..core.errors import UserInputError
+from ..core.home import ROOT
+from ..models.zoo import read_card
+from .leaderboard import CERTIFIED, ROBUST, read
+
+#: The budget papers report on CIFAR-10 and the boards' headline column.
+EPS_8 = 8 / 255
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where a report reads from and writes to: a checkout's ``leaderboards/``, ``zoo/``, ``README.md`` and ``site/``."""
+
+    root: Path = ROOT
+
+    @property
+    def boards(self) -> Path:
+        return self.root / "leaderboards"
+
+    @property
+    def readme(self) -> Path:
+        return self.root / "README.md"
+
+    @property
+    def site(self) -> Path:
+        return self.root / "site"
+
+    def board(self, name: str) -> pd.DataFrame:
+        """A leaderboard as the library reads it (columns a board predates get their defaults)."""
+        return read(self.boards / f"{name}.csv", CERTIFIED if name.endswith("_certified") else ROBUST)
+
+    def board_names(self) -> list[str]:
+        """Every board file's name, each ``<dataset>_<norm>`` (or ``<dataset>_certified``);
+        another CSV in the folder is refused in one line, naming it."""
+        names = sorted(p.stem for p in self.boards.glob("*.csv"))
+        for name in names:
+            dataset, _, norm = name.rpartition("_")
+            if not dataset or not norm:
+                raise UserInputError(f"{self.boards / (name + '.csv')} is not named <dataset>_<norm>.csv (e.g. digits_linf.csv); "
+                                     "rename or move it")
+        return names
+
+    def zoo_cards(self, dataset: str) -> dict[str, dict]:
+        """The zoo's cards for ``dataset``, each read (and refused with one line) as
+        loading the checkpoint would, and holding what the README's zoo table shows."""
+        cards = {}
+        for p in sorted((self.root / "zoo" / dataset).glob("*.json")):
+            cards[p.stem] = read_card(p.stem, dataset, self.root / "zoo", also=ZOO_TABLE_FIELDS, needed_by="the README's zoo table")
+        return cards
+
+
+#: The card fields the README's zoo table shows (every card ``rbsnn train`` writes has them).
+ZOO_TABLE_FIELDS = ("defense", "clean_acc", "epochs", "train_seconds")
+
+
+def eps_label(eps: float) -> str:
+    """``8/255`` style for multiples of 1/255 below 1, else the number (an L2 radius, K events)."""
+    k = eps * 255
+    return f"{round(k):d}/255" if eps < 1 and abs(k - round(k)) < 1e-3 and k >= 1 else f"{eps:g}"

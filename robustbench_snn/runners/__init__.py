@@ -1,0 +1,1 @@
+"""Running evaluations at scale: sharded resumable sweeps and attack progress."""
