@@ -1,12 +1,19 @@
 """robustbench-snn: adversarial-robustness benchmark for spiking neural networks.
 
-Public API (imported lazily, so ``rbsnn --help`` does not load torch)::
+Public API::
 
-    from robustbench_snn import benchmark, BenchmarkResult, TimeMajor
+    from robustbench_snn import benchmark, BenchmarkResult, TimeMajor, ResetEachPass, find_neurons
+
+The names load on first use (PEP 562), so that importing a light module of the package, as
+the ``rbsnn`` entry point does to install its stop handlers, does not load torch first.
 """
 
-__version__ = "0.1.0"
+from importlib import import_module
+from importlib.metadata import version
 
+__version__ = version("robustbench-snn")
+
+#: public name -> the module that defines it
 _EXPORTS = {
     "benchmark": ".api",
     "BenchmarkResult": ".api",
@@ -19,7 +26,5 @@ __all__ = ["__version__", *_EXPORTS]
 
 def __getattr__(name: str):
     if name in _EXPORTS:
-        from importlib import import_module
-
         return getattr(import_module(_EXPORTS[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

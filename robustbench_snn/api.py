@@ -28,12 +28,40 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 from torch import nn
 
+from .attacks import ATTACKS, NORMS, check_eot, check_norm, expected_ticks
+from .attacks.blackbox import square_params
+from .attacks.gradient import copies_per_pass, has_input_gradient
+from .attacks.sapgd import ASSG_STEPS, assg_config, assg_params, assg_sapgd
+from .core.atomic import atomic_write_bytes
 from .core.errors import UnknownNameError, UserInputError
 from .core.limits import MAX_SAMPLES, MAX_STEPS, check_count, check_seed
-from .results.provenance import host
+from .core.neurons import GRAD_MODES
+from .core.surrogate import Surrogate
+from .data.catalog import DATASETS, load_dataset
+from .data.dataset import Dataset
+from .data.events import require_event_data
+from .evaluation.compiled import COMPILE_MODES, CompileStats, compiled_path, skipped_reason, worth_compiling
+from .evaluation.cost import counting_passes
+from .evaluation.ensemble19 import LOSSES, RATE_ESTIMATORS, SURROGATE_ESTIMATORS, ensemble19_evaluation
+from .evaluation.harness import AttackConfig, accuracies, evaluate, evaluate_worst_case, sweep_surrogates
+from .evaluation.memory import available_bytes, check_attack_memory, saved_bytes_per_input
+from .evaluation.standard import (
+    APGD_STEPS, APGD_SURROGATES, EXACT_TARGETED_STEPS, EXACT_TARGETS, STANDARD_SURROGATES, spike_free, standard_evaluation,
+    transfer_source_names,
+)
+from .interop.foreign_neurons import (
+    BPDA_SURROGATE, ResetEachPass, attack_surrogate, check_stateless, find_neurons, has_exact_gradient, neuron_summary,
+    require_module, require_neurons, with_reset, zero_backward_neurons,
+)
+from .interop.spike_tracing import trace_spikes
+from .models import zoo
+from .models.zoo import load_checkpoint
+from .results.leaderboard import json_cell, per_example_name
+from .results.provenance import host, today, version
 
 #: Default budget per threat model as typed (``rbsnn eval --eps``; inputs in [0, 1]; events: a count) ...
 DEFAULT_EPS_TEXT = {"linf": "8/255", "l2": "0.5", "events": "20"}
@@ -79,8 +107,6 @@ class BenchmarkResult:
     def row(self, **extra: Any) -> dict[str, Any]:
         """The leaderboard row (``leaderboard.COLUMNS`` plus ``acc_<member>`` columns);
         ``extra`` adds or overrides provenance fields such as ``command`` and ``commit``."""
-        from .results.leaderboard import json_cell
-        from .results.provenance import today, version
 
         s, info = self.settings, self.model_info
         row = {
@@ -109,7 +135,6 @@ class BenchmarkResult:
         the per-example scores behind the row's column of that name. Each column's mean x 100
         is the row's number, so a subset's accuracy (the first 500 images, the images one
         member broke) can be read off without re-running the attack."""
-        import pandas as pd
 
         if self.clean_per_example is None or self.robust_per_example is None:
             raise ValueError("this result holds no per-example scores")
@@ -125,8 +150,6 @@ class BenchmarkResult:
         """Write :meth:`per_example_table` atomically to ``folder`` under the row's
         :func:`~robustbench_snn.results.leaderboard.per_example_name` (``rbsnn eval`` and ``rbsnn sweep
         --per-example``); returns the file's path."""
-        from .core.atomic import atomic_write_bytes
-        from .results.leaderboard import per_example_name
 
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / per_example_name(row)
@@ -171,7 +194,6 @@ def check_budget(eps: float, threat_model: str, input_values: int) -> None:
 def check_attack_fits(attack: str, threat_model: str, flag: str = "threat model") -> None:
     """Refuse an attack outside its threat models (``flag``: how the threat model is called
     in the message, ``--norm`` on the command line)."""
-    from robustbench_snn.attacks import ATTACKS, check_norm
 
     if attack in LINF_ONLY and threat_model != "linf":
         raise UserInputError(f"attack {attack!r} is defined for the linf ball, got {flag} {threat_model}; valid: linf")
@@ -191,7 +213,6 @@ def resolve_device(device: str) -> str:
 
 def describe(model: nn.Module) -> dict[str, Any]:
     """Encoder, T, neuron and training surrogate of ``model`` for its row."""
-    from .interop.foreign_neurons import ResetEachPass, neuron_summary
 
     inner = model.model if isinstance(model, ResetEachPass) else model
     if hasattr(inner, "config") and callable(inner.config):
@@ -236,9 +257,6 @@ def is_stochastic(model: nn.Module, x: torch.Tensor) -> bool:
 def surrogate_attack_label(surrogate: str | None, attack: str, surrogate_train: str, *, whitebox: bool, bpda: bool) -> str:
     """The row's ``surrogate_attack`` (part of its key): the attack's surrogate, the sweep,
     ``not-differentiable``, the BPDA surrogate, the composite attack's name, or the model's own."""
-    from .evaluation.harness import sweep_surrogates
-    from .interop.foreign_neurons import BPDA_SURROGATE
-    from .core.surrogate import Surrogate
 
     if surrogate == "all":
         return f"all({len(sweep_surrogates())})"
@@ -298,7 +316,6 @@ class Outcome:
 
 def _percent(per_example: dict[str, torch.Tensor]) -> dict[str, float]:
     """Each member's accuracy (mean of its per-example scores) as a percentage with two decimals, as rows hold them."""
-    from .evaluation.harness import accuracies
 
     return {k: round(100 * v, 2) for k, v in accuracies(per_example).items()}
 
@@ -320,7 +337,6 @@ def register_composite(name: str, help: str):
 @register_composite("standard", "APGD-CE, APGD-T, PGD under 4 surrogates + RGA, ASSG + SA-PGD, APGD-CE under 5 surrogate families + RGA, Square, transfers; per example (no spike in the model: APGD-CE, continued APGD-T, Square)")
 def run_standard(run: Run) -> Outcome:
     """The standard ensemble (:func:`.standard.standard_evaluation`), members counted per example."""
-    from .evaluation.standard import APGD_STEPS, spike_free, standard_evaluation
 
     sources, names = ({}, {}) if spike_free(run.model, run.cfg) else run.sources()  # no transfer member there
     std = standard_evaluation(run.model, run.data, run.cfg, sources, whitebox=run.facts.whitebox, source_names=names,
@@ -337,8 +353,6 @@ def run_standard(run: Run) -> Outcome:
 @register_composite("ensemble19", "peer: APGD-CE and APGD-DLR under 19 gradient estimators (Ozdenizci & Legenstein 2024)")
 def run_ensemble19(run: Run) -> Outcome:
     """Özdenizci & Legenstein's 19-estimator ensemble (:mod:`.ensemble19`), a peer of ``standard``."""
-    from .evaluation.ensemble19 import ensemble19_evaluation
-    from .evaluation.standard import APGD_STEPS
 
     ens = ensemble19_evaluation(run.model, run.data, run.cfg, **run.kw)
     flags = [] if run.facts.whitebox else ["no-gradient"]
@@ -348,9 +362,6 @@ def run_ensemble19(run: Run) -> Outcome:
 @register_composite("assg", "peer: SA-PGD through the adaptive-sharpness surrogate (Wang et al. 2025), Linf")
 def run_assg(run: Run) -> Outcome:
     """ASSG + SA-PGD (Wang et al., arXiv 2512.22522; :mod:`.assg`, :mod:`.attacks.sapgd`), a peer of ``standard``."""
-    from robustbench_snn.attacks.sapgd import ASSG_STEPS, assg_config, assg_params, assg_sapgd
-
-    from .evaluation.harness import evaluate
 
     res = evaluate(run.model, run.data, assg_config(run.cfg), attack_fn=assg_sapgd, label="assg", batch_size=run.batch_size, **run.kw)
     flags = [] if run.facts.whitebox else ["no-gradient"]
@@ -359,7 +370,6 @@ def run_assg(run: Run) -> Outcome:
 
 def run_sweep(run: Run) -> Outcome:
     """``surrogate="all"``: the attack once per surrogate of the sweep, worst case per example."""
-    from .evaluation.harness import evaluate_worst_case, sweep_surrogates
 
     res, each = evaluate_worst_case(run.model, run.data, run.cfg, sweep_surrogates(), batch_size=run.batch_size, **run.kw)
     params = {run.cfg.attack: {**_single_params(run.cfg, "all", run.kw["seed"]), "surrogates": list(each)}}
@@ -368,7 +378,6 @@ def run_sweep(run: Run) -> Outcome:
 
 def run_single(run: Run) -> Outcome:
     """One registered attack."""
-    from .evaluation.harness import evaluate
 
     res = evaluate(run.model, run.data, run.cfg, surrogate=run.surrogate, batch_size=run.batch_size, **run.kw)
     return _single_outcome(run, res, {}, {run.cfg.attack: _single_params(run.cfg, run.member_surrogate, run.kw["seed"])})
@@ -385,11 +394,6 @@ def prepare_model(model: nn.Module, data, device: str, surrogate, sweep: bool) -
     and checked: finite logits of the right shape, no state left across passes. A model with
     no recognised neuron and no provable freedom from spikes is traced, and spike sites found
     in its graph get a surrogate backward (:func:`.spike_tracing.trace_spikes`)."""
-    from robustbench_snn.attacks.gradient import has_input_gradient
-
-    from .interop.foreign_neurons import attack_surrogate, check_stateless, find_neurons, has_exact_gradient, with_reset, zero_backward_neurons
-    from .evaluation.memory import saved_bytes_per_input
-    from .interop.spike_tracing import trace_spikes
 
     model = with_reset(model.to(device).eval())
     probe = data.x[:CHECK_EXAMPLES].to(device)
@@ -464,19 +468,6 @@ def benchmark(
     per-example results are the whole run's, so :func:`.sweep.merge` of the
     shards gives its row. Only the first shard gathers the masking evidence.
     """
-    from robustbench_snn.attacks import ATTACKS, NORMS, check_eot
-    from robustbench_snn.attacks.gradient import copies_per_pass
-
-    from .evaluation.compiled import COMPILE_MODES, CompileStats, compiled_path, skipped_reason, worth_compiling
-    from .evaluation.cost import counting_passes
-    from .data.catalog import DATASETS, load_dataset
-    from .data.dataset import Dataset
-    from .data.events import require_event_data
-    from .evaluation.harness import AttackConfig
-    from .interop.foreign_neurons import BPDA_SURROGATE, ResetEachPass, require_module, require_neurons
-    from .evaluation.memory import available_bytes, check_attack_memory
-    from .core.neurons import GRAD_MODES
-    from .core.surrogate import Surrogate
 
     start = time.perf_counter()
     # --- validate every argument before any work -------------------------------------
@@ -542,7 +533,6 @@ def benchmark(
     cfg = AttackConfig(attack if attack not in COMPOSITE_ATTACKS else "pgd", threat_model, eps_value, steps, alpha_value, eot, grad=grad)
     # --- run (the model and the transfer sources on the compiled path) --------------
     stats = CompileStats(compile)
-    from .evaluation.standard import spike_free
 
     plan_as = "standard/spike-free" if attack == "standard" and spike_free(model, cfg) else attack  # its smaller ensemble
     work, graphs = n_total * eot * gradient_steps(plan_as, cfg, sweep) * numel, expected_graphs(plan_as, sweep)
@@ -596,29 +586,22 @@ def gradient_steps(attack: str, cfg, sweep: bool = False) -> int:
     and transfer members, ``standard/spike-free`` its ensemble on a model without spikes;
     ``sweep``: once per surrogate of the sweep); decides whether
     ``compile="auto"`` compiles."""
-    from .evaluation.harness import sweep_surrogates
-    from .attacks import expected_ticks
 
     if sweep:
         return len(sweep_surrogates()) * gradient_steps(attack, cfg)
     if attack == "standard/spike-free":  # a model with no spike: APGD-CE, the continued APGD-T (standard.py)
-        from .evaluation.standard import APGD_STEPS, EXACT_TARGETED_STEPS, EXACT_TARGETS
 
         return expected_ticks("apgd-ce", APGD_STEPS, cfg.eot) + EXACT_TARGETS * (EXACT_TARGETED_STEPS + 1)
     if attack == "standard":
-        from .evaluation.standard import APGD_STEPS, APGD_SURROGATES, STANDARD_SURROGATES
 
         apgd = expected_ticks("apgd-ce", APGD_STEPS, cfg.eot) + expected_ticks("apgd-t", APGD_STEPS, cfg.eot)
         apgd_surrogates = (len(APGD_SURROGATES) + 1) * expected_ticks("apgd-ce", APGD_STEPS, cfg.eot)
         # the surrogate sweep, two transfers, ASSG, APGD-CE under the surrogate families
         return apgd + (len(STANDARD_SURROGATES) + 2) * cfg.steps + gradient_steps("assg", cfg) + apgd_surrogates
     if attack == "assg":
-        from robustbench_snn.attacks.sapgd import ASSG_STEPS
 
         return (ASSG_STEPS + 1) * cfg.eot
     if attack == "ensemble19":
-        from .evaluation.ensemble19 import LOSSES, RATE_ESTIMATORS, SURROGATE_ESTIMATORS
-        from .evaluation.standard import APGD_STEPS
 
         return (len(SURROGATE_ESTIMATORS) + len(RATE_ESTIMATORS)) * sum(expected_ticks(loss, APGD_STEPS, cfg.eot) for loss in LOSSES)
     return 0 if attack == "square" else expected_ticks(attack, cfg.steps, cfg.eot)
@@ -629,21 +612,17 @@ def expected_graphs(attack: str, sweep: bool = False) -> int:
     family and rate-gradient mode it differentiates through (a new width reuses its family's
     graph; the model's own surrogate counted apart; ASSG two: its passes that update the
     moments and those that read them), plus the frozen inference graph."""
-    from .core.surrogate import Surrogate
 
     def families(specs) -> int:
         return len({Surrogate.parse(str(spec)).name for spec in specs})
 
     if sweep:
-        from .evaluation.harness import sweep_surrogates
 
         return families(sweep_surrogates()) + 1
     if attack == "standard":
-        from .evaluation.standard import APGD_SURROGATES, STANDARD_SURROGATES
 
         return 1 + families(STANDARD_SURROGATES + APGD_SURROGATES) + 1 + 2 + 1  # own, the sweeps, rga, ASSG, inference
     if attack == "ensemble19":
-        from .evaluation.ensemble19 import RATE_ESTIMATORS, SURROGATE_ESTIMATORS
 
         return families(SURROGATE_ESTIMATORS) + len(RATE_ESTIMATORS) + 1
     return 3 if attack == "assg" else 2
@@ -655,7 +634,6 @@ _GRADIENT_ATTACKS = ("fgsm", "pgd", "apgd-ce", "apgd-dlr", "apgd-t", "mixed-pgd"
 
 def _single_params(cfg, surrogate: str, seed: int = 0) -> dict[str, Any]:
     """The parameters one registered attack ran with (no ``alpha`` where it has none)."""
-    from robustbench_snn.attacks.blackbox import square_params
 
     if cfg.attack == "square":
         return square_params(cfg.eot, seed)
@@ -672,8 +650,6 @@ def _transfer_sources(given, dataset: str, target: str, zoo_dir, device: str) ->
     """``({member: model}, {member: source name})`` for the standard evaluation's transfer
     members. ``given``: None (:data:`~.standard.TRANSFER_SOURCES`, each skipped when the zoo
     lacks it), or ``{member: model or zoo name}`` (a named model must be in the zoo)."""
-    from .evaluation.standard import transfer_source_names
-    from .models.zoo import load_checkpoint
 
     sources, names = {}, {}
     for member, source in (transfer_source_names(target) if given is None else dict(given)).items():
@@ -687,7 +663,6 @@ def _transfer_sources(given, dataset: str, target: str, zoo_dir, device: str) ->
 def _zoo_root(source: str, dataset: str, zoo_dir) -> Path | None:
     """The zoo holding ``source`` for ``dataset``: the zoos read (``zoo_dir`` or ``$RBSNN_ZOO``,
     else the user's), else the repository's; None if none does."""
-    from .models import zoo
 
     roots = dict.fromkeys([*zoo.zoo_roots(zoo_dir), zoo.DEFAULT_ZOO])
     return next((root for root in roots if source in zoo.zoo_models(dataset, root)), None)

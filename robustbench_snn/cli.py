@@ -7,16 +7,52 @@ Bad input (unknown names, missing data, bad values) prints one line
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
+import signal
 import sys
+import time
 from pathlib import Path
-from typing import NoReturn
 
-from .evaluation.allocator import keep_freed_memory
+import pandas as pd
+
+from .api import (
+    COMPOSITE_ATTACKS, COMPOSITE_HELP, DEFAULT_EPS_TEXT, check_attack_fits, check_budget, check_model, parse_eps,
+    possible_surrogate_attack_labels, resolve_device,
+)
+from .attacks import ATTACKS, NORMS
+from .core.atomic import atomic_write_bytes
 from .core.errors import UnknownNameError, UserInputError
+from .core.home import boards_dir, site_dir
 from .core.limits import BATCH_SIZE, FAILURE_PROBABILITY, MAX_DRAWS_CERTIFY, MAX_SAMPLES, MAX_STEPS, MAX_T, SEED, positive_int
-from .results.provenance import command_line
+from .core.neurons import GRAD_MODES
+from .core.surrogate import Surrogate
+from .data.catalog import DATASETS, load_dataset
+from .data.events import EVENT_DATASETS, require_event_data
+from .defenses import DEFENSES, get_defense
+from .evaluation.allocator import keep_freed_memory
+from .evaluation.certify import CertifyConfig, MECHANISMS, certify_model, check_sigma, make_mechanism, summary
+from .evaluation.compiled import COMPILE_MODES
+from .evaluation.memory import out_of_memory
+from .models.registry import create_model, get_model_entry, list_models
+from .models.zoo import (
+    DEFAULT_ZOO, checkpoint_paths, load_checkpoint, missing_checkpoint, read_card, save_checkpoint, write_paths, zoo_models,
+)
+from .results.leaderboard import (
+    CERTIFIED, certified_path, check_folder_writable, check_writable, committed_path, default_path, format_table, json_cell,
+    read, read_boards, refuse_smaller, upsert,
+)
+from .results.plots import plot_certified
+from .results.provenance import command_line, git_commit, host, today, version
+from .results.report import Sources, eps_label, stale, write
+from .results.site import write_site
+from .runners.signals import (
+    INTERRUPTED, TERMINATED, close_progress_bars, end_by_signal, stop_as_interrupt, stopped_message, stopped_status,
+)
+from .runners.sweep import BACKENDS, EvalSpec, sweep
+from .submission.submit import CLAIM_FLAG, CLAIM_MARGIN, run_submission
+from .training.trainer import AUGMENTATIONS, TrainConfig, default_augment, default_epochs, train_model
 
 
 class _Parser(argparse.ArgumentParser):
@@ -79,8 +115,6 @@ def _literal(text: str) -> int | float | str | tuple[int | float, ...]:
 
 
 def _resolve_device(device: str) -> str:
-    from .api import resolve_device
-
     return resolve_device(device)
 
 
@@ -101,8 +135,6 @@ class _VersionAction(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        from .results.provenance import git_commit, version
-
         print(f"rbsnn {version()} (commit {git_commit()})")
         parser.exit()
 
@@ -234,7 +266,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _per_example_folder(value: str | None) -> Path | None:
     """``--per-example DIR`` of ``eval`` and ``sweep``, checked writable before any work."""
-    from .results.leaderboard import check_folder_writable
 
     if value is None:
         return None
@@ -245,7 +276,6 @@ def _per_example_folder(value: str | None) -> Path | None:
 def _check_zoo_dir(args) -> None:
     """Refuse a ``--zoo-dir`` that is a file; with ``--publish`` and no ``--zoo-dir``, read
     only the repository's zoo, so a committed row never comes from a user's checkpoint."""
-    from .models.zoo import DEFAULT_ZOO
 
     zoo_dir = args.zoo_dir
     if zoo_dir is not None and Path(zoo_dir).exists() and not Path(zoo_dir).is_dir():
@@ -265,14 +295,6 @@ def _say(quiet: bool, msg: str) -> None:
 
 
 def cmd_list(args) -> int:
-    from robustbench_snn.attacks import ATTACKS
-
-    from .data.catalog import DATASETS
-    from .models.registry import get_model_entry, list_models
-    from .models.zoo import read_card, zoo_models
-
-    from robustbench_snn.defenses import DEFENSES
-
     if args.dataset is not None:
         _check_name("dataset", args.dataset, DATASETS)
     print("models (architectures, and recipes = architecture + defense; zoo checkpoints below each):")
@@ -304,7 +326,6 @@ def cmd_list(args) -> int:
     print("defenses:")
     for name in DEFENSES:
         print(f"  {name:<{width}} {DEFENSES.description(name)}")
-    from .api import COMPOSITE_HELP
 
     print("attacks:")
     for name, desc in [*((n, ATTACKS.description(n)) for n in ATTACKS), *COMPOSITE_HELP.items()]:
@@ -314,17 +335,6 @@ def cmd_list(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .data.catalog import load_dataset
-    from .models.registry import get_model_entry
-    from .core.surrogate import Surrogate
-    from .training.trainer import AUGMENTATIONS, TrainConfig, default_augment, default_epochs, train_model
-    from .results.leaderboard import check_folder_writable
-    from .models.zoo import save_checkpoint
-
-    from robustbench_snn.defenses import get_defense
-
-    from .models.zoo import write_paths
-
     entry = get_model_entry(args.model)
     defense = args.defense or entry.defense
     defense_params = dict(args.defense_param)
@@ -377,7 +387,6 @@ def cmd_train(args) -> int:
 def _check_build(args, data) -> None:
     """Build the network once with the command's --build / --T / --surrogate before training,
     so a bad build argument is one line instead of a traceback from deep inside a factory."""
-    from .models.registry import create_model
 
     build = {k: _literal(v) for k, v in args.build}
     if args.T is not None:
@@ -398,9 +407,6 @@ def _check_build(args, data) -> None:
 
 def _init_weights(args, name: str) -> tuple[str, dict]:
     """``(label, state_dict)`` of zoo checkpoint ``--init-from``; label = name and weights hash."""
-    import hashlib
-
-    from .models.zoo import checkpoint_paths, load_checkpoint
 
     if args.init_from == name:
         raise UserInputError(f"--init-from {args.init_from!r} is the checkpoint this run writes; give the result another --name")
@@ -414,8 +420,6 @@ def _init_weights(args, name: str) -> tuple[str, dict]:
 
 def _require_zoo_model(model: str, dataset: str, available: list[str], allow_all: bool = False) -> None:
     """Fail before any work, naming the fix, unless ``model`` has a zoo checkpoint for ``dataset``."""
-    from .models.registry import list_models
-    from .models.zoo import missing_checkpoint
 
     if model in available:
         return
@@ -426,8 +430,6 @@ def _require_zoo_model(model: str, dataset: str, available: list[str], allow_all
 
 def _zoo_models(model: str, dataset: str, zoo_dir: str | None) -> list[str]:
     """``[model]`` checked against the zoo, or every checkpoint of ``dataset`` for ``all``."""
-    from .data.catalog import DATASETS
-    from .models.zoo import zoo_models
 
     _check_name("dataset", dataset, DATASETS)
     available = zoo_models(dataset, zoo_dir)
@@ -441,13 +443,6 @@ def _zoo_models(model: str, dataset: str, zoo_dir: str | None) -> list[str]:
 
 def _check_eval_options(attack: str, norm: str, eps_text: str, args, dataset: str) -> float:
     """Every ``rbsnn eval`` / ``sweep`` option checked before any work; returns eps."""
-    from robustbench_snn.attacks import ATTACKS, NORMS
-
-    from .api import COMPOSITE_ATTACKS, check_attack_fits, parse_eps
-    from .evaluation.compiled import COMPILE_MODES
-    from .data.events import EVENT_DATASETS, require_event_data
-    from .core.neurons import GRAD_MODES
-    from .core.surrogate import Surrogate
 
     _check_name("attack", attack, [*ATTACKS, *COMPOSITE_ATTACKS])
     _check_name("gradient mode", args.grad, GRAD_MODES)
@@ -465,7 +460,6 @@ def _check_eval_options(attack: str, norm: str, eps_text: str, args, dataset: st
 
 def _spec(args, model: str, dataset: str, attack: str, eps: str | None):
     """The :class:`~robustbench_snn.runners.sweep.EvalSpec` of one row from parsed options."""
-    from .runners.sweep import EvalSpec
 
     return EvalSpec(
         model=model, dataset=dataset, attack=attack, norm=args.norm, eps=eps, steps=args.steps, alpha=args.alpha,
@@ -476,11 +470,6 @@ def _spec(args, model: str, dataset: str, attack: str, eps: str | None):
 
 def cmd_eval(args) -> int:
     """Load zoo checkpoint(s), :func:`~robustbench_snn.api.benchmark` each, upsert the rows."""
-    from .api import check_budget, possible_surrogate_attack_labels
-    from .data.catalog import load_dataset
-    from .results.leaderboard import check_writable, default_path, refuse_smaller, upsert
-    from .results.provenance import git_commit
-    from .api import DEFAULT_EPS_TEXT
 
     _check_zoo_dir(args)
     models = _zoo_models(args.model, args.dataset, args.zoo_dir)
@@ -523,10 +512,6 @@ def _split(flag: str, text: str) -> list[str]:
 
 def cmd_sweep(args) -> int:
     """Every (dataset, model, attack, eps) as one row, sharded over workers (:func:`~robustbench_snn.runners.sweep.sweep`)."""
-    from .results.leaderboard import check_writable, default_path
-    from .api import DEFAULT_EPS_TEXT
-    from .results.report import eps_label
-    from .runners.sweep import BACKENDS, sweep
 
     _check_zoo_dir(args)
     _check_name("backend", args.backend, BACKENDS)
@@ -559,8 +544,6 @@ def cmd_sweep(args) -> int:
 
 
 def _print_result(result, eps_text: str) -> None:
-    from .api import COMPOSITE_ATTACKS
-
     s = result.settings
     if s["attack"] in COMPOSITE_ATTACKS:
         for k, v in result.per_attack.items():
@@ -580,8 +563,6 @@ def _print_result(result, eps_text: str) -> None:
 
 def cmd_submit(args) -> int:
     """:func:`~robustbench_snn.submission.submit.run_submission`, then print what it measured."""
-    from .evaluation.compiled import COMPILE_MODES
-    from .submission.submit import CLAIM_FLAG, CLAIM_MARGIN, run_submission
 
     _check_name("compile mode", args.compile, COMPILE_MODES)
     _exclusive_publish(args, "--out", "--archive")
@@ -598,22 +579,9 @@ def cmd_submit(args) -> int:
 
 
 def cmd_certify(args) -> int:
-    import time
 
-    from .results.plots import plot_certified  # first: a missing plotting stack fails before any work
 
-    from .api import check_model
 
-    import pandas as pd
-
-    from .core.atomic import atomic_write_bytes
-    from .evaluation.certify import MECHANISMS, CertifyConfig, certify_model, check_sigma, make_mechanism, summary
-    from .evaluation.compiled import COMPILE_MODES
-    from .data.catalog import DATASETS, load_dataset
-    from .results.leaderboard import CERTIFIED, certified_path, check_folder_writable, check_writable, json_cell, upsert
-    from .core.home import boards_dir
-    from .results.provenance import git_commit, host, today, version
-    from .models.zoo import load_checkpoint, zoo_models
 
     _check_name("dataset", args.dataset, DATASETS)
     _check_zoo_dir(args)
@@ -680,8 +648,6 @@ def cmd_certify(args) -> int:
 
 
 def _sources(root: str | None):
-    from .results.report import Sources
-
     if root is None:
         return Sources()
     if not (Path(root) / "leaderboards").is_dir():
@@ -691,7 +657,6 @@ def _sources(root: str | None):
 
 def cmd_report(args) -> int:
     """:func:`~robustbench_snn.results.report.write` (or :func:`~robustbench_snn.results.report.stale` with --check)."""
-    from .results.report import stale, write
 
     src = _sources(args.root)
     if not src.readme.is_file():
@@ -710,11 +675,6 @@ def cmd_report(args) -> int:
 
 def cmd_site(args) -> int:
     """:func:`~robustbench_snn.results.site.write_site`."""
-    from .results.site import write_site
-
-    from .results.leaderboard import check_folder_writable
-
-    from .core.home import site_dir
 
     _exclusive_publish(args, "--out")
     out = Path(args.out) if args.out else site_dir(args.publish)
@@ -727,7 +687,6 @@ def cmd_site(args) -> int:
 def cmd_leaderboard(args) -> int:
     """One board (``--file``), or the committed board of ``--dataset``/``--norm`` with the
     user's rows beside it (a ``board`` column says which is which)."""
-    from .results.leaderboard import committed_path, default_path, format_table, read, read_boards
 
     if args.file:
         path = Path(args.file)
@@ -747,19 +706,6 @@ def cmd_leaderboard(args) -> int:
 
 
 #: :func:`main`'s status after a Ctrl-C: 128 + SIGINT, what a shell reports for it
-INTERRUPTED = 130
-#: ... and after a SIGTERM (a batch scheduler's stop, ``kill``), under :func:`run`: 128 + SIGTERM
-TERMINATED = 143
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised by :func:`run`'s handler: stopped as a Ctrl-C stops a command (a
-    sweep's workers interrupted, nothing half-written), then the process ends by SIGTERM.
-    Without it a terminated sweep left its workers attacking for hours, orphaned."""
-
-
-def _raise_terminated(signum, frame) -> NoReturn:
-    raise Terminated
 
 
 #: subcommand -> its function (each parses nothing: build_parser did)
@@ -770,7 +716,7 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``rbsnn`` with ``argv``; the process's allocator is left as it is (see :func:`run`)."""
+    """``rbsnn`` with ``argv``; the process's allocator and signal handlers are left as they are (see :func:`run`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
@@ -779,71 +725,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rbsnn: error: {e}", file=sys.stderr)
         return 2
     except (RuntimeError, MemoryError) as e:  # an allocation the memory estimate did not foresee
-        from .evaluation.memory import out_of_memory
-
         if not out_of_memory(e):
             raise
         reason = next((line.strip() for line in str(e).splitlines() if "allocate" in line or "memory" in line), type(e).__name__)
         print(f"rbsnn: error: out of memory ({reason}); lower --batch-size (or --eot, --T)", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: every file write is atomic, so nothing is half-written
-        _close_progress_bars()
-        how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
-        print(f"rbsnn: {how}; no file was left half-written", file=sys.stderr)
-        return TERMINATED if isinstance(stop, Terminated) else INTERRUPTED
+        close_progress_bars()
+        print(stopped_message(stop), file=sys.stderr)
+        return stopped_status(stop)
     except BrokenPipeError:  # `rbsnn leaderboard | head`: the reader left; exit quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
 
 
-def _close_progress_bars() -> None:
-    """Close the progress bars an interrupted command left open (each ends its line), so the
-    last line starts on a line of its own instead of after a bar's last redraw."""
-    tqdm = sys.modules.get("tqdm")
-    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ())):
-        bar.close()
-
-
 def run() -> None:
     """The ``rbsnn`` command: :func:`main` in a process of its own, which may keep freed
     memory (bit-identical; rsc-snn's MNIST APGD-CE 517 s -> 378 s, allocator.py), and
-    stops on SIGTERM as on a Ctrl-C (:class:`Terminated`). A program calling :func:`main`
-    keeps its own allocator and signal handlers, as tests and notebooks do."""
-    import signal
-
+    stops on SIGTERM as on a Ctrl-C (:mod:`.runners.signals`). A program calling
+    :func:`main` keeps its own allocator and signal handlers, as tests and notebooks do."""
     keep_freed_memory()
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    stop_as_interrupt()
     status = main()
     if status in (INTERRUPTED, TERMINATED):
         end_by_signal(signal.SIGINT if status == INTERRUPTED else signal.SIGTERM)
     sys.exit(status)
-
-
-def end_by_signal(signum: int) -> NoReturn:
-    """End this process as the signal ``signum`` (SIGINT, SIGTERM) ends a program: killed by
-    it, after the exit handlers (:mod:`atexit`: multiprocessing's clean-up, Ray's), with
-    nothing printed beyond :func:`main`'s one line. A shell reports status 130 (143) either
-    way, but only a process killed by SIGINT stops a shell script's loop (bash takes a
-    command that exits 130 to have handled the Ctrl-C and runs the next one). Before, the
-    status depended on where a Ctrl-C landed: CPython 3.11 ends by SIGINT after a
-    KeyboardInterrupt that passed through code run by ``PyRun_*`` (as while torch imports),
-    even though :func:`main` caught it (2 runs in 12 of a sweep interrupted at 1.5 s), and
-    with Ray's processes interrupted too, Ray's core worker ended the interpreter's teardown
-    with status 1. So the teardown is not run: the exit handlers are, then the signal."""
-    import atexit
-    import signal
-
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed or broken stream: nothing more can be said on it
-            pass
-    signal.signal(signum, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
-    os.kill(os.getpid(), signum)
-    os._exit(128 + signum)  # not reached: the signal's default action ends the process
-
-
-if __name__ == "__main__":
-    run()

@@ -379,9 +379,9 @@ def test_an_attack_batch_that_cannot_fit_is_refused_before_allocating(monkeypatc
     against the memory available: digits snn-cnn at T=1000 (27 MiB per input; 308 MiB on
     MNIST) in batches of 250 on a 1 GiB machine is refused in one line naming the batch that
     fits (counting the backward's own buffers, ATTACK_OVERHEAD), before any attack."""
-    import robustbench_snn.evaluation.memory as memory
+    import robustbench_snn.api as api
 
-    monkeypatch.setattr(memory, "available_bytes", lambda device: 2**30)
+    monkeypatch.setattr(api, "available_bytes", lambda device: 2**30)  # where benchmark() reads it
     assert main(["eval", "--model", "snn-cnn", "--T", "1000", "--no-save", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("rbsnn: error: an attack pass of 250 examples x 1 EOT copies would take about 14.8 GiB") and err.count("\n") == 1, err
@@ -420,9 +420,9 @@ def test_a_certification_batch_that_cannot_fit_is_refused_before_any_pass(monkey
     """`rbsnn certify --batch` too large for the memory available: one line naming the batch
     that fits, before any draw, nothing written. The pass holds min(batch, n) draws, so
     a batch above --n asks no more than --n does."""
-    import robustbench_snn.evaluation.memory as memory
+    import robustbench_snn.evaluation.certify as certify
 
-    monkeypatch.setattr(memory, "available_bytes", lambda device: 2**27)  # 128 MiB
+    monkeypatch.setattr(certify, "available_bytes", lambda device: 2**27)  # 128 MiB, where certification reads it
     out, board = tmp_path / "out", tmp_path / "board.csv"
     args = ["certify", "--model", "smooth-snn-s0.25", "--sigma", "0.25", "--n-examples", "2", "--out", str(out), "--board", str(board), "--quiet"]
     assert main(args + ["--batch", "100000", "--n", "100000"]) == 2
@@ -457,14 +457,14 @@ def test_a_leaderboard_with_a_broken_cell_is_refused_before_the_attack(column, v
     the attack (a traceback, the work lost): it is read when --out is checked, before any work."""
     import pandas as pd
 
-    import robustbench_snn.api as api
+    import robustbench_snn.runners.sweep as sweep
 
     board = tmp_path / "board.csv"
     df = pd.read_csv(ROOT / "leaderboards" / "digits_linf.csv", dtype=str, keep_default_na=False).head(3)
     df.loc[0, column] = value
     df.to_csv(board, index=False)
     before = board.read_bytes()
-    monkeypatch.setattr(api, "benchmark", lambda *a, **k: pytest.fail("the attack ran"))
+    monkeypatch.setattr(sweep, "benchmark", lambda *a, **k: pytest.fail("the attack ran"))  # rbsnn eval runs it through sweep
     assert main(["eval", "--model", "snn-mlp", "--attack", "fgsm", "--out", str(board), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"rbsnn: error: {board} ") and message in err and err.count("\n") == 1, err

@@ -2,7 +2,8 @@
 
 The graph holds every import of a package module, at the top of a file or inside a function,
 with relative imports resolved; ``from pkg import name`` counts as importing ``pkg.name`` when
-that is a module and ``pkg`` otherwise.
+that is a module and ``pkg`` otherwise; importing a module imports the packages above it; a package that imports every module in its folder
+(``pkgutil.iter_modules(__path__)``, as ``models`` does to fill the registry) imports each.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ def modules() -> dict[str, Path]:
 def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
     """The package modules ``name`` imports anywhere in its file."""
     here = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    text = path.read_text()
+    found = {m for m in known if m.rpartition(".")[0] == name} if "pkgutil.iter_modules(__path__)" in text else set()
+    for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name in known}
         elif isinstance(node, ast.ImportFrom):
@@ -39,7 +41,9 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
             for alias in node.names:
                 target = f"{base}.{alias.name}"
                 found.add(target if target in known else base)
-    return {m for m in found if m in known and m != name}
+    # importing a.b.c runs a/__init__ and a/b/__init__ first
+    found |= {".".join(m.split(".")[:i]) for m in found for i in range(2, m.count(".") + 1)}
+    return {m for m in found if m in known and m != name and not name.startswith(m + ".")}
 
 
 def graph() -> dict[str, set[str]]:
@@ -82,7 +86,8 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 def test_the_graph_is_read():
     g = graph()
     assert "robustbench_snn.core.surrogate" in g["robustbench_snn.core.neurons"]
-    assert "robustbench_snn.core.streams" in g["robustbench_snn.attacks.norms"]  # from robustbench_snn.core import streams
+    assert "robustbench_snn.core.streams" in g["robustbench_snn.attacks.norms"]  # from ..core import streams
+    assert "robustbench_snn.models.sew_resnet" in g["robustbench_snn.models"]  # the registry's folder scan
 
 
 def test_cycles_are_found():
@@ -91,3 +96,43 @@ def test_cycles_are_found():
 
 def test_no_import_cycles():
     assert cycles(graph()) == []
+
+
+#: The only imports allowed inside a function: an optional dependency a plain install lacks, or a
+#: module that costs seconds to import and serves one path (measured: docs/design/imports.md).
+LATE_IMPORTS = {
+    "ray": "optional: rbsnn sweep --backend ray (the ray extra)",
+    "torch._inductor": "2.7 s; only when a graph compiles",
+    "torchattacks": "0.9 s; only Square and ta-pgd",
+    "foolbox": "0.8 s; only the fb-pgd cross-checks",
+    "sklearn": "1.0 s; only when digits are loaded",
+    "matplotlib.pyplot": "0.5 s; only when a plot is drawn",
+}
+
+
+def is_late_import(module: str) -> bool:
+    return any(module == m or module.startswith(m + ".") for m in LATE_IMPORTS)
+
+
+def function_level_imports() -> list[tuple[str, int, str]]:
+    found = []
+    for name, path in modules().items():
+        for fn in ast.walk(ast.parse(path.read_text())):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for node in ast.walk(fn):
+                    if isinstance(node, ast.Import):
+                        found += [(name, node.lineno, a.name) for a in node.names]
+                    elif isinstance(node, ast.ImportFrom):
+                        found.append((name, node.lineno, "." * node.level + (node.module or "")))
+    return found
+
+
+def test_function_level_imports_only_for_the_listed_dependencies():
+    assert [(name, line, mod) for name, line, mod in function_level_imports() if not is_late_import(mod)] == []
+
+
+def test_every_late_import_says_why():
+    paths = modules()
+    for name, line, mod in function_level_imports():
+        text = paths[name].read_text().splitlines()[line - 1]
+        assert "#" in text, f"{paths[name]}:{line} imports {mod} inside a function without a comment"

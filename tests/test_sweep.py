@@ -75,7 +75,7 @@ def test_two_ray_shards_give_the_row_of_one_eval(tmp_path, args):
 def test_a_killed_sweep_rerun_computes_only_the_missing_shards(tmp_path):
     args = ["--models", "snn-cnn", "--attacks", "pgd", "--n-examples", "300", "--steps", "40"]
     store, out = tmp_path / "store", tmp_path / "sweep.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "robustbench_snn.cli", "sweep", *args, "--shards", "2", "--quiet",
+    proc = subprocess.Popen([sys.executable, "-m", "robustbench_snn", "sweep", *args, "--shards", "2", "--quiet",
                              "--store", str(store), "--out", str(out)], start_new_session=True)
     deadline = time.monotonic() + 300
     while not list(store.rglob("shard-*.safetensors")) and proc.poll() is None and time.monotonic() < deadline:
@@ -199,7 +199,7 @@ def test_ctrl_c_stops_a_sweep_and_its_workers_at_once(tmp_path, after, group):
     (minutes of work each here) are interrupted, not waited for; one line, the process ends
     by SIGINT (status 130 in a shell), no worker left, no row written."""
     store, out = tmp_path / "store", tmp_path / "sweep.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "robustbench_snn.cli", "sweep", "--models", "snn-cnn", "--attacks", "pgd",
+    proc = subprocess.Popen([sys.executable, "-m", "robustbench_snn", "sweep", "--models", "snn-cnn", "--attacks", "pgd",
                              "--steps", "10000", "--n-examples", "500", "--shards", "2", "--workers", "2",
                              "--store", str(store), "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
@@ -230,7 +230,7 @@ def test_ctrl_c_stops_a_ray_sweep_by_sigint(tmp_path, after):
     slow run (not reproduced in 16 tries since; Ray's start-up, not ours, is not tested)."""
     pytest.importorskip("ray", reason="Ray is the [ray] extra; make install installs it")
     store, out = tmp_path / "store", tmp_path / "sweep.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "robustbench_snn.cli", "sweep", "--backend", "ray", "--models", "snn-cnn",
+    proc = subprocess.Popen([sys.executable, "-m", "robustbench_snn", "sweep", "--backend", "ray", "--models", "snn-cnn",
                              "--attacks", "pgd", "--steps", "10000", "--store", str(store), "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -273,7 +273,7 @@ def test_a_ray_worker_killed_each_retry_is_one_line(tmp_path):
     WorkerCrashedError: one line naming it, exit 2, no traceback."""
     pytest.importorskip("ray", reason="Ray is the [ray] extra; make install installs it")
     out = tmp_path / "sweep.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "robustbench_snn.cli", "sweep", "--backend", "ray", "--models", "snn-cnn",
+    proc = subprocess.Popen([sys.executable, "-m", "robustbench_snn", "sweep", "--backend", "ray", "--models", "snn-cnn",
                              "--attacks", "pgd", "--steps", "10000", "--store", str(tmp_path / "store"), "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -313,7 +313,7 @@ def _group_runs(pgid: int, name: bytes) -> bool:
 def _start_long_sweep(store: Path, out: Path) -> subprocess.Popen:
     """`rbsnn sweep` of two shards that would run for minutes (10,000 PGD steps), two
     workers, in a session of its own (its process group is the sweep and its workers)."""
-    return subprocess.Popen([sys.executable, "-m", "robustbench_snn.cli", "sweep", "--models", "snn-cnn", "--attacks", "pgd",
+    return subprocess.Popen([sys.executable, "-m", "robustbench_snn", "sweep", "--models", "snn-cnn", "--attacks", "pgd",
                              "--steps", "10000", "--n-examples", "500", "--shards", "2", "--workers", "2",
                              "--store", str(store), "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)

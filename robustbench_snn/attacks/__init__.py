@@ -8,17 +8,16 @@ registered by name in :data:`ATTACKS` for ``rbsnn eval --attack``.
 
 from __future__ import annotations
 
-from robustbench_snn.core.errors import UserInputError
-from robustbench_snn.core.registry import Registry
-
+from ..core.errors import UserInputError
+from ..core.registry import Registry
 from .adapters import check_eot, foolbox_pgd, torchattacks_pgd
 from .apgd import apgd, apgd_ce, apgd_dlr, apgd_targeted
 from .blackbox import square, square_queries
 from .contract import AttackFn, attack
 from .events import random_flip, sparse_flip
-from .mixed import ESTIMATORS, mixed_pgd
 from .gradient import eot_gradient
-from .norms import NORMS, EventBall, L2Ball, LinfBall, NormBall, make_ball
+from .mixed import ESTIMATORS, mixed_pgd
+from .norms import EventBall, L2Ball, LinfBall, NORMS, NormBall, make_ball
 from .pgd import default_alpha, fgsm, pgd
 
 #: name -> attack function, with its one-line description (``rbsnn list``)

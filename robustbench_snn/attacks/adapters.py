@@ -15,8 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from robustbench_snn.core.errors import UserInputError
-
+from ..core.errors import UserInputError
 from .contract import attack
 from .norms import NormBall
 from .pgd import default_alpha
@@ -53,10 +52,8 @@ def torchattacks_pgd(
     eot: int = 1,
 ) -> torch.Tensor:
     """torchattacks' PGD / PGDL2 (EOTPGD when ``eot > 1``, Linf only)."""
-    try:
-        import torchattacks
-    except ImportError as e:  # pragma: no cover - exercised only on broken installs
-        raise ImportError("torchattacks is not installed; run `make eval` or `pip install --no-deps torchattacks==3.5.1`") from e
+    import torchattacks  # heavy: 0.9 s to import, paid only by the attacks that run it
+
     alpha = _library_step(torchattacks_pgd, ball, eot, steps, alpha)
     if ball.name == "linf":
         if eot > 1:
@@ -94,7 +91,8 @@ def foolbox_pgd(
     torchattacks and our PGD gave 91.6 / 49.6), so ``alpha`` (:func:`default_alpha`
     unless given) is passed as ``abs_stepsize``. One encoder draw per step.
     """
-    import foolbox as fb
+
+    import foolbox as fb  # heavy: 0.8 s to import, paid only by the cross-check attacks
 
     alpha = _library_step(foolbox_pgd, ball, eot, steps, alpha)
     cls = {"linf": fb.attacks.LinfPGD, "l2": fb.attacks.L2PGD}[ball.name]
@@ -125,7 +123,7 @@ def foolbox_attack(name: str):
 
     @attack
     def run(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBall, **_: object) -> torch.Tensor:
-        import foolbox as fb
+        import foolbox as fb  # heavy: 0.8 s to import, paid only by the cross-check attacks
 
         _, clipped, _ = getattr(fb.attacks, name)()(fb.PyTorchModel(model.eval(), bounds=(0, 1)), x, y, epsilons=ball.eps)
         return ball.project(clipped.detach(), x)

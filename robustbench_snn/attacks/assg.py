@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..core.surrogate import spike_with_width
+from ..core.surrogate import SURROGATES, spike_with_width
+from ..interop.foreign_neurons import OwnNeurons, find_neurons, override_backward
 
 #: The paper's defaults (their attack.py and README's evaluation command).
 VANISHING_BOUND = 0.425  # A
@@ -141,9 +142,6 @@ class AdaptiveOverride(nn.Module):
         self._original, self.state, self.step, self.lift = (original,), state, 0, lift
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        from ..interop.foreign_neurons import override_backward
-        from ..core.surrogate import SURROGATES
-
         key = (id(self), self.step)
         width, self.state.moments[key] = self.state.width_and_moments(self.state.foreign_moments(key, u), u)
         self.step += 1
@@ -155,7 +153,6 @@ def adaptive_sharpness(model: nn.Module, rows: int, **settings) -> Iterator[Adap
     """Within the block every recognised spiking neuron of ``model`` (ours, SpikingJelly's,
     snntorch's: :mod:`.interop`) backpropagates ASSG; yields the state (``None`` when
     ``model`` has no recognised neuron: it keeps its own gradient)."""
-    from ..interop.foreign_neurons import OwnNeurons, find_neurons
 
     neurons = find_neurons(model)
     if not neurons:

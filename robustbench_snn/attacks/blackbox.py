@@ -15,9 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from robustbench_snn.core.progress import tick
-from robustbench_snn.core.streams import LIBRARY_BLOCK
-
+from ..core.progress import tick
+from ..core.streams import LIBRARY_BLOCK
 from .contract import attack
 from .norms import NormBall
 
@@ -80,7 +79,8 @@ def square(
     """torchattacks' Square attack (Linf or L2, margin loss) on the score-only view;
     each query averages ``min(eot, SQUARE_DRAWS)`` encoder draws, within ``evals``
     model evaluations per example (:func:`square_queries`)."""
-    import torchattacks
+
+    import torchattacks  # heavy: 0.9 s to import, paid only by the attacks that run it
 
     norm = {"linf": "Linf", "l2": "L2"}[ball.name]
     queries, draws = square_queries(eot, evals)

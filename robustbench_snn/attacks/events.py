@@ -24,8 +24,7 @@ import math
 import torch
 from torch import nn
 
-from robustbench_snn.core import streams
-
+from ..core import streams
 from .contract import attack
 from .gradient import eot_loss_and_gradient
 from .losses import cross_entropy

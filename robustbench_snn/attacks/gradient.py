@@ -18,8 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from robustbench_snn.core.progress import tick
-
+from ..core.progress import tick
 from .losses import cross_entropy
 
 

@@ -19,8 +19,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from robustbench_snn.interop.foreign_neurons import attack_surrogate, gradient_mode
-
+from ..interop.foreign_neurons import attack_surrogate, gradient_mode
 from .contract import attack
 from .gradient import eot_gradient
 from .norms import NormBall

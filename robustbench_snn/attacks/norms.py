@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from robustbench_snn.core import streams
-from robustbench_snn.core.registry import Registry
+from ..core import streams
+from ..core.registry import Registry
 
 _TINY = 1e-12
 

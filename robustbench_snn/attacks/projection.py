@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from ..evaluation.block_pooling import BlockMeanAvgPool2d
+from ..models import SpikingClassifier
 from ..models.layers import TimeDistributed
 
 #: Layers that map each example by an affine function of it alone, in any mode (exact
@@ -108,7 +109,6 @@ def projected_body(model: nn.Module) -> ProjectedBody | None:
     :meth:`~.encoders.Encoder.straight_through` beside its ``forward``), or a body that
     does not start with a :class:`~.layers.TimeDistributed` affine layer (:func:`is_affine`;
     checked again at each call, as a layer's mode may change)."""
-    from ..models import SpikingClassifier
 
     if not isinstance(model, SpikingClassifier) or type(model).forward is not SpikingClassifier.forward:
         return None  # a subclass's own forward may do more than encoder -> body -> readout

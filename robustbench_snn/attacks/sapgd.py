@@ -24,14 +24,18 @@ misclassified iterate, else the start).
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 
-from robustbench_snn.core import streams
-from robustbench_snn.core.errors import UserInputError
-
-from .contract import attack
+from ..core import streams
+from ..core.errors import UserInputError
+from ..interop.foreign_neurons import find_neurons
+from . import assg
 from .apgd import _per_example, _where
+from .assg import adaptive_sharpness
+from .contract import attack
 from .gradient import eot_loss_and_gradient
 from .losses import LOSSES
 from .norms import NormBall
@@ -108,7 +112,6 @@ def sapgd(
 def assg_sapgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBall, steps: int = ASSG_STEPS, eot: int = 1, **_: object) -> torch.Tensor:
     """SA-PGD on cross-entropy through the ASSG surrogate (:mod:`robustbench_snn.attacks.assg`) on
     every recognised spiking neuron; a model without one keeps its own gradient."""
-    from robustbench_snn.attacks.assg import adaptive_sharpness
 
     with adaptive_sharpness(model, len(x)) as state:
         return sapgd(model, x, y, ball, steps, eot, before_gradient=state.next_iteration if state else lambda: None)
@@ -116,15 +119,12 @@ def assg_sapgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBal
 
 def assg_config(cfg):
     """``cfg`` (a :class:`~robustbench_snn.evaluation.harness.AttackConfig`) with ASSG + SA-PGD's budget."""
-    import dataclasses
 
     return dataclasses.replace(cfg, steps=ASSG_STEPS, alpha=None)
 
 
 def assg_params(model: nn.Module, eot: int) -> dict:
     """What :func:`assg_sapgd` runs with on ``model``, as a row's ``params`` records it."""
-    from robustbench_snn.attacks import assg
-    from robustbench_snn.interop.foreign_neurons import find_neurons
 
     surrogate = "assg(atan)" if find_neurons(model) else "the model's own gradient (no recognised spiking neurons)"
     return {

@@ -41,6 +41,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from .errors import UnknownNameError
 from .registry import Registry
 from .surrogate import Surrogate, heaviside, spike, spike_with_width
 
@@ -331,7 +332,6 @@ def attack_surrogate(model: nn.Module, surrogate: Surrogate | str | None) -> Ite
 def gradient_mode(model: nn.Module, mode: str) -> Iterator[None]:
     """Within the block every neuron of ``model`` backpropagates in ``mode`` (:data:`GRAD_MODES`)."""
     if mode not in GRAD_MODES:
-        from .errors import UnknownNameError
 
         raise UnknownNameError("gradient mode", mode, GRAD_MODES)
     neurons = spiking_neurons(model)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..core.errors import UnknownNameError
 from ..core.registry import Registry
-from .dataset import SPLITS, Dataset, resolve_folder
+from .dataset import Dataset, SPLITS, resolve_folder
 from .events import load_event_dataset
 from .images import IMAGE_LOADERS
 

@@ -40,7 +40,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import tonic
 import torch
+import torch.nn.functional as F
 from numpy.lib import recfunctions
 from tonic.datasets import DVSGesture
 from tonic.io import read_aedat4, read_mnist_file
@@ -95,7 +97,6 @@ def saccade_offsets(params: CameraParams) -> np.ndarray:
 
 def _render(images: np.ndarray, params: CameraParams) -> np.ndarray:
     """``[N, S, H', W']``: each image ``[H, W]`` on the sensor at every time step, bilinearly shifted."""
-    import torch.nn.functional as F
 
     n, h, w = images.shape
     m = params.margin
@@ -158,7 +159,6 @@ def sensor_size(params: CameraParams, image_shape: tuple[int, int]) -> tuple[int
 
 def to_frames(events: np.ndarray, size: tuple[int, int, int], bins: int = EVENT_BINS) -> np.ndarray:
     """``[bins, 2, H, W]`` float32 in {0, 1}: tonic's ``ToFrame`` over the whole recording, binarized."""
-    import tonic
 
     if len(events) == 0:
         return np.zeros((bins, 2, size[1], size[0]), np.float32)

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save_file
 
 #: Bump when the simulator or the binning changes the frames a key gives.
 CACHE_VERSION = 2
@@ -112,8 +114,6 @@ def _path(codec: _Codec, name: str, split: str, key: str) -> Path | None:
 
 
 def _load(codec: _Codec, path: Path, key: str) -> tuple[torch.Tensor, torch.Tensor] | None:
-    from safetensors import SafetensorError, safe_open
-
     try:
         with safe_open(str(path), "np") as f:
             meta = f.metadata() or {}
@@ -130,8 +130,6 @@ def _load(codec: _Codec, path: Path, key: str) -> tuple[torch.Tensor, torch.Tens
 
 
 def _save(codec: _Codec, path: Path, key: str, data: torch.Tensor, labels: torch.Tensor) -> None:
-    from safetensors.numpy import save_file
-
     payload = codec.pack(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

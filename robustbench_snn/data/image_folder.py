@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 
 from ..core.errors import UserInputError
 
@@ -120,7 +121,6 @@ def content_digest(source: Path, split: str) -> str:
 
 def decode(item: ImageFile, where: str) -> np.ndarray:
     """``[H, W, 3]`` uint8 RGB pixels of one image, or a one-line error naming it."""
-    from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(io.BytesIO(item.data)) as image:

@@ -13,8 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from ..core.errors import UserInputError
 from ..core.registry import Registry
@@ -28,6 +26,9 @@ DIGITS_SPLIT_SEED = 0
 
 
 def _load_digits(split: str, data_dir: Path | None) -> Dataset:
+    from sklearn.datasets import load_digits  # heavy: 1.0 s to import, paid only when digits are loaded
+    from sklearn.model_selection import train_test_split  # heavy: 1.0 s to import, paid only when digits are loaded
+
     bunch = load_digits()
     x = bunch.images.astype(np.float32) / 16.0  # 0..16 -> [0, 1]
     idx_train, idx_test = train_test_split(

@@ -26,8 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robustbench_snn.attacks import LinfBall, pgd
-
+from ..attacks import LinfBall, pgd
 from .base import Defense, register_defense
 
 

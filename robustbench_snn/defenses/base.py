@@ -19,9 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robustbench_snn.core.encoders import encoder_name
-from robustbench_snn.core.errors import UnknownNameError, UserInputError
-from robustbench_snn.core.registry import Registry
+from ..core.encoders import encoder_name
+from ..core.errors import UnknownNameError, UserInputError
+from ..core.registry import Registry
 
 
 @dataclasses.dataclass

@@ -16,8 +16,7 @@ import dataclasses
 
 from torch import nn
 
-from robustbench_snn.core.errors import UserInputError
-
+from ..core.errors import UserInputError
 from .base import Defense, register_defense, require_encoder
 
 

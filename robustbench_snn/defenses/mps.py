@@ -24,9 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robustbench_snn.core.errors import UserInputError
-from robustbench_snn.core.neurons import record_membranes, spiking_neurons
-
+from ..core.errors import UserInputError
+from ..core.neurons import record_membranes, spiking_neurons
 from .base import Defense, register_defense, require
 
 PERTURBATIONS = ("gaussian", "fgsm")

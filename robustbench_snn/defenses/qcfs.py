@@ -12,6 +12,7 @@ import dataclasses
 
 from torch import nn
 
+from ..models.qcfs_snn import QCFSClassifier
 from .base import Defense, register_defense, require
 
 
@@ -23,6 +24,4 @@ class QCFSTraining(Defense):
     paper = "Bu et al., Optimal ANN-SNN Conversion (QCFS), ICLR 2022"
 
     def check(self, model: nn.Module, model_name: str) -> None:
-        from robustbench_snn.models.qcfs_snn import QCFSClassifier  # models import defenses: import late
-
         require(isinstance(model, QCFSClassifier), "qcfs", "QCFS activations", model_name, f"{type(model).__name__} layers", "qcfs-snn")

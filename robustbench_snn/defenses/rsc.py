@@ -17,8 +17,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from robustbench_snn.core import streams
-
+from ..core import streams
 from .base import Defense, register_defense, require_encoder
 
 

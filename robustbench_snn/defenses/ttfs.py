@@ -5,7 +5,7 @@ one spike whose latency falls with intensity
 (:class:`robustbench_snn.core.encoders.TTFSEncoder`), integrates with
 non-leaky IF neurons so a single early input spike keeps its effect, and
 decodes with temporal weights that favour early output
-(``readout="weighted"`` of :class:`robustbench_snn.models.base.SpikingClassifier`).
+(``readout="weighted"`` of :class:`robustbench_snn.core.classifier.SpikingClassifier`).
 Latency codes have been reported as more robust than rate codes because a
 small perturbation can shift a spike by at most a step (Sharmin et al.,
 "Inherent adversarial robustness of deep spiking neural networks: effects of

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..interop.foreign_neurons import find_neurons
+
 
 def _pair(value) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else tuple(value)
@@ -61,7 +63,6 @@ def swappable_pools(model: nn.Module) -> list[nn.AvgPool2d]:
     """The :class:`~torch.nn.AvgPool2d` layers of ``model`` that pool disjoint blocks, if
     ``model`` has spiking neurons (an ANN's channels-last graph was slower with block means:
     2.1x the gradient's time, ``benchmarks/compile_speed.py --pooling``)."""
-    from ..interop.foreign_neurons import find_neurons
 
     if not find_neurons(model):
         return []

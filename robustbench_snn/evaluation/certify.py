@@ -46,6 +46,7 @@ encoder, for which no library has a certificate. Two mechanisms:
 from __future__ import annotations
 
 import math
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,16 +54,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from scipy.stats import beta, binomtest
-from scipy.stats import norm as standard_normal  # not `norm`: mechanisms have a `norm` attribute
+from scipy.stats import beta, binomtest, norm as standard_normal  # not `norm`: mechanisms have a `norm` attribute
 from torch import nn
+from tqdm import tqdm
 
+from ..attacks import make_ball, pgd
 from ..core import streams
 from ..core.encoders import encoder_name
-from ..core.streams import example_seed
 from ..core.errors import UserInputError
 from ..core.limits import FAILURE_PROBABILITY, MAX_DRAWS_CERTIFY, check_count, check_seed
 from ..core.registry import Registry
+from ..core.streams import example_seed
+from ..interop.foreign_neurons import with_reset
+from .compiled import CompileStats, compiled_path, worth_compiling
+from .memory import available_bytes, check_inference_memory, live_bytes_per_input
 
 if TYPE_CHECKING:
     from .compiled import CompileStats
@@ -260,9 +265,6 @@ def certify_dataset(model: nn.Module, mechanism: Mechanism, data, cfg: CertifyCo
     """Certify every example of ``data``; Cohen's per-example records
     ``idx, label, predict, radius, correct, time`` (time in seconds, 0 when not recorded).
     ``progress(idx)`` is called after each example (``rbsnn certify``'s bar)."""
-    import time
-
-    from ..interop.foreign_neurons import with_reset
 
     model = with_reset(model.eval())  # a stateful (snntorch / SpikingJelly) model: reset before each pass
     device = next(model.parameters()).device
@@ -320,9 +322,6 @@ def crosscheck(model: nn.Module, mechanism: Mechanism, data, rows: list[dict], c
     ``(attempts, violations)``; a correct certificate has 0 violations except
     with probability about ``alpha`` per example.
     """
-    from robustbench_snn.attacks import make_ball, pgd
-
-    from ..interop.foreign_neurons import with_reset
 
     model = with_reset(model)
 
@@ -361,8 +360,6 @@ def check_certify_memory(model: nn.Module, mechanism: Mechanism, data, cfg: Cert
     holds ``min(batch, n)`` draws, or the cross-check's prediction draws if more). One
     draw of the first example is counted, eagerly; an input error in it is left to the
     run, which reports it as it would without this check."""
-    from ..interop.foreign_neurons import with_reset
-    from .memory import available_bytes, check_inference_memory, live_bytes_per_input
 
     if len(data) == 0:
         return
@@ -386,9 +383,6 @@ def certify_model(model: nn.Module, mechanism: Mechanism, data, cfg: CertifyConf
     path (:mod:`.compiled`, ``compile`` in ``auto|on|off``; inference graphs; ``auto``
     compiles when examples x draws x input values reaches twice ``AUTO_MIN_WORK_PER_GRAPH``). ``progress``
     shows a bar of certified examples with its ETA on stderr."""
-    from tqdm import tqdm
-
-    from .compiled import CompileStats, compiled_path, worth_compiling
 
     stats = CompileStats(compile)  # compiled_path refuses a mode outside auto|on|off
     check_sigma(getattr(mechanism, "sigma", None), data.x[0].numel())  # library callers too, not only the CLI

@@ -81,8 +81,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from .block_pooling import block_mean_pooling
 from ..attacks.projection import ProjectedForward, projected_body
+from ..core.encoders import Encoder
+from ..core.errors import UnknownNameError
+from ..core.neurons import spiking_neurons
+from ..interop.foreign_neurons import ResetEachPass, find_neurons
+from ..interop.time_major import TimeMajor
+from ..models import ANNClassifier, SpikingClassifier
+from ..models.qcfs_snn import QCFSClassifier
+from ..models.spikingjelly_nets import SpikingJellyClassifier
+from .block_pooling import block_mean_pooling
 
 #: ``--compile`` choices: ``auto`` compiles the parts of a model whose structure is known,
 #: ``on`` also a foreign model's whole forward, ``off`` runs everything eagerly.
@@ -149,8 +157,6 @@ class CompiledPart:
 
     def __init__(self, module: nn.Module, forward, batch_dim: int, stats: CompileStats, name: str, inference: bool = False,
                  eager=None, out_dim: int | None = None) -> None:
-        from ..interop.foreign_neurons import find_neurons
-        from ..core.neurons import spiking_neurons
 
         self.module, self.forward, self.batch_dim, self.stats, self.name = module, forward, batch_dim, stats, name
         self.out_dim = batch_dim if out_dim is None else out_dim
@@ -177,10 +183,10 @@ class CompiledPart:
         )
 
     def _backend(self, graph, example_inputs):
-        from torch._inductor.compile_fx import compile_fx
-
         # inductor freezes only graphs compiled without gradients (compile_fx checks
         # torch.is_grad_enabled()): inference passes, never the attack gradient
+        from torch._inductor.compile_fx import compile_fx  # heavy: 2.7 s to import, paid only when a graph compiles
+
         patches = {"freezing": self.inference, "layout_optimization": self.channels_last}
         compiled = compile_fx(graph, example_inputs, config_patches=patches)
         self.stats.compiles += 1
@@ -232,7 +238,8 @@ class CompiledPart:
 def remove_broken_kernel(error: BaseException) -> Path | None:
     """Delete the compiled kernel (``.so``) inside inductor's cache directory that ``error``
     (or an exception it wraps) names, if any; return its path."""
-    from torch._inductor.runtime.cache_dir_utils import cache_dir
+
+    from torch._inductor.runtime.cache_dir_utils import cache_dir  # heavy: 2.7 s to import, paid only when a graph compiles
 
     root = Path(cache_dir()).resolve()
     for cause in causes(error):
@@ -284,12 +291,6 @@ def skipped_reason(work: int, graphs: int = 2) -> str:
 def compilable_parts(model: nn.Module, mode: str) -> list[tuple[str, nn.Module, int, int]]:
     """``(name, module, batch_dim, out_dim)`` of the parts of ``model`` to compile under ``mode``:
     the batch dimension of the part's input and of its output."""
-    from ..core.encoders import Encoder
-    from ..interop.foreign_neurons import ResetEachPass
-    from ..models import ANNClassifier, SpikingClassifier
-    from ..models.qcfs_snn import QCFSClassifier
-    from ..models.spikingjelly_nets import SpikingJellyClassifier
-    from ..interop.time_major import TimeMajor
 
     if mode == "off":
         return []
@@ -341,7 +342,6 @@ def compiled_path(model: nn.Module, mode: str, stats: CompileStats | None = None
     Yields the :class:`CompileStats` the parts update (``stats`` if given, so
     several models of one evaluation, e.g. transfer sources, add to one record)."""
     if mode not in COMPILE_MODES:
-        from ..core.errors import UnknownNameError
 
         raise UnknownNameError("compile mode", mode, COMPILE_MODES)
     stats = stats if stats is not None else CompileStats(mode)

@@ -32,9 +32,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..core.surrogate import Surrogate
+from ..interop.foreign_neurons import find_neurons, supports_rate_gradients
 from .harness import AttackConfig, EvalResult, accuracies, evaluate
 from .standard import APGD_STEPS, Ledger, Selection
-from ..core.surrogate import Surrogate
 
 #: The surrogate estimators, in the paper's order (``name:γ`` as :mod:`.surrogate` parses them).
 SURROGATE_ESTIMATORS = (
@@ -67,7 +68,6 @@ def estimators(model: nn.Module) -> tuple[list[tuple[str, Surrogate | None, str]
     """``([(label, surrogate, grad mode)], skipped)``: the estimators ``model`` can take.
     A model without recognised spiking neurons gets its own gradient once; rate
     estimators need neurons that support them (:func:`.interop.supports_rate_gradients`)."""
-    from ..interop.foreign_neurons import find_neurons, supports_rate_gradients
 
     if not find_neurons(model):
         return [("own", None, "bptt")], {"surrogates and rate gradients": "no recognised spiking neurons: the model's own gradient"}

@@ -21,16 +21,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from robustbench_snn.attacks import get_attack, make_ball
-from robustbench_snn.core.errors import UserInputError
-
+from ..attacks import default_alpha, expected_ticks, get_attack, make_ball
 from ..core import streams
-from ..data.dataset import Dataset
-from ..core.streams import LIBRARY_BLOCK
-from ..interop.foreign_neurons import attack_surrogate, gradient_mode
-from ..attacks import expected_ticks
+from ..core.errors import UserInputError
 from ..core.progress import counting
-from ..core.surrogate import Surrogate
+from ..core.streams import LIBRARY_BLOCK
+from ..core.surrogate import NORMALISED, Surrogate
+from ..data.dataset import Dataset
+from ..interop.foreign_neurons import attack_surrogate, gradient_mode
 
 #: Tolerance for the ball check (float32 rounding of x + delta).
 BALL_TOL = 1e-5
@@ -54,7 +52,6 @@ class AttackConfig:
     @property
     def step_size(self) -> float:
         """``alpha``, or the PGD default for ``eps`` and ``steps`` the attacks use when it is None."""
-        from robustbench_snn.attacks import default_alpha
 
         return self.alpha if self.alpha is not None else default_alpha(self.eps, self.steps)
 
@@ -239,8 +236,6 @@ SWEEP_WIDTHS = (0.25, 0.5, 1.0)
 
 
 def sweep_surrogates() -> list[Surrogate]:
-    from ..core.surrogate import NORMALISED
-
     return [Surrogate(name, w) for name in NORMALISED for w in SWEEP_WIDTHS]
 
 

@@ -28,7 +28,15 @@ harness gathers the evidence.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+
+import torch
+
+from ..attacks.events import event_flip_steps
+from ..attacks.gradient import eot_gradient, has_input_gradient
+from ..core import streams
+from .harness import evaluate
 
 #: Thresholds, in accuracy fractions unless stated.
 BLACKBOX_MARGIN = 0.01
@@ -99,21 +107,12 @@ CHECK_ATTACK = {"linf": "pgd", "l2": "pgd", "events": "sparse-flip"}
 
 def gather_evidence(model, data, cfg, *, draws: int = 1, seed: int = 0, n: int = EVIDENCE_EXAMPLES) -> MaskingEvidence:
     """Measure (b)-(f) on the first ``n`` examples (white/black-box numbers (a) come from the ensemble)."""
-    import dataclasses
-
-    import torch
-
-    from robustbench_snn.attacks.gradient import eot_gradient, has_input_gradient
-
-    from ..core import streams
-    from .harness import evaluate
 
     sub = data.head(n)
     run = lambda c: evaluate(model, sub, c, draws=draws, seed=seed, quiet=True).robust_acc  # noqa: E731
     pgd = dataclasses.replace(cfg, attack=CHECK_ATTACK[cfg.norm], alpha=None)
     if cfg.norm == "events":  # the standard's sparse-flip: one event per step. Being greedy and
         # deterministic, 5x its steps and a "restart" change nothing, so (d) cannot fire there
-        from robustbench_snn.attacks.events import event_flip_steps
 
         pgd = dataclasses.replace(pgd, steps=event_flip_steps(cfg.eps))
     ev = MaskingEvidence(eot=cfg.eot)

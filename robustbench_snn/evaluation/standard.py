@@ -50,26 +50,25 @@ iterations 3, and three random-start 20-step targeted runs (the member on SNNs)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 import dataclasses
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from robustbench_snn.attacks.apgd import apgd_targeted
-from robustbench_snn.attacks.events import event_flip_steps, sparse_flip
-from robustbench_snn.attacks.pgd import pgd
-from robustbench_snn.attacks.sapgd import assg_config, assg_params, assg_sapgd
-from robustbench_snn.attacks.transfer import transfer_from
-
-from .cost import counting_passes
-from .harness import AttackConfig, EvalResult, accuracies, evaluate, held_out_scores
-from ..interop.foreign_neurons import has_exact_gradient
-from .masking import EVIDENCE_EXAMPLES, MaskingEvidence, gather_evidence, masking_flags
+from ..attacks.apgd import apgd_targeted
+from ..attacks.blackbox import square_params
+from ..attacks.events import event_flip_steps, sparse_flip
+from ..attacks.pgd import pgd
+from ..attacks.sapgd import assg_config, assg_params, assg_sapgd
+from ..attacks.transfer import transfer_from
 from ..core.surrogate import Surrogate
+from ..interop.foreign_neurons import find_neurons, has_exact_gradient, supports_rate_gradients
+from .cost import counting_passes
+from .harness import AttackConfig, EvalResult, accuracies, clean_scores, evaluate, held_out_scores
+from .masking import EVIDENCE_EXAMPLES, MaskingEvidence, gather_evidence, masking_flags
 
 #: Surrogates of the worst-surrogate member (the full sweep is ``--surrogate all``).
 STANDARD_SURROGATES = ("atan:1", "atan:0.25", "triangle:0.5", "sigmoid:2")
@@ -306,10 +305,6 @@ def standard_evaluation(
     gradients (ours, SpikingJelly multi-step IF / LIF), and on a model without spiking neurons is one PGD (the sweep
     would repeat it identically).
     """
-    from robustbench_snn.attacks.blackbox import square_params
-
-    from .harness import clean_scores
-    from ..interop.foreign_neurons import find_neurons, supports_rate_gradients
 
     start = time.perf_counter()
     kw = {"draws": draws, "seed": seed, "quiet": quiet}

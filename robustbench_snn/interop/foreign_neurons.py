@@ -33,9 +33,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
+from spikingjelly.activation_based import functional
+from spikingjelly.activation_based.neuron import IFNode, LIFNode
+from spikingjelly.activation_based.surrogate import MultiLevelSpikeCount
 from torch import nn
 
+from ..core.classifier import ANNClassifier
 from ..core.errors import UserInputError
+from ..core.neurons import _RateGradient, gradient_mode as own_gradient_mode
 from ..core.registry import Registry
 from ..core.surrogate import Surrogate
 
@@ -167,7 +172,6 @@ class SpikingJellyNeurons(NeuronFamily):
     def rate_terms(self, neuron):
         """Multi-step ``IFNode`` (``H = V + X``) and ``LIFNode`` (``H = V + (X - (V - V_reset)) / tau``
         with ``decay_input``, else ``H = V - (V - V_reset) / tau + X``), charged from ``V = 0``."""
-        from spikingjelly.activation_based.neuron import IFNode, LIFNode
 
         if getattr(neuron, "step_mode", "s") != "m" or type(neuron) not in (IFNode, LIFNode):
             return None
@@ -189,8 +193,6 @@ def _route_ilif_through(neuron: nn.Module, fn) -> None:
     multi-step forward iterates SpikingJelly's own single-step ``ilif_step`` (charge, spike
     ``fn(H / V_th)``, soft reset) over T; with its ``MultiLevelSpikeCount`` back, the fused
     operator runs again."""
-    from spikingjelly.activation_based import functional
-    from spikingjelly.activation_based.surrogate import MultiLevelSpikeCount
 
     if type(fn) is MultiLevelSpikeCount:
         neuron.__dict__.pop("multi_step_forward", None)
@@ -341,7 +343,6 @@ def has_exact_gradient(model: nn.Module) -> bool:
     or our ``ANNClassifier`` (whose forward is its ``net``). Exact types, because a
     subclass (or any class of a user's own) may threshold inside its forward; a model
     that is not provably spike-free is treated as an SNN, which costs more and never less."""
-    from ..models.base import ANNClassifier
 
     require_module(model, "has_exact_gradient")
     allowed = (*EXACT_GRADIENT_LAYERS, ANNClassifier)
@@ -474,7 +475,6 @@ def supports_rate_gradients(model: nn.Module) -> bool:
 
 def _rate_forward(neuron: nn.Module, current, decay: float, mode: str):
     """``neuron``'s own multi-step forward for the spikes, :class:`~.neurons._RateGradient` for the backward."""
-    from ..core.neurons import _RateGradient
 
     forward = type(neuron).forward
 
@@ -498,7 +498,6 @@ def gradient_mode(model: nn.Module, mode: str) -> Iterator[None]:
     called once per step) the mode is refused with an error instead of silently
     running BPTT.
     """
-    from ..core.neurons import gradient_mode as own_gradient_mode
 
     patched: list[nn.Module] = []
     if mode != "bptt":

@@ -40,6 +40,8 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from .foreign_neurons import backward_is_zero
+
 _TENSOR = torch.Tensor
 #: Comparisons whose float cast is a Heaviside step, with the sign of the membrane offset:
 #: ``a >= b`` spikes when ``a - b >= 0``; ``a <= b`` when ``b - a >= 0``.
@@ -105,7 +107,6 @@ def _place() -> str:
 @functools.cache
 def _zero_backward(function: type, arity: int) -> bool:
     """Whether ``function.apply`` (an ``autograd.Function``) gives a zero input gradient on offsets in [-2, 2]."""
-    from .foreign_neurons import backward_is_zero
 
     apply = functools.partial(_ORIGINAL_APPLY, function)
     with torch.enable_grad():  # the model may be observed under no_grad: the probe needs autograd

@@ -23,6 +23,8 @@ from torch import nn
 
 from ..core.encoders import Encoder, create_encoder
 from ..core.errors import UserInputError
+from ..core.limits import check_count
+from .foreign_neurons import require_module
 
 
 class TimeMajor(nn.Module):
@@ -30,8 +32,6 @@ class TimeMajor(nn.Module):
 
     def __init__(self, model: nn.Module, T: int | None = None, encoder: str | Encoder | None = None, **encoder_kwargs: Any) -> None:
         super().__init__()
-        from .foreign_neurons import require_module
-        from ..core.limits import check_count
 
         require_module(model, "TimeMajor")
         if T is not None:

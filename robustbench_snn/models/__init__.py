@@ -5,7 +5,7 @@ model is adding one file here."""
 import importlib
 import pkgutil
 
-from .base import ANNClassifier, Classifier, SpikingClassifier
+from ..core.classifier import ANNClassifier, Classifier, SpikingClassifier
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")

@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 
 from torch import nn
 
+from ..core.classifier import ANNClassifier
 from .registry import register_model
-from .base import ANNClassifier
 
 
 def check_widths(channels: Sequence[int], hidden: int) -> None:

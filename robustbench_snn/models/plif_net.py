@@ -4,6 +4,11 @@ membrane time constant. SpikingJelly's ``model.parametric_lif_net`` (``CIFAR10Ne
 colour images, ``MNISTNet`` for 28x28 grey ones) with its ``ParametricLIFNode``; the readout is
 the nets' own voting layer, averaged over T."""
 
+
+from functools import partial
+
+from spikingjelly.activation_based import neuron, surrogate
+
 from ..core.errors import UserInputError
 from .registry import register_model
 from .spikingjelly_nets import build_spikingjelly, import_model_module
@@ -11,10 +16,6 @@ from .spikingjelly_nets import build_spikingjelly, import_model_module
 
 def _net(channels: int):
     def build(in_shape, num_classes, T):
-        from functools import partial
-
-        from spikingjelly.activation_based import neuron, surrogate
-
         module = import_model_module("parametric_lif_net")
         plif = partial(neuron.ParametricLIFNode, detach_reset=True, surrogate_function=surrogate.ATan(), step_mode="m")
         if num_classes != 10:

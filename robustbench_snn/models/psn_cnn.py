@@ -5,6 +5,8 @@ linear map of its inputs at all T steps, computed at once."""
 
 from collections.abc import Sequence
 
+from spikingjelly.activation_based import neuron, surrogate
+
 from ..core.encoders import create_encoder
 from .registry import register_model
 from .snn import spiking_cnn_body
@@ -13,7 +15,5 @@ from .spikingjelly_nets import SpikingJellyClassifier
 
 @register_model("psn-cnn", description="spiking CNN (the snn-cnn body) with SpikingJelly's PSN neurons, direct coding")
 def psn_cnn(in_shape, num_classes, T: int = 4, channels: Sequence[int] = (16, 32), hidden: int = 128, encoder: str = "direct"):
-    from spikingjelly.activation_based import neuron, surrogate
-
     body = spiking_cnn_body(in_shape, num_classes, lambda: neuron.PSN(T=T, surrogate_function=surrogate.ATan()), channels, hidden)
     return SpikingJellyClassifier(create_encoder(encoder, T), body, "mean")

@@ -27,10 +27,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..core.classifier import Classifier
 from ..core.neurons import IFNode, spiking_neurons
-from .registry import register_model
 from .ann_cnn import cnn_layers
-from .base import Classifier
+from .registry import register_model
 
 
 class _FloorSTE(torch.autograd.Function):

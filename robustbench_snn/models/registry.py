@@ -1,7 +1,7 @@
 """The model registry: ``@register_model("name")`` on a factory, like timm's.
 
 A factory takes ``(in_shape, num_classes, **kwargs)`` and returns a
-:class:`~robustbench_snn.models.base.Classifier`. Adding a model is one file in
+:class:`~robustbench_snn.core.classifier.Classifier`. Adding a model is one file in
 ``robustbench_snn/models/`` that defines and decorates its factory: importing this
 module imports the ``models`` package first, and the package imports every module
 in its folder, so the registry is complete whenever it can be read.

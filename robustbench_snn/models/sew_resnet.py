@@ -12,6 +12,7 @@ stays, so the first stage runs at 16x16 on CIFAR-10 (about 1.6x the convolution 
 64-128-256 ``snn-cnn``), which two cores can train. With the ImageNet stem the first stage would
 see 8x8. A grey image is given to it as three equal channels."""
 
+from spikingjelly.activation_based import layer
 from torch import nn
 
 from .registry import register_model
@@ -20,7 +21,6 @@ from .spikingjelly_nets import build_spikingjelly, import_model_module, lif, thr
 
 def _small_image_stem(net: nn.Module) -> nn.Module:
     """``net`` with its 7x7 stride-2 first convolution replaced by a 3x3 stride-1 one."""
-    from spikingjelly.activation_based import layer
 
     net.conv1 = layer.Conv2d(3, net.conv1.out_channels, kernel_size=3, stride=1, padding=1, bias=False)
     nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")

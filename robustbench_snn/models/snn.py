@@ -7,11 +7,11 @@ from functools import partial
 
 from torch import nn
 
+from ..core.classifier import SpikingClassifier
 from ..core.encoders import create_encoder
-from .layers import TimeDistributed
 from ..core.neurons import NEURONS
 from .ann_cnn import check_widths, pooled_size
-from .base import SpikingClassifier
+from .layers import TimeDistributed
 
 
 MakeNeuron = Callable[[], nn.Module]

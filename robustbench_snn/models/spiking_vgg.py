@@ -6,6 +6,7 @@ layers: 103 M weights on VGG-11). CIFAR VGGs (e.g. the SNN-RAT and HoSNN evaluat
 linear layer on the pooled features instead; both configurations here keep SpikingJelly's
 feature layers and replace only the head by a 1x1 pooling and a linear layer."""
 
+from spikingjelly.activation_based import layer
 from torch import nn
 
 from .registry import register_model
@@ -14,8 +15,6 @@ from .spikingjelly_nets import build_spikingjelly, import_model_module, lif, thr
 
 def _vgg(cfg):
     def build(in_shape, num_classes, T):
-        from spikingjelly.activation_based import layer
-
         module = import_model_module("spiking_vgg")
         net = module.SpikingVGG(cfg=cfg, batch_norm=True, norm_layer=layer.BatchNorm2d, num_classes=num_classes, spiking_neuron=lif())
         widest = max(c for c in cfg if c != "M")

@@ -26,14 +26,17 @@ import importlib
 import sys
 import types
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import torch
+from spikingjelly.activation_based import functional, neuron, surrogate
 from torch import nn
 
-from ..core.encoders import Encoder
+from ..core.classifier import EncodedClassifier
+from ..core.encoders import Encoder, create_encoder
 from ..core.errors import UserInputError
-from .base import EncodedClassifier
+from ..interop.foreign_neurons import _quiet_triton_probe, find_neurons
 
 #: SpikingJelly's model package.
 MODEL_PACKAGE = "spikingjelly.activation_based.model"
@@ -69,7 +72,6 @@ def _torchvision_stand_in():
 
 def import_model_module(name: str) -> types.ModuleType:
     """``spikingjelly.activation_based.model.<name>``, importable without torchvision."""
-    from ..interop.foreign_neurons import _quiet_triton_probe
 
     _quiet_triton_probe()  # SpikingJelly's CPU kernels ask torch for Triton at import: noise on a CPU-only host
     full = f"{MODEL_PACKAGE}.{name}"
@@ -84,7 +86,6 @@ def import_model_module(name: str) -> types.ModuleType:
 
 def multi_step(net: nn.Module) -> nn.Module:
     """``net`` with every SpikingJelly layer and neuron in multi-step mode (``[T, B, ...]`` per call)."""
-    from spikingjelly.activation_based import functional
 
     functional.set_step_mode(net, "m")
     return net
@@ -110,15 +111,11 @@ class SpikingJellyClassifier(EncodedClassifier):
         self.config_name = config
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from spikingjelly.activation_based import functional
-
         functional.reset_net(self.net)
         out = self.net(self.encoder(x))  # [T, B, C, H, W] -> [B, K] or [T, B, K]
         return out.mean(0) if self.readout == "mean" else out
 
     def config(self) -> dict[str, Any]:
-        from ..interop.foreign_neurons import find_neurons
-
         neurons = find_neurons(self)
         first = neurons[0].module if neurons else None
         surrogate = getattr(first, "surrogate_function", None)
@@ -139,9 +136,6 @@ NetBuilder = Any
 def lif(**kwargs: Any):
     """SpikingJelly's multi-step LIF neuron class with the project's defaults for the small
     configurations (tau 2, detached reset, arctan surrogate), as a ``spiking_neuron`` argument."""
-    from functools import partial
-
-    from spikingjelly.activation_based import neuron, surrogate
 
     return partial(neuron.LIFNode, **{"tau": 2.0, "detach_reset": True, "surrogate_function": surrogate.ATan(), "step_mode": "m", **kwargs})
 
@@ -150,7 +144,6 @@ def build_spikingjelly(label: str, configs: dict[str, NetBuilder], readout: str,
                        *, T: int, config: str, encoder: str, encoder_kwargs: dict | None = None) -> SpikingJellyClassifier:
     """The zoo model ``label`` in configuration ``config`` (a key of ``configs``: ``small``, the
     CPU configuration trained here, or a paper's name), behind ``encoder`` with T steps."""
-    from ..core.encoders import create_encoder
 
     if config not in configs:
         raise UserInputError(f"unknown config {config!r} of model {label!r}; valid: {', '.join(configs)}")

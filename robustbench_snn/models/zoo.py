@@ -23,9 +23,8 @@ from safetensors.torch import load, save
 
 from ..core.atomic import atomic_write_bytes
 from ..core.errors import UserInputError
-from ..core.home import user_home
+from ..core.home import ROOT, user_home
 from ..core.json_input import json_object
-from ..core.home import ROOT
 from .registry import create_model
 
 DEFAULT_ZOO = ROOT / "zoo"

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,8 +21,9 @@ from sys import float_info
 from typing import Any
 
 import pandas as pd
+from filelock import FileLock
 
-from ..core.atomic import atomic_write_bytes
+from ..core.atomic import FileWriteError, atomic_write_bytes
 from ..core.errors import UserInputError
 from ..core.home import COMMITTED_BOARDS, boards_dir
 from ..core.limits import MAX_T
@@ -176,7 +180,6 @@ def check_writable(path: Path, flag: str, schema: Schema | None = None) -> None:
     """Fail before any work unless ``path`` can be written as a file (``flag`` names it in the
     error) and, if it is already a leaderboard, can be read as one of ``schema`` (default
     :data:`ROBUST`): a broken cell found when the row is upserted would lose the work."""
-    import os
 
     if path.is_dir():
         raise UserInputError(f"{flag} {str(path)!r} is a folder; give a CSV file path")
@@ -191,7 +194,6 @@ def per_example_name(row: dict[str, Any]) -> str:
     """The file name of a row's per-example scores (``rbsnn eval --per-example DIR``): every
     field of the row's key, so two rows never share a file, with ``/`` and ``:`` (``8/255``,
     ``atan:1``) made safe for any file system."""
-    import re
 
     k = round(float(row["eps"]) * 255)
     eps = f"{k}-255" if 0 < float(row["eps"]) < 1 and abs(float(row["eps"]) * 255 - k) < 1e-3 else f"{float(row['eps']):g}"
@@ -215,12 +217,10 @@ def _ensure_folder(folder: Path, path: Path, flag: str) -> None:
     nearest existing ancestor is a writable folder. Made, not only checked: a folder can pass
     every permission check and still not be makeable (under ``/proc``, where ``os.access`` tells
     root yes), and finding that out when the result is written would lose the attack's work."""
-    import os
 
     parent = next((p for p in [folder, *folder.parents] if p.exists()), None)
     if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise UserInputError(_cannot_write(path, flag))
-    import tempfile
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -245,9 +245,6 @@ def locked(path: str | Path) -> Iterator[None]:
     their row and rename their copy over the file: the last rename wins and the
     other rows are lost (measured: 11 of 48 rows over six trials of 8 writers).
     """
-    from filelock import FileLock
-
-    from ..core.atomic import FileWriteError
 
     path = Path(path)
     lock = FileLock(str(path) + ".lock")

@@ -5,12 +5,15 @@ bytes that depend only on the CSVs (no dates, fixed SVG ids), so ``rbsnn report
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pandas as pd
 
 from ..core.atomic import atomic_write_bytes
+from .leaderboard import at_own_t, best_known
 from .sources import Sources
 
 matplotlib.use("Agg")  # files only, no display
@@ -25,8 +28,8 @@ def certified_curve(per_example: pd.DataFrame, radii) -> list[float]:
 def certified_png(board: pd.DataFrame, per_example_dir: Path) -> bytes:
     """One panel per norm: certified accuracy vs radius, one line per leaderboard row
     whose per-example file is in ``per_example_dir``."""
-    import matplotlib.pyplot as plt
-    import numpy as np
+
+    import matplotlib.pyplot as plt  # heavy: 0.5 s to import, paid only when a plot is drawn
 
     norms = sorted(board["norm"].unique()) if len(board) else []
     fig, axes = plt.subplots(1, max(1, len(norms)), figsize=(5.5 * max(1, len(norms)), 4), squeeze=False)
@@ -61,9 +64,8 @@ def eps_svg(board: pd.DataFrame, title: str) -> bytes:
     board: at each eps the best known robust accuracy the board holds for the model at its
     own T, over every attack at that eps or a smaller one, so no curve rises with eps
     (:func:`~robustbench_snn.results.leaderboard.best_known`)."""
-    import matplotlib.pyplot as plt
 
-    from .leaderboard import at_own_t, best_known
+    import matplotlib.pyplot as plt  # heavy: 0.5 s to import, paid only when a plot is drawn
 
     best = best_known(board[at_own_t(board)])
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -87,9 +89,8 @@ def eps_svg(board: pd.DataFrame, title: str) -> bytes:
 
 def _save(fig, fmt: str) -> bytes:
     """The figure's bytes with no date or software stamp, and fixed SVG ids."""
-    import io
 
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: 0.5 s to import, paid only when a plot is drawn
 
     fig.tight_layout()
     buf = io.BytesIO()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as _dt
+import shlex
 import subprocess
+from importlib.metadata import version as installed_version
 from pathlib import Path
 
-from .. import __version__
+import torch
+
 from ..core.home import ROOT
 
 
@@ -41,7 +44,6 @@ def cpu_fingerprint() -> str:
     EPYC (same accuracy within 0.1 point). Bit-for-bit comparisons are only
     meaningful between runs with the same fingerprint.
     """
-    import torch
 
     vendor = model = "unknown"
     try:
@@ -61,7 +63,6 @@ def host() -> dict:
     (:func:`cpu_fingerprint`) and torch's ``threads``. Kernels differ by CPU (AVX2 / AVX-512,
     MKL's per-vendor paths) and a reduction's order by thread count, so the same command can
     land on other float roundings elsewhere."""
-    import torch
 
     return {"cpu": cpu_fingerprint(), "threads": torch.get_num_threads()}
 
@@ -70,7 +71,6 @@ def same_numerics(card: dict) -> bool:
     """True when a run recorded in ``card`` (its ``torch`` and :func:`host`) used the same
     numerical stack as this process, so its weights must match bit for bit. Cards without
     ``cpu`` (written before it was recorded) never do."""
-    import torch
 
     return card.get("torch") == torch.__version__ and all(card.get(k) == v for k, v in host().items())
 
@@ -80,11 +80,11 @@ def today() -> str:
 
 
 def version() -> str:
-    return __version__
+    """The installed project's version (pyproject.toml's, through the package metadata)."""
+    return installed_version("robustbench-snn")
 
 
 def command_line(subcommand: str, *flags: tuple[str, object]) -> str:
     """The canonical ``rbsnn`` command line recorded in cards and rows; flags whose value is None are left out."""
-    import shlex
 
     return shlex.join(["rbsnn", subcommand] + [a for flag, value in flags if value is not None for a in (flag, str(value))])

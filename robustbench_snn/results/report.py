@@ -22,8 +22,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..core.atomic import atomic_write_bytes
 from ..core.errors import UserInputError
 from ..core.json_input import parse_json
+from ..models.registry import get_model_entry
+from .leaderboard import at_own_t, per_example_name
 from .plots import board_plots, plot_files
 from .site import site_files
 from .sources import EPS_8, Sources, eps_label
@@ -75,7 +78,6 @@ def markdown(header: list[str], rows: list[list[str]]) -> str:
 
 def default_rows(df: pd.DataFrame, attack: str, eps: float, steps: int | None = 10) -> pd.DataFrame:
     """Each zoo model's row for ``attack`` at ``eps`` at its own T (no ``--T`` in the command)."""
-    from .leaderboard import at_own_t
 
     sel = (df.attack == attack) & ((df.eps - eps).abs() < 1e-5) & (df.source == "zoo") & at_own_t(df)
     if steps is not None:
@@ -218,7 +220,6 @@ def attack_cost(row: pd.Series) -> str:
 def _accuracy_on_first(src: Sources, row: pd.Series, images: int) -> float | None:
     """A row's robust accuracy (%) on its first ``images`` examples: the row's own number when it
     ran on exactly those, else the mean of its per-example file's first lines (None if absent)."""
-    from .leaderboard import per_example_name
 
     if int(row.n_examples) == images:
         return float(row.robust_acc)
@@ -272,7 +273,6 @@ def certified(src: Sources, name: str, mechanism: str) -> str:
 def described(card: dict) -> str:
     """A card's architecture as the registry describes it (the zoo table's "what" for a model
     without prose in :data:`WHAT`), else its defense."""
-    from ..models.registry import get_model_entry
 
     try:
         return get_model_entry(card.get("architecture", card["model"])).description
@@ -362,7 +362,6 @@ MARKED = re.compile(r"(<!-- table:(?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /ta
 
 def render(text: str, src: Sources = Sources()) -> str:
     """``text`` with every marked table regenerated from ``src``."""
-    from ..core.errors import UserInputError
 
     def fill(m: re.Match) -> str:
         if m["name"] not in TABLES:
@@ -393,7 +392,6 @@ def stale(src: Sources = Sources()) -> list[Path]:
 
 def write(src: Sources = Sources()) -> list[Path]:
     """Write every output that changed (atomically); returns the paths written."""
-    from ..core.atomic import atomic_write_bytes
 
     files = outputs(src)
     changed = _differing(files)

@@ -28,8 +28,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .leaderboard import PER_ATTACK_PREFIX, WEAKER_THAN_SMALLER_EPS, best_known, weaker_than_smaller_eps
+from ..core.atomic import atomic_write_bytes
 from ..evaluation.masking import FLAG_MEANINGS
+from .leaderboard import PER_ATTACK_PREFIX, WEAKER_THAN_SMALLER_EPS, best_known, weaker_than_smaller_eps
 from .plots import board_plots
 from .sources import EPS_8, Sources, eps_label
 
@@ -305,7 +306,6 @@ def site_files(src: Sources = Sources(), made: dict[str, tuple[str, bytes]] | No
 
 def write_site(out: str | Path, src: Sources = Sources()) -> list[Path]:
     """Write the site into ``out`` (created if missing), atomically per file; returns the files."""
-    from ..core.atomic import atomic_write_bytes
 
     out = Path(out)
     written = []

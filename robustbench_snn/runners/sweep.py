@@ -28,23 +28,43 @@ only the same robustbench-snn checkout (commit) on every node.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import logging
 import math
+import multiprocessing
 import os
 import signal
+import socket
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save
+from tqdm import tqdm
 
+from ..api import BenchmarkResult, DEFAULT_EPS_TEXT, _percent, benchmark, check_budget, parse_eps
+from ..core.atomic import atomic_write_bytes
 from ..core.errors import UserInputError, WorkerLostError
-from ..core.streams import LIBRARY_BLOCK
 from ..core.limits import BATCH_SIZE
+from ..core.progress import stopping_when
+from ..core.streams import LIBRARY_BLOCK
+from ..data.catalog import load_dataset
+from ..models.zoo import is_committed_zoo, load_checkpoint, read_card
+from ..results.leaderboard import check_folder_writable, default_path, upsert
+from ..results.provenance import command_line, git_commit
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +98,11 @@ class EvalSpec:
 
     @property
     def eps_text(self) -> str:
-        from ..api import DEFAULT_EPS_TEXT
-
         return self.eps if self.eps is not None else DEFAULT_EPS_TEXT[self.norm]
 
     def command(self, eot: int, draws: int, n: int) -> str:
         """The ``rbsnn eval`` command that reproduces the row alone (``eot`` / ``draws`` as
         they ran, ``n`` examples); settings that can change a number appear when not default."""
-        from ..results.provenance import command_line
-        from ..models.zoo import is_committed_zoo
 
         return command_line(
             "eval", ("--model", self.model), ("--attack", self.attack), ("--dataset", self.dataset), ("--norm", self.norm),
@@ -99,19 +115,16 @@ class EvalSpec:
 
     def checkpoint(self):
         """(model, card): the zoo checkpoint, at ``T`` when given."""
-        from ..models.zoo import load_checkpoint
 
         return load_checkpoint(self.model, self.dataset, self.zoo_dir, **({"T": self.T} if self.T is not None else {}))
 
     def examples(self):
         """The evaluation's examples (the first ``n_examples`` of the test split)."""
-        from ..data.catalog import load_dataset
 
         return load_dataset(self.dataset, "test", self.data_dir).head(self.n_examples)
 
     def run(self, model, card, data, *, device: str = "cpu", progress: bool = False, shard: tuple[int, int] | None = None):
         """:func:`~robustbench_snn.api.benchmark` with these options (a BenchmarkResult)."""
-        from ..api import benchmark
 
         return benchmark(
             model, dataset=self.dataset, threat_model=self.norm, eps=self.eps_text, attack=self.attack, surrogate=self.surrogate,
@@ -167,10 +180,6 @@ class ShardResult:
         return cls(tensors, json.loads(json.dumps(meta, default=str)))
 
     def save(self, path: Path) -> None:
-        from safetensors.torch import save
-
-        from ..core.atomic import atomic_write_bytes
-
         own = {k: v.contiguous().clone() for k, v in self.tensors.items()}  # the last member's scores are `robust` itself
         atomic_write_bytes(path, save(own, metadata={"meta": json.dumps(self.meta)}))
 
@@ -178,7 +187,6 @@ class ShardResult:
     def load(cls, path: Path, shard: "Shard | None" = None) -> "ShardResult":
         """The shard stored at ``path``, checked to be one :meth:`save` wrote (for ``shard``'s
         examples, if given); :class:`BrokenShardError` otherwise (truncated, foreign or edited)."""
-        from safetensors import SafetensorError, safe_open
 
         try:
             with safe_open(str(path), framework="pt") as f:
@@ -232,7 +240,6 @@ def _meta_types(meta: dict[str, Any]) -> str | None:
 def _not_of(meta: dict[str, Any], spec: EvalSpec) -> str | None:
     """Why a shard's metadata describes another evaluation than ``spec``'s, or None: its row's
     model, dataset, attack, threat model and eps come from the spec, never from a stored file."""
-    from ..api import parse_eps
 
     s, info = meta["settings"], meta["model_info"]
     eps = parse_eps(spec.eps_text, spec.norm)
@@ -271,7 +278,6 @@ def run_shard(shard: Shard, device: str = "cpu", threads: int | None = None) -> 
 
 def merge(parts: list[ShardResult]):
     """The BenchmarkResult of the whole evaluation from its shards (in any order)."""
-    from ..api import BenchmarkResult, _percent
 
     parts = sorted(parts, key=lambda p: p.meta["start"])
     first = parts[0].meta
@@ -316,9 +322,6 @@ def _local_results(shards: list[Shard], workers: int, device: str) -> Iterator[t
         for shard in shards:
             yield shard, run_shard(shard, device)
         return
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
-    from multiprocessing import get_context
 
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = get_context("spawn")
@@ -381,7 +384,6 @@ def _interrupts_held():
     data (a traceback after rbsnn's last line). Ignoring SIGINT instead, as before, lost a
     Ctrl-C that arrived while the pool started: the sweep then ran on (seen once in a
     cold-venv ``make test``)."""
-    import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -412,9 +414,6 @@ def _worker_setup(stop) -> None:
     (One that lands in a finalizer is printed there and lost; the shard then stops at its
     next attack step, :func:`_pooled_shard`. Delivering it again from sys.unraisablehook was
     tried and reverted: the re-raise landed inside the hook.)"""
-    import threading
-
-    from tqdm import tqdm
 
     global _stop
     _stop = stop
@@ -438,9 +437,6 @@ def _end_with_the_driver() -> None:
     """Linux: this worker gets SIGTERM when the sweep's process dies, however it dies (the
     out-of-memory killer, ``kill -9``); a worker orphaned so ran its shard on for hours.
     Elsewhere nothing is done (the driver's own handlers still stop its workers)."""
-    import ctypes
-    import multiprocessing
-    import sys
 
     if not sys.platform.startswith("linux"):
         return
@@ -461,7 +457,6 @@ def _pooled_shard(shard: Shard, device: str, threads: int) -> ShardResult:
     (an interrupt the handler raised into a finalizer is lost there). The per-step check
     reads this process's flag only: the sweep's stop event takes a lock shared by every
     worker, which an interrupt could leave held."""
-    from ..core.progress import stopping_when
 
     global _running
     if _interrupted or (_stop is not None and _stop.is_set()):
@@ -487,7 +482,6 @@ def _interrupt_workers(pool, stop, grace: float = 30.0) -> None:
     ended itself by the signal, and a semaphore unlinked but not yet unregistered made the
     resource tracker warn of a leak after rbsnn's last line (2 runs in 15 of a SIGTERM at pool
     start with cold file caches; a ``make test`` failure in CI)."""
-    import time
 
     stop.set()
     processes = list((getattr(pool, "_processes", None) or {}).values())  # no public handle before Python 3.14
@@ -516,8 +510,6 @@ def check_ray_address(address: str, timeout: float = RAY_CONNECT_TIMEOUT) -> Non
     """Refuse, in one line, a cluster address (``host:port`` or ``ray://host:port``) that is
     malformed or where nothing accepts a connection: ``ray.init`` would retry for minutes,
     logging, before failing. ``auto`` and ``local`` are Ray's own lookups, left to it."""
-    import socket
-    from urllib.parse import urlsplit
 
     if address in ("auto", "local"):
         return
@@ -538,7 +530,7 @@ def check_ray_address(address: str, timeout: float = RAY_CONNECT_TIMEOUT) -> Non
 def _ray_results(shards: list[Shard], workers: int, device: str, address: str | None) -> Iterator[tuple[Shard, ShardResult]]:
     """Results as they finish, one Ray task per shard (one CPU, or one GPU on ``cuda``)."""
     try:
-        import ray
+        import ray  # optional: the ray extra; the local backend runs without it
     except ImportError:
         raise UserInputError("--backend ray needs Ray: pip install 'robustbench-snn[ray]' (make install does)") from None
     started = not ray.is_initialized()
@@ -584,12 +576,6 @@ def sweep(
     are stored; with ``per_example`` (a folder), also write each row's per-example scores
     there, the file ``rbsnn eval --per-example`` writes. Shards already in ``store`` (same
     options, same commit) are reused."""
-    from tqdm import tqdm
-
-    from ..api import check_budget, parse_eps
-    from ..results.leaderboard import check_folder_writable, default_path, upsert
-    from ..results.provenance import git_commit
-    from ..models.zoo import read_card
 
     if backend not in BACKENDS:
         raise UserInputError(f"bad --backend {backend!r}; valid: {', '.join(BACKENDS)}")

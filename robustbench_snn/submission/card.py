@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
@@ -136,7 +137,6 @@ def build_model(folder: Path, card: dict[str, Any]) -> nn.Module:
     """Import ``model.py`` (user code: it runs) and call the card's factory. The process's
     argv, grad mode and default dtype are restored afterwards: what user code flips at import
     must not reach the evaluation."""
-    import torch
 
     path = folder / MODEL_FILE
     if not path.is_file():

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -36,8 +37,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..api import BenchmarkResult, benchmark, check_model
 from ..core.errors import UserInputError
 from ..core.json_input import json_object
+from ..data.catalog import load_dataset
+from ..interop.foreign_neurons import find_neurons
+from .card import check_card_against_model, load_submission
 
 #: Seconds of wall clock a submission gets: a base for loading and compiling plus a generous
 #: allowance per example (the standard evaluation of a small CNN takes 0.3-3 s per example on
@@ -133,10 +138,6 @@ def evaluate(folder: str, *, n_examples: int | None, data_dir: str | None, seed:
              progress: bool, compile: str) -> dict[str, Any]:
     """In the child: load the submission (its code runs here), run the standard evaluation and
     return what :func:`result_from_payload` reads back."""
-    from ..api import benchmark, check_model
-    from ..data.catalog import load_dataset
-    from ..interop.foreign_neurons import find_neurons
-    from .card import check_card_against_model, load_submission
 
     sub = load_submission(Path(folder))
     card = sub.card
@@ -161,7 +162,6 @@ RESULT_FIELDS = ("clean_acc", "robust_acc", "flags", "per_attack", "params", "se
 def result_from_payload(payload: dict[str, Any], card: dict[str, Any], eps: float, n_examples: int | None):
     """The child's payload as a :class:`~.api.BenchmarkResult`, checked field by field against
     the card and the options it ran with; :class:`UserInputError` on anything else."""
-    from ..api import BenchmarkResult
 
     def refuse(why: str) -> UserInputError:
         return UserInputError(f"the submission process returned an unusable result ({why}); nothing was written")
@@ -195,7 +195,6 @@ def result_from_payload(payload: dict[str, Any], card: dict[str, Any], eps: floa
 
 def main(argv: list[str]) -> int:
     """The child's entry: read the request, evaluate, write the result JSON (or ``{"error"}``)."""
-    import resource
 
     request = json.loads(Path(argv[0]).read_text())
     resource.setrlimit(resource.RLIMIT_AS, (request["memory_limit"], request["memory_limit"]))

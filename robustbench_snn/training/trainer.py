@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import pickle
 import sys
 import time
 from dataclasses import dataclass
@@ -20,14 +21,15 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from robustbench_snn.defenses import Defense, get_defense
-
 from ..core.atomic import atomic_write_bytes
-from ..data.dataset import Dataset
 from ..core.errors import UserInputError
+from ..data.catalog import load_dataset
+from ..data.dataset import Dataset
+from ..defenses import Defense, get_defense, majority_vote
 from ..evaluation.harness import clean_scores
-from ..results.provenance import CODE_PATHS, git_commit, host, today, version
 from ..models.registry import create_model, get_model_entry
+from ..models.zoo import checkpoint_paths, load_checkpoint, write_card
+from ..results.provenance import CODE_PATHS, git_commit, host, today, version
 
 #: Epochs when neither the command line nor the model sets them: small data
 #: sets need many passes, MNIST-sized ones few (keeps CPU training in minutes).
@@ -99,7 +101,6 @@ def _load_state(path: Path) -> dict:
     """The training state at ``path``, read with ``weights_only=True``: torch's restricted
     unpickler admits tensors, containers and numbers only, so a crafted file that would
     run code when unpickled is refused instead (the state lives in the user's zoo folder)."""
-    import pickle
 
     try:
         return torch.load(path, weights_only=True)
@@ -227,7 +228,6 @@ def card_scores(model: torch.nn.Module, test: Dataset, seed: int) -> dict:
     draws for a stochastic model, on per-example streams, so any batch size gives it) with
     ``clean_acc_draws``, and for a stochastic model the majority-vote ``vote_acc`` over
     :data:`VOTE_DRAWS` draws."""
-    from robustbench_snn.defenses import majority_vote
 
     draws = CARD_DRAWS if model.stochastic else 1
     scores = {"clean_acc": round(100 * clean_scores(model, test, draws=draws, seed=seed).mean().item(), 2), "clean_acc_draws": draws}
@@ -242,8 +242,6 @@ def rescore_checkpoint(name: str, dataset: str, data_dir: str | Path | None = No
     unchanged weights, for a card scored by older code (e.g. the global generator before
     per-example streams), and write the card back atomically with ``rescored`` (commit,
     date, the fields' old values) and the weights' SHA-256. Returns the new card."""
-    from ..data.catalog import load_dataset
-    from ..models.zoo import checkpoint_paths, load_checkpoint, write_card
 
     model, card = load_checkpoint(name, dataset, root)
     weights, card_path = checkpoint_paths(name, dataset, root)

@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..core.encoders import Encoder
-from ..core.neurons import spiking_neurons
+from .encoders import Encoder
+from .neurons import spiking_neurons
 
 
 class Classifier(nn.Module):
