@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -9,8 +10,13 @@ import torch
 from robustbench_snn.data.catalog import load_dataset
 from robustbench_snn.results.provenance import ROOT
 
-#: Real MNIST shipped beside the project on the team's machines (not by the project).
-MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
+#: The data root (robustbench_snn.data.dataset): $RBSNN_DATA, else the one beside the checkout on the
+#: team's machines (real MNIST and CIFAR-10 as JPEG; not shipped by the project). Set for the whole
+#: session, CLI subprocesses included, so the committed rows' commands, which name no folder, find it.
+DATA_ROOT = Path(os.environ.get("RBSNN_DATA") or ROOT.parent / "shared" / "data")
+if DATA_ROOT.is_dir():
+    os.environ["RBSNN_DATA"] = str(DATA_ROOT)
+MNIST_DIR = DATA_ROOT / "mnist"
 # The event-frame disk cache (robustbench_snn.data.frame_cache) of this test session only, in
 # a fresh folder: tests never read a user's cache, and CLI subprocesses inherit it.
 os.environ["RBSNN_CACHE"] = tempfile.mkdtemp(prefix="rbsnn-test-cache-")

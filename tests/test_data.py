@@ -56,7 +56,8 @@ def test_idx_rejects_truncated_file(tmp_path):
         read_idx(p)
 
 
-def test_missing_files_name_what_is_expected(tmp_path):
+def test_missing_files_name_what_is_expected(tmp_path, monkeypatch):
+    monkeypatch.delenv("RBSNN_DATA", raising=False)  # no data root: nothing says where MNIST is
     with pytest.raises(DataNotFoundError, match="t10k-images-idx3-ubyte"):
         load_dataset("fashion-mnist", "test", tmp_path)
     with pytest.raises(DataNotFoundError, match="--data-dir"):

@@ -13,9 +13,9 @@ from robustbench_snn.data.catalog import load_dataset
 from robustbench_snn.core.errors import UserInputError
 from robustbench_snn.data.image_folder import CIFAR10_CLASSES
 
-from conftest import ROOT
+from conftest import DATA_ROOT, ROOT
 
-CIFAR_JPEG = ROOT.parent / "shared" / "data" / "cifar10-jpeg"
+CIFAR_JPEG = DATA_ROOT / "cifar10-jpeg"
 
 
 def _image(seed: int, size=(32, 32)) -> Image.Image:
@@ -79,7 +79,8 @@ def test_bad_files_are_one_line_naming_them(tmp_path, cache, damage, message):
         load_dataset("cifar10-jpeg", "test", root)
 
 
-def test_a_truncated_archive_and_a_missing_folder_are_one_line(tmp_path, cache):
+def test_a_truncated_archive_and_a_missing_folder_are_one_line(tmp_path, cache, monkeypatch):
+    monkeypatch.delenv("RBSNN_DATA", raising=False)  # no data root: nothing says where the images are
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "x.tar.gz").write_bytes(b"\x1f\x8b\x08\x00 not really")
     with pytest.raises(UserInputError, match=r"x.tar.gz cannot be read as a .tar.gz of images"):

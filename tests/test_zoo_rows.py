@@ -29,7 +29,7 @@ ROWS = [
 
 @pytest.mark.parametrize(("dataset", "norm", "model", "attack", "eps"), ROWS)
 def test_committed_row_is_remade_by_its_command(dataset, norm, model, attack, eps, tmp_path, monkeypatch):
-    monkeypatch.chdir(ROOT)  # recorded commands name data folders relative to the checkout (../shared/data/mnist)
+    monkeypatch.chdir(ROOT)  # recorded commands name no data folder: MNIST comes from the data root (conftest)
     board = read(committed_path(dataset, norm))
     row = board[(board.model == model) & (board.attack == attack) & ((board.eps - eps).abs() < 1e-6)].iloc[0]
     out = tmp_path / "board.csv"
