@@ -7,7 +7,7 @@ run in bfloat16 (AMX or AVX-512 BF16 where the CPU has them), so the membrane
 potentials change in their third significant digit and neurons near threshold
 fire differently: the attack would follow the gradient of a slightly different
 network than the one scored. That is only worth weighing if it is much faster;
-this script says how much (``README``, "The compiled path").
+this script says how much (docs/speed.md, "The compiled path").
 
     python benchmarks/bf16_gradient.py [--dataset mnist] [--model rsc-snn] [--threads 2]
 """

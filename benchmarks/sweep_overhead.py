@@ -7,7 +7,7 @@ process (``rbsnn eval``'s path), the local backend (2 worker processes, 2
 shards) and the Ray backend (a local ``ray.init(num_cpus=2)``, 2 tasks, 2
 shards; Ray's start-up is timed separately and not counted). The rows must
 be identical (checked); the CSV holds wall times and the Ray/local ratio,
-and ``rbsnn report`` puts it in the README's "Scaling out" table. Run it on
+and ``rbsnn report`` puts it in the table of docs/scaling-out.md. Run it on
 an otherwise idle machine: the workers compete with anything else running.
 """
 

@@ -7,6 +7,7 @@ Bad input (unknown names, missing data, bad values) prints one line
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import os
 import re
@@ -655,20 +656,40 @@ def _sources(root: str | None):
     return Sources(Path(root).resolve())
 
 
+def cli_reference() -> str:
+    """docs/cli.md: every subcommand's ``--help``, at a fixed width so the file is the same on
+    every terminal and machine (``rbsnn report`` writes it; ``--check`` compares it)."""
+
+    def fixed_width(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser.formatter_class = functools.partial(argparse.HelpFormatter, width=100, max_help_position=30)
+        return parser
+
+    parser = fixed_width(build_parser())
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices  # argparse keeps them there
+    parts = ["# The `rbsnn` command line", "",
+             "Every subcommand's `--help`, generated from the parser by `rbsnn report` (do not edit: `make test`",
+             "checks it). Bad input to any of them prints one line `rbsnn: error: ...` and exits 2, with nothing written.",
+             "", "```text", parser.format_help().rstrip(), "```"]
+    for name, sub in commands.items():
+        parts += ["", f"## rbsnn {name}", "", "```text", fixed_width(sub).format_help().rstrip(), "```"]
+    return "\n".join(parts) + "\n"
+
+
 def cmd_report(args) -> int:
     """:func:`~robustbench_snn.results.report.write` (or :func:`~robustbench_snn.results.report.stale` with --check)."""
 
     src = _sources(args.root)
     if not src.readme.is_file():
         raise UserInputError(f"no README.md in {src.root}")
+    extra = {src.root / "docs" / "cli.md": cli_reference().encode()}
     if args.check:
-        differ = stale(src)
+        differ = stale(src, extra)
         for path in differ:
             print(f"differs from the CSVs: {path.relative_to(src.root)}", file=sys.stderr)
         if differ:
             print("rbsnn: run `rbsnn report` to regenerate them", file=sys.stderr)
         return 1 if differ else 0
-    written = write(src)
+    written = write(src, extra)
     print(f"{len(written)} file(s) regenerated" + "".join(f"\n  {p.relative_to(src.root)}" for p in written))
     return 0
 

@@ -205,9 +205,10 @@ def test_version_names_the_package_and_the_commit_rows_record(capsys):
 
 
 def _readme_commands() -> tuple[list[str], list[str]]:
-    """The ``rbsnn`` command lines README.md shows: whole lines of its code blocks, and the
-    inline ones of its prose (often a command's name only, or with a placeholder)."""
-    text = (Path(__file__).parents[1] / "README.md").read_text()
+    """The ``rbsnn`` command lines README.md and the docs show: whole lines of their code blocks,
+    and the inline ones of their prose (often a command's name only, or with a placeholder)."""
+    root = Path(__file__).parents[1]
+    text = "\n".join(p.read_text() for p in [root / "README.md", *sorted((root / "docs").rglob("*.md")), root / "CHANGELOG.md"])
     blocks = re.findall(r"```[a-z]*\n(.*?)```", text, re.S)
     lines = [m.group(1) for b in blocks for line in b.splitlines() if (m := re.match(r"\s*(?:\.venv/bin/)?rbsnn (.*)$", line))]
     prose = re.sub(r"```.*?```", "", text, flags=re.S)
@@ -215,8 +216,8 @@ def _readme_commands() -> tuple[list[str], list[str]]:
     return lines, inline
 
 
-def test_every_command_the_readme_shows_parses(capsys):
-    """Each `rbsnn` line of README.md's code blocks parses as written (an option renamed or
+def test_every_command_the_readme_and_docs_show_parses(capsys):
+    """Each `rbsnn` line of README.md's and the docs' code blocks parses as written (an option renamed or
     dropped would break it); inline ones may leave out required arguments or use a
     placeholder (`DIR`, `...`), but every option they name exists and takes the value shown."""
     import shlex

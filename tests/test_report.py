@@ -15,6 +15,7 @@ def checkout_copy(tmp_path: Path) -> report.Sources:
     for folder in ("leaderboards", "zoo", "site"):
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("*.safetensors", "*.lock"))
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
     (tmp_path / "benchmarks").mkdir()
     for measured in (ROOT / "benchmarks").glob("*.csv"):
         shutil.copy(measured, tmp_path / "benchmarks")
@@ -23,8 +24,8 @@ def checkout_copy(tmp_path: Path) -> report.Sources:
 
 @pytest.mark.artifacts
 def test_committed_readme_plots_and_site_are_what_the_csvs_give(capsys):
-    text = report.Sources().readme.read_text()
-    assert sorted(m["name"] for m in report.MARKED.finditer(text)) == sorted(report.TABLES)  # each table once
+    named = {m["name"] for doc in report.Sources().documents() for m in report.MARKED.finditer(doc.read_text())}
+    assert named == set(report.TABLES)  # every table shown somewhere, and no unknown one
     assert main(["report", "--check"]) == 0, capsys.readouterr().err + "\nrun `rbsnn report`"
 
 
@@ -75,7 +76,7 @@ def test_report_and_site_reject_bad_paths(tmp_path, capsys):
     ("{bad", "is not valid JSON"),
     ("[1, 2]", "must hold a JSON object, got list"),
     ('{"model": "snn-mlp", "dataset": "digits", "in_shape": [1, 8, 8], "num_classes": 10, "build_kwargs": {}}',
-     "lacks defense, clean_acc, epochs, train_seconds, which the README's zoo table shows"),
+     "lacks defense, clean_acc, epochs, train_seconds, which the zoo table shows"),
 ])
 def test_a_broken_zoo_card_stops_report_with_one_line(card, message, tmp_path, capsys):
     checkout_copy(tmp_path)

@@ -42,7 +42,7 @@ class ScoreOnly(nn.Module):
 
 
 #: Model evaluations (forward passes, one encoder draw each) per example. A
-#: deterministic model gets this many queries (AutoAttack uses 5,000; see README
+#: deterministic model gets this many queries (AutoAttack uses 5,000; see docs/evaluation-protocol.md
 #: for the CPU budget); a stochastic one gets ``SQUARE_EVALS // draws`` queries.
 SQUARE_EVALS = 1000
 #: Encoder draws averaged per query for a stochastic model (at most ``eot``).

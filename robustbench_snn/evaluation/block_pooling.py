@@ -7,7 +7,7 @@ gather into the LIF backward kernel before the pooling. Pooling written as a
 view of k x k blocks and a mean over them has a broadcast for its backward,
 which vectorises. Only gradient graphs use it (an inference graph has no
 backward to gain). Measured with ``benchmarks/compile_speed.py --pooling``
-(both in one run; see the README's "The compiled path"). The values are a
+(both in one run; see docs/speed.md, "The compiled path"). The values are a
 mean of the same k² numbers; on spikes (every pooling of the zoo models
 follows spiking neurons) they are equal to the bit, on other inputs equal up
 to the order of the sum.

@@ -76,7 +76,7 @@ STANDARD_SURROGATES = ("atan:1", "atan:0.25", "triangle:0.5", "sigmoid:2")
 #: Legenstein's ensemble (:data:`.ensemble19.SURROGATE_ESTIMATORS`: PCW, EXP-D, EXP, RECT, STE),
 #: at the widths whose ensemble19 columns broke examples on digits qcfs-snn at 0.1.
 APGD_SURROGATES = ("pcw:1", "exp-d:1", "exp:2", "rect:2", "ste")
-#: APGD iterations in the ensemble (AutoAttack: 100; see README for the CPU budget).
+#: APGD iterations in the ensemble (AutoAttack: 100; see docs/evaluation-protocol.md for the CPU budget).
 APGD_STEPS = 20
 #: The targeted member on a network without spikes (module docstring): runs per survivor,
 #: and iterations of each, started where APGD-CE left the example. 2 x (1 + 9) = 20 input
@@ -135,7 +135,7 @@ def transfer_source_names(target: str, candidates: Mapping[str, Sequence[str]] =
 #: Extra encoder draws (purpose ``confirm``) with which a ledger compares an example's
 #: inputs on a stochastic model, pooled with the member's own scoring draws; and the
 #: held-out draws that score the inputs it keeps (:meth:`Ledger.final`). Measured by
-#: ``benchmarks/selection_rules.py`` (README, "A worst case over members is biased low").
+#: ``benchmarks/selection_rules.py`` (docs/evaluation-protocol.md, "A worst case over members is biased low").
 CONFIRM_DRAWS = 40
 HELD_OUT_DRAWS = 100
 

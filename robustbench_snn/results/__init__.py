@@ -1,2 +1,2 @@
 """What a measurement becomes: leaderboard rows and their boards, provenance, the
-README tables, plots and the leaderboard site."""
+tables of the README and the docs, plots and the leaderboard site."""

@@ -1,23 +1,22 @@
-"""The README's result tables and the leaderboard plots, generated from the CSVs
-and the zoo cards (``rbsnn report``), so no number in the README is typed by hand.
+"""The result tables of the README and the docs, and the leaderboard plots, generated from
+the CSVs and the zoo cards (``rbsnn report``), so no number in a document is typed by hand.
 
-    rbsnn report           # rewrite README.md's tables, leaderboards/plots/ and site/
+    rbsnn report           # rewrite the documents' tables, leaderboards/plots/ and site/
     rbsnn report --check   # exit 1, writing nothing, if any of them differs from what the CSVs give
 
-Each table sits between ``<!-- table:NAME -->`` and ``<!-- /table -->`` in
-README.md; everything between the markers is replaced. A row that is re-made
-changes the README the next time this runs, and ``tests/test_report.py``
-fails until it does. Everything is read from and written to a checkout
-(:class:`Sources`; default: this one).
+Each table sits between ``<!-- table:NAME -->`` and ``<!-- /table -->`` in a document
+(:meth:`Sources.documents`: README.md, docs/, benchmarks/README.md); everything between the
+markers is replaced. A row that is re-made changes the documents the next time this runs,
+and ``tests/test_report.py`` fails until it does. Everything is read from and written to a
+checkout (:class:`Sources`; default: this one).
 """
 
 from __future__ import annotations
 
+import ast
 import html
-import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -338,6 +337,15 @@ def event_rows(src: Sources, dataset: str) -> str:
                      "random flips, same K", "flags"], rows)
 
 
+def benchmark_scripts(src: Sources) -> str:
+    """``benchmarks/*.py``, each with the first paragraph of its docstring: what it measures."""
+    rows = []
+    for path in sorted((src.root / "benchmarks").glob("*.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        rows.append([f"`{path.name}`", " ".join(doc.split("\n\n")[0].split())])
+    return markdown(["script", "what it measures"], rows)
+
+
 def sweep_overhead(src: Sources) -> str:
     """``benchmarks/sweep_overhead.csv`` (written by ``benchmarks/sweep_overhead.py``) as a table."""
     path = src.root / "benchmarks" / "sweep_overhead.csv"
@@ -356,6 +364,7 @@ TABLES: dict[str, Callable[[Sources], str]] = {
     "zoo": zoo_table, "cifar10-jpeg": natural_images, "certified-digits-gaussian": lambda src: certified(src, "digits_certified", "gaussian"),
     "certified-digits-encoder": lambda src: certified(src, "digits_certified", "encoder"),
     "certified-mnist-gaussian": lambda src: certified(src, "mnist_certified", "gaussian"),
+    "benchmarks": benchmark_scripts,
 }
 MARKED = re.compile(r"(<!-- table:(?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.S)
 
@@ -365,19 +374,20 @@ def render(text: str, src: Sources = Sources()) -> str:
 
     def fill(m: re.Match) -> str:
         if m["name"] not in TABLES:
-            raise UserInputError(f"README names an unknown table {m['name']!r}; known: {', '.join(TABLES)}")
+            raise UserInputError(f"a document names an unknown table {m['name']!r}; known: {', '.join(TABLES)}")
         return f"{m[1]}{TABLES[m['name']](src)}\n{m[4]}"
 
     return MARKED.sub(fill, text)
 
 
-def outputs(src: Sources = Sources()) -> dict[Path, bytes]:
-    """Every file ``rbsnn report`` writes, path -> bytes: README.md, the plots and the site
-    (each plot drawn once, for both places)."""
+def outputs(src: Sources = Sources(), extra: dict[Path, bytes] | None = None) -> dict[Path, bytes]:
+    """Every file ``rbsnn report`` writes, path -> bytes: the documents with tables, the plots
+    and the site (each plot drawn once, for both places), and ``extra`` (the CLI's reference)."""
     made = board_plots(src)
-    files = {src.readme: render(src.readme.read_text(), src).encode()}
+    files = {doc: render(doc.read_text(), src).encode() for doc in src.documents()}
     files.update(plot_files(src, made))
     files.update({src.site / rel: data for rel, data in site_files(src, made).items()})
+    files.update(extra or {})
     return files
 
 
@@ -385,15 +395,14 @@ def _differing(files: dict[Path, bytes]) -> list[Path]:
     return [path for path, data in files.items() if not path.is_file() or path.read_bytes() != data]
 
 
-def stale(src: Sources = Sources()) -> list[Path]:
+def stale(src: Sources = Sources(), extra: dict[Path, bytes] | None = None) -> list[Path]:
     """The files whose committed bytes differ from what the CSVs give (``rbsnn report --check``)."""
-    return _differing(outputs(src))
+    return _differing(outputs(src, extra))
 
 
-def write(src: Sources = Sources()) -> list[Path]:
+def write(src: Sources = Sources(), extra: dict[Path, bytes] | None = None) -> list[Path]:
     """Write every output that changed (atomically); returns the paths written."""
-
-    files = outputs(src)
+    files = outputs(src, extra)
     changed = _differing(files)
     for path in changed:
         atomic_write_bytes(path, files[path])

@@ -16,7 +16,7 @@ the boards, and each leaderboard CSV gets a page ``<board>.html`` with
   or certified accuracy against radius).
 
 CSS and JavaScript are inline; nothing is fetched. Every byte depends only on
-the CSVs, so the committed site is checked like the README's tables.
+the CSVs, so the committed site is checked like the documents' tables.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def _num_td(value, digits: int = 2) -> str:
 def flag_badges(flags: str) -> str:
     """One badge per flag, its meaning in ``title`` (shown on hover)."""
     meanings = {**FLAG_MEANINGS, **OTHER_FLAGS}
-    return "".join(f'<span class="badge flag" title="{escape(meanings.get(f, "see the README, Gradient masking"))}">{escape(f)}</span>'
+    return "".join(f'<span class="badge flag" title="{escape(meanings.get(f, "see docs/evaluation-protocol.md, gradient masking"))}">{escape(f)}</span>'
                    for f in str(flags or "").split(";") if f)
 
 
@@ -285,7 +285,7 @@ def index_page(boards: dict[str, pd.DataFrame]) -> bytes:
     body = ("<h1>robustbench-snn leaderboards</h1>\n<p>Adversarial robustness of spiking neural networks, generated from "
             "the leaderboard CSVs by <code>rbsnn site</code>. Each row records the command that reproduces it.</p>\n"
             f"<ul>{''.join(items)}</ul>\n<p>Standard evaluation at {eps_label(EPS_8)}: APGD-CE, APGD-T, worst surrogate, "
-            "ASSG, Square and transfers, per-example worst case (README, How we attack SNNs).</p>")
+            "ASSG, Square and transfers, per-example worst case (docs/evaluation-protocol.md).</p>")
     return _page("robustbench-snn leaderboards", body, script=False)
 
 

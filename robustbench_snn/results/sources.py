@@ -31,6 +31,11 @@ class Sources:
     def readme(self) -> Path:
         return self.root / "README.md"
 
+    def documents(self) -> list[Path]:
+        """The Markdown files whose marked tables ``rbsnn report`` regenerates."""
+        docs = sorted((self.root / "docs").rglob("*.md"))
+        return [p for p in (self.readme, *docs, self.root / "benchmarks" / "README.md") if p.is_file()]
+
     @property
     def site(self) -> Path:
         return self.root / "site"
@@ -52,14 +57,14 @@ class Sources:
 
     def zoo_cards(self, dataset: str) -> dict[str, dict]:
         """The zoo's cards for ``dataset``, each read (and refused with one line) as
-        loading the checkpoint would, and holding what the README's zoo table shows."""
+        loading the checkpoint would, and holding what the docs' zoo table shows."""
         cards = {}
         for p in sorted((self.root / "zoo" / dataset).glob("*.json")):
-            cards[p.stem] = read_card(p.stem, dataset, self.root / "zoo", also=ZOO_TABLE_FIELDS, needed_by="the README's zoo table")
+            cards[p.stem] = read_card(p.stem, dataset, self.root / "zoo", also=ZOO_TABLE_FIELDS, needed_by="the zoo table")
         return cards
 
 
-#: The card fields the README's zoo table shows (every card ``rbsnn train`` writes has them).
+#: The card fields the zoo table shows (every card ``rbsnn train`` writes has them).
 ZOO_TABLE_FIELDS = ("defense", "clean_acc", "epochs", "train_seconds")
 
 

@@ -13,7 +13,7 @@ in the folder is refused. ``model.py`` *is* code: :func:`run_submission` runs it
 confined child process (:mod:`.worker`: time and memory limits, its own working
 directory and environment), never in the process that writes the board; it still runs as
 the user who calls ``rbsnn submit``, so a maintainer reviews it before running it, as
-RobustBench reviews a pull request (README, "Evaluate your own SNN").
+RobustBench reviews a pull request (docs/bring-your-own-snn.md).
 
 Every check runs before anything is written; then the standard evaluation
 runs on the dataset's full test set (``n_examples`` for a dry run, recorded
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

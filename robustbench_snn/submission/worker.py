@@ -20,7 +20,7 @@ the process that writes the board and the archive.
 
 What a process boundary does not give: code that runs as the user can still read what the
 user can read, and an evaluation running the submitter's code can be lied to by that code. The
-maintainer's review of ``model.py`` (README, "Evaluate your own SNN") stays the first line.
+maintainer's review of ``model.py`` (docs/bring-your-own-snn.md) stays the first line.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from .card import check_card_against_model, load_submission
 
 #: Seconds of wall clock a submission gets: a base for loading and compiling plus a generous
 #: allowance per example (the standard evaluation of a small CNN takes 0.3-3 s per example on
-#: 2 CPU cores, README "Speed"; a submission may be ten times slower and still finish).
+#: 2 CPU cores, docs/speed.md; a submission may be ten times slower and still finish).
 BASE_SECONDS, SECONDS_PER_EXAMPLE = 600.0, 30.0
 #: The longest limit accepted: a week.
 MAX_TIME_LIMIT = 7 * 24 * 3600.0
