@@ -726,9 +726,6 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
-#: :func:`main`'s status after a Ctrl-C: 128 + SIGINT, what a shell reports for it
-
-
 #: subcommand -> its function (each parses nothing: build_parser did)
 COMMANDS = {
     "list": cmd_list, "train": cmd_train, "eval": cmd_eval, "submit": cmd_submit, "certify": cmd_certify,

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from robustbench_snn.core import atomic
+from robustbench_snn.core.home import ROOT
 from robustbench_snn.results.leaderboard import COLUMNS, format_table, read, upsert
 
 
@@ -192,3 +193,14 @@ def test_a_hand_edited_certified_board_is_refused_with_line_and_field(tmp_path, 
     frame.to_csv(tmp_path / "digits_certified.csv", index=False)
     with pytest.raises(UserInputError, match=f"digits_certified.csv row 3: {re.escape(says)}"):
         read(tmp_path / "digits_certified.csv", CERTIFIED)
+
+
+def test_the_text_board_marks_a_row_weaker_than_a_smaller_eps(capsys):
+    """`rbsnn leaderboard` shows the site's derived flag too: on the committed MNIST board the
+    two PGD-10 rows at 0.1 above their model's standard evaluation at 8/255 are FLAGGED."""
+    from robustbench_snn.cli import main
+
+    assert main(["leaderboard", "--file", str(ROOT / "leaderboards" / "mnist_linf.csv")]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "weaker-than-smaller-eps" in line]
+    assert sorted(line.split()[0] for line in lines) == ["rat-snn", "snn-cnn"]
+    assert all("FLAGGED" in line and " 0.1" in line for line in lines)

@@ -5,6 +5,7 @@ recorded N-MNIST, DVS Gesture and CIFAR10-DVS. Nothing is downloaded."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +33,20 @@ LOADERS.register_all((
     ("cifar10-dvs", _load_events("cifar10-dvs"), "recorded CIFAR10-DVS (AEDAT 4) from --data-dir"),
 ))
 DATASETS = tuple(LOADERS)
+
+#: Each fixed-size dataset's example shape (``image-folder`` takes any size): what bounds a
+#: certified radius (:func:`input_values`), known without loading the data.
+INPUT_SHAPES: dict[str, tuple[int, ...]] = {
+    "digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32), "cifar10-jpeg": (3, 32, 32),
+    "digits-events": (8, 2, 12, 12), "mnist-events": (8, 2, 34, 34), "nmnist": (8, 2, 34, 34),
+    "dvs-gesture": (8, 2, 128, 128), "cifar10-dvs": (8, 2, 128, 128),
+}
+
+
+def input_values(name: str) -> int | None:
+    """How many values in [0, 1] an example of dataset ``name`` has (None: it depends on the files)."""
+    shape = INPUT_SHAPES.get(name)
+    return None if shape is None else int(math.prod(shape))
 
 
 def load_dataset(name: str, split: str = "test", data_dir: str | Path | None = None) -> Dataset:

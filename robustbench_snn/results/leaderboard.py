@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
 import tempfile
@@ -27,6 +28,7 @@ from ..core.atomic import FileWriteError, atomic_write_bytes
 from ..core.errors import UserInputError
 from ..core.home import COMMITTED_BOARDS, boards_dir
 from ..core.limits import MAX_T
+from ..data.catalog import input_values
 
 COLUMNS = [
     "model", "dataset", "defense", "encoder", "T", "neuron", "surrogate_train", "surrogate_attack", "grad",
@@ -98,6 +100,8 @@ class Schema:
     ranges: tuple[tuple[str, float, float, bool], ...] = ()
     #: ``(lower, upper)`` pairs of columns: a row's ``lower`` may not exceed its ``upper``
     ordered: tuple[tuple[str, str], ...] = ()
+    #: checks that need a whole row: ``check(df, where, fix)`` raises on the first bad row
+    row_checks: tuple[Callable[[pd.DataFrame, Callable[[int], str], str], None], ...] = ()
 
 
 #: What the numbers of a robust-accuracy row can be: accuracies are percentages, a budget is
@@ -159,6 +163,8 @@ def check_ranges(df: pd.DataFrame, schema: Schema, where: Callable[[int], str], 
                 kind = "a whole number" if integer else "a number"
                 allowed = f"a finite {kind[2:]} >= {low:g}" if high == float_info.max else f"{kind} in [{low:g}, {high:g}]"
                 raise UserInputError(f"{where(i)}: {col} {float(values.iloc[i]):g} is not {allowed}{fix}")
+    for check in schema.row_checks:
+        check(df, where, fix)
     for lower, upper in schema.ordered:
         if lower in df.columns and upper in df.columns:
             bad = pd.to_numeric(df[lower], errors="coerce") > pd.to_numeric(df[upper], errors="coerce")
@@ -318,6 +324,43 @@ def upsert(path: str | Path, row: dict[str, Any], schema: Schema = ROBUST, *, fo
     return table
 
 
+def _radius(text: str) -> float:
+    """A certified column's radius: ``0.5`` or ``0.25/255``."""
+    num, _, den = text.partition("/")
+    return float(num) / (float(den) if den else 1.0)
+
+
+def radius_bound(dataset: str, norm: str) -> float | None:
+    """The largest radius a certificate on ``dataset`` can mean: in Linf the input box [0, 1]^d
+    has diameter 1, in L2 its diagonal sqrt(d) (None: the dataset's size depends on its files)."""
+    values = input_values(dataset)
+    if values is None:
+        return None
+    return 1.0 if norm == "linf" else math.sqrt(values)
+
+
+def radii_within_the_input(df: pd.DataFrame, where: Callable[[int], str], fix: str) -> None:
+    """A certified row's average radius, and each radius it certifies accuracy at, lie within
+    the input's diameter in the row's norm (:func:`radius_bound`): a larger one describes no
+    input (a hand-edited board, or noise wider than the inputs)."""
+    if "dataset" not in df.columns:
+        return
+    columns = {c: _radius(c.partition("@")[2]) for c in df.columns if c.startswith(CERTIFIED_PREFIX) and "@" in c}
+    for i, row in enumerate(df.itertuples(index=False)):
+        row = row._asdict() if hasattr(row, "_asdict") else dict(zip(df.columns, row))
+        norm = str(row.get("norm", "l2"))
+        bound = radius_bound(str(row["dataset"]), norm)
+        if bound is None:
+            continue
+        acr = pd.to_numeric(pd.Series([row.get("acr")]), errors="coerce").iloc[0]
+        if pd.notna(acr) and acr > bound:
+            raise UserInputError(f"{where(i)}: acr {float(acr):g} exceeds the {row['dataset']} input's {norm} diameter {bound:.4g}{fix}")
+        for col, radius in columns.items():
+            held = pd.to_numeric(pd.Series([df[col].iloc[i]]), errors="coerce").iloc[0]
+            if pd.notna(held) and col.startswith(f"{CERTIFIED_PREFIX}{norm}@") and radius > bound:
+                raise UserInputError(f"{where(i)}: {col} certifies a radius above the {row['dataset']} input's {norm} diameter {bound:.4g}{fix}")
+
+
 #: The certified leaderboard ``leaderboards/<dataset>_certified.csv`` (``rbsnn certify``):
 #: ``cert_<norm>@<radius>`` columns hold certified accuracy (%) at each radius; ``host`` is the
 #: machine's :func:`~robustbench_snn.results.provenance.host` as JSON (empty on rows made before it was recorded).
@@ -339,6 +382,7 @@ CERTIFIED = Schema(
     # counts are whole
     ranges=((CERTIFIED_PREFIX, 0, 100, False), ("abstain", 0, 100, False), ("acr", 0, 1e6, False), ("n_examples", 1, 10_000_000, True),
             ("n0", 1, 10_000_000, True), ("n", 1, 10_000_000, True), ("alpha", 0, 0.5, False), ("T", 0, MAX_T, True)),
+    row_checks=(radii_within_the_input,),
 )
 
 
@@ -351,12 +395,16 @@ SHOWN = ["board", "model", "source", "defense", "encoder", "T", "attack", "norm"
 
 
 def format_table(df: pd.DataFrame) -> str:
-    """Rows sorted by robust accuracy (best first), the columns a reader compares."""
+    """Rows sorted by robust accuracy (best first), the columns a reader compares; a row with
+    gradient-masking flags, or above the best known at a smaller eps (the site's badge), is marked
+    ``FLAGGED``: its robust accuracy is not to be trusted as the model's."""
     if df.empty:
         return "(empty leaderboard)"
-    shown = df.sort_values(["robust_acc", "clean_acc"], ascending=False, kind="stable").copy()
-    # a row with gradient-masking flags is marked: its robust accuracy is not to be trusted
-    shown["masking"] = shown["flags"].fillna("").map(lambda f: f"FLAGGED: {f}" if f else "")
+    flags = df["flags"].fillna("").astype(str)
+    weaker = weaker_than_smaller_eps(df)
+    flags = flags.where(~weaker, (flags + ";" + WEAKER_THAN_SMALLER_EPS).str.strip(";"))
+    shown = df.assign(masking=flags.map(lambda f: f"FLAGGED: {f}" if f else ""))
+    shown = shown.sort_values(["robust_acc", "clean_acc"], ascending=False, kind="stable")
     return shown[[c for c in SHOWN if c in shown.columns]].to_string(index=False)
 
 
