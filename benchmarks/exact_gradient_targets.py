@@ -1,4 +1,4 @@
-"""What should the targeted member spend on a network without spikes? (issue 17: ``standard``
+"""What should the targeted member spend on a network without spikes? (``standard``
 must take fewer input gradients per example than ``ensemble19`` on every model, the
 ``ann-cnn`` baseline included, and stay at least as strong.)
 

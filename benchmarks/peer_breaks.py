@@ -1,5 +1,5 @@
 """Which examples each of ``standard``, ``ensemble19`` and ``assg`` breaks that the others
-leave standing, and what each cost (issue 17, item 2: measure before making ``standard``
+leave standing, and what each cost (measured before making ``standard``
 stronger).
 
     .venv/bin/python benchmarks/peer_breaks.py --models snn-cnn at-snn --eps 8/255 0.1

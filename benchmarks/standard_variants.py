@@ -1,5 +1,5 @@
 """Variants of the standard evaluation's surrogate member, measured where ``standard`` trails
-``ensemble19`` (issue 17, item 2: measure before making ``standard`` stronger).
+``ensemble19`` (measured before making ``standard`` stronger).
 
 Runs the white-box members of ``standard`` per example in their order -- APGD-CE, APGD-T,
 the surrogate sweep plus RGA, ASSG -- each on the examples still robust, with the sweep

@@ -28,3 +28,11 @@ def test_the_readme_links_every_document():
     linked = {(ROOT / target).resolve() for target in LINK.findall((ROOT / "README.md").read_text()) if "://" not in target}
     docs = {p.resolve() for p in (ROOT / "docs").glob("*.md")}
     assert docs - linked == set()
+
+
+def test_user_docs_carry_no_issue_numbers():
+    """Work history goes to git and CHANGELOG.md; the README and the docs describe what is."""
+    pattern = re.compile(r"\b[Ii]ssue \d+")
+    found = [f"{doc.relative_to(ROOT)}:{i}" for doc in documents() if doc.name != "CHANGELOG.md"
+             for i, line in enumerate(doc.read_text().splitlines(), 1) if pattern.search(line)]
+    assert found == []

@@ -1,6 +1,6 @@
 """What an evaluation cost, counted: forward and backward passes per example.
 
-Attacks are compared by strength *per cost* (issue 17: ``standard`` against
+Attacks are compared by strength *per cost* (``standard`` against
 Özdenizci & Legenstein's 19-estimator ensemble and the ASSG attack). Seconds
 depend on the machine and on compilation; passes do not. A pass is one example
 (one row of a batch; each EOT copy is a row) through the model's forward, and a
