@@ -49,6 +49,12 @@ def input_values(name: str) -> int | None:
     return None if shape is None else int(math.prod(shape))
 
 
+def box_diameter(values: int, norm: str) -> float:
+    """The diameter of the input box [0, 1]^d, d = ``values``, in ``norm``: 1 in Linf, the
+    diagonal sqrt(d) in L2. No perturbation, noise or certified radius means more than this."""
+    return 1.0 if norm == "linf" else math.sqrt(values)
+
+
 def load_dataset(name: str, split: str = "test", data_dir: str | Path | None = None) -> Dataset:
     """Load ``split`` of dataset ``name`` (see module docstring) from ``data_dir``, else from
     the data root's ``$RBSNN_DATA/<name>``, so a command that names no folder reproduces on

@@ -65,6 +65,7 @@ from ..core.errors import UserInputError
 from ..core.limits import FAILURE_PROBABILITY, MAX_DRAWS_CERTIFY, check_count, check_seed
 from ..core.registry import Registry
 from ..core.streams import example_seed
+from ..data.catalog import box_diameter
 from ..interop.foreign_neurons import with_reset
 from .compiled import CompileStats, compiled_path, worth_compiling
 from .memory import available_bytes, check_inference_memory, live_bytes_per_input
@@ -195,7 +196,7 @@ def check_sigma(sigma: float | None, input_values: int) -> None:
     """Refuse a Gaussian ``sigma`` wider than the input box ``[0, 1]^d``'s diagonal ``sqrt(d)``:
     such noise hides every input, and the radii it certifies (up to ``5.8e307`` at ``sigma``
     ``1e308``) describe nothing and break every reader of the board."""
-    diagonal = float(input_values) ** 0.5
+    diagonal = box_diameter(input_values, "l2")
     if sigma is not None and sigma > diagonal:
         raise UserInputError(f"bad --sigma {sigma:g}; inputs have {input_values} values in [0, 1], so noise wider than the box's "
                              f"diagonal sqrt({input_values}) = {diagonal:.4g} hides every input; valid: 0-{diagonal:.4g}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import re
 import tempfile
@@ -28,7 +27,7 @@ from ..core.atomic import FileWriteError, atomic_write_bytes
 from ..core.errors import UserInputError
 from ..core.home import COMMITTED_BOARDS, boards_dir
 from ..core.limits import MAX_T
-from ..data.catalog import input_values
+from ..data.catalog import box_diameter, input_values
 
 COLUMNS = [
     "model", "dataset", "defense", "encoder", "T", "neuron", "surrogate_train", "surrogate_attack", "grad",
@@ -325,7 +324,8 @@ def upsert(path: str | Path, row: dict[str, Any], schema: Schema = ROBUST, *, fo
 
 
 def _radius(text: str) -> float:
-    """A certified column's radius: ``0.5`` or ``0.25/255``."""
+    """A certified column's radius, ``0.5`` or ``0.25/255``: the inverse of
+    :func:`~robustbench_snn.evaluation.certify.radius_label`."""
     num, _, den = text.partition("/")
     return float(num) / (float(den) if den else 1.0)
 
@@ -334,9 +334,7 @@ def radius_bound(dataset: str, norm: str) -> float | None:
     """The largest radius a certificate on ``dataset`` can mean: in Linf the input box [0, 1]^d
     has diameter 1, in L2 its diagonal sqrt(d) (None: the dataset's size depends on its files)."""
     values = input_values(dataset)
-    if values is None:
-        return None
-    return 1.0 if norm == "linf" else math.sqrt(values)
+    return None if values is None else box_diameter(values, norm)
 
 
 def radii_within_the_input(df: pd.DataFrame, where: Callable[[int], str], fix: str) -> None:
@@ -345,20 +343,20 @@ def radii_within_the_input(df: pd.DataFrame, where: Callable[[int], str], fix: s
     input (a hand-edited board, or noise wider than the inputs)."""
     if "dataset" not in df.columns:
         return
-    columns = {c: _radius(c.partition("@")[2]) for c in df.columns if c.startswith(CERTIFIED_PREFIX) and "@" in c}
-    for i, row in enumerate(df.itertuples(index=False)):
-        row = row._asdict() if hasattr(row, "_asdict") else dict(zip(df.columns, row))
-        norm = str(row.get("norm", "l2"))
-        bound = radius_bound(str(row["dataset"]), norm)
-        if bound is None:
-            continue
-        acr = pd.to_numeric(pd.Series([row.get("acr")]), errors="coerce").iloc[0]
-        if pd.notna(acr) and acr > bound:
-            raise UserInputError(f"{where(i)}: acr {float(acr):g} exceeds the {row['dataset']} input's {norm} diameter {bound:.4g}{fix}")
-        for col, radius in columns.items():
-            held = pd.to_numeric(pd.Series([df[col].iloc[i]]), errors="coerce").iloc[0]
-            if pd.notna(held) and col.startswith(f"{CERTIFIED_PREFIX}{norm}@") and radius > bound:
-                raise UserInputError(f"{where(i)}: {col} certifies a radius above the {row['dataset']} input's {norm} diameter {bound:.4g}{fix}")
+    norms = df["norm"].astype(str) if "norm" in df.columns else pd.Series("l2", index=df.index)
+    bounds = pd.Series([radius_bound(str(d), n) for d, n in zip(df["dataset"], norms)], index=df.index, dtype=float)
+    acr = pd.to_numeric(df["acr"], errors="coerce") if "acr" in df.columns else pd.Series(float("nan"), index=df.index)
+    for i in range(len(df)):
+        if acr.iloc[i] > bounds.iloc[i]:  # False where either is NaN (no bound known, no radius)
+            raise UserInputError(f"{where(i)}: acr {float(acr.iloc[i]):g} exceeds the {df['dataset'].iloc[i]} input's "
+                                 f"{norms.iloc[i]} diameter {bounds.iloc[i]:.4g}{fix}")
+    for col in (c for c in df.columns if c.startswith(CERTIFIED_PREFIX) and "@" in c):
+        norm, _, label = col.removeprefix(CERTIFIED_PREFIX).partition("@")
+        beyond = pd.to_numeric(df[col], errors="coerce").notna() & (norms == norm) & (_radius(label) > bounds)
+        if beyond.any():
+            i = int(beyond.to_numpy().argmax())
+            raise UserInputError(f"{where(i)}: {col} certifies a radius above the {df['dataset'].iloc[i]} input's {norm} "
+                                 f"diameter {bounds.iloc[i]:.4g}{fix}")
 
 
 #: The certified leaderboard ``leaderboards/<dataset>_certified.csv`` (``rbsnn certify``):
@@ -400,10 +398,7 @@ def format_table(df: pd.DataFrame) -> str:
     ``FLAGGED``: its robust accuracy is not to be trusted as the model's."""
     if df.empty:
         return "(empty leaderboard)"
-    flags = df["flags"].fillna("").astype(str)
-    weaker = weaker_than_smaller_eps(df)
-    flags = flags.where(~weaker, (flags + ";" + WEAKER_THAN_SMALLER_EPS).str.strip(";"))
-    shown = df.assign(masking=flags.map(lambda f: f"FLAGGED: {f}" if f else ""))
+    shown = df.assign(masking=shown_flags(df).map(lambda f: f"FLAGGED: {f}" if f else ""))
     shown = shown.sort_values(["robust_acc", "clean_acc"], ascending=False, kind="stable")
     return shown[[c for c in SHOWN if c in shown.columns]].to_string(index=False)
 
@@ -460,3 +455,11 @@ def weaker_than_smaller_eps(df: pd.DataFrame) -> pd.Series:
     below = best_known(df).set_index(["model", "T", "eps"])["below"]
     at = below.reindex(pd.MultiIndex.from_frame(df[["model", "T", "eps"]])).to_numpy()
     return pd.Series(df["robust_acc"].to_numpy(dtype=float) > at, index=df.index)
+
+
+def shown_flags(df: pd.DataFrame) -> pd.Series:
+    """Per row, the flags a reader is shown (the text board, the site): the row's own, then
+    :data:`WEAKER_THAN_SMALLER_EPS` where :func:`weaker_than_smaller_eps` holds, ``;``-joined."""
+    weaker = weaker_than_smaller_eps(df)
+    return pd.Series([";".join([f for f in str(own).split(";") if f] + ([WEAKER_THAN_SMALLER_EPS] if w else []))
+                      for own, w in zip(df["flags"].fillna(""), weaker)], index=df.index, dtype=object)

@@ -30,7 +30,7 @@ import pandas as pd
 
 from ..core.atomic import atomic_write_bytes
 from ..evaluation.masking import FLAG_MEANINGS
-from .leaderboard import PER_ATTACK_PREFIX, WEAKER_THAN_SMALLER_EPS, best_known, weaker_than_smaller_eps
+from .leaderboard import PER_ATTACK_PREFIX, WEAKER_THAN_SMALLER_EPS, best_known, shown_flags
 from .plots import board_plots
 from .sources import EPS_8, Sources, eps_label
 
@@ -208,11 +208,11 @@ def _board_table(header: list[tuple[str, str]], rows: list[str]) -> str:
 def robust_page(name: str, df: pd.DataFrame, plot: str) -> bytes:
     """The page of a robust-accuracy board (``<dataset>_<norm>.csv``), its plot the file ``plot``."""
     best = best_known(df).set_index(["model", "T", "eps"])["robust_acc"]
-    weaker = weaker_than_smaller_eps(df)
+    shown = shown_flags(df)
     default_attack = "standard" if (df["attack"] == "standard").any() else ""
     rows = []
     for i, r in df.sort_values(["robust_acc", "clean_acc"], ascending=False, kind="stable").iterrows():
-        flags = ";".join([f for f in str(r["flags"] or "").split(";") if f] + ([WEAKER_THAN_SMALLER_EPS] if weaker[i] else []))
+        flags = shown[i]
         source = str(r.get("source") or "zoo")
         encoder = "—" if r["encoder"] == "none" or pd.isna(r["T"]) else f"{r['encoder']}, {int(r['T'])}"
         claimed = "—"
