@@ -46,8 +46,9 @@ from .results.leaderboard import (
 )
 from .results.plots import plot_certified
 from .results.provenance import command_line, git_commit, host, today, version
-from .results.report import Sources, eps_label, stale, write
+from .results.report import stale, write
 from .results.site import write_site
+from .results.sources import Sources, eps_label
 from .runners.signals import (
     INTERRUPTED, TERMINATED, close_progress_bars, end_by_signal, stop_as_interrupt, stopped_message, stopped_status,
 )
@@ -113,10 +114,6 @@ def _literal(text: str) -> int | float | str | tuple[int | float, ...]:
         if all(isinstance(v, (int, float)) for v in items):
             return tuple(items)
     return text
-
-
-def _resolve_device(device: str) -> str:
-    return resolve_device(device)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -361,7 +358,7 @@ def cmd_train(args) -> int:
         build["T"] = args.T
     if args.surrogate is not None:
         build["surrogate"] = str(Surrogate.parse(args.surrogate))
-    device = _resolve_device(args.device)
+    device = resolve_device(args.device)
     command = command_line(
         "train", ("--model", args.model), ("--dataset", args.dataset), ("--epochs", cfg.epochs), ("--lr", f"{cfg.lr:g}"),
         ("--batch-size", cfg.batch_size), ("--seed", cfg.seed), ("--T", args.T), ("--surrogate", build.get("surrogate")),
@@ -476,7 +473,7 @@ def cmd_eval(args) -> int:
     models = _zoo_models(args.model, args.dataset, args.zoo_dir)
     eps_text = args.eps if args.eps is not None else DEFAULT_EPS_TEXT.get(args.norm, "")
     eps = _check_eval_options(args.attack, args.norm, eps_text, args, args.dataset)
-    device = _resolve_device(args.device)
+    device = resolve_device(args.device)
     _exclusive_publish(args, "--out")
     out = Path(args.out) if args.out else default_path(args.dataset, args.norm, publish=args.publish)
     if not args.no_save:
@@ -530,7 +527,7 @@ def cmd_sweep(args) -> int:
     for out in set(outs.values()):
         check_writable(out, "--out")
     per_example_dir = _per_example_folder(args.per_example)
-    device = _resolve_device(args.device)
+    device = resolve_device(args.device)
     report = sweep(specs, shards=args.shards, backend=args.backend, workers=args.workers, address=args.address, device=device,
                    store=args.store, out=lambda spec: outs[spec.dataset], force=args.force, progress=not args.quiet,
                    per_example=per_example_dir)
@@ -569,7 +566,7 @@ def cmd_submit(args) -> int:
     _exclusive_publish(args, "--out", "--archive")
     run = run_submission(
         args.folder, out=args.out, archive_root=args.archive, publish=args.publish, n_examples=args.n_examples, seed=args.seed,
-        device=_resolve_device(args.device), batch_size=args.batch_size, data_dir=args.data_dir, progress=not args.quiet,
+        device=resolve_device(args.device), batch_size=args.batch_size, data_dir=args.data_dir, progress=not args.quiet,
         force=args.force, compile=args.compile, time_limit=args.time_limit, memory_limit_mb=args.memory_limit,
     )
     _print_result(run.result, str(run.card["eps"]))
@@ -580,10 +577,6 @@ def cmd_submit(args) -> int:
 
 
 def cmd_certify(args) -> int:
-
-
-
-
     _check_name("dataset", args.dataset, DATASETS)
     _check_zoo_dir(args)
     _require_zoo_model(args.model, args.dataset, zoo_models(args.dataset, args.zoo_dir))
@@ -600,7 +593,7 @@ def cmd_certify(args) -> int:
     if sigma is None and mechanism_name == "gaussian" and card.get("defense") == "gaussian":
         sigma = card["defense_params"]["sigma"]
     mechanism = make_mechanism(mechanism_name, model, sigma)
-    model.to(_resolve_device(args.device)).eval()
+    model.to(resolve_device(args.device)).eval()
     cfg = CertifyConfig(args.n0, args.n, args.alpha, args.batch, args.seed)
     commit = git_commit()
     data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
