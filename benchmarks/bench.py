@@ -53,7 +53,9 @@ from pathlib import Path
 import torch
 
 from robustbench_snn.evaluation.allocator import keep_freed_memory
-from robustbench_snn.attacks import LinfBall, pgd, torchattacks_pgd
+from robustbench_snn.attacks import LinfBall
+from robustbench_snn.attacks.adapters import torchattacks_pgd
+from robustbench_snn.attacks.pgd import pgd
 from robustbench_snn.attacks.gradient import eot_gradient
 from robustbench_snn.evaluation.certify import make_mechanism, sample_counts
 from robustbench_snn.evaluation.compiled import compiled_path

@@ -30,7 +30,8 @@ from functools import partial
 import torch
 
 from robustbench_snn.api import parse_eps
-from robustbench_snn.attacks.apgd import apgd_targeted
+from robustbench_snn.attacks.apgd import apgd_targeted, apgd_ticks
+from robustbench_snn.attacks.spec import AttackSpec
 from robustbench_snn.evaluation.cost import counting_passes
 from robustbench_snn.data.catalog import load_dataset
 from robustbench_snn.evaluation.harness import AttackConfig, evaluate
@@ -58,15 +59,17 @@ def main() -> None:
     n = len(data)
     print(f"{args.model} {args.dataset} eps {args.eps}: {n} examples, APGD-CE leaves {len(alive)} ({100 * first.robust_acc:.2f}%)")
     candidates = {"apgd-dlr": (dataclasses.replace(cfg, attack="apgd-dlr"), None),
-                  "apgd-t 3x20 random": (dataclasses.replace(cfg, attack="apgd-t"), partial(apgd_targeted, n_targets=3))}
+                  "apgd-t 3x20 random": (dataclasses.replace(cfg, attack="apgd-t"), None)}
     for k, steps in ((1, 19), (2, 9), (3, 5), (4, 4)):
-        continued = continued_from(lambda: starts, survivors.example_ids, apgd_targeted, n_targets=k)
+        continued = continued_from(lambda: starts, survivors.example_ids, apgd_targeted, n_targets=k,
+                                   ticks=lambda steps, eot, k=k: k * apgd_ticks(steps, eot))
         candidates[f"continued {k}x{steps}"] = (dataclasses.replace(cfg, attack="apgd-t", steps=steps), continued)
-    candidates["random 2x9"] = (dataclasses.replace(cfg, attack="apgd-t", steps=9), partial(apgd_targeted, n_targets=2))
+    candidates["random 2x9"] = (dataclasses.replace(cfg, attack="apgd-t", steps=9),
+                                AttackSpec(partial(apgd_targeted, n_targets=2), ticks=lambda steps, eot: 2 * apgd_ticks(steps, eot)))
     print("| member | broken | backward / survivor | backward / example |\n|---|---|---|---|")
-    for name, (member_cfg, attack_fn) in candidates.items():
+    for name, (member_cfg, spec) in candidates.items():
         with counting_passes(model) as passes:
-            result = evaluate(model, survivors, member_cfg, attack_fn=attack_fn, quiet=True)
+            result = evaluate(model, survivors, member_cfg, spec=spec, quiet=True)
         broken = int((result.robust_per_example < 0.5).sum())
         per_survivor = passes.backward / max(len(alive), 1)
         print(f"| {name} | {broken} | {per_survivor:.1f} | {passes.backward / n:.2f} |", flush=True)

@@ -25,7 +25,7 @@ import argparse
 import torch
 
 from robustbench_snn.core import streams
-from robustbench_snn.attacks import get_attack, make_ball
+from robustbench_snn.attacks import ATTACKS, make_ball
 from robustbench_snn.data.catalog import load_dataset
 from robustbench_snn.evaluation.harness import accuracy_per_example
 from robustbench_snn.core.limits import positive_int
@@ -54,7 +54,7 @@ def main() -> None:
     ball = make_ball("linf", args.eps)
     x, y, ids = data.x, data.y, data.example_ids
     with streams.per_example(0, ids, "attack"):
-        x_adv = get_attack("apgd-ce")(model, x, y, ball, steps=20, eot=args.eot)
+        x_adv = ATTACKS["apgd-ce"](model, x, y, ball, steps=20, eot=args.eot)
     first = scores(model, x_adv, y, ids, args.draws, "score")
     print(f"{args.model} {args.dataset} eps {args.eps:g}, {args.n} images, {args.draws} scoring draws, APGD-CE EOT {args.eot}")
     print(f"  one adversarial input, scoring draws:     {100 * first.mean():.2f}")

@@ -37,7 +37,7 @@ import torch
 
 from robustbench_snn.core import streams
 from robustbench_snn.api import parse_eps
-from robustbench_snn.attacks.sapgd import assg_config, assg_sapgd
+from robustbench_snn.attacks.sapgd import ASSG, assg_config
 from robustbench_snn.data.catalog import load_dataset
 from robustbench_snn.evaluation.ensemble19 import LOSSES, estimators
 from robustbench_snn.evaluation.harness import AttackConfig, evaluate
@@ -81,7 +81,7 @@ def standard_members(model, data, first: AttackConfig, kw: dict) -> dict:
         "apgd-t": lambda: evaluate(model, data, dataclasses.replace(first, attack="apgd-t"), **kw),
         **{f"pgd {sg}": (lambda sg=sg: evaluate(model, data, sweep, surrogate=Surrogate.parse(sg), **kw)) for sg in STANDARD_SURROGATES},
         "pgd rga": lambda: evaluate(model, data, dataclasses.replace(sweep, grad="rga"), **kw),
-        "assg": lambda: evaluate(model, data, assg_config(first), attack_fn=assg_sapgd, label="assg", **kw),
+        "assg": lambda: evaluate(model, data, assg_config(first), spec=ASSG, label="assg", **kw),
         **{f"apgd-ce {sg}": (lambda sg=sg: evaluate(model, data, first, surrogate=Surrogate.parse(sg), **kw)) for sg in APGD_SURROGATES},
         "apgd-ce rga": lambda: evaluate(model, data, dataclasses.replace(first, grad="rga"), **kw),
         "square": lambda: evaluate(model, data, dataclasses.replace(first, attack="square"), **kw),

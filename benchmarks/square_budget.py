@@ -12,9 +12,11 @@ cheapest split measured in the same run. Chooses attacks.blackbox.SQUARE_DRAWS.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import torch
 
+from robustbench_snn.attacks import ATTACKS
 from robustbench_snn.attacks.blackbox import square
 from robustbench_snn.data.catalog import load_dataset
 from robustbench_snn.evaluation.harness import AttackConfig, evaluate
@@ -35,10 +37,11 @@ def main() -> None:
     base = None
     print(f"rsc-snn digits, Square alone, linf eps={args.eps}, n={args.n}, scored over 10 draws")
     for draws, queries in SPLITS:
-        def attack(m, x, y, ball, draws=draws, queries=queries, **_):
-            return square(m, x, y, ball, eot=draws, evals=draws * queries)
+        def attack(m, x, y, ball, draws=draws, queries=queries, seed=0, **_):
+            return square(m, x, y, ball, eot=draws, evals=draws * queries, seed=seed)
 
-        res = evaluate(model, data, AttackConfig("square", "linf", args.eps, eot=draws), draws=10, seed=0, quiet=True, attack_fn=attack)
+        res = evaluate(model, data, AttackConfig("square", "linf", args.eps, eot=draws), draws=10, seed=0, quiet=True,
+                       spec=dataclasses.replace(ATTACKS["square"], run=attack))
         base = base or res.seconds
         print(f"  {draws:>2} draws x {queries:>4} queries: robust {100 * res.robust_acc:6.2f}%  time x{res.seconds / base:5.2f}")
 

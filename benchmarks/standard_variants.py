@@ -22,7 +22,7 @@ import dataclasses
 import time
 
 from robustbench_snn.api import parse_eps
-from robustbench_snn.attacks.sapgd import assg_config, assg_sapgd
+from robustbench_snn.attacks.sapgd import ASSG, assg_config
 from robustbench_snn.evaluation.cost import counting_passes
 from robustbench_snn.data.catalog import load_dataset
 from robustbench_snn.evaluation.harness import AttackConfig, evaluate
@@ -64,7 +64,7 @@ def main() -> None:
             members += [(f"{sweep.attack} {sg}", lambda d, sg=sg: evaluate(model, d, sweep, surrogate=Surrogate.parse(sg), **kw))
                         for sg in args.surrogates]
             members += [(f"{sweep.attack} rga", lambda d: evaluate(model, d, dataclasses.replace(sweep, grad="rga"), **kw))]
-        members += [("assg", lambda d: evaluate(model, d, assg_config(first), attack_fn=assg_sapgd, label="assg", **kw))]
+        members += [("assg", lambda d: evaluate(model, d, assg_config(first), spec=ASSG, label="assg", **kw))]
         members += [(f"apgd-ce {sg}", lambda d, sg=sg: evaluate(model, d, first, surrogate=Surrogate.parse(sg), **kw))
                     for sg in args.after_assg]
         print(f"{'apgd-ce':18s} {ledger.robust.mean():.2%}", flush=True)

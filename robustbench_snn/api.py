@@ -32,10 +32,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .attacks import ATTACKS, NORMS, check_eot, check_norm, expected_ticks
-from .attacks.blackbox import square_params
+from .attacks import ATTACKS, NORMS, check_norm
+from .attacks.apgd import apgd_ticks
 from .attacks.gradient import copies_per_pass, has_input_gradient
-from .attacks.sapgd import ASSG_STEPS, assg_config, assg_params, assg_sapgd
+from .attacks.sapgd import ASSG, ASSG_STEPS, assg_config, assg_params
 from .core.atomic import atomic_write_bytes
 from .core.errors import UnknownNameError, UserInputError
 from .core.limits import MAX_SAMPLES, MAX_STEPS, check_count, check_seed
@@ -363,7 +363,7 @@ def run_ensemble19(run: Run) -> Outcome:
 def run_assg(run: Run) -> Outcome:
     """ASSG + SA-PGD (Wang et al., arXiv 2512.22522; :mod:`.assg`, :mod:`.attacks.sapgd`), a peer of ``standard``."""
 
-    res = evaluate(run.model, run.data, assg_config(run.cfg), attack_fn=assg_sapgd, label="assg", batch_size=run.batch_size, **run.kw)
+    res = evaluate(run.model, run.data, assg_config(run.cfg), spec=ASSG, label="assg", batch_size=run.batch_size, **run.kw)
     flags = [] if run.facts.whitebox else ["no-gradient"]
     return Outcome(res, {}, {"assg": assg_params(run.model, run.cfg.eot)}, flags, {}, ASSG_STEPS, None)
 
@@ -372,7 +372,7 @@ def run_sweep(run: Run) -> Outcome:
     """``surrogate="all"``: the attack once per surrogate of the sweep, worst case per example."""
 
     res, each = evaluate_worst_case(run.model, run.data, run.cfg, sweep_surrogates(), batch_size=run.batch_size, **run.kw)
-    params = {run.cfg.attack: {**_single_params(run.cfg, "all", run.kw["seed"]), "surrogates": list(each)}}
+    params = {run.cfg.attack: {**ATTACKS[run.cfg.attack].records(run.cfg, "all", run.kw["seed"]), "surrogates": list(each)}}
     return _single_outcome(run, res, each, params)
 
 
@@ -380,12 +380,12 @@ def run_single(run: Run) -> Outcome:
     """One registered attack."""
 
     res = evaluate(run.model, run.data, run.cfg, surrogate=run.surrogate, batch_size=run.batch_size, **run.kw)
-    return _single_outcome(run, res, {}, {run.cfg.attack: _single_params(run.cfg, run.member_surrogate, run.kw["seed"])})
+    return _single_outcome(run, res, {}, {run.cfg.attack: ATTACKS[run.cfg.attack].records(run.cfg, run.member_surrogate, run.kw["seed"])})
 
 
 def _single_outcome(run: Run, res, per_example, params) -> Outcome:
     attack = run.cfg.attack
-    flags = ["no-gradient"] if not run.facts.whitebox and attack in _GRADIENT_ATTACKS else []
+    flags = ["no-gradient"] if not run.facts.whitebox and ATTACKS[attack].follows_gradient else []
     return Outcome(res, per_example, params, flags, {}, 1 if attack == "fgsm" else run.cfg.steps, params[attack].get("alpha"))
 
 
@@ -523,7 +523,7 @@ def benchmark(
     eot = eot or (STOCHASTIC_EOT if facts.stochastic else 1)
     draws = draws or (STOCHASTIC_DRAWS if facts.stochastic else 1)
     if attack in ATTACKS:
-        check_eot(ATTACKS[attack], threat_model, eot, f"attack {attack!r}")
+        ATTACKS[attack].check_eot(threat_model, eot, f"attack {attack!r}")
     described = describe(model)
     batch = min(batch_size, len(data))
     check_attack_memory(facts.saved_bytes, batch, copies_per_pass(batch * numel, eot), described.get("T"), available_bytes(device))
@@ -591,11 +591,11 @@ def gradient_steps(attack: str, cfg, sweep: bool = False) -> int:
         return len(sweep_surrogates()) * gradient_steps(attack, cfg)
     if attack == "standard/spike-free":  # a model with no spike: APGD-CE, the continued APGD-T (standard.py)
 
-        return expected_ticks("apgd-ce", APGD_STEPS, cfg.eot) + EXACT_TARGETS * (EXACT_TARGETED_STEPS + 1)
+        return apgd_ticks(APGD_STEPS, cfg.eot) + EXACT_TARGETS * apgd_ticks(EXACT_TARGETED_STEPS, cfg.eot)
     if attack == "standard":
 
-        apgd = expected_ticks("apgd-ce", APGD_STEPS, cfg.eot) + expected_ticks("apgd-t", APGD_STEPS, cfg.eot)
-        apgd_surrogates = (len(APGD_SURROGATES) + 1) * expected_ticks("apgd-ce", APGD_STEPS, cfg.eot)
+        apgd = ATTACKS["apgd-ce"].gradient_steps(APGD_STEPS, cfg.eot) + ATTACKS["apgd-t"].gradient_steps(APGD_STEPS, cfg.eot)
+        apgd_surrogates = (len(APGD_SURROGATES) + 1) * ATTACKS["apgd-ce"].gradient_steps(APGD_STEPS, cfg.eot)
         # the surrogate sweep, two transfers, ASSG, APGD-CE under the surrogate families
         return apgd + (len(STANDARD_SURROGATES) + 2) * cfg.steps + gradient_steps("assg", cfg) + apgd_surrogates
     if attack == "assg":
@@ -603,8 +603,8 @@ def gradient_steps(attack: str, cfg, sweep: bool = False) -> int:
         return (ASSG_STEPS + 1) * cfg.eot
     if attack == "ensemble19":
 
-        return (len(SURROGATE_ESTIMATORS) + len(RATE_ESTIMATORS)) * sum(expected_ticks(loss, APGD_STEPS, cfg.eot) for loss in LOSSES)
-    return 0 if attack == "square" else expected_ticks(attack, cfg.steps, cfg.eot)
+        return (len(SURROGATE_ESTIMATORS) + len(RATE_ESTIMATORS)) * sum(ATTACKS[loss].gradient_steps(APGD_STEPS, cfg.eot) for loss in LOSSES)
+    return ATTACKS[attack].gradient_steps(cfg.steps, cfg.eot)
 
 
 def expected_graphs(attack: str, sweep: bool = False) -> int:
@@ -626,24 +626,6 @@ def expected_graphs(attack: str, sweep: bool = False) -> int:
 
         return families(SURROGATE_ESTIMATORS) + len(RATE_ESTIMATORS) + 1
     return 3 if attack == "assg" else 2
-
-
-#: Registered attacks that follow the input gradient (the rest are black-box).
-_GRADIENT_ATTACKS = ("fgsm", "pgd", "apgd-ce", "apgd-dlr", "apgd-t", "mixed-pgd", "ta-pgd", "fb-pgd")
-
-
-def _single_params(cfg, surrogate: str, seed: int = 0) -> dict[str, Any]:
-    """The parameters one registered attack ran with (no ``alpha`` where it has none)."""
-
-    if cfg.attack == "square":
-        return square_params(cfg.eot, seed)
-    params: dict[str, Any] = {"eot": cfg.eot, "grad": cfg.grad, "surrogate": surrogate}
-    if cfg.attack == "fgsm":
-        return {**params, "steps": 1, "alpha": round(cfg.eps, 6)}
-    params["steps"] = cfg.steps
-    if cfg.attack.startswith("apgd"):
-        return params
-    return {**params, "alpha": round(cfg.step_size, 6), "random_start": cfg.random_start}
 
 
 def _transfer_sources(given, dataset: str, target: str, zoo_dir, device: str) -> tuple[dict[str, nn.Module], dict[str, str]]:

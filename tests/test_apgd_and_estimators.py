@@ -29,14 +29,14 @@ def test_dlr_is_shift_and_scale_invariant():
 @pytest.mark.parametrize("norm, eps", [("linf", 0.1), ("l2", 0.5)])
 @pytest.mark.parametrize("name", ["apgd-ce", "apgd-dlr", "apgd-t", pytest.param("square", marks=pytest.mark.slow), "mixed-pgd"])
 def test_new_attacks_respect_the_ball(zoo_snn_cnn, digits_test, name, norm, eps):
-    from robustbench_snn.attacks import get_attack
+    from robustbench_snn.attacks import ATTACKS
 
     x, y = digits_test.x[:40], digits_test.y[:40]
     ball = make_ball(norm, eps)
     torch.manual_seed(0)
-    x_adv = get_attack(name)(zoo_snn_cnn, x, y, ball, steps=5, eot=1)
+    x_adv = ATTACKS[name](zoo_snn_cnn, x, y, ball, steps=5, eot=1)
     assert (ball.distance(x_adv, x) <= eps + 1e-5).all() and x_adv.min() >= 0 and x_adv.max() <= 1
-    assert torch.equal(get_attack(name)(zoo_snn_cnn, x, y, make_ball(norm, 0.0), steps=5, eot=1), x)
+    assert torch.equal(ATTACKS[name](zoo_snn_cnn, x, y, make_ball(norm, 0.0), steps=5, eot=1), x)
 
 
 def test_apgd_at_least_as_strong_as_pgd(zoo_snn_cnn, digits_test):

@@ -8,7 +8,8 @@ import torch
 
 from robustbench_snn.attacks.assg import RELAX, VANISHING_BOUND, adaptive_sharpness
 from robustbench_snn.attacks import make_ball
-from robustbench_snn.attacks.sapgd import assg_sapgd, halving_steps, sapgd
+from robustbench_snn.attacks.sapgd import ASSG, assg_sapgd, halving_steps, sapgd
+from robustbench_snn.attacks.spec import AttackSpec
 from robustbench_snn.core.errors import UserInputError
 from robustbench_snn.evaluation.harness import AttackConfig, evaluate
 from robustbench_snn.core.neurons import IFNode
@@ -72,8 +73,8 @@ def test_assg_breaks_more_than_sapgd_with_the_training_surrogate(zoo_snn_cnn, di
     """The paper's claim, measured on our snn-cnn (digits, eps 0.1, 200 images): the adaptive
     sharpness, not the optimiser, breaks the examples a fixed atan surrogate cannot."""
     data, cfg = digits_test.head(200), AttackConfig(eps=0.1, steps=100)
-    fixed = evaluate(zoo_snn_cnn, data, cfg, attack_fn=sapgd, quiet=True)
-    adaptive = evaluate(zoo_snn_cnn, data, cfg, attack_fn=assg_sapgd, quiet=True)
+    fixed = evaluate(zoo_snn_cnn, data, cfg, spec=AttackSpec(sapgd), quiet=True)
+    adaptive = evaluate(zoo_snn_cnn, data, cfg, spec=ASSG, quiet=True)
     assert adaptive.robust_acc < fixed.robust_acc - 0.1
 
 

@@ -1,14 +1,18 @@
 import pytest
 import torch
 
-from robustbench_snn.attacks import ATTACKS, L2Ball, LinfBall, attack_norms, eot_gradient, fgsm, foolbox_pgd, make_ball, pgd, torchattacks_pgd
+from robustbench_snn.attacks import ATTACKS, L2Ball, LinfBall, make_ball
+from robustbench_snn.attacks.adapters import foolbox_pgd, torchattacks_pgd
+from robustbench_snn.attacks.gradient import eot_gradient
+from robustbench_snn.attacks.pgd import fgsm, pgd
+from robustbench_snn.attacks.spec import AttackSpec
 from robustbench_snn.core.errors import UnknownNameError, UserInputError
 from robustbench_snn.evaluation.harness import AttackConfig, AttackEscapedBallError, evaluate
 from robustbench_snn.core.neurons import spiking_neurons
 
 EPS = {"linf": 8 / 255, "l2": 0.5}
 #: Attacks on images (the event attacks have their own tests: tests/test_events.py).
-PIXEL_ATTACKS = sorted(a for a, fn in ATTACKS.items() if "linf" in attack_norms(fn))
+PIXEL_ATTACKS = sorted(a for a, spec in ATTACKS.items() if "linf" in spec.norms)
 
 
 @pytest.mark.parametrize("attack", [pytest.param(a, marks=pytest.mark.slow) if a == "square" else a for a in PIXEL_ATTACKS])
@@ -88,9 +92,9 @@ def test_foolbox_pgd_agrees_with_ours_with_random_start(zoo_snn_cnn, digits_test
 
 def test_library_pgd_refuses_more_encoder_draws_than_it_averages(zoo_snn_cnn, digits_test):
     x, y = digits_test.x[:4], digits_test.y[:4]
-    with pytest.raises(UserInputError, match="bad eot 10 for foolbox_pgd under linf"):
+    with pytest.raises(UserInputError, match="bad eot 10 for fb-pgd under linf"):
         foolbox_pgd(zoo_snn_cnn, x, y, make_ball("linf", 0.1), eot=10)
-    with pytest.raises(UserInputError, match="bad eot 4 for torchattacks_pgd under l2"):
+    with pytest.raises(UserInputError, match="bad eot 4 for ta-pgd under l2"):
         torchattacks_pgd(zoo_snn_cnn, x, y, make_ball("l2", 0.5), eot=4)
 
 
@@ -142,7 +146,7 @@ def test_harness_rejects_attack_that_leaves_the_ball(zoo_snn_cnn, digits_test, r
     def cheat(model, x, y, ball, **_):
         return (x + 2 * ball.eps).clamp(0, 1)
 
-    ATTACKS.register("cheat", cheat, "test")
+    ATTACKS.register("cheat", AttackSpec(cheat), "test")
     request.addfinalizer(lambda: ATTACKS.unregister("cheat"))
     with pytest.raises(AttackEscapedBallError, match="cheat"):
         evaluate(zoo_snn_cnn, digits_test.head(10), AttackConfig(attack="cheat"), quiet=True)
@@ -189,7 +193,6 @@ def test_norm_balls_project_and_errors():
 def test_an_attack_called_without_gradients_still_follows_them():
     """pgd() called inside torch.no_grad() (as evaluation code often is) steps along the real
     gradient, not a zero one: the same adversarial inputs as outside it."""
-    from robustbench_snn.attacks import LinfBall, pgd
     from robustbench_snn.data.catalog import load_dataset
     from robustbench_snn.models.zoo import load_checkpoint
 

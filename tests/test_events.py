@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from robustbench_snn.data import events as E
-from robustbench_snn.attacks import EventBall, random_flip, sparse_flip
+from robustbench_snn.attacks import EventBall
+from robustbench_snn.attacks.events import random_flip, sparse_flip
 from robustbench_snn.cli import main
 from robustbench_snn.data.catalog import load_dataset
 from robustbench_snn.core.encoders import support

@@ -88,6 +88,7 @@ def test_the_graph_is_read():
     assert "robustbench_snn.core.surrogate" in g["robustbench_snn.core.neurons"]
     assert "robustbench_snn.core.streams" in g["robustbench_snn.attacks.norms"]  # from ..core import streams
     assert "robustbench_snn.models.sew_resnet" in g["robustbench_snn.models"]  # the registry's folder scan
+    assert "robustbench_snn.attacks.blackbox" in g["robustbench_snn.attacks"]  # the attacks' folder scan
 
 
 def test_cycles_are_found():

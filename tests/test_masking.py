@@ -4,6 +4,7 @@ a masked model flagged and beaten by Square, survivors counted across every memb
 import pytest
 import torch
 
+from robustbench_snn.attacks.spec import AttackSpec
 from robustbench_snn.evaluation.harness import AttackConfig, EvalResult, evaluate
 from robustbench_snn.evaluation.masking import MaskingEvidence, masking_flags
 
@@ -51,9 +52,9 @@ def test_standard_counts_an_example_robust_only_if_it_survives_every_attack(zoo_
     accs = list(std.per_attack.values())  # robust accuracy after each member: non-increasing
     assert all(b <= a + 1e-9 for a, b in zip(accs, accs[1:])) and std.result.robust_acc == accs[-1]
     # never above its strongest peer: ASSG + SA-PGD is a member, on the same per-example streams
-    from robustbench_snn.attacks.sapgd import assg_config, assg_sapgd
+    from robustbench_snn.attacks.sapgd import ASSG, assg_config
 
-    alone = evaluate(zoo_snn_cnn, digits_test.head(100), assg_config(AttackConfig(eps=0.1)), attack_fn=assg_sapgd, quiet=True)
+    alone = evaluate(zoo_snn_cnn, digits_test.head(100), assg_config(AttackConfig(eps=0.1)), spec=ASSG, quiet=True)
     assert (std.result.robust_per_example <= alone.robust_per_example).all()
     assert std.per_attack["assg"] < std.per_attack["worst-surrogate"]  # it breaks what the others left
     # flag (a)'s white-box side holds ASSG alone on the evidence subset (here the whole data), reused by the member
@@ -132,7 +133,7 @@ def test_chained_estimators_give_the_worst_case_of_running_each_on_everything(zo
     chained = _chained(data, [run(s) for s in specs])
     assert torch.equal(chained.robust_per_example, everywhere) and 0 < everywhere.sum() < len(data)
     # the chosen inputs earn the chosen scores (a deterministic model: scoring them again agrees)
-    rescored = evaluate(zoo_snn_cnn, data, cfg, attack_fn=lambda m, x, y, ball, **kw: chained.x_adv[:len(x)].to(x), quiet=True, batch_size=len(data))
+    rescored = evaluate(zoo_snn_cnn, data, cfg, spec=AttackSpec(lambda m, x, y, ball, **kw: chained.x_adv[:len(x)].to(x)), quiet=True, batch_size=len(data))
     assert torch.equal(rescored.robust_per_example, everywhere)
     assert len(seen) == 3 and len(seen[0]) == len(data) and len(seen[2]) < len(data)  # later estimators see survivors only
 

@@ -2,9 +2,11 @@
 
 import pytest
 
-from robustbench_snn.attacks import apgd_ce, make_ball, pgd, square
+from robustbench_snn.attacks import ATTACKS, make_ball
+from robustbench_snn.attacks.apgd import apgd_ce
+from robustbench_snn.attacks.blackbox import square
+from robustbench_snn.attacks.pgd import pgd
 from robustbench_snn.evaluation.harness import AttackConfig, evaluate
-from robustbench_snn.attacks import expected_ticks
 from robustbench_snn.core.progress import counting
 
 
@@ -14,7 +16,7 @@ def test_gradient_attacks_tick_once_per_step_as_expected(zoo_snn_cnn, digits_tes
     x, y = digits_test.x[:6], digits_test.y[:6]
     with counting(ticks.append):
         fn(zoo_snn_cnn, x, y, make_ball("linf", 0.1), steps=steps, eot=3)  # EOT copies are one step
-    assert sum(ticks) == expected_ticks(attack, steps, eot=3)
+    assert sum(ticks) == ATTACKS[attack].ticks(steps, 3)
 
 
 def test_square_ticks_once_per_query_and_never_above_its_budget(zoo_snn_cnn, digits_test):
@@ -33,7 +35,7 @@ def test_the_bar_names_the_member_and_counts_steps(zoo_snn_cnn, digits_test, cap
 def test_the_event_attack_ticks_once_per_flip_step_within_its_expected_total():
     """sparse-flip's bar counts its flip steps (it stops early once every example is broken
     or out of budget), so a --norm events run shows movement and an ETA too."""
-    from robustbench_snn.attacks import sparse_flip
+    from robustbench_snn.attacks.events import sparse_flip
     from robustbench_snn.data.catalog import load_dataset
     from robustbench_snn.models.zoo import load_checkpoint
 
@@ -42,11 +44,11 @@ def test_the_event_attack_ticks_once_per_flip_step_within_its_expected_total():
     ticks = []
     with counting(ticks.append):
         sparse_flip(model, data.x, data.y, make_ball("events", 6), steps=6)
-    assert 1 <= sum(ticks) <= expected_ticks("sparse-flip", 6, eot=1) == 6
+    assert 1 <= sum(ticks) <= ATTACKS["sparse-flip"].ticks(6, 1) == 6
 
 
 def test_the_continued_targeted_member_bar_counts_all_its_runs(digits_test, capsys):
-    """The spike-free standard's APGD-T (an ``attack_fn``, two continued runs) ticks once per
+    """The spike-free standard's APGD-T (a continued spec, two runs) ticks once per
     gradient of each run, and its bar's total says so rather than one run's steps."""
     import torch
 
@@ -55,11 +57,11 @@ def test_the_continued_targeted_member_bar_counts_all_its_runs(digits_test, caps
 
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)).eval()
     data = digits_test.head(4)
-    run = continued_from(lambda: data.x, data.example_ids, apgd_targeted, n_targets=EXACT_TARGETS)
     ticks, expected = [], EXACT_TARGETS * (EXACT_TARGETED_STEPS + 1)
+    run = continued_from(lambda: data.x, data.example_ids, apgd_targeted, n_targets=EXACT_TARGETS, ticks=lambda steps, eot: expected)
     with counting(ticks.append):
         own = model(data.x).argmax(1)  # labels the model gets right, a ball too small to fool it: both runs go on
         run(model, data.x, own, make_ball("linf", 1e-4), example_ids=data.example_ids, steps=EXACT_TARGETED_STEPS)
     assert sum(ticks) == expected
-    evaluate(model, data, AttackConfig("apgd-t", eps=1e-4, steps=EXACT_TARGETED_STEPS), attack_fn=run, ticks=expected, label="apgd-t", quiet=False)
+    evaluate(model, data, AttackConfig("apgd-t", eps=1e-4, steps=EXACT_TARGETED_STEPS), spec=run, label="apgd-t", quiet=False)
     assert f"{expected}/{expected} [" in capsys.readouterr().err

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from robustbench_snn.attacks import ATTACKS
 from robustbench_snn.core.errors import UnknownNameError
 from robustbench_snn.core.registry import Registry
 from robustbench_snn.models.registry import MODELS, RECIPES, create_model, get_model_entry, list_models
@@ -88,23 +89,82 @@ class _Counting(torch.nn.Module):
         return torch.zeros(len(x), 10) + self.w
 
 
-#: Written out, so that a new attack has to be added here (the next test checks).
-EVERY_ATTACK = ("fgsm", "pgd", "apgd-ce", "apgd-dlr", "apgd-t", "square", "mixed-pgd", "ta-pgd", "fb-pgd", "sparse-flip", "random-flip")
+#: The attacks the package registers (each under the contract test below, a new one too).
+EVERY_ATTACK = tuple(ATTACKS)
 
 
-def test_every_attack_is_under_the_contract_test():
-    from robustbench_snn.attacks import ATTACKS
-
-    assert set(ATTACKS) == set(EVERY_ATTACK)
+def test_the_registry_holds_the_attacks_the_cli_documents():
+    assert {"fgsm", "pgd", "apgd-ce", "apgd-dlr", "apgd-t", "square", "mixed-pgd", "ta-pgd", "fb-pgd", "sparse-flip",
+            "random-flip"} <= set(EVERY_ATTACK)
 
 
 @pytest.mark.parametrize("name", EVERY_ATTACK)
 def test_the_empty_ball_returns_the_input_without_a_model_call(name):
     """The contract (robustbench_snn/attacks/contract.py) answers eps = 0 for every registered attack."""
-    from robustbench_snn.attacks import ATTACKS, attack_norms, make_ball
+    from robustbench_snn.attacks import make_ball
 
     model = _Counting()
-    x = (torch.rand(3, 2, 2, 4, 4) > 0.5).float() if "events" in attack_norms(ATTACKS[name]) else torch.rand(3, 1, 4, 4)
-    norm = attack_norms(ATTACKS[name])[0]
+    x = (torch.rand(3, 2, 2, 4, 4) > 0.5).float() if "events" in ATTACKS[name].norms else torch.rand(3, 1, 4, 4)
+    norm = ATTACKS[name].norms[0]
     out = ATTACKS[name](model, x, torch.tensor([0, 1, 2]), make_ball(norm, 0), steps=2, eot=1)
     assert torch.equal(out, x) and out.data_ptr() != x.data_ptr() and model.calls == 0
+
+
+#: A new attack as a user would add it: one file in robustbench_snn/attacks/, nothing else.
+NEW_ATTACK_MODULE = '''
+"""A one-step attack that exists only in a test."""
+from .contract import attack
+from .gradient import eot_gradient
+from .spec import register_attack
+
+
+def half_step_records(cfg, surrogate, seed):
+    return {"eot": cfg.eot, "surrogate": surrogate, "step": "eps/2 twice"}
+
+
+@register_attack("half-step", "two FGSM steps of eps/2 (test only)", ticks=lambda steps, eot: 2, records=half_step_records)
+@attack
+def half_step(model, x, y, ball, eot=1, **_):
+    x0 = x = x.detach()
+    for step in range(2):
+        x = ball.project(ball.step(x, eot_gradient(model, x, y, eot), ball.eps / 2), x0).detach()
+    return x
+'''
+
+NEW_ATTACK_RUN = """
+import json, torch, robustbench_snn as r
+from robustbench_snn.attacks import ATTACKS
+from robustbench_snn.models.zoo import load_checkpoint
+model = load_checkpoint("snn-cnn", "digits", ZOO)[0]
+res = r.benchmark(model, attack="half-step", eps=0.2, n_examples=40, progress=False, compile="off")
+print(json.dumps({"listed": "half-step" in ATTACKS, "clean": res.clean_acc, "robust": res.robust_acc,
+                  "params": res.params["half-step"], "row": res.row()["attack"]}))
+"""
+
+
+def test_an_attack_is_one_file_in_the_attacks_folder(tmp_path):
+    """Adding an attack touches one file: a module dropped into a copy of the package's
+    attacks/ folder is listed by ``rbsnn list``, runs under ``benchmark()`` (its spec's records
+    in the row's params) and lowers accuracy, with no other file changed."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import robustbench_snn
+
+    package = Path(robustbench_snn.__file__).parent
+    copy = tmp_path / "robustbench_snn"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "attacks" / "half_step.py").write_text(NEW_ATTACK_MODULE)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "RBSNN_HOME": str(tmp_path / "home")}
+    listed = subprocess.run([sys.executable, "-m", "robustbench_snn", "list"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert listed.returncode == 0 and "half-step" in listed.stdout and "two FGSM steps of eps/2" in listed.stdout
+    code = NEW_ATTACK_RUN.replace("ZOO", repr(str(package.parent / "zoo")))
+    ran = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    out = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert out["listed"] and out["row"] == "half-step" and out["params"]["step"] == "eps/2 twice"
+    assert out["robust"] < out["clean"] - 10

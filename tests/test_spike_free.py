@@ -91,7 +91,7 @@ def test_continued_from_gives_each_example_its_own_point_in_any_order_and_batch(
     started = continued_from(lambda: points, data.example_ids, lambda model, x, y, ball, start, **_: start)
     order = torch.tensor([7, 2, 9, 0, 4])
     result = evaluate(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)).eval(), data.subset(order), AttackConfig("pgd", eps=0.1),
-                      attack_fn=started, batch_size=2, quiet=True)
+                      spec=started, batch_size=2, quiet=True)
     assert torch.equal(result.x_adv, points[order])
 
 

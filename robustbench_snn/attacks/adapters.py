@@ -19,27 +19,22 @@ from ..core.errors import UserInputError
 from .contract import attack
 from .norms import NormBall
 from .pgd import default_alpha
+from .spec import ATTACKS, AttackSpec, one_per_batch, register_attack
+
+#: A library attack runs its own loop (no ticks we can see) and draws batch-shaped numbers
+#: from torch's global generator: the harness runs it on fixed, separately seeded blocks.
+LIBRARY = {"ticks": one_per_batch, "randomness": "global"}
 
 
-def check_eot(attack, ball_name: str, eot: int, label: str | None = None) -> None:
-    """Refuse ``eot`` above what a library ``attack`` (registered as ``label``) runs under
-    ``ball_name`` (its ``eot_limit``, ``{norm: most draws per step}``): the library would
-    silently use one draw per step, a weaker attack than the row would claim."""
-    limit = getattr(attack, "eot_limit", {}).get(ball_name)
-    if limit is not None and eot > limit:
-        raise UserInputError(
-            f"bad eot {eot} for {label or attack.__name__} under {ball_name}: the library averages at most {limit} "
-            f"encoder draw per step; valid: eot 1, or our 'pgd' / 'apgd-ce', which average any number"
-        )
-
-
-def _library_step(attack, ball: NormBall, eot: int, steps: int, alpha: float | None) -> float:
-    """The step size a library PGD ``attack`` runs with (:func:`default_alpha` unless given),
-    after :func:`check_eot`."""
-    check_eot(attack, ball.name, eot)
+def _library_step(name: str, ball: NormBall, eot: int, steps: int, alpha: float | None) -> float:
+    """The step size the library PGD registered as ``name`` runs with (:func:`default_alpha`
+    unless given), after its spec's EOT check."""
+    ATTACKS[name].check_eot(ball.name, eot, name)
     return default_alpha(ball.eps, steps) if alpha is None else alpha
 
 
+@register_attack("ta-pgd", "torchattacks' PGD / PGDL2 / EOTPGD run on our model (cross-check)",
+                 **LIBRARY, eot_limit={"l2": 1})  # EOTPGD is Linf only
 @attack
 def torchattacks_pgd(
     model: nn.Module,
@@ -54,7 +49,7 @@ def torchattacks_pgd(
     """torchattacks' PGD / PGDL2 (EOTPGD when ``eot > 1``, Linf only)."""
     import torchattacks  # heavy: 0.9 s to import, paid only by the attacks that run it
 
-    alpha = _library_step(torchattacks_pgd, ball, eot, steps, alpha)
+    alpha = _library_step("ta-pgd", ball, eot, steps, alpha)
     if ball.name == "linf":
         if eot > 1:
             atk = torchattacks.EOTPGD(model, eps=ball.eps, alpha=alpha, steps=steps, eot_iter=eot, random_start=random_start)
@@ -67,11 +62,8 @@ def torchattacks_pgd(
     return atk(x, y).detach()
 
 
-# batch-shaped draws from the global generator: the harness runs it on fixed, seeded blocks
-torchattacks_pgd.batch_shaped_rng = True
-torchattacks_pgd.eot_limit = {"l2": 1}  # EOTPGD is Linf only
-
-
+@register_attack("fb-pgd", "foolbox's LinfPGD / L2PGD with our step size, one draw per step (cross-check)",
+                 **LIBRARY, eot_limit={"linf": 1, "l2": 1})  # its random start draws from torch's global generator
 @attack
 def foolbox_pgd(
     model: nn.Module,
@@ -94,21 +86,17 @@ def foolbox_pgd(
 
     import foolbox as fb  # heavy: 0.8 s to import, paid only by the cross-check attacks
 
-    alpha = _library_step(foolbox_pgd, ball, eot, steps, alpha)
+    alpha = _library_step("fb-pgd", ball, eot, steps, alpha)
     cls = {"linf": fb.attacks.LinfPGD, "l2": fb.attacks.L2PGD}[ball.name]
     attack = cls(steps=steps, abs_stepsize=alpha, random_start=random_start)
     _, clipped, _ = attack(fb.PyTorchModel(model.eval(), bounds=(0, 1)), x, y, epsilons=ball.eps)
     return ball.project(clipped.detach(), x)  # float rounding can leave the ball by ~1e-7
 
 
-foolbox_pgd.batch_shaped_rng = True  # its random start draws from torch's global generator
-foolbox_pgd.eot_limit = {"linf": 1, "l2": 1}
-
-
-def foolbox_attack(name: str):
-    """A foolbox 3 attack by class name as one of ours: ``'LinfPGD'`` / ``'L2PGD'`` are
-    :func:`foolbox_pgd` (our step size and steps); any other (``'BoundaryAttack'``, ...)
-    runs with foolbox's own defaults on the given ball."""
+def foolbox_attack(name: str) -> AttackSpec:
+    """A foolbox 3 attack by class name as one of ours (a spec to pass to the harness, or to
+    call): ``'LinfPGD'`` / ``'L2PGD'`` are :func:`foolbox_pgd` (our step size and steps);
+    any other (``'BoundaryAttack'``, ...) runs with foolbox's own defaults on the given ball."""
     if name in ("LinfPGD", "L2PGD"):
         norm = name[: -len("PGD")].lower()
 
@@ -118,8 +106,7 @@ def foolbox_attack(name: str):
             return foolbox_pgd(model, x, y, ball, **kw)
 
         pgd_in_its_norm.__doc__ = f"foolbox's {name} (:func:`foolbox_pgd`)"
-        pgd_in_its_norm.batch_shaped_rng = True
-        return pgd_in_its_norm
+        return AttackSpec(pgd_in_its_norm, **LIBRARY)
 
     @attack
     def run(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBall, **_: object) -> torch.Tensor:
@@ -129,5 +116,4 @@ def foolbox_attack(name: str):
         return ball.project(clipped.detach(), x)
 
     run.__doc__ = f"foolbox's {name}"
-    run.batch_shaped_rng = True
-    return run
+    return AttackSpec(run, **LIBRARY)

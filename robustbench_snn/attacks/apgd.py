@@ -34,6 +34,20 @@ from .contract import attack
 from .gradient import eot_loss_and_gradient
 from .losses import LOSSES
 from .norms import NormBall
+from .spec import register_attack
+
+
+def apgd_ticks(steps: int, eot: int) -> int:
+    """Gradients of one APGD run: its first point, then one per step."""
+    return steps + 1
+
+
+def apgd_records(cfg, surrogate: str, seed: int) -> dict:
+    """APGD's parameters: its step size follows its own schedule, so none is recorded."""
+    return {"eot": cfg.eot, "grad": cfg.grad, "surrogate": surrogate, "steps": cfg.steps}
+
+
+APGD_SPEC = {"ticks": apgd_ticks, "records": apgd_records}
 
 RHO = 0.75
 MOMENTUM = 0.75
@@ -139,6 +153,8 @@ def apgd(
     return _until_all_fooled(model, y, x_adv, fooled, restarts_left)
 
 
+@register_attack("apgd-t", "APGD-T: targeted DLR towards the 3 top wrong classes", 
+                 ticks=lambda steps, eot: 3 * apgd_ticks(steps, eot), records=apgd_records)
 @attack
 def apgd_targeted(
     model: nn.Module,
@@ -169,12 +185,14 @@ def apgd_targeted(
     return _until_all_fooled(model, y, x.detach().clone(), none_fooled, targets)
 
 
+@register_attack("apgd-ce", "APGD (Croce & Hein 2020) on cross-entropy: step-size schedule, momentum, EOT loss and gradient", **APGD_SPEC)
 @attack
 def apgd_ce(model, x, y, ball, steps=10, eot=1, **kw):
     """APGD on cross-entropy."""
     return apgd(model, x, y, ball, steps=steps, eot=eot, loss="ce")
 
 
+@register_attack("apgd-dlr", "APGD on the scale-invariant DLR loss", **APGD_SPEC)
 @attack
 def apgd_dlr(model, x, y, ball, steps=10, eot=1, **kw):
     """APGD on the DLR loss."""

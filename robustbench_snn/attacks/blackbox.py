@@ -19,6 +19,7 @@ from ..core.progress import tick
 from ..core.streams import LIBRARY_BLOCK
 from .contract import attack
 from .norms import NormBall
+from .spec import register_attack
 
 
 class ScoreOnly(nn.Module):
@@ -65,6 +66,13 @@ def square_params(eot: int, seed: int) -> dict[str, int]:
     return {"evals": SQUARE_EVALS, "queries": queries, "draws_per_query": draws, "seed": seed, "block": LIBRARY_BLOCK}
 
 
+# torchattacks' Square reseeds and draws batch-shaped numbers from the global generator
+# (and queries shrinking subsets): the harness runs it on fixed blocks, each with its own seed
+@register_attack(
+    "square", "Square (score-based black box; torchattacks) on probabilities averaged over encoder draws",
+    ticks=lambda steps, eot: square_queries(eot)[0] + 3,  # torchattacks: its queries plus three checks (measured)
+    gradients=lambda steps, eot: 0, follows_gradient=False, randomness="global", needs=("seed",), records=lambda cfg, surrogate, seed: square_params(cfg.eot, seed),
+)
 @attack
 def square(
     model: nn.Module,
@@ -88,9 +96,4 @@ def square(
     atk = torchattacks.Square(ScoreOnly(model, draws, shape).eval(), norm=norm, eps=ball.eps, n_queries=queries, seed=seed)
     x_img = x.flatten(1, 2) if shape is not None else x
     return ball.project(atk(x_img, y).detach().view_as(x), x)  # float rounding can leave the ball by ~1e-7
-
-
-# torchattacks' Square reseeds and draws batch-shaped numbers from the global generator
-# (and queries shrinking subsets): the harness runs it on fixed blocks, each with its own seed
-square.batch_shaped_rng = True
 

@@ -24,8 +24,8 @@ AttackFn = Callable[..., torch.Tensor]
 
 
 def attack(fn: AttackFn) -> AttackFn:
-    """``fn`` under the contract (module docstring); its attributes (``norms``,
-    ``batch_shaped_rng``, ``eot_limit``) may be set on the result."""
+    """``fn`` under the contract (module docstring); what else the harness needs to know of
+    it is its :class:`~.spec.AttackSpec`."""
 
     @functools.wraps(fn)
     def run(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBall, *args: object, **kwargs: object) -> torch.Tensor:

@@ -29,6 +29,7 @@ from .contract import attack
 from .gradient import eot_loss_and_gradient
 from .losses import cross_entropy
 from .norms import NormBall, flipped
+from .spec import one_per_batch, register_attack
 
 
 #: Most sparse-flip iterations in the standard evaluation and its checks (one flip per iteration up to this).
@@ -41,6 +42,8 @@ def event_flip_steps(budget: float) -> int:
     return max(1, min(int(budget), MAX_FLIP_STEPS))
 
 
+@register_attack("sparse-flip", "events threat model: gradient-guided greedy flips of at most K events (SpikeFool / SDA style)",
+                 norms=("events",))
 @attack
 def sparse_flip(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBall, steps: int = 10, eot: int = 1, **_: object,
@@ -69,6 +72,8 @@ def sparse_flip(
     return x_adv
 
 
+@register_attack("random-flip", "events threat model: K events flipped at random (the baseline of sparse-flip)",
+                 norms=("events",), ticks=one_per_batch, follows_gradient=False)
 @attack
 def random_flip(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBall, **_: object) -> torch.Tensor:
     """``ball.eps`` distinct cells per example flipped uniformly at random."""
@@ -76,6 +81,3 @@ def random_flip(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBa
     x = x.detach()
     scores = streams.uniform_like(x, 0.0, 1.0).flatten(1)
     return flipped(x, torch.zeros_like(scores, dtype=torch.bool).scatter_(1, scores.topk(budget, dim=1).indices, True))
-
-
-sparse_flip.norms = random_flip.norms = ("events",)

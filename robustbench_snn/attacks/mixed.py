@@ -24,6 +24,7 @@ from .contract import attack
 from .gradient import eot_gradient
 from .norms import NormBall
 from .pgd import pgd
+from .spec import register_attack
 
 #: (gradient mode, surrogate) pairs mixed by default.
 ESTIMATORS: tuple[tuple[str, str], ...] = (
@@ -44,6 +45,8 @@ def mixed_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eot: int 
     return total
 
 
+@register_attack("mixed-pgd", "PGD following mixed surrogate / RGA gradient estimators (MDSE-style)",
+                 ticks=lambda steps, eot: steps * len(ESTIMATORS))
 @attack
 def mixed_pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBall, **kwargs) -> torch.Tensor:
     """PGD following :func:`mixed_gradient`."""

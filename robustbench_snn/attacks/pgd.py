@@ -17,6 +17,7 @@ from torch import nn
 from .contract import attack
 from .gradient import eot_gradient
 from .norms import NormBall
+from .spec import register_attack
 
 
 def default_alpha(eps: float, steps: int) -> float:
@@ -25,6 +26,7 @@ def default_alpha(eps: float, steps: int) -> float:
     return 2.5 * eps / steps
 
 
+@register_attack("pgd", "PGD with random start, BPTT surrogate gradients, EOT over encoder draws")
 @attack
 def pgd(
     model: nn.Module,
@@ -53,6 +55,12 @@ def pgd(
     return x_adv
 
 
+def fgsm_records(cfg, surrogate: str, seed: int) -> dict:
+    """FGSM's parameters: one step of size eps."""
+    return {"eot": cfg.eot, "grad": cfg.grad, "surrogate": surrogate, "steps": 1, "alpha": round(cfg.eps, 6)}
+
+
+@register_attack("fgsm", "FGSM, one BPTT gradient step of size eps (EOT-averaged)", ticks=lambda steps, eot: 1, records=fgsm_records)
 @attack
 def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBall, eot: int = 1, **_: object) -> torch.Tensor:
     """One gradient step of size eps from the clean input."""

@@ -39,6 +39,7 @@ from .contract import attack
 from .gradient import eot_loss_and_gradient
 from .losses import LOSSES
 from .norms import NormBall
+from .spec import AttackSpec
 
 #: Iterations of the paper's evaluation (``--attack assg``).
 ASSG_STEPS = 100
@@ -115,6 +116,10 @@ def assg_sapgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ball: NormBal
 
     with adaptive_sharpness(model, len(x)) as state:
         return sapgd(model, x, y, ball, steps, eot, before_gradient=state.next_iteration if state else lambda: None)
+
+
+#: ASSG + SA-PGD as an evaluation's attack (the ``assg`` peer and the standard ensemble's member).
+ASSG = AttackSpec(assg_sapgd, norms=("linf",))
 
 
 def assg_config(cfg):

@@ -10,13 +10,14 @@ from torch import nn
 
 from .norms import NormBall
 from .pgd import pgd
+from .spec import AttackSpec
 
 
-def transfer_from(source: nn.Module, source_eot: int = 1, craft=pgd):
+def transfer_from(source: nn.Module, source_eot: int = 1, craft=pgd) -> AttackSpec:
     """An attack that runs ``craft`` (PGD; ``sparse_flip`` under the events threat model)
-    on ``source``, ignoring the attacked model's gradients."""
+    on ``source``, ignoring the attacked model's gradients; one tick per step on the source."""
 
     def attack(model: nn.Module, x, y, ball: NormBall, steps: int = 10, alpha=None, random_start: bool = True, **_: object):
         return craft(source, x, y, ball, steps=steps, alpha=alpha, random_start=random_start, eot=source_eot)
 
-    return attack
+    return AttackSpec(attack, follows_gradient=False)

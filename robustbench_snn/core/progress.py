@@ -6,7 +6,7 @@ Attacks call :func:`tick` once per input-gradient evaluation
 (:func:`robustbench_snn.attacks.gradient.eot_loss_and_gradient`, whatever its
 EOT) and once per score query (:class:`robustbench_snn.attacks.blackbox.ScoreOnly`);
 the harness counts them on a bar whose total is
-:func:`robustbench_snn.attacks.expected_ticks` per batch.
+its :class:`~robustbench_snn.attacks.spec.AttackSpec`'s ``ticks`` per batch.
 Outside :func:`counting` a tick does nothing.
 
 A tick is also where a stopped run notices it was stopped (:func:`stopping_when`):

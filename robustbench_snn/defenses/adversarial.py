@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..attacks import LinfBall, pgd
+from ..attacks.norms import LinfBall
+from ..attacks.pgd import pgd
 from .base import Defense, register_defense
 
 

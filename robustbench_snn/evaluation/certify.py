@@ -58,7 +58,8 @@ from scipy.stats import beta, binomtest, norm as standard_normal  # not `norm`: 
 from torch import nn
 from tqdm import tqdm
 
-from ..attacks import make_ball, pgd
+from ..attacks.norms import make_ball
+from ..attacks.pgd import pgd
 from ..core import streams
 from ..core.encoders import encoder_name
 from ..core.errors import UserInputError

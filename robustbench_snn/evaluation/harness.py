@@ -11,7 +11,6 @@ clean accuracy.
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -21,7 +20,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ..attacks import default_alpha, expected_ticks, get_attack, make_ball
+from ..attacks.norms import make_ball
+from ..attacks.pgd import default_alpha
+from ..attacks.spec import ATTACKS, AttackSpec
 from ..core import streams
 from ..core.errors import UserInputError
 from ..core.progress import counting
@@ -108,12 +109,6 @@ def clean_scores(model: nn.Module, data: Dataset, draws: int = 1, seed: int = 0,
     return accuracy_per_example(model.eval(), data.x, data.y, draws, batch_size, ids=data.example_ids, seed=seed, purpose="clean")
 
 
-def draws_batch_shaped(attack) -> bool:
-    """True for an attack that draws batch-shaped numbers from torch's global generator
-    (marked ``attack.batch_shaped_rng = True``): it runs in :data:`LIBRARY_BLOCK` blocks."""
-    return bool(getattr(attack, "batch_shaped_rng", False))
-
-
 def attack_batches(data: Dataset, batch_size: int, blocked: bool) -> list[torch.Tensor]:
     """Positions in ``data`` of each batch the attack runs on: consecutive runs of
     ``batch_size``, or for a ``blocked`` attack the examples of each id block."""
@@ -153,27 +148,24 @@ def evaluate(
     seed: int = 0,
     batch_size: int = 250,
     quiet: bool = False,
-    attack_fn=None,
+    spec: AttackSpec | None = None,
     label: str | None = None,
-    ticks: int | None = None,
 ) -> EvalResult:
     """Attack every example of ``data`` once; score clean and adversarial inputs over ``draws``.
 
-    ``attack_fn`` replaces the registered attack ``cfg.attack`` (transfer
-    attacks bind their source model this way); one with an ``example_ids``
-    parameter is also given the batch's example ids (an attack that continues
-    from each example's own earlier point looks it up by id). The progress bar counts the
-    attack's gradient steps or queries (:mod:`.progress`), under ``label``
-    (the standard evaluation's member name) or the attack's name; ``ticks``
-    sets the steps one batch of an ``attack_fn`` makes where they are not
-    ``cfg.steps``.
+    ``spec`` replaces the registered attack ``cfg.attack`` (transfer attacks
+    bind their source model this way; one that ``needs`` ``example_ids`` is given
+    the batch's example ids, so an attack that continues from each example's own
+    earlier point looks it up by id). The progress bar counts the attack's
+    gradient steps or queries (``spec.ticks``, :mod:`robustbench_snn.core.progress`),
+    under ``label`` (the standard evaluation's member name) or the attack's name.
 
     Every random number (encoder draws, random starts, a library attack's
     own) comes from a generator keyed by ``seed`` and the example's id
     (:mod:`.streams`, :func:`attack_randomness`), so the result is the same
     for any ``batch_size``.
     """
-    attack = attack_fn or get_attack(cfg.attack)
+    attack = spec or ATTACKS[cfg.attack]
     ball = make_ball(cfg.norm, cfg.eps)
     device = next(model.parameters()).device
     start = time.perf_counter()
@@ -181,18 +173,17 @@ def evaluate(
     robust = torch.zeros(len(data))
     adversarial = torch.empty_like(data.x, device="cpu")
     max_dist = 0.0
-    blocked = draws_batch_shaped(attack)
-    options = inspect.signature(attack).parameters
-    takes_seed, takes_ids = "seed" in options, "example_ids" in options
+    blocked = attack.randomness == "global"
     with attack_surrogate(model, surrogate), gradient_mode(model, cfg.grad):
         batches = attack_batches(data, batch_size, blocked)
-        per_batch = ticks or expected_ticks(cfg.attack if attack_fn is None else "pgd", cfg.steps, cfg.eot)
+        per_batch = attack.ticks(cfg.steps, cfg.eot)
         bar = tqdm(total=len(batches) * per_batch, desc=f"{label or cfg.attack} {data.name}", disable=quiet, unit="step")
         for b, index in enumerate(batches):
             x, y, ids = data.x[index].to(device), data.y[index].to(device), data.example_ids[index]
             with counting(lambda n: bar.update(min(n, (b + 1) * per_batch - bar.n))), attack_randomness(seed, ids, blocked) as seeded:
-                x_adv = attack(model, x, y, ball, steps=cfg.steps, alpha=cfg.alpha, random_start=cfg.random_start, eot=cfg.eot,
-                               **(seeded if takes_seed else {}), **({"example_ids": ids} if takes_ids else {}))
+                needs = {**seeded, "example_ids": ids}
+                x_adv = attack.run(model, x, y, ball, steps=cfg.steps, alpha=cfg.alpha, random_start=cfg.random_start, eot=cfg.eot,
+                                   **{k: needs[k] for k in attack.needs})
             bar.update((b + 1) * per_batch - bar.n)  # an early stop (all fooled) finishes the batch's share
             max_dist = max(max_dist, check_in_ball(ball, x_adv, x, cfg.attack))
             robust[index] = accuracy_per_example(model, x_adv, y, draws, batch_size, ids=ids, seed=seed, purpose="score")

@@ -58,11 +58,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..attacks.apgd import apgd_targeted
+from ..attacks.apgd import apgd_targeted, apgd_ticks
 from ..attacks.blackbox import square_params
 from ..attacks.events import event_flip_steps, sparse_flip
 from ..attacks.pgd import pgd
-from ..attacks.sapgd import assg_config, assg_params, assg_sapgd
+from ..attacks.sapgd import ASSG, assg_config, assg_params
+from ..attacks.spec import AttackSpec, Cost, one_per_step
 from ..attacks.transfer import transfer_from
 from ..core.surrogate import Surrogate
 from ..interop.foreign_neurons import find_neurons, has_exact_gradient, supports_rate_gradients
@@ -91,17 +92,17 @@ def spike_free(model: nn.Module, cfg: AttackConfig) -> bool:
     return cfg.norm != "events" and has_exact_gradient(model)
 
 
-def continued_from(points, example_ids: torch.Tensor, attack_fn, **options):
+def continued_from(points, example_ids: torch.Tensor, attack_fn, ticks: Cost = one_per_step, **options) -> AttackSpec:
     """``attack_fn`` as an evaluation's attack (:func:`.harness.evaluate`) that starts each
     example at its row of ``points()`` (``[N, ...]``, read when the attack runs; rows in the
-    order of ``example_ids``), passed as ``start``, with ``options`` added."""
+    order of ``example_ids``), passed as ``start``, with ``options`` added; ``ticks`` its cost per batch."""
     row_of = {int(i): r for r, i in enumerate(example_ids.tolist())}
 
     def run(model, x, y, ball, *, example_ids: torch.Tensor, **given):
         rows = torch.tensor([row_of[int(i)] for i in example_ids.tolist()], dtype=torch.long)
         return attack_fn(model, x, y, ball, **{**given, **options}, start=points()[rows])
 
-    return run
+    return AttackSpec(run, ticks=ticks, needs=("example_ids",))
 
 
 @dataclass
@@ -370,17 +371,17 @@ def standard_evaluation(
         return alone[name]
 
     def assg(d):
-        return evaluate(model, d, assg_config(cfg), attack_fn=assg_sapgd, label="assg", **kw)
+        return evaluate(model, d, assg_config(cfg), spec=ASSG, label="assg", **kw)
 
     def blackbox(d):
         return evaluate(model, d, dataclasses.replace(cfg, attack=blackbox_name), **kw)
 
     exact = whitebox and spike_free(model, cfg)
     if exact:
-        continued = continued_from(lambda: ledger.inputs, data.example_ids, apgd_targeted, n_targets=EXACT_TARGETS)
+        continued = continued_from(lambda: ledger.inputs, data.example_ids, apgd_targeted, n_targets=EXACT_TARGETS,
+                                   ticks=lambda steps, eot: EXACT_TARGETS * apgd_ticks(steps, eot))
         targeted_cfg = dataclasses.replace(first_cfg, attack="apgd-t", steps=EXACT_TARGETED_STEPS)
-        member("apgd-t", lambda d: evaluate(model, d, targeted_cfg, attack_fn=continued, label="apgd-t",
-                                            ticks=EXACT_TARGETS * (EXACT_TARGETED_STEPS + 1), **kw))
+        member("apgd-t", lambda d: evaluate(model, d, targeted_cfg, spec=continued, label="apgd-t", **kw))
         params["apgd-t"] = {"steps": EXACT_TARGETED_STEPS, "loss": "dlr-targeted", "targets": EXACT_TARGETS,
                             "start": "where apgd-ce left the example", "targets by": "logit at the start", "eot": cfg.eot, "grad": cfg.grad}
         no_spike = "no spike in the model: every estimator is its exact gradient, which apgd-ce and apgd-t follow"
@@ -407,7 +408,7 @@ def standard_evaluation(
     params[blackbox_name] = square_params(cfg.eot, seed) if not events else {"flips": int(cfg.eps), "seed": seed}
     craft = sparse_flip if events else pgd
     for name, source in sources.items():
-        member(name, lambda d, src=source, name=name: evaluate(model, d, grad_cfg, attack_fn=transfer_from(src, craft=craft), label=name, **kw))
+        member(name, lambda d, src=source, name=name: evaluate(model, d, grad_cfg, spec=transfer_from(src, craft=craft), label=name, **kw))
         params[name] = {"source": (source_names or {}).get(name, "?"), **grad_params, "eot": 1}
     found = None
     if evidence:
