@@ -59,7 +59,7 @@ from robustbench_snn.data.catalog import load_dataset
 from robustbench_snn.core.errors import UserInputError
 from robustbench_snn.interop.foreign_neurons import attack_surrogate, find_neurons
 from robustbench_snn.core.limits import positive_int
-from robustbench_snn.attacks.projection import projected_body
+from robustbench_snn.evaluation.first_layer import projected_body
 from robustbench_snn.core.surrogate import Surrogate
 from robustbench_snn.models.zoo import load_checkpoint, zoo_models
 from standard_cost import forward_flops

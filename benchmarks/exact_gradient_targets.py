@@ -29,7 +29,7 @@ from functools import partial
 
 import torch
 
-from robustbench_snn.api import parse_eps
+from robustbench_snn.evaluation.settings import parse_eps
 from robustbench_snn.attacks.apgd import apgd_targeted, apgd_ticks
 from robustbench_snn.attacks.spec import AttackSpec
 from robustbench_snn.evaluation.cost import counting_passes

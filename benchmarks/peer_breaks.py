@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from robustbench_snn import benchmark
-from robustbench_snn.api import parse_eps
+from robustbench_snn.evaluation.settings import parse_eps
 from robustbench_snn.core.limits import positive_int
 from robustbench_snn.models.zoo import load_checkpoint
 

@@ -36,7 +36,7 @@ import time
 import torch
 
 from robustbench_snn.core import streams
-from robustbench_snn.api import parse_eps
+from robustbench_snn.evaluation.settings import parse_eps
 from robustbench_snn.attacks.sapgd import ASSG, assg_config
 from robustbench_snn.data.catalog import load_dataset
 from robustbench_snn.evaluation.ensemble19 import LOSSES, estimators

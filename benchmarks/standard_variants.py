@@ -21,7 +21,7 @@ import argparse
 import dataclasses
 import time
 
-from robustbench_snn.api import parse_eps
+from robustbench_snn.evaluation.settings import parse_eps
 from robustbench_snn.attacks.sapgd import ASSG, assg_config
 from robustbench_snn.evaluation.cost import counting_passes
 from robustbench_snn.data.catalog import load_dataset

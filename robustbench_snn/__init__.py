@@ -16,7 +16,7 @@ __version__ = version("robustbench-snn")
 #: public name -> the module that defines it
 _EXPORTS = {
     "benchmark": ".api",
-    "BenchmarkResult": ".api",
+    "BenchmarkResult": ".results.benchmark_result",
     "TimeMajor": ".interop.time_major",
     "ResetEachPass": ".interop.foreign_neurons",
     "find_neurons": ".interop.foreign_neurons",

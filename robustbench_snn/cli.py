@@ -18,10 +18,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from .api import (
-    COMPOSITE_ATTACKS, COMPOSITE_HELP, DEFAULT_EPS_TEXT, check_attack_fits, check_budget, check_model, parse_eps,
-    possible_surrogate_attack_labels, resolve_device,
-)
 from .attacks import ATTACKS, NORMS
 from .core.atomic import atomic_write_bytes
 from .core.errors import UnknownNameError, UserInputError
@@ -35,7 +31,10 @@ from .defenses import DEFENSES, get_defense
 from .evaluation.allocator import keep_freed_memory
 from .evaluation.certify import CertifyConfig, MECHANISMS, certify_model, check_sigma, make_mechanism, summary
 from .evaluation.compiled import COMPILE_MODES
+from .evaluation.composite import COMPOSITES
 from .evaluation.memory import out_of_memory
+from .evaluation.model_checks import check_model, possible_surrogate_attack_labels
+from .evaluation.settings import DEFAULT_EPS_TEXT, attack_names, check_attack_fits, check_budget, parse_eps, resolve_device
 from .models.registry import create_model, get_model_entry, list_models
 from .models.zoo import (
     DEFAULT_ZOO, checkpoint_paths, load_checkpoint, missing_checkpoint, read_card, save_checkpoint, write_paths, zoo_models,
@@ -326,7 +325,7 @@ def cmd_list(args) -> int:
         print(f"  {name:<{width}} {DEFENSES.description(name)}")
 
     print("attacks:")
-    for name, desc in [*((n, ATTACKS.description(n)) for n in ATTACKS), *COMPOSITE_HELP.items()]:
+    for name, desc in [*((n, ATTACKS.description(n)) for n in ATTACKS), *((n, COMPOSITES.description(n)) for n in COMPOSITES)]:
         print(f"  {name:<{width}} {desc}")
     print("datasets: " + ", ".join(DATASETS))
     return 0
@@ -442,7 +441,7 @@ def _zoo_models(model: str, dataset: str, zoo_dir: str | None) -> list[str]:
 def _check_eval_options(attack: str, norm: str, eps_text: str, args, dataset: str) -> float:
     """Every ``rbsnn eval`` / ``sweep`` option checked before any work; returns eps."""
 
-    _check_name("attack", attack, [*ATTACKS, *COMPOSITE_ATTACKS])
+    _check_name("attack", attack, attack_names())
     _check_name("gradient mode", args.grad, GRAD_MODES)
     _check_name("norm", norm, NORMS)
     _check_name("compile mode", args.compile, COMPILE_MODES)
@@ -543,7 +542,7 @@ def cmd_sweep(args) -> int:
 
 def _print_result(result, eps_text: str) -> None:
     s = result.settings
-    if s["attack"] in COMPOSITE_ATTACKS:
+    if s["attack"] in COMPOSITES:
         for k, v in result.per_attack.items():
             print(f"  {k:<16} {v:6.2f}%  ({result.member_seconds.get(k, 0):.0f} s)")
     if "masking-checks" in result.member_seconds:

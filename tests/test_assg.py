@@ -85,7 +85,7 @@ def test_assg_reaches_library_neurons_and_leaves_them_as_they_were(example):
     the library's spike functions restored after the attack."""
     from pathlib import Path
 
-    from robustbench_snn.api import prepare_model
+    from robustbench_snn.evaluation.model_checks import prepare_model
     from robustbench_snn.data.catalog import load_dataset
     from robustbench_snn.interop.foreign_neurons import find_neurons
     from robustbench_snn.submission.card import load_submission

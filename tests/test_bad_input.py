@@ -379,9 +379,9 @@ def test_an_attack_batch_that_cannot_fit_is_refused_before_allocating(monkeypatc
     against the memory available: digits snn-cnn at T=1000 (27 MiB per input; 308 MiB on
     MNIST) in batches of 250 on a 1 GiB machine is refused in one line naming the batch that
     fits (counting the backward's own buffers, ATTACK_OVERHEAD), before any attack."""
-    import robustbench_snn.api as api
+    import robustbench_snn.evaluation.plan as plan
 
-    monkeypatch.setattr(api, "available_bytes", lambda device: 2**30)  # where benchmark() reads it
+    monkeypatch.setattr(plan, "available_bytes", lambda device: 2**30)  # where benchmark()'s plan reads it
     assert main(["eval", "--model", "snn-cnn", "--T", "1000", "--no-save", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("rbsnn: error: an attack pass of 250 examples x 1 EOT copies would take about 14.8 GiB") and err.count("\n") == 1, err

@@ -299,18 +299,19 @@ def test_auto_prices_every_graph_an_attack_compiles():
     one per surrogate family (measured: 8 graphs took 291 of 445 s on digits qcfs-snn), so a
     deterministic digits model stays eager under it while a single PGD of the same work would
     compile; EOT 10 (digits rsc-snn) and MNIST compile."""
-    from robustbench_snn.api import expected_graphs, gradient_steps
+    from robustbench_snn.evaluation.composite import expected_graphs, gradient_steps
     from robustbench_snn.evaluation.compiled import worth_compiling
     from robustbench_snn.evaluation.harness import AttackConfig
     from robustbench_snn.evaluation.standard import APGD_SURROGATES, STANDARD_SURROGATES
     from robustbench_snn.core.surrogate import Surrogate
 
     families = {Surrogate.parse(s).name for s in STANDARD_SURROGATES + APGD_SURROGATES}
-    assert expected_graphs("standard") == len(families) + 5 > expected_graphs("assg") == 3 > expected_graphs("pgd") == 2  # + own, rga, ASSG (2), inference
+    cfg = AttackConfig()
+    assert expected_graphs("standard", cfg) == len(families) + 5 > expected_graphs("assg", cfg) == 3 > expected_graphs("pgd", cfg) == 2  # + own, rga, ASSG (2), inference
 
     def decision(n, eot, numel):
         work = n * eot * gradient_steps("standard", AttackConfig(eot=eot)) * numel
-        return worth_compiling("auto", work, expected_graphs("standard")), worth_compiling("auto", work)
+        return worth_compiling("auto", work, expected_graphs("standard", cfg)), worth_compiling("auto", work)
 
     assert decision(500, 1, 64) == ("off", "auto")  # digits, deterministic
     assert decision(500, 10, 64)[0] == decision(1000, 1, 784)[0] == "auto"  # digits rsc-snn, MNIST

@@ -12,7 +12,7 @@ from robustbench_snn.core import streams
 from robustbench_snn.evaluation.block_pooling import BlockMeanAvgPool2d
 from robustbench_snn.data.catalog import load_dataset
 from robustbench_snn.models.snn import build_snn, spiking_cnn_body, spiking_mlp_body
-from robustbench_snn.attacks.projection import ProjectedForward, is_affine, projected_body
+from robustbench_snn.evaluation.first_layer import ProjectedForward, is_affine, projected_body
 from robustbench_snn.models.zoo import load_checkpoint
 from test_compiled import logits_and_gradient  # (model, x) -> logits and input gradient, per-example streams
 

@@ -121,12 +121,12 @@ def test_standard_on_a_spike_free_model_runs_its_small_ensemble_for_fewer_gradie
 
 
 def test_compile_planning_counts_the_spike_free_ensemble():
-    from robustbench_snn.api import expected_graphs, gradient_steps
+    from robustbench_snn.evaluation.composite import expected_graphs, gradient_steps
 
-    cfg = AttackConfig(eot=1)
-    assert gradient_steps("standard/spike-free", cfg) == (APGD_STEPS + 1) + EXACT_TARGETS * (EXACT_TARGETED_STEPS + 1)
-    assert gradient_steps("standard/spike-free", cfg) < gradient_steps("standard", cfg) / 5
-    assert expected_graphs("standard/spike-free") == 2  # its own gradient and the inference graph
+    cfg, no_spike = AttackConfig(eot=1), torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    assert gradient_steps("standard", cfg, no_spike) == (APGD_STEPS + 1) + EXACT_TARGETS * (EXACT_TARGETED_STEPS + 1)
+    assert gradient_steps("standard", cfg, no_spike) < gradient_steps("standard", cfg) / 5
+    assert expected_graphs("standard", cfg, no_spike) == 2  # its own gradient and the inference graph
 
 
 def test_the_peers_table_compares_standard_without_its_masking_checks():

@@ -81,7 +81,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..attacks.projection import ProjectedForward, projected_body
 from ..core.encoders import Encoder
 from ..core.errors import UnknownNameError
 from ..core.neurons import spiking_neurons
@@ -91,6 +90,7 @@ from ..models import ANNClassifier, SpikingClassifier
 from ..models.qcfs_snn import QCFSClassifier
 from ..models.spikingjelly_nets import SpikingJellyClassifier
 from .block_pooling import block_mean_pooling
+from .first_layer import ProjectedForward, projected_body
 
 #: ``--compile`` choices: ``auto`` compiles the parts of a model whose structure is known,
 #: ``on`` also a foreign model's whole forward, ``off`` runs everything eagerly.

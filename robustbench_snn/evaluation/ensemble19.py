@@ -32,8 +32,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..attacks.spec import ATTACKS
 from ..core.surrogate import Surrogate
 from ..interop.foreign_neurons import find_neurons, supports_rate_gradients
+from .composite import Outcome, Run, families, register_composite
 from .harness import AttackConfig, EvalResult, accuracies, evaluate
 from .standard import APGD_STEPS, Ledger, Selection
 
@@ -106,3 +108,19 @@ def ensemble19_evaluation(model: nn.Module, data, cfg: AttackConfig, *, draws: i
     }
     result = EvalResult(clean.mean().item(), robust.mean().item(), clean, robust, max_distance, time.perf_counter() - start, ledger.inputs)
     return EnsembleResult(result, ledger.after, ledger.seconds, params)
+
+
+def ensemble19_gradient_steps(model: nn.Module | None, cfg: AttackConfig) -> int:
+    """Input gradients per example: both APGD losses under every estimator."""
+    return (len(SURROGATE_ESTIMATORS) + len(RATE_ESTIMATORS)) * sum(ATTACKS[loss].gradient_steps(APGD_STEPS, cfg.eot) for loss in LOSSES)
+
+
+@register_composite("ensemble19", "peer: APGD-CE and APGD-DLR under 19 gradient estimators (Ozdenizci & Legenstein 2024)",
+                    gradients=ensemble19_gradient_steps, graphs=lambda model, cfg: families(SURROGATE_ESTIMATORS) + len(RATE_ESTIMATORS) + 1,
+                    norms=("linf",))
+def run_ensemble19(run: Run) -> Outcome:
+    """Özdenizci & Legenstein's 19-estimator ensemble, a peer of ``standard``."""
+
+    ens = ensemble19_evaluation(run.model, run.data, run.cfg, **run.kw)
+    flags = [] if run.facts.whitebox else ["no-gradient"]
+    return Outcome(ens.result, ens.per_example, ens.params, flags, ens.seconds, APGD_STEPS, None)

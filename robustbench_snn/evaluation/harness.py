@@ -27,7 +27,7 @@ from ..core import streams
 from ..core.errors import UserInputError
 from ..core.progress import counting
 from ..core.streams import LIBRARY_BLOCK
-from ..core.surrogate import NORMALISED, Surrogate
+from ..core.surrogate import Surrogate
 from ..data.dataset import Dataset
 from ..interop.foreign_neurons import attack_surrogate, gradient_mode
 
@@ -220,14 +220,6 @@ def check_in_ball(ball, x_adv: torch.Tensor, x: torch.Tensor, attack: str) -> fl
             f"attack {attack!r} left the threat model: {ball.name} distance {dist:.6g} > eps {ball.eps:.6g} or values in [{lo:.4g}, {hi:.4g}] outside [0, 1]"
         )
     return dist
-
-
-#: The surrogate sweep of ``--surrogate all``: every normalised family at three widths.
-SWEEP_WIDTHS = (0.25, 0.5, 1.0)
-
-
-def sweep_surrogates() -> list[Surrogate]:
-    return [Surrogate(name, w) for name in NORMALISED for w in SWEEP_WIDTHS]
 
 
 def evaluate_worst_case(

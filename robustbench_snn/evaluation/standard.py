@@ -62,11 +62,12 @@ from ..attacks.apgd import apgd_targeted, apgd_ticks
 from ..attacks.blackbox import square_params
 from ..attacks.events import event_flip_steps, sparse_flip
 from ..attacks.pgd import pgd
-from ..attacks.sapgd import ASSG, assg_config, assg_params
-from ..attacks.spec import AttackSpec, Cost, one_per_step
+from ..attacks.sapgd import ASSG, ASSG_STEPS, assg_config, assg_params
+from ..attacks.spec import ATTACKS, AttackSpec, Cost, one_per_step
 from ..attacks.transfer import transfer_from
 from ..core.surrogate import Surrogate
 from ..interop.foreign_neurons import find_neurons, has_exact_gradient, supports_rate_gradients
+from .composite import Outcome, Run, families, register_composite
 from .cost import counting_passes
 from .harness import AttackConfig, EvalResult, accuracies, clean_scores, evaluate, held_out_scores
 from .masking import EVIDENCE_EXAMPLES, MaskingEvidence, gather_evidence, masking_flags
@@ -424,3 +425,44 @@ def standard_evaluation(
     robust = ledger.final(clean)
     result = EvalResult(clean.mean().item(), robust.mean().item(), clean, robust, max_distance, time.perf_counter() - start, ledger.inputs)
     return StandardResult(result, ledger.after, masking_flags(found) if found is not None else [], found, ledger.seconds, params)
+
+
+def standard_gradient_steps(model: nn.Module | None, cfg: AttackConfig) -> int:
+    """Input gradients per example of the ensemble's white-box and transfer members; on a
+    model with no spike (:func:`spike_free`), of its smaller ensemble: APGD-CE and the continued APGD-T."""
+
+    apgd_ce, apgd_t = ATTACKS["apgd-ce"].gradient_steps, ATTACKS["apgd-t"].gradient_steps
+    if model is not None and spike_free(model, cfg):
+        return apgd_ce(APGD_STEPS, cfg.eot) + EXACT_TARGETS * apgd_ticks(EXACT_TARGETED_STEPS, cfg.eot)
+    apgd_surrogates = (len(APGD_SURROGATES) + 1) * apgd_ce(APGD_STEPS, cfg.eot)
+    # the surrogate members, two transfers, ASSG, APGD-CE under the surrogate families
+    return (apgd_ce(APGD_STEPS, cfg.eot) + apgd_t(APGD_STEPS, cfg.eot) + (len(STANDARD_SURROGATES) + 2) * cfg.steps
+            + (ASSG_STEPS + 1) * cfg.eot + apgd_surrogates)
+
+
+def standard_graphs(model: nn.Module | None, cfg: AttackConfig) -> int:
+    """The model's own gradient, the surrogate families, RGA, ASSG's two and inference; on a
+    model with no spike, its own gradient and inference."""
+    if model is not None and spike_free(model, cfg):
+        return 2
+    return 1 + families(STANDARD_SURROGATES + APGD_SURROGATES) + 1 + 2 + 1
+
+
+@register_composite(
+    "standard", "APGD-CE, APGD-T, PGD under 4 surrogates + RGA, ASSG + SA-PGD, APGD-CE under 5 surrogate families + RGA, "
+    "Square, transfers; per example (no spike in the model: APGD-CE, continued APGD-T, Square)",
+    gradients=standard_gradient_steps, graphs=standard_graphs,
+)
+def run_standard(run: Run) -> Outcome:
+    """The standard ensemble (:func:`standard_evaluation`), members counted per example."""
+
+    sources, names = ({}, {}) if spike_free(run.model, run.cfg) else run.sources()  # no transfer member there
+    std = standard_evaluation(run.model, run.data, run.cfg, sources, whitebox=run.facts.whitebox, source_names=names,
+                              evidence=run.evidence, **run.kw)
+    params = std.params
+    for member in ("apgd-ce", "apgd-t"):
+        if member in params:
+            params[member]["surrogate"] = run.member_surrogate
+    if not sources and "transfer" not in params:
+        params["transfer"] = {"skipped": f"no source models (ann-cnn, snn-cnn) in the zoo for {run.data.name!r}"}
+    return Outcome(std.result, std.per_example, params, std.flags, std.seconds, APGD_STEPS, None)

@@ -55,14 +55,16 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 from tqdm import tqdm
 
-from ..api import BenchmarkResult, DEFAULT_EPS_TEXT, _percent, benchmark, check_budget, parse_eps
+from ..api import benchmark
 from ..core.atomic import atomic_write_bytes
 from ..core.errors import UserInputError, WorkerLostError
 from ..core.limits import BATCH_SIZE
 from ..core.progress import stopping_when
 from ..core.streams import LIBRARY_BLOCK
 from ..data.catalog import load_dataset
+from ..evaluation.settings import DEFAULT_EPS_TEXT, check_budget, parse_eps
 from ..models.zoo import is_committed_zoo, load_checkpoint, read_card
+from ..results.benchmark_result import BenchmarkResult, percent
 from ..results.leaderboard import check_folder_writable, default_path, upsert
 from ..results.provenance import command_line, git_commit
 
@@ -299,7 +301,7 @@ def merge(parts: list[ShardResult]):
     settings = {k: v for k, v in first["settings"].items() if k != "shard"}
     return BenchmarkResult(
         round(100 * cat["clean"].mean().item(), 2), round(100 * cat["robust"].mean().item(), 2), first["flags"],
-        _percent(members), params, sum(p.meta["seconds"] for p in parts),
+        percent(members), params, sum(p.meta["seconds"] for p in parts),
         first["model_info"], settings, member_seconds, cat["clean"], cat["robust"],
         {"forward": round(totals["forward"] / n, 1), "backward": round(totals["backward"] / n, 1)}, members, totals,
     )

@@ -17,12 +17,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from ..api import is_stochastic, parse_eps
 from ..attacks import NORMS
 from ..core.errors import UnknownNameError, UserInputError
 from ..core.json_input import parse_json
 from ..data.catalog import DATASETS
 from ..data.events import EVENT_DATASETS, require_event_data
+from ..evaluation.model_checks import is_stochastic
+from ..evaluation.settings import parse_eps
 from ..interop.foreign_neurons import measured_time_steps, with_reset
 
 MODEL_FILE, WEIGHTS_FILE, CARD_FILE, MEASURED_FILE = "model.py", "weights.safetensors", "card.json", "measured.json"

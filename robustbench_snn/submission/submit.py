@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..api import possible_surrogate_attack_labels
 from ..core.atomic import atomic_write_bytes
 from ..core.errors import UserInputError
 from ..core.home import ROOT, submissions_dir
 from ..core.json_input import parse_json
 from ..core.limits import BATCH_SIZE
+from ..evaluation.model_checks import possible_surrogate_attack_labels
 from ..models.zoo import zoo_models
 from ..results.leaderboard import check_folder_writable, check_writable, default_path, locked, refuse_smaller, upsert
 from ..results.provenance import git_commit, today
@@ -69,7 +69,7 @@ def submission_command(archived: Path, root: Path, n_examples: int | None, seed:
 @dataclass
 class SubmissionRun:
     card: dict[str, Any]
-    result: Any  # api.BenchmarkResult, its flags including claim-exceeds-measured
+    result: Any  # results.benchmark_result.BenchmarkResult, its flags including claim-exceeds-measured
     row: dict[str, Any]
     out: Path  # the leaderboard written
     target: Path  # where the submission is kept

@@ -37,11 +37,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..api import BenchmarkResult, benchmark, check_model
+from ..api import benchmark
 from ..core.errors import UserInputError
 from ..core.json_input import json_object
 from ..data.catalog import load_dataset
+from ..evaluation.model_checks import check_model
 from ..interop.foreign_neurons import find_neurons
+from ..results.benchmark_result import BenchmarkResult
 from .card import check_card_against_model, load_submission
 
 #: Seconds of wall clock a submission gets: a base for loading and compiling plus a generous
@@ -154,13 +156,13 @@ def evaluate(folder: str, *, n_examples: int | None, data_dir: str | None, seed:
     return {k: getattr(result, k) for k in RESULT_FIELDS}
 
 
-#: The fields of :class:`~.api.BenchmarkResult` the child sends back (no per-example tensors).
+#: The fields of :class:`~robustbench_snn.results.benchmark_result.BenchmarkResult` the child sends back (no per-example tensors).
 RESULT_FIELDS = ("clean_acc", "robust_acc", "flags", "per_attack", "params", "seconds", "model_info", "settings",
                  "member_seconds", "passes")
 
 
 def result_from_payload(payload: dict[str, Any], card: dict[str, Any], eps: float, n_examples: int | None):
-    """The child's payload as a :class:`~.api.BenchmarkResult`, checked field by field against
+    """The child's payload as a :class:`~robustbench_snn.results.benchmark_result.BenchmarkResult`, checked field by field against
     the card and the options it ran with; :class:`UserInputError` on anything else."""
 
     def refuse(why: str) -> UserInputError:

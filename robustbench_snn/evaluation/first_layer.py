@@ -35,9 +35,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..evaluation.block_pooling import BlockMeanAvgPool2d
 from ..models import SpikingClassifier
 from ..models.layers import TimeDistributed
+from .block_pooling import BlockMeanAvgPool2d
 
 #: Layers that map each example by an affine function of it alone, in any mode (exact
 #: types: a subclass may change ``forward``; the compiled path's block-mean pooling is one).
