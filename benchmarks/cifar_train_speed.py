@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from robustbench_snn.cli import _literal  # noqa: E402  (the --build parser, so entries read as rbsnn train's)
+from robustbench_snn.runners.train_zoo import literal  # noqa: E402  (the --build parser, so entries read as rbsnn train's)
 from robustbench_snn.models.registry import create_model  # noqa: E402
 from timing import best_of  # noqa: E402  (the benchmarks' shared timer, a sibling module)
 
@@ -30,7 +30,7 @@ SHAPE = (3, 32, 32)
 
 def parse_entry(entry: str) -> tuple[str, dict]:
     name, *pairs = entry.split(":")
-    return name, {k: _literal(v) for k, v in (p.split("=", 1) for p in pairs)}
+    return name, {k: literal(v) for k, v in (p.split("=", 1) for p in pairs)}
 
 
 def train_step(model: torch.nn.Module, batch: int, compiled: bool):

@@ -29,7 +29,7 @@ from functools import partial
 
 import torch
 
-from robustbench_snn.evaluation.settings import parse_eps
+from robustbench_snn.core.budget import Eps
 from robustbench_snn.attacks.apgd import apgd_targeted, apgd_ticks
 from robustbench_snn.attacks.spec import AttackSpec
 from robustbench_snn.evaluation.cost import counting_passes
@@ -49,7 +49,7 @@ def main() -> None:
     p.add_argument("--n", type=positive_int("--n"), default=None)
     args = p.parse_args()
     torch.set_num_threads(2)
-    eps = parse_eps(args.eps, "linf")
+    eps = Eps.parse(args.eps, "linf").value
     model = load_checkpoint(args.model, args.dataset)[0]
     data = load_dataset(args.dataset, data_dir=args.data_dir).head(args.n)
     cfg = AttackConfig(attack="apgd-ce", eps=eps, steps=APGD_STEPS, alpha=None)

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from robustbench_snn import benchmark
-from robustbench_snn.evaluation.settings import parse_eps
+from robustbench_snn.core.budget import Eps
 from robustbench_snn.core.limits import positive_int
 from robustbench_snn.models.zoo import load_checkpoint
 
@@ -60,7 +60,7 @@ def main() -> None:
     print("\n".join(lines), flush=True)
     for name in args.models:
         for eps in args.eps:
-            row = "| " + " | ".join(compare(name, args.dataset, parse_eps(eps, "linf"), args.n_examples, args.data_dir)) + " |"
+            row = "| " + " | ".join(compare(name, args.dataset, Eps.parse(eps, "linf").value, args.n_examples, args.data_dir)) + " |"
             print(row, flush=True)
             lines.append(row)
     if args.out:

@@ -36,7 +36,7 @@ import time
 import torch
 
 from robustbench_snn.core import streams
-from robustbench_snn.evaluation.settings import parse_eps
+from robustbench_snn.core.budget import Eps
 from robustbench_snn.attacks.sapgd import ASSG, assg_config
 from robustbench_snn.data.catalog import load_dataset
 from robustbench_snn.evaluation.ensemble19 import LOSSES, estimators
@@ -114,7 +114,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model = load_checkpoint(args.model, args.dataset)[0].eval()
     data = load_dataset(args.dataset, "test").head(args.n)
-    first = AttackConfig("apgd-ce", "linf", parse_eps(args.eps, "linf"), APGD_STEPS, None, args.eot)
+    first = AttackConfig("apgd-ce", "linf", Eps.parse(args.eps, "linf").value, APGD_STEPS, None, args.eot)
     kw = {"quiet": True, "seed": 0, "draws": args.draws}
     members = (standard_members if args.members == "standard" else ensemble19_members)(model, data, first, kw)
     x_adv, score, p_true, confirm, judge = [], [], [], [], []

@@ -21,7 +21,7 @@ import argparse
 import dataclasses
 import time
 
-from robustbench_snn.evaluation.settings import parse_eps
+from robustbench_snn.core.budget import Eps
 from robustbench_snn.attacks.sapgd import ASSG, assg_config
 from robustbench_snn.evaluation.cost import counting_passes
 from robustbench_snn.data.catalog import load_dataset
@@ -52,7 +52,7 @@ def main() -> None:
     stochastic = getattr(model, "stochastic", False)
     eot = args.eot or (10 if stochastic else 1)
     draws = args.draws or (10 if stochastic else 1)
-    first = AttackConfig("apgd-ce", "linf", parse_eps(args.eps, "linf"), APGD_STEPS, None, eot)
+    first = AttackConfig("apgd-ce", "linf", Eps.parse(args.eps, "linf").value, APGD_STEPS, None, eot)
     sweep = first if args.sweep_attack == "apgd-ce" else dataclasses.replace(first, attack="pgd", steps=10)
     kw = {"quiet": True, "seed": 0, "draws": draws}
     start = time.perf_counter()

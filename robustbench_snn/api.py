@@ -106,7 +106,7 @@ def benchmark(
         raise UserInputError(f"bad name {name!r}; give the model's name as a string")
     data = checked_data(settings, dataset, data, data_dir, n_examples)
     check_transfer_sources(transfer_sources, data.name, zoo_dir)
-    model, facts = prepare_model(model, data, settings.device, settings.attack_surrogate, settings.all_surrogates)
+    model, facts = prepare_model(model, data, settings.device, settings.surrogate)
     planned = plan(settings, model, facts, data, name, info)
     outcome, passes, stats = execute(settings, planned, model, facts, data, quiet=not progress,
                                      transfer_sources=transfer_sources, zoo_dir=zoo_dir)

@@ -13,6 +13,7 @@ from robustbench_snn.attacks.spec import AttackSpec
 from robustbench_snn.core.errors import UserInputError
 from robustbench_snn.evaluation.harness import AttackConfig, evaluate
 from robustbench_snn.core.neurons import IFNode
+from robustbench_snn.core.surrogate import SurrogateChoice
 
 
 def paper_halvings(steps):
@@ -93,7 +94,7 @@ def test_assg_reaches_library_neurons_and_leaves_them_as_they_were(example):
     pytest.importorskip("spikingjelly")
     pytest.importorskip("snntorch")
     data = load_dataset("digits", "test").head(6)
-    model, _ = prepare_model(load_submission(Path(__file__).resolve().parent.parent / "examples" / example).model, data, "cpu", None, False)
+    model, _ = prepare_model(load_submission(Path(__file__).resolve().parent.parent / "examples" / example).model, data, "cpu", SurrogateChoice())
     neurons = find_neurons(model)
     before = [n.family.spike_fn(n.module) for n in neurons]
 

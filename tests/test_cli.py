@@ -222,7 +222,7 @@ def test_every_command_the_readme_and_docs_show_parses(capsys):
     placeholder (`DIR`, `...`), but every option they name exists and takes the value shown."""
     import shlex
 
-    from robustbench_snn.cli import build_parser
+    from robustbench_snn.cli_parser import build_parser
     from robustbench_snn.core.errors import UserInputError
 
     lines, inline = _readme_commands()

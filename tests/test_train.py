@@ -136,9 +136,10 @@ def test_crop_flip_shifts_and_mirrors_each_image_from_the_generator():
 
 
 def test_build_lists_and_a_bad_augmentation_on_the_command_line(capsys):
-    from robustbench_snn.cli import _literal, main
+    from robustbench_snn.cli import main
+    from robustbench_snn.runners.train_zoo import literal
 
-    assert _literal("32,64,128") == (32, 64, 128) and _literal("a,b") == "a,b" and _literal("0.5") == 0.5
+    assert literal("32,64,128") == (32, 64, 128) and literal("a,b") == "a,b" and literal("0.5") == 0.5
     assert main(["train", "--model", "snn-cnn", "--augment", "mixup", "--epochs", "1"]) == 2
     assert "unknown augmentation 'mixup'; valid: crop-flip, none" in capsys.readouterr().err
     assert main(["train", "--model", "snn-cnn", "--build", "channels=8,-1", "--epochs", "1"]) == 2

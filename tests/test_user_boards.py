@@ -128,7 +128,7 @@ def test_train_writes_the_users_zoo_and_eval_reads_it_first(home, capsys, monkey
     assert main(["eval", *FAST, "--out", str(home / "mine.csv")]) == 0
     assert pd.read_csv(home / "mine.csv")["T"][0] == 2  # the user's checkpoint ran
     seen = []
-    real = cli._zoo_models
-    monkeypatch.setattr(cli, "_zoo_models", lambda model, dataset, zoo_dir: seen.append(zoo_dir) or real(model, dataset, zoo_dir))
+    real = cli.zoo_model_names
+    monkeypatch.setattr(cli, "zoo_model_names", lambda model, dataset, zoo_dir: seen.append(zoo_dir) or real(model, dataset, zoo_dir))
     assert main(["eval", "--publish", "--model", "not-a-model", "--quiet"]) == 2  # refused before anything is written
     assert seen == [str(DEFAULT_ZOO)]

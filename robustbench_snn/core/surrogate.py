@@ -224,3 +224,36 @@ class _SpikeWithWidth(torch.autograd.Function):
 def spike_with_width(x: torch.Tensor, family: str, width: torch.Tensor) -> torch.Tensor:
     """``H(x)`` with surrogate ``family`` at ``width`` (a 0-d tensor) in the backward pass."""
     return _SpikeWithWidth.apply(x, family, width)
+
+#: The ``surrogate`` choice that attacks with the worst case over every registered surrogate.
+EVERY = "all"
+
+
+@dataclass(frozen=True)
+class SurrogateChoice:
+    """What an evaluation's gradient attacks backpropagate through the spikes, parsed once from
+    ``--surrogate`` / ``benchmark(surrogate=...)``: the neurons' own surrogates (``None``), one
+    :class:`Surrogate` (``'atan:0.5'``), or the worst case per example over every registered
+    surrogate (``'all'``). ``text`` is the choice as given, which the row's parameters record."""
+
+    text: str | None = None
+    surrogate: Surrogate | None = None
+
+    @property
+    def every(self) -> bool:
+        """The worst case over every surrogate: the attack runs once per surrogate."""
+        return self.text == EVERY
+
+    @property
+    def replaces_own(self) -> bool:
+        """The neurons' backward is replaced (one surrogate, or each in turn)."""
+        return self.text is not None
+
+    @classmethod
+    def parse(cls, value: "SurrogateChoice | Surrogate | str | None") -> "SurrogateChoice":
+        if isinstance(value, SurrogateChoice):
+            return value
+        if value is None or value == EVERY:
+            return cls(value)
+        one = Surrogate.parse(value)
+        return cls(value if isinstance(value, str) else str(one), one)

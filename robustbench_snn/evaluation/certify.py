@@ -61,6 +61,7 @@ from tqdm import tqdm
 from ..attacks.norms import make_ball
 from ..attacks.pgd import pgd
 from ..core import streams
+from ..core.budget import radius_label
 from ..core.encoders import encoder_name
 from ..core.errors import UserInputError
 from ..core.limits import FAILURE_PROBABILITY, MAX_DRAWS_CERTIFY, check_count, check_seed
@@ -286,10 +287,6 @@ def certify_dataset(model: nn.Module, mechanism: Mechanism, data, cfg: CertifyCo
 
 #: Radii reported on the certified leaderboard, per norm (Linf in units of 1/255).
 RADII = {"l2": (0.0, 0.25, 0.5, 0.75, 1.0), "linf": (0.0, 0.25 / 255, 0.5 / 255, 0.75 / 255, 1.0 / 255)}
-
-
-def radius_label(norm_name: str, r: float) -> str:
-    return f"{r:g}" if norm_name == "l2" else f"{r * 255:g}/255"
 
 
 def certified_accuracy(rows: list[dict], r: float) -> float:

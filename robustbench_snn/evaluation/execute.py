@@ -43,8 +43,8 @@ def execute(settings: Settings, plan: Plan, model: nn.Module, facts: ModelFacts,
                 stack.enter_context(counting_passes(source, passes))
             return found
 
-        run = Run(model, attacked, plan.cfg, s.attack_surrogate, plan.member_surrogate,
+        run = Run(model, attacked, plan.cfg, s.surrogate.surrogate, plan.member_surrogate,
                   {"draws": plan.draws, "seed": s.seed, "quiet": quiet}, s.batch_size, facts, sources,
                   evidence=s.shard is None or s.shard[0] == 0)  # only the first shard gathers the masking evidence
-        outcome = runner(s.attack, s.all_surrogates)(run)
+        outcome = runner(s.attack, s.surrogate.every)(run)
     return outcome, passes, stats

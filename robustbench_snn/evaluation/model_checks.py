@@ -12,7 +12,7 @@ from torch import nn
 
 from ..attacks.gradient import has_input_gradient
 from ..core.errors import UserInputError
-from ..core.surrogate import Surrogate
+from ..core.surrogate import SurrogateChoice
 from ..data.dataset import Dataset
 from ..interop.foreign_neurons import (
     BPDA_SURROGATE, ResetEachPass, attack_surrogate, check_stateless, find_neurons, has_exact_gradient, neuron_summary,
@@ -69,14 +69,14 @@ def is_stochastic(model: nn.Module, x: torch.Tensor) -> bool:
         return not torch.equal(model(x), model(x))
 
 
-def surrogate_attack_label(surrogate: str | None, attack: str, surrogate_train: str, *, whitebox: bool, bpda: bool) -> str:
+def surrogate_attack_label(surrogate: SurrogateChoice, attack: str, surrogate_train: str, *, whitebox: bool, bpda: bool) -> str:
     """The row's ``surrogate_attack`` (part of its key): the attack's surrogate, ``all`` (every surrogate),
     ``not-differentiable``, the BPDA surrogate, the composite attack's name, or the model's own."""
 
-    if surrogate == "all":
+    if surrogate.every:
         return f"all({len(every_surrogate())})"
-    if surrogate is not None:
-        return str(Surrogate.parse(surrogate))
+    if surrogate.surrogate is not None:
+        return str(surrogate.surrogate)
     if not whitebox:
         return "not-differentiable"
     if bpda:
@@ -84,13 +84,14 @@ def surrogate_attack_label(surrogate: str | None, attack: str, surrogate_train: 
     return attack if attack in COMPOSITES else surrogate_train
 
 
-def possible_surrogate_attack_labels(surrogate: str | None, attack: str, surrogate_train: str) -> set[str]:
+def possible_surrogate_attack_labels(surrogate: SurrogateChoice | str | None, attack: str, surrogate_train: str) -> set[str]:
     """Every ``surrogate_attack`` a run can record before its model checks are known (for the
     ``--force`` check made before the attack)."""
+    surrogate = SurrogateChoice.parse(surrogate)
     return {surrogate_attack_label(surrogate, attack, surrogate_train, whitebox=w, bpda=b) for w in (True, False) for b in (True, False)}
 
 
-def prepare_model(model: nn.Module, data: Dataset, device: str, surrogate: Surrogate | None, all_surrogates: bool) -> tuple[nn.Module, ModelFacts]:
+def prepare_model(model: nn.Module, data: Dataset, device: str, surrogate: SurrogateChoice) -> tuple[nn.Module, ModelFacts]:
     """``model`` on ``device`` in eval mode, wrapped to reset its neurons before every pass,
     and checked: finite logits of the right shape, no state left across passes. A model with
     no recognised neuron and no provable freedom from spikes is traced, and spike sites found
@@ -108,8 +109,8 @@ def prepare_model(model: nn.Module, data: Dataset, device: str, surrogate: Surro
             tracing = traced.record()
             model = traced.model or model
         stochastic = is_stochastic(model, probe)
-        bpda = surrogate is None and not all_surrogates and bool(zero_backward_neurons(model))
-        with attack_surrogate(model, surrogate):
+        bpda = not surrogate.replaces_own and bool(zero_backward_neurons(model))
+        with attack_surrogate(model, surrogate.surrogate):
             whitebox = has_input_gradient(model, probe)
             saved = saved_bytes_per_input(model, probe[:1])
     return model, ModelFacts(len(find_neurons(model)), stochastic, bpda, whitebox, saved, tracing)

@@ -46,8 +46,8 @@ def plan(settings: Settings, model: nn.Module, facts: ModelFacts, data: Dataset,
     the evaluation's examples, whatever the shard)."""
 
     s = settings
-    if s.surrogate is not None:
-        require_neurons(model, f"surrogate {s.surrogate!r}")
+    if s.surrogate.replaces_own:
+        require_neurons(model, f"surrogate {s.surrogate.text!r}")
     if s.grad != "bptt":
         require_neurons(model, f"gradient mode {s.grad!r}")
     eot = s.eot or (STOCHASTIC_EOT if facts.stochastic else 1)
@@ -62,10 +62,10 @@ def plan(settings: Settings, model: nn.Module, facts: ModelFacts, data: Dataset,
     model_info = {"name": name or type(model.model if isinstance(model, ResetEachPass) else model).__name__, **described, **(info or {})}
     own = f"bpda:{BPDA_SURROGATE}" if facts.bpda else described["surrogate_train"]  # "none": ANN; "own": unrecognised spiking code
     label = surrogate_attack_label(s.surrogate, s.attack, described["surrogate_train"], whitebox=facts.whitebox, bpda=facts.bpda)
-    cfg = AttackConfig(s.attack if s.attack not in COMPOSITES else "pgd", s.threat_model, s.eps, s.steps, s.alpha, eot, grad=s.grad)
-    work = len(data) * eot * gradient_steps(s.attack, cfg, model, s.all_surrogates) * numel
-    graphs = expected_graphs(s.attack, cfg, model, s.all_surrogates)
+    cfg = AttackConfig(s.attack if s.attack not in COMPOSITES else "pgd", s.threat_model, float(s.eps), s.steps, s.alpha, eot, grad=s.grad)
+    work = len(data) * eot * gradient_steps(s.attack, cfg, model, s.surrogate.every) * numel
+    graphs = expected_graphs(s.attack, cfg, model, s.surrogate.every)
     compile_mode = worth_compiling(s.compile, work, graphs)
     source_mode = worth_compiling(s.compile, len(data) * cfg.steps * numel)  # transfer sources: cfg.steps PGD steps, one draw
-    return Plan(cfg, draws, model_info, str(s.attack_surrogate) if s.attack_surrogate is not None else own, label,
+    return Plan(cfg, draws, model_info, str(s.surrogate.surrogate) if s.surrogate.surrogate is not None else own, label,
                 compile_mode, source_mode, skipped_reason(work, graphs) if compile_mode != s.compile else None, len(data))

@@ -7,59 +7,34 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import torch
 
 from ..attacks.norms import NORMS
 from ..attacks.spec import ATTACKS, check_norm
+from ..core.budget import Eps
 from ..core.errors import UnknownNameError, UserInputError
 from ..core.limits import MAX_SAMPLES, MAX_STEPS, check_count, check_seed
 from ..core.neurons import GRAD_MODES
-from ..core.surrogate import Surrogate
+from ..core.surrogate import SurrogateChoice
 from ..data.catalog import DATASETS, load_dataset
 from ..data.dataset import Dataset
 from ..data.events import require_event_data
 from .compiled import COMPILE_MODES
 from .composite import COMPOSITES
 
-#: Default budget per threat model as typed (``rbsnn eval --eps``; inputs in [0, 1]; events: a count) ...
-DEFAULT_EPS_TEXT = {"linf": "8/255", "l2": "0.5", "events": "20"}
-#: ... and its value.
-DEFAULT_EPS = {norm: float(Fraction(text)) for norm, text in DEFAULT_EPS_TEXT.items()}
-
-
 def attack_names() -> list[str]:
     """Every ``--attack`` choice: the registered attacks, then the composite ones."""
     return [*ATTACKS, *COMPOSITES]
 
 
-def parse_eps(value: float | str | None, threat_model: str, name: str = "eps") -> float:
-    """``8/255``, ``'8/255'``, ``0.03`` or ``None`` (the threat model's default) -> float >= 0;
-    ``name`` is how the value is called in the error message (``--alpha`` on the command line)."""
-    if value is None:
-        return DEFAULT_EPS[threat_model]
-    try:
-        eps = float(Fraction(value)) if isinstance(value, str) else float(value)
-    except (ValueError, ZeroDivisionError, OverflowError, TypeError):
-        raise UserInputError(f"bad {name} {value!r}; give a number or a fraction such as 8/255") from None
-    if not (eps >= 0 and eps < float("inf")):
-        raise UserInputError(f"bad {name} {value!r}; it must be a finite number >= 0")
-    if 0 < eps < 5e-7:  # a board keeps eps to 6 decimals: the row would say 0, a budget that was not run
-        raise UserInputError(f"bad {name} {value!r}; a budget above 0 must be at least 5e-7 (boards keep 6 decimals, so it would read as 0)")
-    if threat_model == "linf" and eps > 1:
-        raise UserInputError(f"bad {name} {value!r}; inputs are in [0, 1], so a Linf budget must be in [0, 1]")
-    if threat_model == "events" and eps != int(eps):
-        raise UserInputError(f"bad {name} {value!r}; under --norm events the budget is a whole number of events (e.g. 20)")
-    return eps
-
-
-def check_budget(eps: float, threat_model: str, input_values: int) -> None:
+def check_budget(budget: Eps, input_values: int) -> None:
     """Refuse an L2 budget larger than the diagonal of the input box ``[0, 1]^d``
     (``sqrt(d)``): every input would be reachable, so the number describes nothing
     about the model and the row's eps would be a typo on record. Likewise an events budget
     above the number of event cells ``d`` (a flip attack cannot flip more)."""
+    eps, threat_model = budget.value, budget.threat_model
     if threat_model == "events" and eps > input_values:
         raise UserInputError(f"bad eps {eps:g} under events: an input has {input_values} event cells (time bins x polarities x "
                              f"pixels), so at most {input_values} events can be flipped; valid: 0-{input_values}")
@@ -92,11 +67,10 @@ def resolve_device(device: str) -> str:
 @dataclass(frozen=True)
 class Settings:
     """``benchmark()``'s arguments after their checks: the values the evaluation runs with.
-    ``surrogate`` is as given (None, ``"all"`` or a surrogate's name) for the row's label;
-    ``attack_surrogate`` its parsed value, None for the neurons' own or for ``"all"``."""
+    ``surrogate`` is what the gradient attacks backpropagate through the spikes."""
 
     threat_model: str
-    eps: float
+    eps: Eps
     attack: str
     steps: int
     alpha: float | None
@@ -107,14 +81,8 @@ class Settings:
     device: str
     batch_size: int
     compile: str
-    surrogate: str | None
-    attack_surrogate: Surrogate | None
+    surrogate: SurrogateChoice
     shard: tuple[int, int] | None
-
-    @property
-    def all_surrogates(self) -> bool:
-        """``surrogate="all"``: the attack runs once per surrogate, worst case per example."""
-        return self.surrogate == "all"
 
 
 def check_arguments(*, threat_model: str, eps, attack: str, steps: int, alpha, grad: str, eot, draws, seed: int, device: str,
@@ -131,8 +99,8 @@ def check_arguments(*, threat_model: str, eps, attack: str, steps: int, alpha, g
     if compile not in COMPILE_MODES:
         raise UnknownNameError("compile mode", compile, COMPILE_MODES)
     check_attack_fits(attack, threat_model)
-    eps_value = parse_eps(eps, threat_model)
-    alpha_value = parse_eps(alpha, threat_model, "alpha") if alpha is not None else None
+    eps_value = Eps.parse(eps, threat_model)
+    alpha_value = Eps.parse(alpha, threat_model, "alpha").value if alpha is not None else None
     if alpha_value == 0:
         raise UserInputError("bad alpha 0; the step size must be > 0")
     for label, value, high in (("eot", eot, MAX_SAMPLES), ("draws", draws, MAX_SAMPLES), ("steps", steps, MAX_STEPS),
@@ -140,9 +108,8 @@ def check_arguments(*, threat_model: str, eps, attack: str, steps: int, alpha, g
         if value is not None:
             check_count(label, value, high)
     check_seed(seed)
-    attack_sg = Surrogate.parse(surrogate) if surrogate is not None and surrogate != "all" else None
     return Settings(threat_model, eps_value, attack, steps, alpha_value, grad, eot, draws, seed, resolve_device(device),
-                    batch_size, compile, surrogate, attack_sg, shard)
+                    batch_size, compile, SurrogateChoice.parse(surrogate), shard)
 
 
 def checked_data(settings: Settings, dataset: str, data: Dataset | None, data_dir: str | Path | None, n_examples: int | None) -> Dataset:
@@ -161,5 +128,5 @@ def checked_data(settings: Settings, dataset: str, data: Dataset | None, data_di
     if shard is not None and not (isinstance(shard, tuple) and len(shard) == 2 and 0 <= shard[0] < shard[1] <= len(data)):
         raise UserInputError(f"bad shard {shard!r}; it must be (start, stop) with 0 <= start < stop <= {len(data)}")
     require_event_data(settings.threat_model, data.name, data.x.dim() == 5, "threat_model")  # event frames [N, T, 2, H, W]
-    check_budget(settings.eps, settings.threat_model, data.x[0].numel())
+    check_budget(settings.eps, data.x[0].numel())
     return data

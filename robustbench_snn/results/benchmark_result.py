@@ -147,8 +147,8 @@ def record(settings: Settings, plan: Plan, facts: ModelFacts, outcome: Outcome, 
     if stats.compiles:
         out.seconds["compile"] = stats.seconds
     ran = {
-        "dataset": data.name, "threat_model": s.threat_model, "eps": s.eps, "attack": s.attack, "steps": out.steps,
-        "alpha": out.alpha, "eot": plan.cfg.eot, "draws": plan.draws, "seed": s.seed, "grad": s.grad, "surrogate": s.surrogate,
+        "dataset": data.name, "threat_model": s.threat_model, "eps": float(s.eps), "attack": s.attack, "steps": out.steps,
+        "alpha": out.alpha, "eot": plan.cfg.eot, "draws": plan.draws, "seed": s.seed, "grad": s.grad, "surrogate": s.surrogate.text,
         "surrogate_attack": plan.surrogate_label, "n_examples": plan.n_examples, "device": s.device, "batch_size": s.batch_size,
         "compile": s.compile, **({"shard": list(s.shard)} if s.shard is not None else {}),
     }

@@ -24,6 +24,7 @@ import pandas as pd
 from filelock import FileLock
 
 from ..core.atomic import FileWriteError, atomic_write_bytes
+from ..core.budget import BOARD_DECIMALS, file_label, on_board, radius_of_label
 from ..core.errors import UserInputError
 from ..core.home import COMMITTED_BOARDS, boards_dir
 from ..core.limits import MAX_T
@@ -43,7 +44,6 @@ KEY = ["model", "dataset", "T", "norm", "eps", "attack", "surrogate_attack", "gr
 #: Values for columns that rows written by earlier versions lack.
 #: ``source``: ``zoo`` (our checkpoints), ``submitted`` (``rbsnn submit``) or ``api`` (a benchmark() call).
 DEFAULTS = {"grad": "bptt", "attacks": "", "flags": "", "params": "", "source": "zoo"}
-EPS_DECIMALS = 6
 
 
 #: A text cell starting with one of these is prefixed with ``'`` when a board is written, so a
@@ -175,7 +175,7 @@ def check_ranges(df: pd.DataFrame, schema: Schema, where: Callable[[int], str], 
 
 def _key(df: pd.DataFrame, schema: Schema) -> pd.Series:
     parts = [
-        df[c].astype(float).round(EPS_DECIMALS).map(repr) if c == schema.float_key else df[c].astype(str)
+        df[c].astype(float).round(BOARD_DECIMALS).map(repr) if c == schema.float_key else df[c].astype(str)
         for c in schema.key
     ]
     return pd.concat(parts, axis=1).agg("|".join, axis=1)
@@ -200,9 +200,7 @@ def per_example_name(row: dict[str, Any]) -> str:
     field of the row's key, so two rows never share a file, with ``/`` and ``:`` (``8/255``,
     ``atan:1``) made safe for any file system."""
 
-    k = round(float(row["eps"]) * 255)
-    eps = f"{k}-255" if 0 < float(row["eps"]) < 1 and abs(float(row["eps"]) * 255 - k) < 1e-3 else f"{float(row['eps']):g}"
-    parts = [row["dataset"], row["model"], f"T{row['T']}", row["norm"], f"eps{eps}", row["attack"], row["surrogate_attack"], row["grad"]]
+    parts = [row["dataset"], row["model"], f"T{row['T']}", row["norm"], f"eps{file_label(float(row['eps']))}", row["attack"], row["surrogate_attack"], row["grad"]]
     return re.sub(r"[^A-Za-z0-9._+-]", "-", "_".join(str(p) for p in parts)) + ".csv"
 
 
@@ -276,7 +274,7 @@ def refuse_smaller(path: str | Path, match: dict[str, Any], surrogates: set[str]
         return
     hit = table["surrogate_attack"].astype(str).isin(surrogates)
     for col, value in match.items():
-        hit &= (table[col].astype(float).round(EPS_DECIMALS) == round(float(value), EPS_DECIMALS)) if col == "eps" else (table[col].astype(str) == str(value))
+        hit &= (table[col].astype(float).round(BOARD_DECIMALS) == on_board(value)) if col == "eps" else (table[col].astype(str) == str(value))
     if hit.any() and int(table.loc[hit, "n_examples"].max()) > n_examples:
         previous = int(table.loc[hit, "n_examples"].max())
         raise SmallerRunError(
@@ -297,7 +295,7 @@ def upsert(path: str | Path, row: dict[str, Any], schema: Schema = ROBUST, *, fo
     if carriage:  # pandas leaves such a cell unquoted, and every CSV reader then splits the row there
         raise UserInputError(f"not written: the row's {', '.join(carriage)} holds a carriage return")
     if schema.float_key:
-        row = {**row, schema.float_key: round(float(row[schema.float_key]), EPS_DECIMALS)}
+        row = {**row, schema.float_key: on_board(row[schema.float_key])}
     row = {**dict(schema.defaults), **row}
     new = pd.DataFrame([row], columns=columns + [c for c in row if c not in columns])
     check_ranges(new, schema, lambda i: f"not written to {path}", fix="")
@@ -323,13 +321,6 @@ def upsert(path: str | Path, row: dict[str, Any], schema: Schema = ROBUST, *, fo
     return table
 
 
-def _radius(text: str) -> float:
-    """A certified column's radius, ``0.5`` or ``0.25/255``: the inverse of
-    :func:`~robustbench_snn.evaluation.certify.radius_label`."""
-    num, _, den = text.partition("/")
-    return float(num) / (float(den) if den else 1.0)
-
-
 def radius_bound(dataset: str, norm: str) -> float | None:
     """The largest radius a certificate on ``dataset`` can mean: in Linf the input box [0, 1]^d
     has diameter 1, in L2 its diagonal sqrt(d) (None: the dataset's size depends on its files)."""
@@ -352,7 +343,7 @@ def radii_within_the_input(df: pd.DataFrame, where: Callable[[int], str], fix: s
                                  f"{norms.iloc[i]} diameter {bounds.iloc[i]:.4g}{fix}")
     for col in (c for c in df.columns if c.startswith(CERTIFIED_PREFIX) and "@" in c):
         norm, _, label = col.removeprefix(CERTIFIED_PREFIX).partition("@")
-        beyond = pd.to_numeric(df[col], errors="coerce").notna() & (norms == norm) & (_radius(label) > bounds)
+        beyond = pd.to_numeric(df[col], errors="coerce").notna() & (norms == norm) & (radius_of_label(label) > bounds)
         if beyond.any():
             i = int(beyond.to_numpy().argmax())
             raise UserInputError(f"{where(i)}: {col} certifies a radius above the {df['dataset'].iloc[i]} input's {norm} "

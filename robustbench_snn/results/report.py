@@ -22,13 +22,14 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.atomic import atomic_write_bytes
+from ..core.budget import eps_label
 from ..core.errors import UserInputError
 from ..core.json_input import parse_json
 from ..models.registry import get_model_entry
 from .leaderboard import at_own_t, per_example_name
 from .plots import board_plots, plot_files
 from .site import site_files
-from .sources import EPS_8, Sources, eps_label
+from .sources import EPS_8, Sources
 
 #: what each zoo model is (prose, not results)
 DEFENSES = {

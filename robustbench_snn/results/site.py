@@ -29,10 +29,11 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.atomic import atomic_write_bytes
+from ..core.budget import eps_label
 from ..evaluation.masking import FLAG_MEANINGS
 from .leaderboard import PER_ATTACK_PREFIX, WEAKER_THAN_SMALLER_EPS, best_known, shown_flags
 from .plots import board_plots
-from .sources import EPS_8, Sources, eps_label
+from .sources import EPS_8, Sources
 
 #: Flags other modules raise, with their meaning.
 OTHER_FLAGS = {

@@ -66,9 +66,3 @@ class Sources:
 
 #: The card fields the zoo table shows (every card ``rbsnn train`` writes has them).
 ZOO_TABLE_FIELDS = ("defense", "clean_acc", "epochs", "train_seconds")
-
-
-def eps_label(eps: float) -> str:
-    """``8/255`` style for multiples of 1/255 below 1, else the number (an L2 radius, K events)."""
-    k = eps * 255
-    return f"{round(k):d}/255" if eps < 1 and abs(k - round(k)) < 1e-3 and k >= 1 else f"{eps:g}"

@@ -57,12 +57,13 @@ from tqdm import tqdm
 
 from ..api import benchmark
 from ..core.atomic import atomic_write_bytes
+from ..core.budget import DEFAULT_EPS_TEXT, Eps
 from ..core.errors import UserInputError, WorkerLostError
 from ..core.limits import BATCH_SIZE
 from ..core.progress import stopping_when
 from ..core.streams import LIBRARY_BLOCK
 from ..data.catalog import load_dataset
-from ..evaluation.settings import DEFAULT_EPS_TEXT, check_budget, parse_eps
+from ..evaluation.settings import check_budget
 from ..models.zoo import is_committed_zoo, load_checkpoint, read_card
 from ..results.benchmark_result import BenchmarkResult, percent
 from ..results.leaderboard import check_folder_writable, default_path, upsert
@@ -100,7 +101,13 @@ class EvalSpec:
 
     @property
     def eps_text(self) -> str:
+        """The budget as typed, else the threat model's default as it is written."""
         return self.eps if self.eps is not None else DEFAULT_EPS_TEXT[self.norm]
+
+    @property
+    def budget(self) -> Eps:
+        """The checked budget (one-line error naming ``--eps`` if it is bad)."""
+        return Eps.parse(self.eps_text, self.norm, "--eps")
 
     def command(self, eot: int, draws: int, n: int) -> str:
         """The ``rbsnn eval`` command that reproduces the row alone (``eot`` / ``draws`` as
@@ -244,7 +251,7 @@ def _not_of(meta: dict[str, Any], spec: EvalSpec) -> str | None:
     model, dataset, attack, threat model and eps come from the spec, never from a stored file."""
 
     s, info = meta["settings"], meta["model_info"]
-    eps = parse_eps(spec.eps_text, spec.norm)
+    eps = spec.budget.value
     if info.get("name") != spec.model:
         return f"made for model {info.get('name')!r}, not {spec.model!r}"
     for key, want in (("dataset", spec.dataset), ("attack", spec.attack), ("threat_model", spec.norm)):
@@ -595,7 +602,7 @@ def sweep(
         if key not in loaded:
             loaded[key] = spec.examples()
         examples[spec] = loaded[key]
-        check_budget(parse_eps(spec.eps_text, spec.norm), spec.norm, examples[spec].x[0].numel())
+        check_budget(spec.budget, examples[spec].x[0].numel())
         plan[spec] = [Shard(spec, a, b) for a, b in shard_ranges(len(examples[spec]), shards)]
     check_folder_writable(store, "--store")  # before any work: a finished shard with nowhere to go is lost
     report = SweepReport()

@@ -18,12 +18,12 @@ from safetensors.torch import load_file
 from torch import nn
 
 from ..attacks import NORMS
+from ..core.budget import Eps
 from ..core.errors import UnknownNameError, UserInputError
 from ..core.json_input import parse_json
 from ..data.catalog import DATASETS
 from ..data.events import EVENT_DATASETS, require_event_data
 from ..evaluation.model_checks import is_stochastic
-from ..evaluation.settings import parse_eps
 from ..interop.foreign_neurons import measured_time_steps, with_reset
 
 MODEL_FILE, WEIGHTS_FILE, CARD_FILE, MEASURED_FILE = "model.py", "weights.safetensors", "card.json", "measured.json"
@@ -56,7 +56,7 @@ class Submission:
     folder: Path
     card: dict[str, Any]
     model: nn.Module
-    eps: float
+    eps: Eps
 
 
 def _bad(field: str, value: Any) -> UserInputError:
@@ -91,7 +91,7 @@ def validate_card(card: Any) -> dict[str, Any]:
     if not isinstance(card["eps"], (int, float, str)) or isinstance(card["eps"], bool):
         raise _bad("eps", card["eps"])
     try:
-        parse_eps(card["eps"], card["threat_model"])
+        Eps.parse(card["eps"], card["threat_model"])
     except UserInputError:
         raise _bad("eps", card["eps"]) from None
     if not isinstance(card["T"], int) or isinstance(card["T"], bool) or not 1 <= card["T"] <= 10_000:
@@ -190,7 +190,7 @@ def load_weights(model: nn.Module, path: Path) -> None:
     model.load_state_dict(weights, strict=True)
 
 
-def check_folder(folder: str | Path) -> tuple[Path, dict[str, Any], float]:
+def check_folder(folder: str | Path) -> tuple[Path, dict[str, Any], Eps]:
     """``(folder, card, eps)`` of a submission folder checked without running its code: a
     folder, no pickle in it, a valid card, ``model.py`` and the weights present."""
     folder = Path(folder)
@@ -201,7 +201,7 @@ def check_folder(folder: str | Path) -> tuple[Path, dict[str, Any], float]:
     for name in (MODEL_FILE, WEIGHTS_FILE):
         if not (folder / name).is_file():
             raise UserInputError(f"no {name} in {folder}; a submission holds {MODEL_FILE}, {WEIGHTS_FILE} and {CARD_FILE}")
-    return folder, card, parse_eps(card["eps"], card["threat_model"])
+    return folder, card, Eps.parse(card["eps"], card["threat_model"])
 
 
 def load_submission(folder: str | Path) -> Submission:

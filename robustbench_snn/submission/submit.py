@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from ..core.atomic import atomic_write_bytes
-from ..core.errors import UserInputError
+from ..core.errors import UnknownNameError, UserInputError
 from ..core.home import ROOT, submissions_dir
 from ..core.json_input import parse_json
 from ..core.limits import BATCH_SIZE
+from ..evaluation.compiled import COMPILE_MODES
 from ..evaluation.model_checks import possible_surrogate_attack_labels
 from ..models.zoo import zoo_models
 from ..results.leaderboard import check_folder_writable, check_writable, default_path, locked, refuse_smaller, upsert
@@ -101,7 +102,10 @@ def run_submission(
     the dataset, or with ``publish`` the repository's) and keep the submission under
     ``archive_root/<dataset>/<name>/`` (default :func:`~.home.submissions_dir`)."""
     check_limits(time_limit, memory_limit_mb)
-    folder, card, eps = check_folder(Path(folder).resolve())  # resolved: the child runs elsewhere
+    if compile not in COMPILE_MODES:
+        raise UnknownNameError("compile mode", compile, COMPILE_MODES)
+    folder, card, budget = check_folder(Path(folder).resolve())  # resolved: the child runs elsewhere
+    eps = budget.value
     if card["name"] in zoo_models(card["dataset"]):
         raise UserInputError(f"submission name {card['name']!r} is a zoo model of {card['dataset']!r}; choose another name in card.json")
     out = Path(out) if out else default_path(card["dataset"], card["threat_model"], publish=publish)
