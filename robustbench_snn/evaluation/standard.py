@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -274,6 +274,141 @@ def _chained(data, runs, selection: Selection = Selection()) -> EvalResult:
     return sweep.as_result(sweep.robust, 0.0, sum(sweep.seconds.values()))  # callers read its scores and inputs
 
 
+@dataclass(frozen=True)
+class Member:
+    """One member of the ensemble: ``run(subset) -> EvalResult`` on the examples the members
+    before it left robust, the parameters its row records, and whether it also runs alone on
+    the evidence subset (flag (a) compares members alone). ``run=None``: a member that does
+    not apply to this model, recorded with ``params`` saying why."""
+
+    name: str
+    params: dict
+    run: Callable[[object], EvalResult] | None = None
+    alone: bool = False
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """What every member shares: the model, the row's attack configuration, the per-pass
+    options (``draws``, ``seed``, ``quiet``), and the threat model's pieces. Under ``events``
+    (at most K events flipped) the gradient members are sparse-flip and the black box
+    random-flip; in an image ball the first member is APGD-CE, the others PGD, the black box Square."""
+
+    model: nn.Module
+    cfg: AttackConfig
+    kw: dict
+
+    @property
+    def events(self) -> bool:
+        return self.cfg.norm == "events"
+
+    @property
+    def grad_cfg(self) -> AttackConfig:
+        """The PGD-like members' configuration (worst surrogate, transfers)."""
+        if self.events:
+            return dataclasses.replace(self.cfg, attack="sparse-flip", steps=event_flip_steps(self.cfg.eps), alpha=None)
+        return dataclasses.replace(self.cfg, attack="pgd")
+
+    @property
+    def first_cfg(self) -> AttackConfig:
+        """The first member's configuration (every example)."""
+        return self.grad_cfg if self.events else dataclasses.replace(self.cfg, attack="apgd-ce", steps=APGD_STEPS, alpha=None)
+
+    @property
+    def first_name(self) -> str:
+        return self.first_cfg.attack
+
+    @property
+    def blackbox_name(self) -> str:
+        return "random-flip" if self.events else "square"
+
+    @property
+    def grad_params(self) -> dict:
+        g = self.grad_cfg
+        if self.events:
+            return {"steps": g.steps, "flips per step": 1, "eot": self.cfg.eot}
+        return {"steps": g.steps, "alpha": round(g.step_size, 6), "eot": self.cfg.eot}
+
+    @property
+    def first_params(self) -> dict:
+        if self.events:
+            return {**self.grad_params, "grad": self.cfg.grad}
+        return {"steps": APGD_STEPS, "loss": "ce", "eot": self.cfg.eot, "grad": self.cfg.grad}
+
+    def evaluate(self, data, cfg: AttackConfig, **options) -> EvalResult:
+        return evaluate(self.model, data, cfg, **options, **self.kw)
+
+    def estimator_runs(self, member_cfg: AttackConfig, specs: Sequence[str]) -> list[Callable]:
+        """``subset -> EvalResult`` of ``member_cfg`` under each surrogate of ``specs``, then under
+        RGA where every neuron supports rate gradients."""
+        runs = [lambda d, sg=Surrogate.parse(spec): self.evaluate(d, member_cfg, surrogate=sg, label=f"{member_cfg.attack} surrogate {sg}")
+                for spec in specs]
+        if supports_rate_gradients(self.model):
+            runs.append(lambda d: self.evaluate(d, dataclasses.replace(member_cfg, grad="rga"), label=f"{member_cfg.attack} rga"))
+        return runs
+
+
+def exact_members(ens: Ensemble, points: Callable[[], torch.Tensor], example_ids: torch.Tensor) -> list[Member]:
+    """The members after APGD-CE on a model with no spike (module docstring): APGD-T continued
+    from where APGD-CE left each survivor (``points()``, rows in the order of ``example_ids``);
+    the spike members and transfers recorded as not applying."""
+    continued = continued_from(points, example_ids, apgd_targeted, n_targets=EXACT_TARGETS,
+                               ticks=lambda steps, eot: EXACT_TARGETS * apgd_ticks(steps, eot))
+    targeted_cfg = dataclasses.replace(ens.first_cfg, attack="apgd-t", steps=EXACT_TARGETED_STEPS)
+    no_spike = "no spike in the model: every estimator is its exact gradient, which apgd-ce and apgd-t follow"
+    return [
+        Member("apgd-t", {"steps": EXACT_TARGETED_STEPS, "loss": "dlr-targeted", "targets": EXACT_TARGETS,
+                          "start": "where apgd-ce left the example", "targets by": "logit at the start", "eot": ens.cfg.eot, "grad": ens.cfg.grad},
+               lambda d: ens.evaluate(d, targeted_cfg, spec=continued, label="apgd-t")),
+        *(Member(name, {"skipped": no_spike}) for name in ("worst-surrogate", "assg", "apgd-surrogates")),
+        Member("transfer", {"skipped": "no spike in the model: its own gradient is exact, and square is the gradient-free check"}),
+    ]
+
+
+def spiking_members(ens: Ensemble, surrogates: Sequence[str], selection: Selection) -> list[Member]:
+    """The gradient members after the first on a model with spikes: APGD-T (image balls), the
+    worst surrogate (PGD under each of ``surrogates`` and RGA, over recognised neurons only;
+    one PGD without any), ASSG and APGD-CE under the surrogate families (image balls; the
+    latter only with spiking neurons, else it would repeat APGD-CE)."""
+    cfg, grad_cfg, neurons = ens.cfg, ens.grad_cfg, find_neurons(ens.model)
+    rate_gradient = supports_rate_gradients(ens.model)
+
+    def worst_surrogate(d):
+        if not neurons:
+            return ens.evaluate(d, grad_cfg)
+        return _chained(d, ens.estimator_runs(grad_cfg, surrogates), selection)
+
+    members = []
+    if not ens.events:
+        members.append(Member("apgd-t", {"steps": APGD_STEPS, "loss": "dlr-targeted", "targets": 3, "eot": cfg.eot, "grad": cfg.grad},
+                              lambda d: ens.evaluate(d, dataclasses.replace(ens.first_cfg, attack="apgd-t"))))
+    members.append(Member("worst-surrogate", {
+        **ens.grad_params,
+        "surrogates": list(map(str, surrogates)) if neurons else f"none (no recognised spiking neurons: one {grad_cfg.attack})",
+        "rga": rate_gradient,
+    }, worst_surrogate))
+    if not ens.events:
+        members.append(Member("assg", assg_params(ens.model, cfg.eot), lambda d: ens.evaluate(d, assg_config(cfg), spec=ASSG, label="assg"),
+                              alone=True))
+        if neurons:
+            members.append(Member("apgd-surrogates", {"steps": APGD_STEPS, "loss": "ce", "eot": cfg.eot, "surrogates": list(APGD_SURROGATES),
+                                                      "rga": rate_gradient},
+                                  lambda d: _chained(d, ens.estimator_runs(ens.first_cfg, APGD_SURROGATES), selection)))
+    return members
+
+
+def blackbox_and_transfer_members(ens: Ensemble, sources: dict[str, nn.Module], source_names: dict[str, str], seed: int) -> list[Member]:
+    """The gradient-free member (also run alone, for flag (a)), then PGD (sparse-flip) crafted on each source model."""
+    cfg = ens.cfg
+    members = [Member(ens.blackbox_name, square_params(cfg.eot, seed) if not ens.events else {"flips": int(cfg.eps), "seed": seed},
+                      lambda d: ens.evaluate(d, dataclasses.replace(cfg, attack=ens.blackbox_name)), alone=True)]
+    craft = sparse_flip if ens.events else pgd
+    for name, source in sources.items():
+        members.append(Member(name, {"source": source_names.get(name, "?"), **ens.grad_params, "eot": 1},
+                              lambda d, src=source, name=name: ens.evaluate(d, ens.grad_cfg, spec=transfer_from(src, craft=craft), label=name)))
+    return members
+
+
 def standard_evaluation(
     model: nn.Module,
     data,
@@ -292,7 +427,9 @@ def standard_evaluation(
     ones (AutoAttack's scheme: an example already broken needs no further
     attack). ``per_attack`` is therefore the robust accuracy *after* each
     member was added, non-increasing. Flag (a) needs attacks alone, so
-    Square is compared with APGD-CE and ASSG, each alone, on the evidence subset.
+    Square is compared with APGD-CE and ASSG, each alone, on the evidence subset:
+    those run alone on the subset first and the ensemble reuses their scores there
+    instead of attacking it twice (per-example random streams make them the same).
 
     ``evidence=False`` (a shard of the examples other than the first,
     :mod:`.sweep`) gathers no masking evidence and runs no member alone on the
@@ -301,126 +438,51 @@ def standard_evaluation(
     ``whitebox=False`` (a model with no input gradient at all) skips the
     gradient members; the black-box and transfer members still run. On a
     model :func:`spike_free` the ensemble is APGD-CE, the continued APGD-T and
-    Square (module docstring; ``sources`` are not used). The
-    worst-surrogate member sweeps surrogates only over recognised neurons
-    (:mod:`.interop`), adds RGA only where every neuron supports rate
-    gradients (ours, SpikingJelly multi-step IF / LIF), and on a model without spiking neurons is one PGD (the sweep
-    would repeat it identically).
+    Square (module docstring; ``sources`` are not used).
     """
 
     start = time.perf_counter()
-    kw = {"draws": draws, "seed": seed, "quiet": quiet}
-    events = cfg.norm == "events"
-    if events:  # at most K events flipped: the gradient members are sparse-flip, the black box random-flip
-        grad_cfg = dataclasses.replace(cfg, attack="sparse-flip", steps=event_flip_steps(cfg.eps), alpha=None)
-        first_cfg, first_name, blackbox_name = grad_cfg, "sparse-flip", "random-flip"
-        grad_params = {"steps": grad_cfg.steps, "flips per step": 1, "eot": cfg.eot}
-        first_params = {**grad_params, "grad": cfg.grad}
-    else:
-        grad_cfg = dataclasses.replace(cfg, attack="pgd")
-        first_cfg, first_name, blackbox_name = dataclasses.replace(cfg, attack="apgd-ce", steps=APGD_STEPS, alpha=None), "apgd-ce", "square"
-        grad_params = {"steps": grad_cfg.steps, "alpha": round(grad_cfg.step_size, 6), "eot": cfg.eot}
-        first_params = {"steps": APGD_STEPS, "loss": "ce", "eot": cfg.eot, "grad": cfg.grad}
+    ens = Ensemble(model, cfg, {"draws": draws, "seed": seed, "quiet": quiet})
     params: dict[str, dict] = {}
     selection = Selection(model, draws, seed)
     if selection.params():
         params["selection"] = selection.params()
     if whitebox:
-        first = evaluate(model, data, first_cfg, **kw)
+        first = ens.evaluate(data, ens.first_cfg)
         clean, max_distance = first.clean_per_example, first.max_distance
-        ledger = Ledger.first(data, first_name, first, selection)
-        params[first_name] = first_params
+        ledger = Ledger.first(data, ens.first_name, first, selection)
+        params[ens.first_name] = ens.first_params
     else:
         clean = clean_scores(model, data, draws, seed)
         ledger, max_distance = Ledger.start(data, clean.clone(), selection), 0.0
         params["white-box members"] = {"skipped": "the model has no input gradient"}
-    member = ledger.add
+    if whitebox and spike_free(model, cfg):
+        members, sources = exact_members(ens, lambda: ledger.inputs, data.example_ids), {}
+    else:
+        members = spiking_members(ens, surrogates, selection) if whitebox else []
+    members += blackbox_and_transfer_members(ens, sources, source_names or {}, seed)
 
-    neurons = find_neurons(model)
-    rate_gradient = supports_rate_gradients(model)
-
-    def estimator_runs(member_cfg: AttackConfig, specs) -> list:
-        """``subset -> scores`` of ``member_cfg`` under each surrogate of ``specs``, then under RGA
-        where every neuron supports it."""
-        runs = [lambda d, sg=Surrogate.parse(spec): evaluate(model, d, member_cfg, surrogate=sg, label=f"{member_cfg.attack} surrogate {sg}", **kw)
-                for spec in specs]
-        if rate_gradient:
-            runs.append(lambda d: evaluate(model, d, dataclasses.replace(member_cfg, grad="rga"), label=f"{member_cfg.attack} rga", **kw))
-        return runs
-
-    def worst_surrogate(d):
-        if not neurons:
-            return evaluate(model, d, grad_cfg, **kw)
-        return _chained(d, estimator_runs(grad_cfg, surrogates), selection)
-
-    def apgd_surrogates(d):
-        return _chained(d, estimator_runs(first_cfg, APGD_SURROGATES), selection)
-
-    # Flag (a) compares members alone on the evidence subset: the first white-box member
-    # (alone already) and ASSG, the strongest, against the black box. Those run alone on
-    # the subset first and the ensemble reuses their scores there (``known``) instead of
-    # attacking it twice; per-example random streams make the scores the same.
     n = min(EVIDENCE_EXAMPLES, len(data))
-    alone: dict[str, EvalResult] = {}
-
-    def alone_on_head(name: str, run) -> EvalResult | None:
-        if not evidence:
-            return None
-        t0 = time.perf_counter()
-        alone[name] = run(data.head(n))
-        ledger.seconds[name] = time.perf_counter() - t0
-        return alone[name]
-
-    def assg(d):
-        return evaluate(model, d, assg_config(cfg), spec=ASSG, label="assg", **kw)
-
-    def blackbox(d):
-        return evaluate(model, d, dataclasses.replace(cfg, attack=blackbox_name), **kw)
-
-    exact = whitebox and spike_free(model, cfg)
-    if exact:
-        continued = continued_from(lambda: ledger.inputs, data.example_ids, apgd_targeted, n_targets=EXACT_TARGETS,
-                                   ticks=lambda steps, eot: EXACT_TARGETS * apgd_ticks(steps, eot))
-        targeted_cfg = dataclasses.replace(first_cfg, attack="apgd-t", steps=EXACT_TARGETED_STEPS)
-        member("apgd-t", lambda d: evaluate(model, d, targeted_cfg, spec=continued, label="apgd-t", **kw))
-        params["apgd-t"] = {"steps": EXACT_TARGETED_STEPS, "loss": "dlr-targeted", "targets": EXACT_TARGETS,
-                            "start": "where apgd-ce left the example", "targets by": "logit at the start", "eot": cfg.eot, "grad": cfg.grad}
-        no_spike = "no spike in the model: every estimator is its exact gradient, which apgd-ce and apgd-t follow"
-        params.update({name: {"skipped": no_spike} for name in ("worst-surrogate", "assg", "apgd-surrogates")})
-        sources = {}
-        params["transfer"] = {"skipped": "no spike in the model: its own gradient is exact, and square is the gradient-free check"}
-    elif whitebox:
-        if not events:
-            member("apgd-t", lambda d: evaluate(model, d, dataclasses.replace(first_cfg, attack="apgd-t"), **kw))
-            params["apgd-t"] = {"steps": APGD_STEPS, "loss": "dlr-targeted", "targets": 3, "eot": cfg.eot, "grad": cfg.grad}
-        member("worst-surrogate", worst_surrogate)
-        params["worst-surrogate"] = {
-            **grad_params,
-            "surrogates": list(map(str, surrogates)) if neurons else f"none (no recognised spiking neurons: one {grad_cfg.attack})",
-            "rga": rate_gradient,
-        }
-        if not events:
-            member("assg", assg, known=alone_on_head("assg", assg))
-            params["assg"] = assg_params(model, cfg.eot)
-            if neurons:  # without spiking neurons it would repeat the apgd-ce member
-                member("apgd-surrogates", apgd_surrogates)
-                params["apgd-surrogates"] = {"steps": APGD_STEPS, "loss": "ce", "eot": cfg.eot, "surrogates": list(APGD_SURROGATES), "rga": rate_gradient}
-    member(blackbox_name, blackbox, known=alone_on_head(blackbox_name, blackbox))
-    params[blackbox_name] = square_params(cfg.eot, seed) if not events else {"flips": int(cfg.eps), "seed": seed}
-    craft = sparse_flip if events else pgd
-    for name, source in sources.items():
-        member(name, lambda d, src=source, name=name: evaluate(model, d, grad_cfg, spec=transfer_from(src, craft=craft), label=name, **kw))
-        params[name] = {"source": (source_names or {}).get(name, "?"), **grad_params, "eot": 1}
+    alone: dict[str, EvalResult] = {}  # members run alone on the evidence subset
+    for member in members:
+        params[member.name] = member.params
+        if member.run is None:
+            continue
+        if member.alone and evidence:
+            t0 = time.perf_counter()
+            alone[member.name] = member.run(data.head(n))
+            ledger.seconds[member.name] = time.perf_counter() - t0
+        ledger.add(member.name, member.run, known=alone.get(member.name))
     found = None
     if evidence:
         t0 = time.perf_counter()
         with counting_passes(model) as checks:  # no peer runs them: recorded apart, so a table can compare the attacks alone
             found = gather_evidence(model, data, cfg, draws=draws, seed=seed)
         params["masking-checks"] = {"examples": n, "forward": checks.forward, "backward": checks.backward}
-        alone_acc = accuracies({k: r.robust_per_example for k, r in alone.items()})  # the members run alone on the subset: the black box, and ASSG
-        found.blackbox = {blackbox_name: alone_acc.pop(blackbox_name)}
+        alone_acc = accuracies({k: r.robust_per_example for k, r in alone.items()})  # the black box, and ASSG
+        found.blackbox = {ens.blackbox_name: alone_acc.pop(ens.blackbox_name)}
         if whitebox:
-            found.whitebox = {first_name: first.robust_per_example[:n].mean().item(), **alone_acc}
+            found.whitebox = {ens.first_name: first.robust_per_example[:n].mean().item(), **alone_acc}
         ledger.seconds["masking-checks"] = time.perf_counter() - t0
     robust = ledger.final(clean)
     result = EvalResult(clean.mean().item(), robust.mean().item(), clean, robust, max_distance, time.perf_counter() - start, ledger.inputs)
