@@ -9,7 +9,7 @@ from robustbench_snn.attacks.adapters import foolbox_attack
 from robustbench_snn.attacks.blackbox import ScoreOnly
 from robustbench_snn.attacks.losses import dlr, dlr_targeted
 from robustbench_snn.evaluation.harness import AttackConfig, evaluate, evaluate_worst_case
-from robustbench_snn.core.neurons import GRAD_MODES, LIFNode, gradient_mode
+from robustbench_snn.core.neurons import GRAD_MODES, LIFNode, own_gradient_mode as gradient_mode
 from robustbench_snn.core.surrogate import Surrogate
 
 

@@ -163,7 +163,7 @@ def test_narrow_surrogate_starves_the_attack_gradient(zoo_snn_cnn, digits_test):
     threshold: input-gradient elements become exactly zero (atan's never are), the direction
     changes, and PGD through it, reached by evaluate(surrogate=), is no stronger (measured
     95.5% vs 96.5% robust on these 200)."""
-    from robustbench_snn.core.neurons import attack_surrogate
+    from robustbench_snn.interop.foreign_neurons import attack_surrogate
 
     x, y = digits_test.x[:200], digits_test.y[:200]
     wide = eot_gradient(zoo_snn_cnn, x, y)

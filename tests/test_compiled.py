@@ -235,7 +235,7 @@ def test_rate_gradient_modes_run_compiled_with_eager_numbers_and_one_graph_each(
     """``bptr`` and ``rga`` (one backward factor per element) run compiled: eager's gradients,
     one graph per mode for every batch size -- also for a learnable decay (PLIF), whose ``λ``
     the graph reads as data (a ``float()`` of it would break the graph, measured: 12 graphs)."""
-    from robustbench_snn.core.neurons import gradient_mode, spiking_neurons
+    from robustbench_snn.core.neurons import own_gradient_mode as gradient_mode, spiking_neurons
 
     torch.manual_seed(4)
     model = build_snn(spiking_mlp_body, (1, 8, 8), 10, encoder="poisson", T=4, hidden=32,

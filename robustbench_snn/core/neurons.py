@@ -21,7 +21,7 @@ Learnable decay follows PLIF (Fang et al., ICCV 2021): ``1/tau = sigmoid(w)``.
 
 ``v_0 = v_reset + init_fraction * v_th`` (0 by default); QCFS conversion
 starts IF neurons half-charged (``init_fraction=0.5``, Bu et al. ICLR 2022).
-Attack gradient modes (:func:`gradient_mode`): ``bptt`` (default) backprops
+Attack gradient modes (:func:`own_gradient_mode`): ``bptt`` (default) backprops
 through the membrane recurrence with the surrogate; ``bptr`` and ``rga``
 replace each neuron's backward by one factor per element, the same at every
 step, computed from firing rates (no temporal credit) -- see
@@ -117,7 +117,7 @@ class _SpikingNeuron(nn.Module):
         self.surrogate = Surrogate.parse(surrogate)
         self.detach_reset = detach_reset
         self.init_fraction = init_fraction
-        #: set by :func:`gradient_mode`: how an attack's backward pass crosses this neuron
+        #: set by :func:`own_gradient_mode`: how an attack's backward pass crosses this neuron
         self.grad_mode = "bptt"
         #: set by :func:`.assg.adaptive_sharpness`: an attack's per-element surrogate sharpness,
         #: whose moments (``M``, ``D``: ``[rows, ...]`` per time step) this list holds during the
@@ -314,25 +314,11 @@ def record_membranes(model: nn.Module) -> Iterator[list[_SpikingNeuron]]:
 
 
 @contextmanager
-def attack_surrogate(model: nn.Module, surrogate: Surrogate | str | None) -> Iterator[None]:
-    """Within the block every neuron of ``model`` uses ``surrogate`` in its backward pass
-    (``None``: leave them as they are); the previous surrogates are restored after."""
-    neurons = spiking_neurons(model)
-    saved = [n.surrogate for n in neurons]
-    if surrogate is not None:
-        set_surrogate(model, surrogate)
-    try:
-        yield
-    finally:
-        for n, s in zip(neurons, saved):
-            n.surrogate = s
-
-
-@contextmanager
-def gradient_mode(model: nn.Module, mode: str) -> Iterator[None]:
-    """Within the block every neuron of ``model`` backpropagates in ``mode`` (:data:`GRAD_MODES`)."""
+def own_gradient_mode(model: nn.Module, mode: str) -> Iterator[None]:
+    """Within the block every neuron of this package in ``model`` backpropagates in ``mode``
+    (:data:`GRAD_MODES`); :func:`~robustbench_snn.interop.foreign_neurons.gradient_mode` covers
+    every recognised neuron."""
     if mode not in GRAD_MODES:
-
         raise UnknownNameError("gradient mode", mode, GRAD_MODES)
     neurons = spiking_neurons(model)
     saved = [n.grad_mode for n in neurons]

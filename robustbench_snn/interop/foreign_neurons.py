@@ -40,7 +40,7 @@ from torch import nn
 
 from ..core.classifier import ANNClassifier
 from ..core.errors import UserInputError
-from ..core.neurons import _RateGradient, gradient_mode as own_gradient_mode
+from ..core.neurons import _RateGradient, own_gradient_mode
 from ..core.registry import Registry
 from ..core.surrogate import Surrogate
 
