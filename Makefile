@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) Makefile
 	$(PIP) install --quiet -c $(CONSTRAINTS) torch
 	$(PIP) install --quiet --no-deps -c $(CONSTRAINTS) torchattacks spikingjelly loguru
 	$(PIP) install --quiet -c $(CONSTRAINTS) -e '.[dev,ray]'
-	@echo "(pip's notes that torchattacks and spikingjelly want torchvision etc. are expected: see docs/design/notes.md)"
+	@echo "(pip's notes that torchattacks and spikingjelly want torchvision etc. are expected: see docs/design/2026-11-23-torchattacks-without-torchvision.md)"
 	touch $(STAMP)
 
 # Default evaluation: RSC-SNN (Poisson coding) on the embedded digits test set
