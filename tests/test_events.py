@@ -6,7 +6,7 @@ import torch
 
 from robustbench_snn.data import events as E
 from robustbench_snn.attacks import EventBall
-from robustbench_snn.attacks.events import random_flip, sparse_flip
+from robustbench_snn.attacks.event_flips import random_flip, sparse_flip
 from robustbench_snn.cli import main
 from robustbench_snn.data.catalog import load_dataset
 from robustbench_snn.core.encoders import support

@@ -35,7 +35,7 @@ def test_the_bar_names_the_member_and_counts_steps(zoo_snn_cnn, digits_test, cap
 def test_the_event_attack_ticks_once_per_flip_step_within_its_expected_total():
     """sparse-flip's bar counts its flip steps (it stops early once every example is broken
     or out of budget), so a --norm events run shows movement and an ETA too."""
-    from robustbench_snn.attacks.events import sparse_flip
+    from robustbench_snn.attacks.event_flips import sparse_flip
     from robustbench_snn.data.catalog import load_dataset
     from robustbench_snn.models.zoo import load_checkpoint
 

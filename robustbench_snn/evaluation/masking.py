@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..attacks.events import event_flip_steps
+from ..attacks.event_flips import event_flip_steps
 from ..attacks.gradient import eot_gradient, has_input_gradient
 from ..core import streams
 from .harness import evaluate

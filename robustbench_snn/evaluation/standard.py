@@ -60,7 +60,7 @@ from torch import nn
 
 from ..attacks.apgd import apgd_targeted, apgd_ticks
 from ..attacks.blackbox import square_params
-from ..attacks.events import event_flip_steps, sparse_flip
+from ..attacks.event_flips import event_flip_steps, sparse_flip
 from ..attacks.pgd import pgd
 from ..attacks.sapgd import ASSG, ASSG_STEPS, assg_config, assg_params
 from ..attacks.spec import ATTACKS, AttackSpec, Cost, one_per_step
