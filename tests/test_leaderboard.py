@@ -177,6 +177,28 @@ def test_a_board_file_not_named_dataset_norm_stops_site_and_report_in_one_line(t
         Sources(tmp_path).board_names()
 
 
+@pytest.mark.parametrize(("board", "fields", "says"), [
+    ("digits_linf", {"dataset": "mnist"}, "dataset 'mnist' on the board 'digits_linf'"),
+    ("digits_linf", {"norm": "l2"}, "norm 'l2' on the board 'digits_linf'"),
+])
+def test_a_row_filed_under_another_boards_name_stops_site_and_report_in_one_line(tmp_path, board, fields, says):
+    """The report and the site title a board by its file name: a row of another dataset or
+    threat model in it would be published as what it is not."""
+    from robustbench_snn.core.errors import UserInputError
+    from robustbench_snn.results.report import Sources
+    from robustbench_snn.results.site import site_files
+
+    (tmp_path / "leaderboards").mkdir()
+    path = tmp_path / "leaderboards" / f"{board}.csv"
+    upsert(path, row())
+    assert len(Sources(tmp_path).board(board)) == 1  # its own rows read
+    upsert(path, row(model="misfiled", **fields))  # sorted first: line 2
+    for make in (lambda: Sources(tmp_path).board(board), lambda: site_files(Sources(tmp_path))):
+        with pytest.raises(UserInputError, match=f"{board}.csv row 2: {says}") as e:
+            make()
+        assert "\n" not in str(e.value)
+
+
 @pytest.mark.parametrize(("field", "value", "says"), [
     ("acr", "5.8e307", "acr 5.8e+307 is not a number in [0, 1e+06]"),
     ("abstain", "250", "abstain 250 is not a number in [0, 100]"),

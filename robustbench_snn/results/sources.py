@@ -41,8 +41,11 @@ class Sources:
         return self.root / "site"
 
     def board(self, name: str) -> pd.DataFrame:
-        """A leaderboard as the library reads it (columns a board predates get their defaults)."""
-        return read(self.boards / f"{name}.csv", CERTIFIED if name.endswith("_certified") else ROBUST)
+        """A leaderboard as the library reads it (columns a board predates get their defaults),
+        holding only rows of the dataset and threat model its name says (:func:`filed_where_named`)."""
+        df = read(self.boards / f"{name}.csv", CERTIFIED if name.endswith("_certified") else ROBUST)
+        filed_where_named(df, name, self.boards / f"{name}.csv")
+        return df
 
     def board_names(self) -> list[str]:
         """Every board file's name, each ``<dataset>_<norm>`` (or ``<dataset>_certified``);
@@ -66,3 +69,21 @@ class Sources:
 
 #: The card fields the zoo table shows (every card ``rbsnn train`` writes has them).
 ZOO_TABLE_FIELDS = ("defense", "clean_acc", "epochs", "train_seconds")
+
+
+def filed_where_named(df: pd.DataFrame, name: str, path: Path) -> None:
+    """Refuse, naming the row, a row of board ``name`` (``<dataset>_<norm>`` or
+    ``<dataset>_certified``) made on another dataset or under another threat model: the report
+    and the site title a board by its name, so such a row would be published as what it is not."""
+    dataset, _, norm = name.rpartition("_")
+    want = {"dataset": dataset} if norm == "certified" else {"dataset": dataset, "norm": norm}
+    for col, value in want.items():
+        if col not in df.columns:
+            continue
+        other = df[col].astype(str) != value
+        if other.any():
+            i = int(other.to_numpy().argmax())
+            raise UserInputError(f"{path} row {i + 2}: {col} {df[col].iloc[i]!r} on the board {name!r}, which holds "
+                                 f"{col} {value!r} only (the report and the site title a board by its file name); "
+                                 "move the row to its own board or remove it")
+
