@@ -71,3 +71,11 @@ def test_a_surrogate_choice_is_parsed_once_into_own_one_or_every():
     assert SurrogateChoice.parse(one) is one and SurrogateChoice.parse(Surrogate()).text == "atan:1"
     with pytest.raises(UserInputError):
         SurrogateChoice.parse("alll")
+
+
+def test_minus_zero_is_the_budget_zero():
+    """``-0`` is a valid spelling of 0; it must not become a second board key (repr ``-0.0``) or label."""
+    for spelling in ("-0", "-0.0", -0.0):
+        eps = Eps.parse(spelling, "linf")
+        assert repr(eps.value) == "0.0" and eps.label == "0" and repr(eps.on_board) == "0.0"
+    assert repr(on_board(-0.0)) == "0.0" and repr(on_board(-1e-9)) == "0.0"

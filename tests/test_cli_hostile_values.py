@@ -45,3 +45,34 @@ def test_every_hostile_value_is_parsed_or_refused_in_one_line(command, option):
             assert len(message) < 2000, (option, value[:40], "the message repeats a huge value")
         except SystemExit as e:  # argparse's own exits (e.g. --help) are not values
             pytest.fail(f"{command} {option}={value[:40]!r} exited {e.code} from the parser")
+
+
+def _string_options(command: str) -> list[str]:
+    """``command``'s options that take a value the parser does not type (names, budgets,
+    paths): what only the library can check."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    return [a.option_strings[-1] for a in sub._actions
+            if a.option_strings and a.nargs != 0 and a.type is None and a.choices is None and not isinstance(a, argparse._HelpAction)]
+
+
+#: A cheap evaluation each hostile value is put into: one attack step on two digits images.
+CHEAP_EVAL = ["eval", "--model", "snn-mlp", "--attack", "fgsm", "--n-examples", "2", "--quiet"]
+
+
+@pytest.mark.parametrize("option", _string_options("eval"))
+def test_eval_with_a_hostile_value_runs_or_ends_in_one_line_writing_nothing(option, tmp_path, monkeypatch, capsys):
+    """Past the parser: ``rbsnn eval`` with each hostile value either runs (exit 0) or prints one
+    ``rbsnn: error:`` line, exits 2 and leaves its folder as it was; never a traceback."""
+    from robustbench_snn.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RBSNN_HOME", str(tmp_path / "home"))
+    for i, value in enumerate(HOSTILE):
+        before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+        code = main([*CHEAP_EVAL, f"{option}={value}"])
+        err = capsys.readouterr().err
+        assert code in (0, 2), (option, value[:40], code)
+        if code == 2:
+            assert err.startswith("rbsnn: error: ") and err.count("\n") == 1, (option, value[:40], err[:300])
+            assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before, (option, value[:40])

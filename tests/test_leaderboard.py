@@ -226,3 +226,12 @@ def test_the_text_board_marks_a_row_weaker_than_a_smaller_eps(capsys):
     lines = [line for line in capsys.readouterr().out.splitlines() if "weaker-than-smaller-eps" in line]
     assert sorted(line.split()[0] for line in lines) == ["rat-snn", "snn-cnn"]
     assert all("FLAGGED" in line and " 0.1" in line for line in lines)
+
+
+def test_a_budget_of_minus_zero_is_the_row_at_zero(tmp_path):
+    """``--eps -0`` is 0: its row replaces the eps-0 row instead of sitting beside it."""
+    path = tmp_path / "lb.csv"
+    upsert(path, row(eps=0.0, robust_acc=98.4))
+    upsert(path, row(eps=-0.0, robust_acc=98.4, model="snn-cnn"))
+    board = read(path)
+    assert len(board) == 1 and repr(float(board.eps.iloc[0])) == "0.0"

@@ -20,8 +20,9 @@ DEFAULT_EPS_TEXT = {"linf": "8/255", "l2": "0.5", "events": "20"}
 
 
 def on_board(value: float) -> float:
-    """``value`` as a board stores it (:data:`BOARD_DECIMALS` decimals)."""
-    return round(float(value), BOARD_DECIMALS)
+    """``value`` as a board stores it (:data:`BOARD_DECIMALS` decimals; -0.0 is 0.0, so one
+    budget is one key)."""
+    return round(float(value), BOARD_DECIMALS) + 0.0
 
 
 def eps_label(eps: float) -> str:
@@ -91,5 +92,5 @@ class Eps:
             raise UserInputError(f"bad {name} {value!r}; inputs are in [0, 1], so a Linf budget must be in [0, 1]")
         if threat_model == "events" and eps != int(eps):
             raise UserInputError(f"bad {name} {value!r}; under --norm events the budget is a whole number of events (e.g. 20)")
-        return cls(eps, threat_model)
+        return cls(eps + 0.0, threat_model)  # -0 is 0: one budget, one label, one board key
 

@@ -175,7 +175,7 @@ def check_ranges(df: pd.DataFrame, schema: Schema, where: Callable[[int], str], 
 
 def _key(df: pd.DataFrame, schema: Schema) -> pd.Series:
     parts = [
-        df[c].astype(float).round(BOARD_DECIMALS).map(repr) if c == schema.float_key else df[c].astype(str)
+        df[c].astype(float).map(on_board).map(repr) if c == schema.float_key else df[c].astype(str)
         for c in schema.key
     ]
     return pd.concat(parts, axis=1).agg("|".join, axis=1)
