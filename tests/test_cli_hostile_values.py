@@ -76,3 +76,19 @@ def test_eval_with_a_hostile_value_runs_or_ends_in_one_line_writing_nothing(opti
         if code == 2:
             assert err.startswith("rbsnn: error: ") and err.count("\n") == 1, (option, value[:40], err[:300])
             assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before, (option, value[:40])
+
+
+@pytest.mark.parametrize(("key", "value"), [("hidden", v) for v in ("0", "-0", "1.5", "1e9", "nan", "inf", "-5", "abc")]
+                         + [("T", v) for v in ("0", "1.5", "1e9", "1001", "nan", "abc")])
+def test_a_build_value_that_cannot_make_a_network_is_one_line_before_training(key, value, tmp_path, monkeypatch, capsys):
+    """A width of 0 builds but fails on the first batch, a fractional T fails inside the
+    neurons: both are refused before the first epoch, naming the value, with no zoo file written."""
+    from robustbench_snn.cli import main
+
+    monkeypatch.setenv("RBSNN_HOME", str(tmp_path / "home"))
+    code = main(["train", "--model", "snn-mlp", "--epochs", "1", "--quiet", "--zoo-dir", str(tmp_path / "zoo"),
+                 "--name", "hostile", "--build", f"{key}={value}"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("rbsnn: error: ") and err.count("\n") == 1, err
+    assert f"{key}" in err
+    assert not (tmp_path / "zoo").exists() or not any((tmp_path / "zoo").rglob("hostile*"))

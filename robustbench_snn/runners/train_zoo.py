@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..core.errors import UserInputError
+from ..core.limits import MAX_T, check_count
 from ..core.surrogate import Surrogate
 from ..data.catalog import load_dataset
 from ..data.dataset import Dataset
@@ -52,19 +56,27 @@ def build_arguments(build: list[tuple[str, str]], T: int | None, surrogate: str 
 
 
 def check_build(model: str, data: Dataset, build: dict[str, Any], given: list[tuple[str, str]]) -> None:
-    """Build the network once before training, so a bad build argument is one line instead of
-    a traceback from deep inside a factory."""
+    """Build the network once and run it on two training examples before training, so a bad
+    build argument (a width of 0, a fractional ``T``) is one line instead of a traceback from
+    deep inside a factory or from the first batch."""
 
     for key, value in build.items():
         if any(isinstance(v, (int, float)) and not (0 <= v < float("inf")) for v in (value if isinstance(value, tuple) else (value,))):
             raise UserInputError(f"bad --build {key}={value!r}; it must be a finite number >= 0 (or a comma-separated list of them)")
+    if "T" in build:
+        check_count("--build T", build["T"], MAX_T)
+    shown = ", ".join(f"{k}={v}" for k, v in given) or "(none)"
     try:
-        create_model(model, data.in_shape, data.num_classes, **build)
+        with warnings.catch_warnings(), torch.no_grad():  # a degenerate width warns before it fails: the error says it once
+            warnings.simplefilter("ignore")
+            logits = create_model(model, data.in_shape, data.num_classes, **build).eval()(data.x[:2])
     except UserInputError:
         raise
-    except (TypeError, ValueError) as e:
-        shown = ", ".join(f"{k}={v}" for k, v in given) or "(none)"
-        raise UserInputError(f"bad --build for model {model!r} ({shown}): {str(e).splitlines()[0]}") from None
+    except (TypeError, ValueError, IndexError, RuntimeError, ZeroDivisionError) as e:
+        raise UserInputError(f"bad --build for model {model!r} ({shown}): {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    if tuple(logits.shape) != (len(data.x[:2]), data.num_classes):
+        raise UserInputError(f"bad --build for model {model!r} ({shown}): the network gives logits of shape "
+                             f"{tuple(logits.shape)}, not (examples, {data.num_classes})")
 
 
 def initial_weights(init_from: str, model: str, name: str, dataset: str, zoo_dir: str | None) -> tuple[str, dict]:
