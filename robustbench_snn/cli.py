@@ -22,7 +22,7 @@ from .evaluation.certify import CertifyConfig
 from .evaluation.memory import out_of_memory
 from .evaluation.settings import check_budget, resolve_device
 from .results.leaderboard import (
-    check_folder_writable, check_writable, committed_path, default_path, format_table, read, read_boards,
+    check_board_name, check_folder_writable, check_writable, committed_path, default_path, format_table, read, read_boards,
 )
 from .results.listing import catalogue
 from .results.provenance import git_commit
@@ -238,6 +238,7 @@ def cmd_leaderboard(args) -> int:
         print(f"{path}:")
         print(format_table(read(path)))
         return 0
+    check_board_name(args.dataset, args.norm)
     boards = {"committed": committed_path(args.dataset, args.norm), "yours": default_path(args.dataset, args.norm)}
     if not any(p.is_file() for p in boards.values()):
         raise UserInputError(f"no leaderboard for --dataset {args.dataset!r} --norm {args.norm!r} "

@@ -56,21 +56,32 @@ def _string_options(command: str) -> list[str]:
             if a.option_strings and a.nargs != 0 and a.type is None and a.choices is None and not isinstance(a, argparse._HelpAction)]
 
 
-#: A cheap evaluation each hostile value is put into: one attack step on two digits images.
-CHEAP_EVAL = ["eval", "--model", "snn-mlp", "--attack", "fgsm", "--n-examples", "2", "--quiet"]
+#: A cheap run of each command that each hostile value is put into (one attack step, or a
+#: few noise draws, on two digits images); ``{tmp}`` is the test's folder.
+CHEAP = {
+    "eval": ["eval", "--model", "snn-mlp", "--attack", "fgsm", "--n-examples", "2", "--quiet"],
+    "certify": ["certify", "--model", "snn-mlp", "--n-examples", "2", "--n", "20", "--n0", "5", "--quiet"],
+    "sweep": ["sweep", "--models", "snn-mlp", "--attacks", "fgsm", "--n-examples", "2", "--quiet", "--workers", "1",
+              "--shards", "1", "--store", "{tmp}/store", "--out", "{tmp}/sweep.csv"],
+    "leaderboard": ["leaderboard"],
+    "list": ["list"],
+}
+CASES = [(command, option) for command in CHEAP for option in _string_options(command)]
 
 
-@pytest.mark.parametrize("option", _string_options("eval"))
-def test_eval_with_a_hostile_value_runs_or_ends_in_one_line_writing_nothing(option, tmp_path, monkeypatch, capsys):
-    """Past the parser: ``rbsnn eval`` with each hostile value either runs (exit 0) or prints one
-    ``rbsnn: error:`` line, exits 2 and leaves its folder as it was; never a traceback."""
+@pytest.mark.parametrize(("command", "option"), CASES, ids=[f"{c} {o}" for c, o in CASES])
+def test_a_hostile_value_runs_or_ends_in_one_line_writing_nothing(command, option, tmp_path, monkeypatch, capsys):
+    """Past the parser: each command with each hostile value in each option the parser leaves
+    to the library either runs (exit 0) or prints one ``rbsnn: error:`` line, exits 2 and
+    leaves its folder as it was; never a traceback."""
     from robustbench_snn.cli import main
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RBSNN_HOME", str(tmp_path / "home"))
-    for i, value in enumerate(HOSTILE):
+    base = [a.replace("{tmp}", str(tmp_path)) for a in CHEAP[command]]
+    for value in HOSTILE:
         before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
-        code = main([*CHEAP_EVAL, f"{option}={value}"])
+        code = main([*base, f"{option}={value}"])
         err = capsys.readouterr().err
         assert code in (0, 2), (option, value[:40], code)
         if code == 2:

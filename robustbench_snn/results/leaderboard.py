@@ -77,6 +77,19 @@ def default_path(dataset: str, norm: str, *, publish: bool = False) -> Path:
     return boards_dir(publish) / f"{dataset}_{norm}.csv"
 
 
+#: What a dataset or threat model in a board's file name may be: a name, never a path.
+BOARD_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+-]{0,63}$")
+
+
+def check_board_name(dataset: str, norm: str) -> None:
+    """Refuse in one line a ``--dataset`` or ``--norm`` that cannot name a board file
+    (``<dataset>_<norm>.csv``): a path, an underscore, or a name too long for a file system."""
+    for flag, value in (("--dataset", dataset), ("--norm", norm)):
+        if not BOARD_PART.match(value):
+            raise UserInputError(f"bad {flag} {value!r}; a board is named <dataset>_<norm>.csv, each a name of at most 64 "
+                                 "letters, digits, '.', '+' or '-'")
+
+
 def committed_path(dataset: str, norm: str) -> Path:
     """The repository's committed board of ``dataset`` under ``norm``."""
     return COMMITTED_BOARDS / f"{dataset}_{norm}.csv"

@@ -52,13 +52,9 @@ def certify_zoo_model(
     check_name("dataset", dataset, DATASETS)
     zoo_dir = resolve_zoo_dir(zoo_dir, publish)
     require_zoo_model(model_name, dataset, zoo_models(dataset, zoo_dir))
-    mechanism_name = mechanism or "gaussian"
+    mechanism_name = mechanism if mechanism is not None else "gaussian"
     check_name("mechanism", mechanism_name, MECHANISMS)
     check_name("compile mode", compile, COMPILE_MODES)
-    out_dir = Path(out) if out else boards_dir(publish) / "certified"
-    board_path = Path(board) if board else certified_path(dataset, publish=publish)
-    check_folder_writable(out_dir, "--out")
-    check_writable(board_path, "--board", CERTIFIED)
     model, card = load_checkpoint(model_name, dataset, zoo_dir)
     if sigma is None and mechanism_name == "gaussian" and card.get("defense") == "gaussian":
         sigma = card["defense_params"]["sigma"]
@@ -68,6 +64,10 @@ def certify_zoo_model(
     data = load_dataset(dataset, "test", data_dir).head(n_examples)
     check_sigma(sigma, data.x[0].numel())
     check_model(model, data.x[:CHECK_EXAMPLES].to(next(model.parameters()).device), data.num_classes)  # finite logits, or one line
+    out_dir = Path(out) if out else boards_dir(publish) / "certified"  # checked (and made) once every option has passed
+    board_path = Path(board) if board else certified_path(dataset, publish=publish)
+    check_folder_writable(out_dir, "--out")
+    check_writable(board_path, "--board", CERTIFIED)
     sigma_text = f"{sigma:g}" if mechanism_name == "gaussian" else "none"
     announce(f"{model_name} on {dataset} ({len(data)} examples): {mechanism_name} smoothing sigma={sigma_text}, "
              f"n0={cfg.n0} n={cfg.n} alpha={cfg.alpha:g}")

@@ -588,6 +588,8 @@ def sweep(
 
     if backend not in BACKENDS:
         raise UserInputError(f"bad --backend {backend!r}; valid: {', '.join(BACKENDS)}")
+    if address is not None and backend != "ray":
+        raise UserInputError(f"--address {address!r} names a Ray cluster, but --backend is {backend!r}; add --backend ray or drop --address")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise UserInputError(f"bad --workers {workers!r}; it must be a positive integer")
     store, specs = Path(store), list(specs)
