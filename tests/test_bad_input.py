@@ -79,8 +79,8 @@ CASES = [
     (["train", "--model", "snn-mlp", "--defense", "gaussian", "--defense-param", "sigma=-1"], "bad --defense-param sigma=-1.0"),
     (["train", "--model", "snn-mlp", "--defense", "gaussian", "--defense-param", "sigma=inf"], "bad --defense-param sigma=inf"),
     (["train", "--model", "snn-mlp", "--build", "nope=1"], "bad --build for model 'snn-mlp' (nope=1)"),
-    (["train", "--model", "snn-mlp", "--build", "T=0"], "bad --build for model 'snn-mlp' (T=0)"),
-    (["train", "--model", "snn-mlp", "--build", "T=abc"], "bad --build for model 'snn-mlp' (T=abc)"),
+    (["train", "--model", "snn-mlp", "--build", "T=0"], "bad --build T 0; it must be a positive integer (1-1,000)"),
+    (["train", "--model", "snn-mlp", "--build", "T=abc"], "bad --build T 'abc'; it must be a positive integer (1-1,000)"),
     (["train", "--model", "rsc-snn", "--build", "rate=abc"], "bad --build for model 'rsc-snn' (rate=abc)"),
 ]
 

@@ -63,6 +63,7 @@ CHEAP = {
     "certify": ["certify", "--model", "snn-mlp", "--n-examples", "2", "--n", "20", "--n0", "5", "--quiet"],
     "sweep": ["sweep", "--models", "snn-mlp", "--attacks", "fgsm", "--n-examples", "2", "--quiet", "--workers", "1",
               "--shards", "1", "--store", "{tmp}/store", "--out", "{tmp}/sweep.csv"],
+    "train": ["train", "--model", "snn-mlp", "--epochs", "1", "--n-train", "64", "--quiet", "--zoo-dir", "{tmp}/zoo"],
     "leaderboard": ["leaderboard"],
     "list": ["list"],
 }

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +57,20 @@ def _files(folder: Path, model: str) -> tuple[Path, Path]:
     return folder / f"{model}.safetensors", folder / f"{model}.json"  # not with_suffix: names may contain dots
 
 
+#: Zoo checkpoint names: file names inside zoo/<dataset>/, never paths.
+ZOO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+
+
+def check_zoo_name(name: str, flag: str = "zoo model") -> None:
+    """Refuse in one line a name that cannot be a checkpoint's file name in a zoo folder."""
+    if not isinstance(name, str) or not ZOO_NAME.match(name):
+        raise UserInputError(f"bad {flag} {name!r}; a zoo name is letters, digits, '.', '_', '+' or '-' (at most 64, no '/')")
+
+
 def checkpoint_paths(model: str, dataset: str, root: str | Path | None = None) -> tuple[Path, Path]:
     """``(weights, card)`` of ``model`` in the first zoo of :func:`zoo_roots` holding its card
     (the last zoo's paths if none does, for the message that names them)."""
+    check_zoo_name(model)
     roots = zoo_roots(root)
     found = next((r for r in roots if _files(r / dataset, model)[1].is_file()), roots[-1])
     return _files(found / dataset, model)

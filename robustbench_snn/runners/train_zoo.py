@@ -5,7 +5,6 @@ run resumable per epoch."""
 from __future__ import annotations
 
 import hashlib
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,14 +20,12 @@ from ..data.dataset import Dataset
 from ..defenses import get_defense
 from ..evaluation.settings import resolve_device
 from ..models.registry import create_model, get_model_entry
-from ..models.zoo import checkpoint_paths, load_checkpoint, save_checkpoint, write_paths
+from ..models.zoo import check_zoo_name, checkpoint_paths, load_checkpoint, save_checkpoint, write_paths
 from ..results.leaderboard import check_folder_writable
 from ..results.provenance import command_line
 from ..training.trainer import AUGMENTATIONS, TrainConfig, default_augment, default_epochs, train_model
 from .zoo_eval import check_name, resolve_zoo_dir
 
-#: Zoo checkpoint names: file names inside zoo/<dataset>/, never paths.
-ZOO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 
 
 def literal(text: str) -> int | float | str | tuple[int | float, ...]:
@@ -82,6 +79,7 @@ def check_build(model: str, data: Dataset, build: dict[str, Any], given: list[tu
 def initial_weights(init_from: str, model: str, name: str, dataset: str, zoo_dir: str | None) -> tuple[str, dict]:
     """``(label, state_dict)`` of the zoo checkpoint ``init_from``; label = name and weights hash."""
 
+    check_zoo_name(init_from, "--init-from")
     if init_from == name:
         raise UserInputError(f"--init-from {init_from!r} is the checkpoint this run writes; give the result another --name")
     loaded, card = load_checkpoint(init_from, dataset, zoo_dir)
@@ -112,12 +110,11 @@ def train_zoo_model(
     repository's); the card records the ``rbsnn train`` command that reproduces it."""
 
     entry = get_model_entry(model)
-    chosen = defense or entry.defense
+    chosen = defense if defense is not None else entry.defense
     params = dict(defense_params)
     get_defense(chosen, params)  # unknown defense or parameter: fail before loading data
     zoo_name = name if name is not None else (model if chosen == entry.defense else f"{model}+{chosen}")
-    if not ZOO_NAME.match(zoo_name):
-        raise UserInputError(f"bad --name {zoo_name!r}; a zoo name is letters, digits, '.', '_', '+' or '-' (at most 64, no '/')")
+    check_zoo_name(zoo_name, "--name")
     zoo_dir = resolve_zoo_dir(zoo_dir, publish)
     device = resolve_device(device)
     train = load_dataset(dataset, "train", data_dir).head(n_train)
@@ -135,7 +132,7 @@ def train_zoo_model(
         *[("--defense-param", f"{k}={v}") for k, v in defense_params], *[("--build", f"{k}={v}") for k, v in build],
         ("--name", name), ("--init-from", init_from), ("--augment", augment), ("--compile", "on" if compile else None),
     )
-    start_from = initial_weights(init_from, model, zoo_name, dataset, zoo_dir) if init_from else None
+    start_from = initial_weights(init_from, model, zoo_name, dataset, zoo_dir) if init_from is not None else None
     weights_path = write_paths(zoo_name, dataset, zoo_dir, publish=publish)[0]
     check_folder_writable(weights_path.parent, "--zoo-dir")  # every input checked: now the folder, before the epochs
     state_path = weights_path.with_name(f"{zoo_name}.train-state.pt")
