@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .cli_parser import build_parser, cli_reference
 from .core.budget import eps_label
-from .core.errors import UserInputError
+from .core.errors import UserInputError, abbreviate
 from .core.home import site_dir
 from .data.catalog import load_dataset
 from .evaluation.allocator import keep_freed_memory
@@ -264,6 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except UserInputError as e:
         print(f"rbsnn: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file system refusal no check foresaw (a path's option types and checks catch the known ones)
+        where = f" ({e.filename!r})" if getattr(e, "filename", None) else ""
+        print(abbreviate(f"rbsnn: error: {e.strerror or e}{where}"), file=sys.stderr)
         return 2
     except (RuntimeError, MemoryError) as e:  # an allocation the memory estimate did not foresee
         if not out_of_memory(e):

@@ -35,13 +35,23 @@ def _positive_float(name: str):
     return parse
 
 
+#: The longest file name (one path component) and path, in bytes, the file systems rbsnn runs
+#: on accept (Linux's NAME_MAX and PATH_MAX); a longer one fails in the first call that touches it.
+NAME_MAX, PATH_MAX = 255, 4096
+
+
 def _path(name: str):
     """argparse type: a file or folder path, not empty (an empty one would silently mean
-    the current folder, or the default, and not what the user typed)."""
+    the current folder, or the default, and not what the user typed), with no NUL byte and no
+    name longer than the file system takes."""
 
     def parse(text: str) -> str:
         if not text.strip() or "\0" in text:
             raise argparse.ArgumentTypeError(f"{name} must be a file or folder path, got {text!r}")
+        longest = max(len(part.encode()) for part in text.split("/"))
+        if longest > NAME_MAX or len(text.encode()) > PATH_MAX:
+            raise argparse.ArgumentTypeError(f"{name} {text!r} is too long for a path (each name at most {NAME_MAX} bytes, "
+                                             f"the whole at most {PATH_MAX})")
         return text
 
     return parse
@@ -143,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         sw._add_action(next(a for a in e._actions if flag in a.option_strings))  # the very option of rbsnn eval
 
     sm = sub.add_parser("submit", help="evaluate a submission folder (model.py, weights.safetensors, card.json) and upsert its row")
-    sm.add_argument("folder", help="the submission folder; model.py is code and runs as you: review it first")
+    sm.add_argument("folder", type=_path("folder"), help="the submission folder; model.py is code and runs as you: review it first")
     sm.add_argument("--n-examples", type=positive_int("--n-examples"), default=None, help="first N test examples (a dry run; the row records N). Default: the full test set")
     sm.add_argument("--batch-size", type=positive_int("--batch-size"), default=BATCH_SIZE)
     sm.add_argument("--out", type=_path("--out"), default=None, help="leaderboard CSV (default: your board, <home>/leaderboards/<dataset>_<threat model>.csv)")

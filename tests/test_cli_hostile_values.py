@@ -21,8 +21,8 @@ def _options() -> list[tuple[str, str]]:
     found = []
     for name, sub in subparsers.choices.items():
         for action in sub._actions:
-            if action.option_strings and action.nargs != 0 and not isinstance(action, argparse._HelpAction):
-                found.append((name, action.option_strings[-1]))
+            if action.nargs != 0 and not isinstance(action, argparse._HelpAction):
+                found.append((name, action.option_strings[-1] if action.option_strings else action.dest))  # a positional by its name
     return found
 
 
@@ -38,7 +38,7 @@ def test_every_hostile_value_is_parsed_or_refused_in_one_line(command, option):
     parser = build_parser()
     for value in HOSTILE:
         try:
-            parser.parse_args([command, f"{option}={value}"])
+            parser.parse_args([command, f"{option}={value}"] if option.startswith("--") else [command, value])
         except UserInputError as e:
             message = str(e)
             assert "\n" not in message and message.strip(), (option, value[:40], message[:200])
@@ -60,7 +60,7 @@ def _string_options(command: str) -> list[str]:
 #: few noise draws, on two digits images); ``{tmp}`` is the test's folder.
 CHEAP = {
     "eval": ["eval", "--model", "snn-mlp", "--attack", "fgsm", "--n-examples", "2", "--quiet"],
-    "certify": ["certify", "--model", "snn-mlp", "--n-examples", "2", "--n", "20", "--n0", "5", "--quiet"],
+    "certify": ["certify", "--model", "snn-mlp", "--sigma", "0.25", "--n-examples", "2", "--n", "20", "--n0", "5", "--quiet"],
     "sweep": ["sweep", "--models", "snn-mlp", "--attacks", "fgsm", "--n-examples", "2", "--quiet", "--workers", "1",
               "--shards", "1", "--store", "{tmp}/store", "--out", "{tmp}/sweep.csv"],
     "train": ["train", "--model", "snn-mlp", "--epochs", "1", "--n-train", "64", "--quiet", "--zoo-dir", "{tmp}/zoo"],
@@ -104,3 +104,28 @@ def test_a_build_value_that_cannot_make_a_network_is_one_line_before_training(ke
     assert code == 2 and err.startswith("rbsnn: error: ") and err.count("\n") == 1, err
     assert f"{key}" in err
     assert not (tmp_path / "zoo").exists() or not any((tmp_path / "zoo").rglob("hostile*"))
+
+
+@pytest.mark.parametrize("command", [
+    ["eval", "--model", "snn-mlp", "--attack", "fgsm", "--n-examples", "2", "--quiet", "--out"],
+    ["certify", "--model", "snn-mlp", "--sigma", "0.25", "--n-examples", "2", "--n", "20", "--n0", "5", "--quiet", "--board"],
+], ids=["eval --out", "certify --board"])
+def test_a_device_or_pipe_as_the_output_is_refused_not_replaced(command, tmp_path, monkeypatch, capsys):
+    """``--out /dev/null`` is how users discard output; the atomic write's rename would swap the
+    device for a plain file (system-wide, as root). A FIFO stands in for the device here."""
+    import os
+    import stat
+
+    from robustbench_snn.cli import main
+    from robustbench_snn.core.atomic import atomic_write_bytes
+
+    monkeypatch.setenv("RBSNN_HOME", str(tmp_path / "home"))
+    fifo = tmp_path / "board.csv"
+    os.mkfifo(fifo)
+    code = main([*command, str(fifo)])
+    err = capsys.readouterr().err
+    assert code == 2 and "is a device, pipe or socket" in err and err.count("\n") == 1, err
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    with pytest.raises(UserInputError, match="is a device, pipe or socket"):
+        atomic_write_bytes(fifo, b"row")
+    assert stat.S_ISFIFO(fifo.stat().st_mode)

@@ -24,6 +24,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     the system refuses (a full disk, a quota, a read-only or failing file system) leaves
     ``path`` as it was and is a :class:`FileWriteError`, one line for the CLI."""
     path = Path(path)
+    refuse_special_file(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -41,6 +42,15 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         if isinstance(error, OSError):
             raise FileWriteError(path, error) from None
         raise
+
+
+def refuse_special_file(path: Path, flag: str | None = None) -> None:
+    """Refuse, in one line, to replace anything but a regular file: the rename that makes a
+    write atomic would swap a device (``/dev/null``, which users give to discard output), a
+    FIFO or a socket for a plain file, system-wide when run as root."""
+    if path.exists() and not path.is_file():
+        kind = "a folder" if path.is_dir() else "a device, pipe or socket"
+        raise UserInputError(f"{flag + ' ' if flag else ''}{str(path)!r} is {kind}, not a file rbsnn can replace; give a file path")
 
 
 class FileWriteError(UserInputError):

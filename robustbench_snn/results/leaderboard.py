@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 from filelock import FileLock
 
-from ..core.atomic import FileWriteError, atomic_write_bytes
+from ..core.atomic import FileWriteError, atomic_write_bytes, refuse_special_file
 from ..core.budget import BOARD_DECIMALS, file_label, on_board, radius_of_label
 from ..core.errors import UserInputError
 from ..core.home import COMMITTED_BOARDS, boards_dir
@@ -201,6 +201,7 @@ def check_writable(path: Path, flag: str, schema: Schema | None = None) -> None:
 
     if path.is_dir():
         raise UserInputError(f"{flag} {str(path)!r} is a folder; give a CSV file path")
+    refuse_special_file(path, flag)
     if path.exists() and not os.access(path, os.W_OK):
         raise UserInputError(_cannot_write(path, flag))
     _ensure_folder(path.parent, path, flag)
