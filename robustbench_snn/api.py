@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from .core.errors import UserInputError
+from .core.limits import MAX_NAME
 from .evaluation.execute import execute
 from .evaluation.model_checks import check_model, describe, prepare_model
 from .evaluation.plan import plan
@@ -102,8 +103,8 @@ def benchmark(
                                compile=compile, surrogate=surrogate, shard=shard)
     if info is not None and not isinstance(info, dict):
         raise UserInputError(f"bad info {info!r}; give a dict of extra row fields")
-    if name is not None and not isinstance(name, str):
-        raise UserInputError(f"bad name {name!r}; give the model's name as a string")
+    if name is not None and not (isinstance(name, str) and name.strip() and name.isprintable() and len(name) <= MAX_NAME):
+        raise UserInputError(f"bad name {name!r}; give the model's name: one printable line of 1-{MAX_NAME} characters")
     data = checked_data(settings, dataset, data, data_dir, n_examples)
     check_transfer_sources(transfer_sources, data.name, zoo_dir)
     model, facts = prepare_model(model, data, settings.device, settings.surrogate)

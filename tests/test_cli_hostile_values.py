@@ -129,3 +129,29 @@ def test_a_device_or_pipe_as_the_output_is_refused_not_replaced(command, tmp_pat
     with pytest.raises(UserInputError, match="is a device, pipe or socket"):
         atomic_write_bytes(fifo, b"row")
     assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+#: What a Python caller may pass where a name, a count, a budget, a path or a mapping belongs.
+HOSTILE_PY = [None, True, -1, 0, 1.5, float("nan"), float("inf"), 10**30, "", "abc", [1], {}, object(), "a\nb", "x" * 500]
+
+
+def test_benchmark_takes_any_python_value_or_refuses_it_in_one_line():
+    """Library first: every keyword of ``benchmark()``, walked from its signature, given values
+    of the wrong type, range or shape, either evaluates or raises one ``UserInputError`` line
+    (no TypeError from deep inside: a list as the threat model, None steps, a float data_dir...)."""
+    import inspect
+    import warnings
+
+    from robustbench_snn import benchmark
+    from robustbench_snn.models.zoo import load_checkpoint
+
+    model, _ = load_checkpoint("snn-mlp", "digits")
+    base = {"dataset": "digits", "n_examples": 2, "attack": "fgsm", "progress": False}
+    for name in list(inspect.signature(benchmark).parameters)[1:]:
+        for value in HOSTILE_PY:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    benchmark(model, **{**base, name: value})
+            except UserInputError as e:
+                assert "\n" not in str(e), (name, repr(value)[:40], str(e)[:200])

@@ -21,6 +21,8 @@ MAX_DRAWS_CERTIFY = 10_000_000  # certify n, n0
 MAX_SEED = 2**63 - 1
 #: Examples per attack batch when a command does not say (rbsnn eval, submit and sweep).
 BATCH_SIZE = 250
+#: Characters of a model's name in a row (benchmark(name=...)): a label, not a document.
+MAX_NAME = 100
 
 
 @dataclass(frozen=True)

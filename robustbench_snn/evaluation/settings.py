@@ -85,27 +85,31 @@ class Settings:
     shard: tuple[int, int] | None
 
 
+def check_choice(kind: str, value: object, valid) -> None:
+    """Refuse, as an unknown name, a ``value`` that is not one of ``valid`` (a list or a dict
+    would not even compare as a name)."""
+    if not isinstance(value, str) or value not in valid:
+        raise UnknownNameError(kind, value if isinstance(value, str) else repr(value), valid)
+
+
 def check_arguments(*, threat_model: str, eps, attack: str, steps: int, alpha, grad: str, eot, draws, seed: int, device: str,
                     batch_size: int, n_examples, compile: str, surrogate: str | None, shard) -> Settings:
     """Refuse, with a one-line reason naming the value and the valid range or choices, any
     argument out of its range; return the :class:`Settings`."""
 
-    if threat_model not in NORMS:
-        raise UnknownNameError("threat model", threat_model, NORMS)
-    if attack not in attack_names():
-        raise UnknownNameError("attack", attack, attack_names())
-    if grad not in GRAD_MODES:
-        raise UnknownNameError("gradient mode", grad, GRAD_MODES)
-    if compile not in COMPILE_MODES:
-        raise UnknownNameError("compile mode", compile, COMPILE_MODES)
+    for kind, value, valid in (("threat model", threat_model, NORMS), ("attack", attack, attack_names()),
+                               ("gradient mode", grad, GRAD_MODES), ("compile mode", compile, COMPILE_MODES),
+                               ("device", device, ("auto", "cpu", "cuda"))):
+        check_choice(kind, value, valid)
     check_attack_fits(attack, threat_model)
     eps_value = Eps.parse(eps, threat_model)
     alpha_value = Eps.parse(alpha, threat_model, "alpha").value if alpha is not None else None
     if alpha_value == 0:
         raise UserInputError("bad alpha 0; the step size must be > 0")
-    for label, value, high in (("eot", eot, MAX_SAMPLES), ("draws", draws, MAX_SAMPLES), ("steps", steps, MAX_STEPS),
-                               ("batch_size", batch_size, None), ("n_examples", n_examples, None)):
-        if value is not None:
+    check_count("steps", steps, MAX_STEPS)
+    check_count("batch_size", batch_size)
+    for label, value, high in (("eot", eot, MAX_SAMPLES), ("draws", draws, MAX_SAMPLES), ("n_examples", n_examples, None)):
+        if value is not None:  # None: chosen from the model or the dataset
             check_count(label, value, high)
     check_seed(seed)
     return Settings(threat_model, eps_value, attack, steps, alpha_value, grad, eot, draws, seed, resolve_device(device),
@@ -120,8 +124,9 @@ def checked_data(settings: Settings, dataset: str, data: Dataset | None, data_di
     if data is not None and not isinstance(data, Dataset):
         raise UserInputError(f"bad data {type(data).__name__}; give a robustbench_snn.data.dataset.Dataset (load_dataset(...)), or a dataset name")
     if data is None:
-        if dataset not in DATASETS:
-            raise UnknownNameError("dataset", dataset, DATASETS)
+        check_choice("dataset", dataset, DATASETS)
+        if data_dir is not None and not isinstance(data_dir, (str, Path)):
+            raise UserInputError(f"bad data_dir {data_dir!r}; give a folder path (str or pathlib.Path)")
         data = load_dataset(dataset, "test", data_dir).head(n_examples)
     data.check()
     shard = settings.shard

@@ -39,7 +39,13 @@ def zoo_holding(source: str, dataset: str, zoo_dir: str | Path | None) -> Path |
 
 
 def check_transfer_sources(given: dict[str, nn.Module | str] | None, dataset: str, zoo_dir: str | Path | None) -> None:
-    """Refuse, before any attack, a transfer source named by a zoo name the zoo lacks."""
+    """Refuse, before any attack, sources that are not ``{member: model or zoo name}`` and a
+    source named by a zoo name the zoo lacks."""
+    if zoo_dir is not None and not isinstance(zoo_dir, (str, Path)):
+        raise UserInputError(f"bad zoo_dir {zoo_dir!r}; give a folder path (str or pathlib.Path)")
+    if given is not None and not (isinstance(given, dict)
+                                  and all(isinstance(k, str) and isinstance(v, (str, nn.Module)) for k, v in given.items())):
+        raise UserInputError(f"bad transfer_sources {given!r}; give a dict of member name -> nn.Module or zoo model name")
     for member, source in (given or {}).items():
         if isinstance(source, str) and zoo_holding(source, dataset, zoo_dir) is None:
             raise UserInputError(f"transfer source {source!r} for {member} has no {dataset!r} checkpoint in {zoo_dir or 'the zoo'}")
