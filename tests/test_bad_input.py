@@ -252,6 +252,12 @@ ZOO_CASES = {
     "card-integer-of-5000-digits": (_card_text('{"T": ' + "9" * 5000 + "}"), "is not valid JSON (Exceeds the limit"),
     "card-nested-100000-deep": (_card_text("[" * 100_000 + "]" * 100_000), "is not usable JSON: nested too deeply"),
     "weights-and-card-mismatched": (_mismatched_pair, "is not the file its card snn-mlp.json was written with"),
+    "card-clean_acc-above-100": (_card_with(clean_acc=1e308), "clean_acc 1e+308 is not a number in [0, 100]"),
+    "card-clean_acc-text": (_card_with(clean_acc="99<script>"), "clean_acc '99<script>' is not a number in [0, 100]"),
+    "card-clean_acc-null": (_card_with(clean_acc=None), "clean_acc None is not a number in [0, 100]"),
+    "card-epochs-negative": (_card_with(epochs=-1), "epochs -1 is not a whole number"),
+    "card-train_seconds-text": (_card_with(train_seconds="abc"), "train_seconds 'abc' is not a number"),
+    "card-T-fractional": (_card_with(T=1.5), "T 1.5 is not a whole number in [0, 1000]"),
 }
 
 

@@ -26,6 +26,7 @@ from ..core.atomic import atomic_write_bytes
 from ..core.errors import UserInputError
 from ..core.home import ROOT, user_home
 from ..core.json_input import json_object
+from ..core.limits import MAX_SAMPLES, MAX_T
 from .registry import create_model
 
 DEFAULT_ZOO = ROOT / "zoo"
@@ -133,7 +134,30 @@ def read_card(model: str, dataset: str, root: str | Path | None = None, *, also:
     for ok, wrong in checks:
         if not ok:
             raise UserInputError(f"zoo card {card_path}: {wrong}; retrain it with its command or remove it")
+    for field, low, high, whole in CARD_NUMBERS:
+        value = card.get(field)
+        if field in card and not _number_in(value, low, high, whole):
+            kind = "a whole number" if whole else "a number"
+            raise UserInputError(f"zoo card {card_path}: {field} {value!r} is not {kind} in [{low:g}, {high:g}] (the zoo table "
+                                 "and the rows show it); retrain it with its command or remove it")
     return card
+
+
+#: ``(field, low, high, whole)``: numbers a card may hold, checked where present, since the zoo
+#: table, ``rbsnn list`` and the rows show them: accuracies are percentages, a run has at least
+#: one epoch and a time that is not negative, T is 0 (an ANN) to MAX_T.
+CARD_NUMBERS = (
+    ("clean_acc", 0, 100, False), ("vote_acc", 0, 100, False), ("epochs", 1, 1_000_000, True),
+    ("train_seconds", 0, 1e9, False), ("T", 0, MAX_T, True), ("n_test", 1, 10_000_000, True),
+    ("clean_acc_draws", 1, MAX_SAMPLES, True), ("threads", 1, 100_000, True),
+)
+
+
+def _number_in(value: object, low: float, high: float, whole: bool) -> bool:
+    """A JSON number (not a bool) in [low, high], whole if asked."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return low <= value <= high and (not whole or isinstance(value, int))
 
 
 def zoo_models(dataset: str, root: str | Path | None = None) -> list[str]:
