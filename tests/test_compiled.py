@@ -152,6 +152,29 @@ def test_a_compile_failure_falls_back_to_eager_with_one_warning(monkeypatch, cap
         assert torch.equal(got[0], eager[0]) and torch.equal(got[1], eager[1])
 
 
+@pytest.mark.parametrize("stop", ["wrapped", "text"])
+def test_a_ctrl_c_while_a_graph_compiles_stops_the_run_instead_of_running_eagerly(monkeypatch, stop):
+    """torch wraps what a compiler raises in an ordinary Exception; a Ctrl-C (SIGTERM) landing
+    mid-compile must still stop the evaluation, not read as a compile failure and fall back."""
+    import torch._inductor.compile_fx as compile_fx
+
+    def interrupted(*args, **kwargs):
+        if stop == "wrapped":
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as inner:
+                raise RuntimeError("backend compiler failed") from inner
+        raise RuntimeError("compile worker: KeyboardInterrupt")
+
+    monkeypatch.setattr(compile_fx, "compile_fx", interrupted)
+    monkeypatch.setattr("robustbench_snn.evaluation.compiled.RETRY_SECONDS", 0.0)
+    model = poisson_mlp(11)  # a model no other test compiles
+    with pytest.raises(KeyboardInterrupt):
+        with compiled_path(model, "on") as stats:
+            logits_and_gradient(model, torch.rand(9, 1, 8, 8))
+    assert stats.fallback is None
+
+
 def test_a_compile_that_fails_once_is_retried(monkeypatch):
     """Another process writing the same cached kernel makes one load fail
     (``ImportError: ... file too short``): the retry compiles, no fallback."""

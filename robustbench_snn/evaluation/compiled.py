@@ -208,6 +208,7 @@ class CompiledPart:
         try:
             out = self._call_compiled(padded)
         except Exception as error:  # noqa: BLE001 -- any compiler failure means: run eagerly
+            reraise_interrupt(error)
             self.failed = True
             reason = first_line(error)
             self.stats.fallback = f"{self.name}: {reason}"
@@ -230,9 +231,21 @@ class CompiledPart:
             try:
                 return self.compiled(padded)
             except Exception as error:  # noqa: BLE001 -- retried once; the second failure is reported
+                reraise_interrupt(error)
                 remove_broken_kernel(error)
                 time.sleep(RETRY_SECONDS)
                 return self.compiled(padded)
+
+
+def reraise_interrupt(error: BaseException) -> None:
+    """Raise the Ctrl-C (or SIGTERM) inside ``error``: torch wraps an exception raised while a
+    graph compiles in ``BackendCompilerFailed``, an ordinary Exception, so without this a stop
+    landing mid-compile read as a compiler failure, ran the evaluation eagerly and was lost."""
+    for cause in causes(error):
+        if isinstance(cause, KeyboardInterrupt):
+            raise cause
+    if "KeyboardInterrupt" in str(error):  # a compile worker's interrupt, reported as text
+        raise KeyboardInterrupt from error
 
 
 def remove_broken_kernel(error: BaseException) -> Path | None:
