@@ -20,7 +20,7 @@ from .data.catalog import load_dataset
 from .evaluation.allocator import keep_freed_memory
 from .evaluation.certify import CertifyConfig
 from .evaluation.memory import out_of_memory
-from .evaluation.settings import check_budget, resolve_device
+from .evaluation.settings import check_budget, check_choice, resolve_device
 from .results.leaderboard import (
     check_board_name, check_folder_writable, check_writable, committed_path, default_path, format_table, read, read_boards,
 )
@@ -35,9 +35,7 @@ from .runners.signals import (
 )
 from .runners.sweep import BACKENDS, EvalSpec, sweep
 from .runners.train_zoo import train_zoo_model
-from .runners.zoo_eval import (
-    check_eval_options, check_name, evaluate_zoo_model, per_example_folder, resolve_zoo_dir, zoo_model_names,
-)
+from .runners.zoo_eval import check_eval_options, evaluate_zoo_model, per_example_folder, resolve_zoo_dir, zoo_model_names
 from .submission.submit import CLAIM_FLAG, CLAIM_MARGIN, run_submission
 
 
@@ -123,7 +121,7 @@ def cmd_sweep(args) -> int:
     """Every (dataset, model, attack, eps) as one row, sharded over workers (:func:`~robustbench_snn.runners.sweep.sweep`)."""
 
     args.zoo_dir = resolve_zoo_dir(args.zoo_dir, args.publish)
-    check_name("backend", args.backend, BACKENDS)
+    check_choice("backend", args.backend, BACKENDS)
     datasets, attacks = _split("--datasets", args.datasets), _split("--attacks", args.attacks)
     eps_list = _split("--eps", args.eps) if args.eps is not None else [None]
     specs = [_spec(args, model, dataset, attack, eps) for dataset in datasets

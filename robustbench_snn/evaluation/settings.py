@@ -54,13 +54,16 @@ def check_attack_fits(attack: str, threat_model: str, flag: str = "threat model"
         check_norm(attack, threat_model)
 
 
+#: Every ``device`` choice.
+DEVICES = ("auto", "cpu", "cuda")
+
+
 def resolve_device(device: str) -> str:
+    check_choice("device", device, DEVICES)
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
         raise UserInputError("device 'cuda' requested but no CUDA device is available; valid: auto, cpu")
-    if device not in ("cpu", "cuda"):
-        raise UnknownNameError("device", device, ["auto", "cpu", "cuda"])
     return device
 
 
@@ -92,14 +95,19 @@ def check_choice(kind: str, value: object, valid) -> None:
         raise UnknownNameError(kind, value if isinstance(value, str) else repr(value), valid)
 
 
+def check_folder_argument(name: str, value: object) -> None:
+    """Refuse a folder argument of ``benchmark()`` that is neither None nor a path."""
+    if value is not None and not isinstance(value, (str, Path)):
+        raise UserInputError(f"bad {name} {value!r}; give a folder path (str or pathlib.Path)")
+
+
 def check_arguments(*, threat_model: str, eps, attack: str, steps: int, alpha, grad: str, eot, draws, seed: int, device: str,
                     batch_size: int, n_examples, compile: str, surrogate: str | None, shard) -> Settings:
     """Refuse, with a one-line reason naming the value and the valid range or choices, any
     argument out of its range; return the :class:`Settings`."""
 
     for kind, value, valid in (("threat model", threat_model, NORMS), ("attack", attack, attack_names()),
-                               ("gradient mode", grad, GRAD_MODES), ("compile mode", compile, COMPILE_MODES),
-                               ("device", device, ("auto", "cpu", "cuda"))):
+                               ("gradient mode", grad, GRAD_MODES), ("compile mode", compile, COMPILE_MODES)):
         check_choice(kind, value, valid)
     check_attack_fits(attack, threat_model)
     eps_value = Eps.parse(eps, threat_model)
@@ -125,8 +133,7 @@ def checked_data(settings: Settings, dataset: str, data: Dataset | None, data_di
         raise UserInputError(f"bad data {type(data).__name__}; give a robustbench_snn.data.dataset.Dataset (load_dataset(...)), or a dataset name")
     if data is None:
         check_choice("dataset", dataset, DATASETS)
-        if data_dir is not None and not isinstance(data_dir, (str, Path)):
-            raise UserInputError(f"bad data_dir {data_dir!r}; give a folder path (str or pathlib.Path)")
+        check_folder_argument("data_dir", data_dir)
         data = load_dataset(dataset, "test", data_dir).head(n_examples)
     data.check()
     shard = settings.shard

@@ -338,12 +338,12 @@ class Ensemble:
     def evaluate(self, data, cfg: AttackConfig, **options) -> EvalResult:
         return evaluate(self.model, data, cfg, **options, **self.kw)
 
-    def estimator_runs(self, member_cfg: AttackConfig, specs: Sequence[str]) -> list[Callable]:
+    def estimator_runs(self, member_cfg: AttackConfig, specs: Sequence[str], rate_gradient: bool) -> list[Callable]:
         """``subset -> EvalResult`` of ``member_cfg`` under each surrogate of ``specs``, then under
-        RGA where every neuron supports rate gradients."""
+        RGA if ``rate_gradient`` (every neuron supports it)."""
         runs = [lambda d, sg=Surrogate.parse(spec): self.evaluate(d, member_cfg, surrogate=sg, label=f"{member_cfg.attack} surrogate {sg}")
                 for spec in specs]
-        if supports_rate_gradients(self.model):
+        if rate_gradient:
             runs.append(lambda d: self.evaluate(d, dataclasses.replace(member_cfg, grad="rga"), label=f"{member_cfg.attack} rga"))
         return runs
 
@@ -376,7 +376,7 @@ def spiking_members(ens: Ensemble, surrogates: Sequence[str], selection: Selecti
     def worst_surrogate(d):
         if not neurons:
             return ens.evaluate(d, grad_cfg)
-        return _chained(d, ens.estimator_runs(grad_cfg, surrogates), selection)
+        return _chained(d, ens.estimator_runs(grad_cfg, surrogates, rate_gradient), selection)
 
     members = []
     if not ens.events:
@@ -393,7 +393,7 @@ def spiking_members(ens: Ensemble, surrogates: Sequence[str], selection: Selecti
         if neurons:
             members.append(Member("apgd-surrogates", {"steps": APGD_STEPS, "loss": "ce", "eot": cfg.eot, "surrogates": list(APGD_SURROGATES),
                                                       "rga": rate_gradient},
-                                  lambda d: _chained(d, ens.estimator_runs(ens.first_cfg, APGD_SURROGATES), selection)))
+                                  lambda d: _chained(d, ens.estimator_runs(ens.first_cfg, APGD_SURROGATES, rate_gradient), selection)))
     return members
 
 

@@ -11,6 +11,7 @@ from torch import nn
 from ..core.errors import UserInputError
 from ..models import zoo
 from ..models.zoo import load_checkpoint
+from .settings import check_folder_argument
 from .standard import transfer_source_names
 
 
@@ -41,8 +42,7 @@ def zoo_holding(source: str, dataset: str, zoo_dir: str | Path | None) -> Path |
 def check_transfer_sources(given: dict[str, nn.Module | str] | None, dataset: str, zoo_dir: str | Path | None) -> None:
     """Refuse, before any attack, sources that are not ``{member: model or zoo name}`` and a
     source named by a zoo name the zoo lacks."""
-    if zoo_dir is not None and not isinstance(zoo_dir, (str, Path)):
-        raise UserInputError(f"bad zoo_dir {zoo_dir!r}; give a folder path (str or pathlib.Path)")
+    check_folder_argument("zoo_dir", zoo_dir)
     if given is not None and not (isinstance(given, dict)
                                   and all(isinstance(k, str) and isinstance(v, (str, nn.Module)) for k, v in given.items())):
         raise UserInputError(f"bad transfer_sources {given!r}; give a dict of member name -> nn.Module or zoo model name")

@@ -18,12 +18,12 @@ from ..data.catalog import DATASETS, load_dataset
 from ..evaluation.certify import CertifyConfig, CertifyRun, MECHANISMS, certify_model, check_sigma, make_mechanism, summary
 from ..evaluation.compiled import COMPILE_MODES
 from ..evaluation.model_checks import CHECK_EXAMPLES, check_model
-from ..evaluation.settings import resolve_device
+from ..evaluation.settings import check_choice, resolve_device
 from ..models.zoo import load_checkpoint, zoo_models
 from ..results.leaderboard import CERTIFIED, certified_path, check_folder_writable, check_writable, json_cell, upsert
 from ..results.plots import plot_certified
 from ..results.provenance import command_line, git_commit, host, today, version
-from .zoo_eval import check_name, require_zoo_model, resolve_zoo_dir
+from .zoo_eval import require_zoo_model, resolve_zoo_dir
 
 
 @dataclass
@@ -49,12 +49,12 @@ def certify_zoo_model(
     or ``encoder``. Every option and both output paths are checked before the (long)
     certification, so no result is lost. ``announce`` hears what is about to run."""
 
-    check_name("dataset", dataset, DATASETS)
+    check_choice("dataset", dataset, DATASETS)
     zoo_dir = resolve_zoo_dir(zoo_dir, publish)
     require_zoo_model(model_name, dataset, zoo_models(dataset, zoo_dir))
     mechanism_name = mechanism if mechanism is not None else "gaussian"
-    check_name("mechanism", mechanism_name, MECHANISMS)
-    check_name("compile mode", compile, COMPILE_MODES)
+    check_choice("mechanism", mechanism_name, MECHANISMS)
+    check_choice("compile mode", compile, COMPILE_MODES)
     model, card = load_checkpoint(model_name, dataset, zoo_dir)
     if sigma is None and mechanism_name == "gaussian" and card.get("defense") == "gaussian":
         sigma = card["defense_params"]["sigma"]

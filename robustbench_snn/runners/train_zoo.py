@@ -18,13 +18,13 @@ from ..core.surrogate import Surrogate
 from ..data.catalog import load_dataset
 from ..data.dataset import Dataset
 from ..defenses import get_defense
-from ..evaluation.settings import resolve_device
+from ..evaluation.settings import check_choice, resolve_device
 from ..models.registry import create_model, get_model_entry
 from ..models.zoo import check_zoo_name, checkpoint_paths, load_checkpoint, save_checkpoint, write_paths
 from ..results.leaderboard import check_folder_writable
 from ..results.provenance import command_line
 from ..training.trainer import AUGMENTATIONS, TrainConfig, default_augment, default_epochs, train_model
-from .zoo_eval import check_name, resolve_zoo_dir
+from .zoo_eval import resolve_zoo_dir
 
 
 
@@ -122,7 +122,7 @@ def train_zoo_model(
     build_kwargs = build_arguments(list(build), T, surrogate)
     check_build(model, train, build_kwargs, list(build))
     if augment is not None:
-        check_name("augmentation", augment, AUGMENTATIONS)
+        check_choice("augmentation", augment, AUGMENTATIONS)
     cfg = TrainConfig(epochs=epochs or default_epochs(dataset), lr=lr or entry.train_defaults.get("lr", TrainConfig.lr),
                       batch_size=batch_size, seed=seed, augment=augment or default_augment(dataset))
     command = command_line(

@@ -19,18 +19,12 @@ from ..data.dataset import Dataset
 from ..data.events import EVENT_DATASETS, require_event_data
 from ..evaluation.compiled import COMPILE_MODES
 from ..evaluation.model_checks import possible_surrogate_attack_labels
-from ..evaluation.settings import attack_names, check_attack_fits
+from ..evaluation.settings import attack_names, check_attack_fits, check_choice
 from ..models.registry import list_models
 from ..models.zoo import DEFAULT_ZOO, missing_checkpoint, zoo_models
 from ..results.benchmark_result import BenchmarkResult
 from ..results.leaderboard import check_folder_writable, refuse_smaller, upsert
 from .sweep import EvalSpec
-
-
-def check_name(kind: str, name: str, valid) -> None:
-    """Refuse ``name`` unless it is one of ``valid``, naming them."""
-    if name not in valid:
-        raise UnknownNameError(kind, name, valid)
 
 
 def resolve_zoo_dir(zoo_dir: str | None, publish: bool) -> str | None:
@@ -66,7 +60,7 @@ def require_zoo_model(model: str, dataset: str, available: list[str], allow_all:
 def zoo_model_names(model: str, dataset: str, zoo_dir: str | None) -> list[str]:
     """``[model]`` checked against the zoo, or every checkpoint of ``dataset`` for ``all``."""
 
-    check_name("dataset", dataset, DATASETS)
+    check_choice("dataset", dataset, DATASETS)
     available = zoo_models(dataset, zoo_dir)
     if model == "all":
         if not available:
@@ -80,10 +74,10 @@ def check_eval_options(spec: EvalSpec) -> Eps:
     """Every option of one ``rbsnn eval`` / ``sweep`` row checked before any work, in the
     command line's words (``--norm``, ``--eps``...); returns the budget."""
 
-    check_name("attack", spec.attack, attack_names())
-    check_name("gradient mode", spec.grad, GRAD_MODES)
-    check_name("norm", spec.norm, NORMS)
-    check_name("compile mode", spec.compile, COMPILE_MODES)
+    check_choice("attack", spec.attack, attack_names())
+    check_choice("gradient mode", spec.grad, GRAD_MODES)
+    check_choice("norm", spec.norm, NORMS)
+    check_choice("compile mode", spec.compile, COMPILE_MODES)
     require_event_data(spec.norm, spec.dataset, spec.dataset in EVENT_DATASETS)
     check_attack_fits(spec.attack, spec.norm, "--norm")
     eps = spec.budget
