@@ -180,7 +180,32 @@ def test_init_from_fine_tunes_a_zoo_checkpoint(capsys, tmp_path):
     card = json.loads((tmp_path / "zoo" / "digits" / "snn-mlp+pgd-at.json").read_text())
     assert card["init_from"].startswith("snn-mlp@") and "--init-from snn-mlp" in card["command"]
     code, _, err = run(capsys, "train", "--model", "snn-cnn", "--init-from", "snn-mlp", "--zoo-dir", zoo, "--name", "x")
-    assert code == 2 and err.count("\n") == 1 and "is a 'snn-mlp' network, not 'snn-cnn'" in err
+    assert code == 2 and err.count("\n") == 1 and "(a 'snn-mlp' network) does not fit 'snn-cnn' as built" in err
+    assert not (tmp_path / "zoo" / "digits" / "x.json").exists()
+
+
+def test_init_from_takes_another_architecture_whose_weights_fit(capsys, tmp_path):
+    """rsc-snn is snn-cnn's body behind a weightless Poisson encoder: it starts from snn-cnn's
+    trained weights (the card names the start); a width that does not fit is refused."""
+    import json
+
+    import torch
+    from safetensors.torch import load_file
+
+    zoo = str(tmp_path / "zoo")
+    assert run(capsys, "train", "--model", "snn-cnn", "--epochs", "1", "--n-train", "64", "--zoo-dir", zoo, "--quiet")[0] == 0
+    start = load_file(str(tmp_path / "zoo" / "digits" / "snn-cnn.safetensors"))
+    code, _, _ = run(capsys, "train", "--model", "rsc-snn", "--init-from", "snn-cnn", "--epochs", "1", "--n-train", "64",
+                     "--lr", "1e-12", "--zoo-dir", zoo, "--quiet")
+    assert code == 0
+    card = json.loads((tmp_path / "zoo" / "digits" / "rsc-snn.json").read_text())
+    assert card["init_from"].startswith("snn-cnn@") and card["encoder"] == "poisson"
+    tuned = load_file(str(tmp_path / "zoo" / "digits" / "rsc-snn.safetensors"))
+    conv = next(k for k in start if k.endswith("weight") and start[k].dim() == 4)
+    assert torch.allclose(tuned[conv], start[conv], atol=1e-6)  # lr ~0: the start is the snn-cnn weights
+    code, _, err = run(capsys, "train", "--model", "rsc-snn", "--init-from", "snn-cnn", "--build", "channels=8,8",
+                       "--zoo-dir", zoo, "--name", "y")
+    assert code == 2 and err.count("\n") == 1 and "does not fit 'rsc-snn' as built" in err and "in the checkpoint" in err
 
 
 def test_eval_T_override_is_recorded_and_keyed(capsys, tmp_path):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from ..core.errors import UserInputError
 from ..core.limits import MAX_T, check_count
@@ -52,10 +53,10 @@ def build_arguments(build: list[tuple[str, str]], T: int | None, surrogate: str 
     return args
 
 
-def check_build(model: str, data: Dataset, build: dict[str, Any], given: list[tuple[str, str]]) -> None:
+def check_build(model: str, data: Dataset, build: dict[str, Any], given: list[tuple[str, str]]) -> nn.Module:
     """Build the network once and run it on two training examples before training, so a bad
     build argument (a width of 0, a fractional ``T``) is one line instead of a traceback from
-    deep inside a factory or from the first batch."""
+    deep inside a factory or from the first batch; returns the probe network."""
 
     for key, value in build.items():
         if any(isinstance(v, (int, float)) and not (0 <= v < float("inf")) for v in (value if isinstance(value, tuple) else (value,))):
@@ -66,7 +67,8 @@ def check_build(model: str, data: Dataset, build: dict[str, Any], given: list[tu
     try:
         with warnings.catch_warnings(), torch.no_grad():  # a degenerate width warns before it fails: the error says it once
             warnings.simplefilter("ignore")
-            logits = create_model(model, data.in_shape, data.num_classes, **build).eval()(data.x[:2])
+            probe = create_model(model, data.in_shape, data.num_classes, **build).eval()
+            logits = probe(data.x[:2])
     except UserInputError:
         raise
     except (TypeError, ValueError, IndexError, RuntimeError, ZeroDivisionError) as e:
@@ -74,20 +76,40 @@ def check_build(model: str, data: Dataset, build: dict[str, Any], given: list[tu
     if tuple(logits.shape) != (len(data.x[:2]), data.num_classes):
         raise UserInputError(f"bad --build for model {model!r} ({shown}): the network gives logits of shape "
                              f"{tuple(logits.shape)}, not (examples, {data.num_classes})")
+    return probe
 
 
-def initial_weights(init_from: str, model: str, name: str, dataset: str, zoo_dir: str | None) -> tuple[str, dict]:
-    """``(label, state_dict)`` of the zoo checkpoint ``init_from``; label = name and weights hash."""
+def weights_misfit(weights: dict[str, torch.Tensor], target: nn.Module) -> str | None:
+    """Where ``weights`` do not fit ``target``'s state (a missing, extra or differently shaped
+    tensor), or ``None`` when ``target.load_state_dict(weights)`` takes them as they are."""
+
+    want = {k: list(v.shape) for k, v in target.state_dict().items()}
+    have = {k: list(v.shape) for k, v in weights.items()}
+    for key in sorted(want.keys() | have.keys()):
+        if want.get(key) != have.get(key):
+            return f"{key}: {have.get(key, 'absent')} in the checkpoint, {want.get(key, 'absent')} in the network"
+    return None
+
+
+def initial_weights(init_from: str, model: str, name: str, dataset: str, zoo_dir: str | None, target: nn.Module) -> tuple[str, dict]:
+    """``(label, state_dict)`` of the zoo checkpoint ``init_from``; label = name and weights hash.
+
+    The checkpoint may be of another architecture when its weights fit ``target`` tensor for
+    tensor: ``rsc-snn`` is ``snn-cnn``'s body behind a Poisson encoder without weights, so it
+    can start from a trained direct-coded ``snn-cnn`` (the card records the start)."""
 
     check_zoo_name(init_from, "--init-from")
     if init_from == name:
         raise UserInputError(f"--init-from {init_from!r} is the checkpoint this run writes; give the result another --name")
     loaded, card = load_checkpoint(init_from, dataset, zoo_dir)
     arch = card.get("architecture", card["model"])
-    if arch != model:
-        raise UserInputError(f"--init-from {init_from!r} is a {arch!r} network, not {model!r}; valid: checkpoints of {model!r}")
+    weights = loaded.state_dict()
+    misfit = weights_misfit(weights, target)
+    if misfit is not None:
+        raise UserInputError(f"--init-from {init_from!r} (a {arch!r} network) does not fit {model!r} as built ({misfit}); "
+                             f"valid: checkpoints whose weights fit {model!r} tensor for tensor")
     digest = hashlib.sha256(checkpoint_paths(init_from, dataset, zoo_dir)[0].read_bytes()).hexdigest()[:12]
-    return f"{init_from}@{digest}", loaded.state_dict()
+    return f"{init_from}@{digest}", weights
 
 
 @dataclass
@@ -120,7 +142,7 @@ def train_zoo_model(
     train = load_dataset(dataset, "train", data_dir).head(n_train)
     test = load_dataset(dataset, "test", data_dir)
     build_kwargs = build_arguments(list(build), T, surrogate)
-    check_build(model, train, build_kwargs, list(build))
+    probe = check_build(model, train, build_kwargs, list(build))
     if augment is not None:
         check_choice("augmentation", augment, AUGMENTATIONS)
     cfg = TrainConfig(epochs=epochs or default_epochs(dataset), lr=lr or entry.train_defaults.get("lr", TrainConfig.lr),
@@ -132,7 +154,7 @@ def train_zoo_model(
         *[("--defense-param", f"{k}={v}") for k, v in defense_params], *[("--build", f"{k}={v}") for k, v in build],
         ("--name", name), ("--init-from", init_from), ("--augment", augment), ("--compile", "on" if compile else None),
     )
-    start_from = initial_weights(init_from, model, zoo_name, dataset, zoo_dir) if init_from is not None else None
+    start_from = initial_weights(init_from, model, zoo_name, dataset, zoo_dir, probe) if init_from is not None else None
     weights_path = write_paths(zoo_name, dataset, zoo_dir, publish=publish)[0]
     check_folder_writable(weights_path.parent, "--zoo-dir")  # every input checked: now the folder, before the epochs
     state_path = weights_path.with_name(f"{zoo_name}.train-state.pt")
