@@ -188,3 +188,28 @@ def test_hostile_cells_are_inert_in_the_readme_and_the_csv(tmp_path, capsys):
     with open(board, newline="") as f:
         assert "'=HYPERLINK(" in f.read()
     assert read(board).encoder.eq('=HYPERLINK("http://evil","x")').sum() == 1
+
+
+def test_natural_images_table_shows_each_card_its_rows_and_what_is_missing(tmp_path):
+    """Every cifar10-jpeg card gets a line; a model without a row shows a dash, a fine-tuned
+    model names its start (its time excludes the start's), and a row changes its cell."""
+    import json
+
+    import pandas as pd
+
+    src = checkout_copy(tmp_path)
+    cards = {p.stem: json.loads(p.read_text()) for p in (src.root / "zoo" / "cifar10-jpeg").glob("*.json")}
+    table = report.natural_images(src)
+    lines = {line.split("|")[1].strip(" `"): line for line in table.splitlines()[2:]}
+    assert set(lines) == set(cards)
+    for name, card in cards.items():
+        start = (card.get("init_from") or "").partition("@")[0]
+        assert (f"{card['epochs']} from `{start}`," if start else f"| {card['epochs']}, ") in lines[name]
+    fine_tuned = next(n for n, c in cards.items() if c.get("init_from"))
+    board = src.boards / "cifar10-jpeg_linf.csv"
+    df = pd.read_csv(board)
+    df = df[~((df.model == "snn-cnn") & (df.attack == "assg"))]  # a row not measured: a dash, not a number
+    df.loc[(df.model == fine_tuned) & (df.attack == "pgd"), "robust_acc"] = 12.3
+    df.to_csv(board, index=False)
+    lines = {line.split("|")[1].strip(" `"): line for line in report.natural_images(src).splitlines()[2:]}
+    assert lines["snn-cnn"].rstrip().endswith("| — |") and "12.30 (1,000)" in lines[fine_tuned]

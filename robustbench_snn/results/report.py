@@ -313,8 +313,10 @@ def natural_images(src: Sources, dataset: str = "cifar10-jpeg") -> str:
         build = ", ".join(f"{k} {'-'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in c.get("build_kwargs", {}).items())
         arch = c.get("architecture", m) + (f" ({build})" if build else "")
         coding = "—" if c["encoder"] == "none" else f"{c['encoder']}, {c['T']}"
+        start = str(c.get("init_from") or "").partition("@")[0]  # a fine-tuning's time excludes its start's
         rows.append([f"`{m}`", arch, str(c["defense"]), coding, f"{c['clean_acc']:.2f}",
-                     f"{c['epochs']}, {c['train_seconds'] / 3600:.1f} h", cell("pgd", 10), cell("standard"),
+                     f"{c['epochs']}{f' from `{start}`' if start else ''}, {c['train_seconds'] / 3600:.1f} h",
+                     cell("pgd", 10), cell("standard"),
                      cell("ensemble19"), cell("assg")])
     if not rows:
         return f"(no {dataset} checkpoints in zoo/ yet)"
