@@ -20,6 +20,7 @@ black-box and transfer members only.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -30,12 +31,14 @@ from torch import nn
 from .core.errors import UserInputError
 from .core.limits import MAX_NAME
 from .evaluation.execute import execute
+from .evaluation.member_log import MemberLog, evaluation_identity
 from .evaluation.model_checks import check_model, describe, prepare_model
 from .evaluation.plan import plan
-from .evaluation.settings import check_arguments, checked_data
+from .evaluation.settings import check_arguments, check_resume_file, checked_data
 from .evaluation.transfer_sources import check_transfer_sources
 from .interop.foreign_neurons import require_module
 from .results.benchmark_result import BenchmarkResult, record
+from .results.provenance import CODE_PATHS, git_commit, version
 
 
 @torch.inference_mode(False)
@@ -66,6 +69,7 @@ def benchmark(
     data=None,
     compile: str = "auto",
     shard: tuple[int, int] | None = None,
+    resume_file: str | Path | None = None,
 ) -> BenchmarkResult:
     """Attack ``model`` on ``dataset`` and score it (see the module docstring): validate
     (:mod:`.evaluation.settings`), check the model (:mod:`.evaluation.model_checks`), plan
@@ -94,6 +98,10 @@ def benchmark(
     planning it (checks, compile decision, ``n_examples``) as the whole: the
     per-example results are the whole run's, so :func:`.sweep.merge` of the
     shards gives its row. Only the first shard gathers the masking evidence.
+    ``resume_file``: a composite attack (``standard``, ``ensemble19``) writes its state there
+    after every member; a later call with the same arguments, model and examples resumes
+    after the last member finished, with the same numbers, and the file is removed when the
+    evaluation ends (:mod:`.evaluation.member_log`). A file of another evaluation is refused.
     """
 
     started = time.perf_counter()
@@ -101,6 +109,7 @@ def benchmark(
     settings = check_arguments(threat_model=threat_model, eps=eps, attack=attack, steps=steps, alpha=alpha, grad=grad, eot=eot,
                                draws=draws, seed=seed, device=device, batch_size=batch_size, n_examples=n_examples,
                                compile=compile, surrogate=surrogate, shard=shard)
+    resume_path = check_resume_file(resume_file)
     if info is not None and not isinstance(info, dict):
         raise UserInputError(f"bad info {info!r}; give a dict of extra row fields")
     if name is not None and not (isinstance(name, str) and name.strip() and name.isprintable() and len(name) <= MAX_NAME):
@@ -109,10 +118,21 @@ def benchmark(
     check_transfer_sources(transfer_sources, data.name, zoo_dir)
     model, facts = prepare_model(model, data, settings.device, settings.surrogate)
     planned = plan(settings, model, facts, data, name, info)
+    log = member_log(resume_path, settings, model, data) if resume_path is not None else None
     outcome, passes, stats = execute(settings, planned, model, facts, data, quiet=not progress,
-                                     transfer_sources=transfer_sources, zoo_dir=zoo_dir)
+                                     transfer_sources=transfer_sources, zoo_dir=zoo_dir, log=log)
     attacked = len(data) if shard is None else shard[1] - shard[0]
-    return record(settings, planned, facts, outcome, passes, stats, data, attacked, started)
+    result = record(settings, planned, facts, outcome, passes, stats, data, attacked, started - (log.prior_seconds if log else 0.0))
+    if log is not None:
+        log.finish()
+    return result
+
+
+def member_log(path: Path, settings, model: nn.Module, data) -> MemberLog:
+    """The resume file of this evaluation: its identity is the settings (but the batch size,
+    which changes no number), the model's weights, the examples and the code's commit."""
+    code = f"{version()}/{git_commit(paths=CODE_PATHS)}"
+    return MemberLog(path, evaluation_identity(dataclasses.replace(settings, batch_size=0), model, data.x, data.example_ids, code))
 
 
 __all__ = ["BenchmarkResult", "benchmark", "check_model", "describe"]

@@ -20,7 +20,7 @@ from .data.catalog import load_dataset
 from .evaluation.allocator import keep_freed_memory
 from .evaluation.certify import CertifyConfig
 from .evaluation.memory import out_of_memory
-from .evaluation.settings import check_budget, check_choice, resolve_device
+from .evaluation.settings import check_budget, check_choice, check_resume_file, resolve_device
 from .results.leaderboard import (
     check_board_name, check_folder_writable, check_writable, committed_path, default_path, format_table, read, read_boards,
 )
@@ -102,12 +102,14 @@ def cmd_eval(args) -> int:
     if not args.no_save:
         check_writable(out, "--out")
     per_example_dir = per_example_folder(args.per_example)
+    resume_file = check_resume_file(args.resume_file, "--resume-file")
     commit = git_commit()  # taken before the (long) evaluation, like the code it describes
     data = load_dataset(args.dataset, "test", args.data_dir).head(args.n_examples)
     check_budget(eps, data.x[0].numel())  # before anything is printed
     for spec in specs:
         done = evaluate_zoo_model(spec, data, out=None if args.no_save else out, commit=commit, device=device,
-                                  progress=not args.quiet, force=args.force, announce=lambda msg: _say(args.quiet, msg))
+                                  progress=not args.quiet, force=args.force, announce=lambda msg: _say(args.quiet, msg),
+                                  resume_file=resume_file)
         print(done.result.summary(spec.budget.label))
         per_example = done.save(None if args.no_save else out, args.force, per_example_dir)
         if not args.no_save:

@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--build", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="model build argument, repeatable (e.g. rate=0.5 for rsc-snn)")
     t.add_argument("--name", default=None, help="zoo name (default: the model, or MODEL+DEFENSE when --defense differs from the model's)")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run from its per-epoch training state")
-    t.add_argument("--init-from", default=None, metavar="ZOO_MODEL", help="start from this zoo checkpoint's weights (same architecture), e.g. to adversarially fine-tune it")
+    t.add_argument("--init-from", default=None, metavar="ZOO_MODEL", help="start from this zoo checkpoint's weights (any architecture whose weights fit the network tensor for tensor), e.g. to adversarially fine-tune it")
     t.add_argument("--augment", default=None, help="none or crop-flip (random 4-pixel crop and horizontal flip); default crop-flip on CIFAR-10, else none")
     t.add_argument("--compile", default="off", choices=["on", "off"], help="run the training forward through torch.compile (about 1.8x faster on CIFAR-sized SNNs; default off)")
     t.add_argument("--publish", action="store_true", help="write the repository's zoo/ (a maintainer's action; default: your zoo under <home>, $RBSNN_HOME)")
@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-save", action="store_true", help="print the result without writing the leaderboard")
     e.add_argument("--per-example", type=_path("--per-example"), default=None, metavar="DIR", help="also write each example's clean, robust and per-member scores to a CSV in DIR (named after the row)")
     e.add_argument("--force", action="store_true", help="let a row evaluated on fewer examples replace one evaluated on more")
+    e.add_argument("--resume-file", type=_path("--resume-file"), default=None, metavar="FILE",
+                   help="standard / ensemble19 write their state to FILE after every member; the same command run again "
+                        "after an interruption resumes after the last member finished (same numbers); removed when done")
     e.add_argument("--compile", default="auto", help="auto (default: attack gradients of known architectures through torch.compile), on (also a foreign model's forward), off (eager, the reference path)")
     _common(e)
 

@@ -382,7 +382,7 @@ def test_a_running_shard_stops_at_its_next_attack_step_once_its_worker_is_interr
 
     steps = []
 
-    def shard_whose_interrupt_is_lost(shard, device, threads):
+    def shard_whose_interrupt_is_lost(shard, device, threads, resume_file=None):
         for step in range(100):
             if step == 3:
                 sweep_module._interrupted = True  # what the handler sets before its raise is swallowed

@@ -23,6 +23,7 @@ from ..core.registry import Registry
 from ..core.surrogate import NORMALISED, Surrogate
 from ..data.dataset import Dataset
 from .harness import AttackConfig, EvalResult, evaluate, evaluate_worst_case
+from .member_log import MemberLog
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Run:
     facts: ModelFacts
     sources: Callable[[], tuple[dict[str, nn.Module], dict[str, str]]]  # ({member: model}, {member: source name}) for transfer members
     evidence: bool = True  # gather masking evidence (False on a shard other than the first)
+    log: MemberLog | None = None  # where a composite's ledger records each member, to resume after the last (.member_log)
 
 
 @dataclass

@@ -37,6 +37,7 @@ from ..core.surrogate import Surrogate
 from ..interop.foreign_neurons import find_neurons, supports_rate_gradients
 from .composite import Outcome, Run, families, register_composite
 from .harness import AttackConfig, EvalResult, accuracies, evaluate
+from .member_log import MemberLog
 from .standard import APGD_STEPS, Ledger, Selection
 
 #: The surrogate estimators, in the paper's order (``name:γ`` as :mod:`.surrogate` parses them).
@@ -82,9 +83,11 @@ def estimators(model: nn.Module) -> tuple[list[tuple[str, Surrogate | None, str]
     return chosen, skipped
 
 
-def ensemble19_evaluation(model: nn.Module, data, cfg: AttackConfig, *, draws: int = 1, seed: int = 0, quiet: bool = True) -> EnsembleResult:
+def ensemble19_evaluation(model: nn.Module, data, cfg: AttackConfig, *, draws: int = 1, seed: int = 0, quiet: bool = True,
+                          log: MemberLog | None = None) -> EnsembleResult:
     """Per-example worst case over :func:`estimators` x :data:`LOSSES`, each APGD run
-    only on the examples that survived the previous ones."""
+    only on the examples that survived the previous ones; with a ``log``, resumable after
+    each (:class:`.member_log.MemberLog`)."""
     start = time.perf_counter()
     kw = {"draws": draws, "seed": seed, "quiet": quiet}
     apgd = dataclasses.replace(cfg, steps=APGD_STEPS, alpha=None)
@@ -92,10 +95,10 @@ def ensemble19_evaluation(model: nn.Module, data, cfg: AttackConfig, *, draws: i
     runs = [(label, dataclasses.replace(apgd, attack=loss, grad=grad), surrogate, f"{loss} {label}")
             for label, surrogate, grad in chosen for loss in LOSSES]
     (label, member, surrogate, name), *rest = runs
-    first = evaluate(model, data, member, surrogate=surrogate, label=name, **kw)  # also measures clean accuracy
-    clean, max_distance = first.clean_per_example, first.max_distance
     selection = Selection(model, draws, seed)
-    ledger = Ledger.first(data, label, first, selection)
+    ledger, first = Ledger.opening(data, label, lambda: evaluate(model, data, member, surrogate=surrogate, label=name, **kw),
+                                   selection, log)  # the first also measures clean accuracy
+    clean, max_distance = first.clean_per_example, first.max_distance
     for label, member, surrogate, name in rest:
         ledger.add(label, lambda d, m=member, s=surrogate, name=name: evaluate(model, d, m, surrogate=s, label=name, **kw))
     robust = ledger.final(clean)
@@ -121,6 +124,6 @@ def ensemble19_gradient_steps(model: nn.Module | None, cfg: AttackConfig) -> int
 def run_ensemble19(run: Run) -> Outcome:
     """Özdenizci & Legenstein's 19-estimator ensemble, a peer of ``standard``."""
 
-    ens = ensemble19_evaluation(run.model, run.data, run.cfg, **run.kw)
+    ens = ensemble19_evaluation(run.model, run.data, run.cfg, log=run.log, **run.kw)
     flags = [] if run.facts.whitebox else ["no-gradient"]
     return Outcome(ens.result, ens.per_example, ens.params, flags, ens.seconds, APGD_STEPS, None)

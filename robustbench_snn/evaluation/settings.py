@@ -13,6 +13,7 @@ import torch
 
 from ..attacks.norms import NORMS
 from ..attacks.spec import ATTACKS, check_norm
+from ..core.atomic import refuse_special_file
 from ..core.budget import Eps
 from ..core.errors import UnknownNameError, UserInputError
 from ..core.limits import MAX_SAMPLES, MAX_STEPS, check_count, check_seed
@@ -99,6 +100,24 @@ def check_folder_argument(name: str, value: object) -> None:
     """Refuse a folder argument of ``benchmark()`` that is neither None nor a path."""
     if value is not None and not isinstance(value, (str, Path)):
         raise UserInputError(f"bad {name} {value!r}; give a folder path (str or pathlib.Path)")
+
+
+def check_resume_file(value: object, flag: str = "resume_file") -> Path | None:
+    """``benchmark(resume_file=...)`` (``rbsnn eval --resume-file``: ``flag``) as a path, refused
+    in one line unless it is None or a file path (str or pathlib.Path) in an existing folder,
+    not a folder or device itself."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, Path)) or not str(value).strip() or not str(value).isprintable():
+        raise UserInputError(f"bad {flag} {value!r}; give a file path (str or pathlib.Path) or None")
+    path = Path(value)
+    try:
+        refuse_special_file(path, flag)
+        if not path.parent.is_dir():
+            raise UserInputError(f"bad {flag} {str(path)!r}: its folder does not exist; give a file in an existing folder")
+    except OSError as e:  # a name too long for the file system
+        raise UserInputError(f"bad {flag} {str(path)!r} ({e.strerror or e}); give another path") from None
+    return path
 
 
 def check_arguments(*, threat_model: str, eps, attack: str, steps: int, alpha, grad: str, eot, draws, seed: int, device: str,

@@ -65,12 +65,14 @@ from ..attacks.pgd import pgd
 from ..attacks.sapgd import ASSG, ASSG_STEPS, assg_config, assg_params
 from ..attacks.spec import ATTACKS, AttackSpec, Cost, one_per_step
 from ..attacks.transfer import transfer_from
+from ..core.errors import UserInputError
 from ..core.surrogate import Surrogate
 from ..interop.foreign_neurons import find_neurons, has_exact_gradient, supports_rate_gradients
 from .composite import Outcome, Run, families, register_composite
 from .cost import counting_passes
 from .harness import AttackConfig, EvalResult, accuracies, clean_scores, evaluate, held_out_scores
 from .masking import EVIDENCE_EXAMPLES, MaskingEvidence, gather_evidence, masking_flags
+from .member_log import MemberLog
 
 #: Surrogates of the worst-surrogate member (the full sweep is ``--surrogate all``).
 STANDARD_SURROGATES = ("atan:1", "atan:0.25", "triangle:0.5", "sigmoid:2")
@@ -193,7 +195,10 @@ class Ledger:
     selection score so far (its clean input until a member lowers the score), which
     :meth:`final` scores again with held-out draws.
 
-    A member is ``run(subset) -> EvalResult`` (its ``robust_per_example`` and ``x_adv``)."""
+    A member is ``run(subset) -> EvalResult`` (its ``robust_per_example`` and ``x_adv``).
+    With a ``log`` (:class:`.member_log.MemberLog`) the state is written after every member,
+    with the tensors a caller ``kept`` beside it, and members an earlier process finished
+    are not run again (:meth:`restored`)."""
 
     data: object
     robust: torch.Tensor
@@ -201,26 +206,66 @@ class Ledger:
     selection: Selection = Selection()
     after: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    log: MemberLog | None = None
+    added: int = 0  # members added so far (a name may repeat: ensemble19 adds each estimator once per loss)
+    kept: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def start(cls, data, robust: torch.Tensor, selection: Selection = Selection()) -> "Ledger":
+    def start(cls, data, robust: torch.Tensor, selection: Selection = Selection(), log: MemberLog | None = None) -> "Ledger":
         """A ledger before any member: ``robust`` per example, every input still the clean one."""
-        return cls(data, robust, data.x.detach().to("cpu").clone(), selection)
+        return cls(data, robust, data.x.detach().to("cpu").clone(), selection, log=log)
 
     @classmethod
-    def first(cls, data, name: str, result: EvalResult, selection: Selection = Selection()) -> "Ledger":
-        """The ledger after a first member ``name`` that ran on every example."""
-        ledger = cls.start(data, torch.ones(len(data)), selection)
-        ledger.add(name, lambda d: result)
-        ledger.seconds[name] = result.seconds
-        return ledger
+    def opening(cls, data, name: str, first: Callable[[], EvalResult], selection: Selection = Selection(),
+                log: MemberLog | None = None) -> tuple["Ledger", EvalResult]:
+        """The ledger after a first member ``name`` that runs on every example (``first()``), and
+        that member's result: its clean scores, robust scores and largest distance, restored from
+        ``log`` when an earlier process ran it (then without its inputs)."""
+        ledger = cls.start(data, torch.ones(len(data)), selection, log)
+        if ledger.restored():
+            ledger.added = 1
+            kept = ledger.kept
+            return ledger, EvalResult(kept["clean"].mean().item(), kept["first"].mean().item(), kept["clean"], kept["first"],
+                                      kept["max_distance"].item(), ledger.seconds[name])
+        result = first()
+        ledger.kept.update(clean=result.clean_per_example, first=result.robust_per_example,
+                           max_distance=torch.tensor(result.max_distance))
+        ledger.add(name, lambda d: result, took=result.seconds)
+        return ledger, result
 
-    def add(self, name: str, run, known: EvalResult | None = None) -> None:
-        """Run ``run(subset) -> EvalResult`` as member ``name``."""
+    @property
+    def next_restored(self) -> bool:
+        """Whether the next member added was finished by an earlier process (it will not run)."""
+        return self.log is not None and self.log.finished(self.added)
+
+    def add(self, name: str, run, known: EvalResult | None = None, took: float | None = None) -> None:
+        """Run ``run(subset) -> EvalResult`` as member ``name`` (``took``: its time, if not this call's)."""
+        if self.next_restored:
+            self.added += 1
+            return
         t0 = time.perf_counter()
         self.robust, self.inputs = _on_survivors(self.robust, self.inputs, self.data, run, known, self.selection)
         self.after[name] = self.robust
-        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+        self.seconds[name] = self.seconds.get(name, 0.0) + (took if took is not None else time.perf_counter() - t0)
+        self.added += 1
+        if self.log is not None:
+            after = {f"after/{i:04d}/{k}": v for i, (k, v) in enumerate(self.after.items())}
+            kept = {f"kept/{k}": v for k, v in self.kept.items()}
+            self.log.record(self.added, {"robust": self.robust, "inputs": self.inputs, **after, **kept}, self.seconds)
+
+    def restored(self) -> bool:
+        """Take the state an earlier process left in the log, if it left any."""
+        if self.log is None or not self.log.resumed:
+            return False
+        t = self.log.tensors
+        why = _not_a_ledger(t, self.robust.shape, self.inputs.shape)
+        if why:
+            raise UserInputError(f"resume file {self.log.path} is not a ledger of this evaluation ({why}); delete it, or give another path")
+        self.robust, self.inputs = t["robust"], t["inputs"].to(self.inputs.dtype)
+        self.after = {k.split("/", 2)[2]: v for k, v in sorted(t.items()) if k.startswith("after/")}
+        self.kept = {k.split("/", 1)[1]: v for k, v in t.items() if k.startswith("kept/")}
+        self.seconds = dict(self.log.seconds)
+        return True
 
     def as_result(self, clean: torch.Tensor, max_distance: float, seconds: float) -> EvalResult:
         """The worst case as the members found it (selection scores), with the chosen inputs."""
@@ -235,6 +280,24 @@ class Ledger:
         if not chosen.stochastic:
             return self.robust
         return torch.minimum(clean, held_out_scores(chosen.model, self.data, self.inputs, chosen.held_out_draws, chosen.seed))
+
+
+def _not_a_ledger(t: dict[str, torch.Tensor], scores: torch.Size, inputs: torch.Size) -> str | None:
+    """Why the tensors of a resume file are not what :meth:`Ledger.add` writes for examples
+    of these shapes, or None: the scores in [0, 1], the inputs in the input box."""
+    if "robust" not in t or "inputs" not in t:
+        return "no robust scores or inputs"
+    if t["robust"].shape != scores or t["inputs"].shape != inputs:
+        return f"{len(t['robust'])} examples, not {scores[0]}"
+    for key, v in t.items():
+        per_example = key == "robust" or key.startswith(("after/", "kept/clean", "kept/first"))
+        if per_example and v.shape != scores:
+            return f"{key} has shape {list(v.shape)}"
+        if not v.is_floating_point() or not torch.isfinite(v).all():
+            return f"{key} is not finite numbers"
+        if key != "kept/max_distance" and ((v < 0) | (v > 1)).any():
+            return f"{key} leaves [0, 1]"
+    return None
 
 
 def _on_survivors(robust: torch.Tensor, inputs: torch.Tensor, data, run, known: EvalResult | None = None,
@@ -422,6 +485,7 @@ def standard_evaluation(
     whitebox: bool = True,
     source_names: dict[str, str] | None = None,
     evidence: bool = True,
+    log: MemberLog | None = None,
 ) -> StandardResult:
     """Members run in order, each only on examples that survived the previous
     ones (AutoAttack's scheme: an example already broken needs no further
@@ -439,6 +503,9 @@ def standard_evaluation(
     gradient members; the black-box and transfer members still run. On a
     model :func:`spike_free` the ensemble is APGD-CE, the continued APGD-T and
     Square (module docstring; ``sources`` are not used).
+
+    ``log`` (:class:`.member_log.MemberLog`): the ledger is written after every member, and
+    the members an earlier process finished there are not run again (same numbers).
     """
 
     start = time.perf_counter()
@@ -448,13 +515,13 @@ def standard_evaluation(
     if selection.params():
         params["selection"] = selection.params()
     if whitebox:
-        first = ens.evaluate(data, ens.first_cfg)
+        ledger, first = Ledger.opening(data, ens.first_name, lambda: ens.evaluate(data, ens.first_cfg), selection, log)
         clean, max_distance = first.clean_per_example, first.max_distance
-        ledger = Ledger.first(data, ens.first_name, first, selection)
         params[ens.first_name] = ens.first_params
     else:
         clean = clean_scores(model, data, draws, seed)
-        ledger, max_distance = Ledger.start(data, clean.clone(), selection), 0.0
+        ledger, max_distance = Ledger.start(data, clean.clone(), selection, log), 0.0
+        ledger.restored()
         params["white-box members"] = {"skipped": "the model has no input gradient"}
     if whitebox and spike_free(model, cfg):
         members, sources = exact_members(ens, lambda: ledger.inputs, data.example_ids), {}
@@ -468,9 +535,10 @@ def standard_evaluation(
         params[member.name] = member.params
         if member.run is None:
             continue
-        if member.alone and evidence:
+        if member.alone and evidence and not ledger.next_restored:
             t0 = time.perf_counter()
             alone[member.name] = member.run(data.head(n))
+            ledger.kept[f"alone/{member.name}"] = alone[member.name].robust_per_example  # for the evidence, in a resumed run too
             ledger.seconds[member.name] = time.perf_counter() - t0
         ledger.add(member.name, member.run, known=alone.get(member.name))
     found = None
@@ -479,7 +547,7 @@ def standard_evaluation(
         with counting_passes(model) as checks:  # no peer runs them: recorded apart, so a table can compare the attacks alone
             found = gather_evidence(model, data, cfg, draws=draws, seed=seed)
         params["masking-checks"] = {"examples": n, "forward": checks.forward, "backward": checks.backward}
-        alone_acc = accuracies({k: r.robust_per_example for k, r in alone.items()})  # the black box, and ASSG
+        alone_acc = accuracies({k.split("/", 1)[1]: v for k, v in ledger.kept.items() if k.startswith("alone/")})  # the black box, and ASSG
         found.blackbox = {ens.blackbox_name: alone_acc.pop(ens.blackbox_name)}
         if whitebox:
             found.whitebox = {ens.first_name: first.robust_per_example[:n].mean().item(), **alone_acc}
@@ -520,7 +588,7 @@ def run_standard(run: Run) -> Outcome:
 
     sources, names = ({}, {}) if spike_free(run.model, run.cfg) else run.sources()  # no transfer member there
     std = standard_evaluation(run.model, run.data, run.cfg, sources, whitebox=run.facts.whitebox, source_names=names,
-                              evidence=run.evidence, **run.kw)
+                              evidence=run.evidence, log=run.log, **run.kw)
     params = std.params
     for member in ("apgd-ce", "apgd-t"):
         if member in params:

@@ -132,7 +132,8 @@ class EvalSpec:
 
         return load_dataset(self.dataset, "test", self.data_dir).head(self.n_examples)
 
-    def run(self, model, card, data, *, device: str = "cpu", progress: bool = False, shard: tuple[int, int] | None = None):
+    def run(self, model, card, data, *, device: str = "cpu", progress: bool = False, shard: tuple[int, int] | None = None,
+            resume_file: Path | None = None):
         """:func:`~robustbench_snn.api.benchmark` with these options (a BenchmarkResult)."""
 
         return benchmark(
@@ -140,6 +141,7 @@ class EvalSpec:
             grad=self.grad, eot=self.eot, draws=self.draws, seed=self.seed, device=device, batch_size=self.batch_size,
             progress=progress, steps=self.steps, alpha=self.alpha, name=self.model, zoo_dir=self.zoo_dir, data=data,
             info={"defense": card["defense"], "surrogate_train": card["surrogate"], "source": "zoo"}, compile=self.compile, shard=shard,
+            resume_file=resume_file,
         )
 
     def ident(self, commit: str) -> str:
@@ -167,6 +169,11 @@ class Shard:
 
     def path(self, store: Path, commit: str) -> Path:
         return store / self.spec.ident(commit) / f"shard-{self.start:06d}-{self.stop:06d}.safetensors"
+
+    def resume_path(self, store: Path, commit: str) -> Path:
+        """Where a composite attack's members of this shard are logged while it runs
+        (:mod:`robustbench_snn.evaluation.member_log`), so a killed shard resumes after its last member."""
+        return self.path(store, commit).with_suffix(".resume")
 
 
 @dataclass
@@ -276,12 +283,13 @@ class BrokenShardError(UserInputError):
         self.path = path
 
 
-def run_shard(shard: Shard, device: str = "cpu", threads: int | None = None) -> ShardResult:
-    """Evaluate one shard (in a worker: a pool process or a Ray task)."""
+def run_shard(shard: Shard, device: str = "cpu", threads: int | None = None, resume_file: Path | None = None) -> ShardResult:
+    """Evaluate one shard (in a worker: a pool process or a Ray task), resuming from
+    ``resume_file`` where an earlier worker left it."""
     if threads:
         torch.set_num_threads(threads)
     model, card = shard.spec.checkpoint()
-    result = shard.spec.run(model, card, shard.spec.examples(), device=device, shard=(shard.start, shard.stop))
+    result = shard.spec.run(model, card, shard.spec.examples(), device=device, shard=(shard.start, shard.stop), resume_file=resume_file)
     return ShardResult.of(result, shard)
 
 
@@ -325,11 +333,13 @@ class SweepReport:
     per_example: list[Path] = field(default_factory=list)  # per-example files written (``per_example=``)
 
 
-def _local_results(shards: list[Shard], workers: int, device: str) -> Iterator[tuple[Shard, ShardResult]]:
-    """Results as they finish: in this process for one worker, else a pool of ``workers`` processes."""
+def _local_results(shards: list[Shard], workers: int, device: str,
+                   resume: Callable[[Shard], Path | None] = lambda shard: None) -> Iterator[tuple[Shard, ShardResult]]:
+    """Results as they finish: in this process for one worker, else a pool of ``workers``
+    processes; ``resume(shard)``: the shard's resume file (the store is on this machine's disk)."""
     if workers == 1:
         for shard in shards:
-            yield shard, run_shard(shard, device)
+            yield shard, run_shard(shard, device, resume_file=resume(shard))
         return
 
     threads = max(1, (os.cpu_count() or 1) // workers)
@@ -339,7 +349,7 @@ def _local_results(shards: list[Shard], workers: int, device: str) -> Iterator[t
     try:
         with _interrupts_held():  # workers start with Ctrl-C held, until their own handler is in place
             pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_setup, initargs=(stop,))
-            futures = {pool.submit(_pooled_shard, shard, device, threads): shard for shard in shards}
+            futures = {pool.submit(_pooled_shard, shard, device, threads, resume(shard)): shard for shard in shards}
         processes = list(pool._processes.values())  # no public handle before Python 3.14
         for future in as_completed(futures):
             try:
@@ -459,7 +469,7 @@ def _end_with_the_driver() -> None:
         os._exit(1)
 
 
-def _pooled_shard(shard: Shard, device: str, threads: int) -> ShardResult:
+def _pooled_shard(shard: Shard, device: str, threads: int, resume_file: Path | None = None) -> ShardResult:
     """:func:`run_shard` in a pool worker, refused once the worker or the sweep was
     interrupted, so a stopped pool drains at once and its workers exit cleanly; a
     running shard also stops at its next attack step once the worker was interrupted
@@ -473,7 +483,7 @@ def _pooled_shard(shard: Shard, device: str, threads: int) -> ShardResult:
     _running = True
     try:
         with stopping_when(lambda: _interrupted):
-            return run_shard(shard, device, threads)
+            return run_shard(shard, device, threads, resume_file)
     finally:
         _running = False
 
@@ -632,7 +642,10 @@ def sweep(
     for spec, spec_shards in plan.items():  # specs complete from the store alone
         if all(s in parts for s in spec_shards):
             finish(spec)
-    results = (_ray_results(todo, workers, device, address) if backend == "ray" else _local_results(todo, workers, device)) if todo else iter(())
+    for shard in todo:  # a killed shard's members are logged beside where it will be stored (local workers)
+        shard.path(store, commit).parent.mkdir(parents=True, exist_ok=True)
+    resume = lambda shard: shard.resume_path(store, commit)  # noqa: E731
+    results = (_ray_results(todo, workers, device, address) if backend == "ray" else _local_results(todo, workers, device, resume)) if todo else iter(())
     with tqdm(total=len(todo), desc="shards", unit="shard", disable=not progress) as bar:
         for shard, result in results:
             result.save(shard.path(store, commit))

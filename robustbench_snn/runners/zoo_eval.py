@@ -106,11 +106,13 @@ class ZooEvaluation:
 
 
 def evaluate_zoo_model(spec: EvalSpec, data: Dataset, *, out: Path | None, commit: str, device: str, progress: bool,
-                       force: bool = False, announce: Callable[[str], None] = lambda _: None) -> ZooEvaluation:
+                       force: bool = False, announce: Callable[[str], None] = lambda _: None,
+                       resume_file: Path | None = None) -> ZooEvaluation:
     """Evaluate ``spec``'s checkpoint on ``data`` into a row, refusing first, unless ``force``,
     a run that would replace a row of ``out`` evaluated on more examples. Nothing is written
     (:meth:`ZooEvaluation.save` does), so a caller can show the numbers before any file can
-    fail. ``announce`` hears what is about to run."""
+    fail. ``announce`` hears what is about to run; ``resume_file``: where a composite attack
+    logs its members (:mod:`robustbench_snn.evaluation.member_log`)."""
 
     model, card = spec.checkpoint()
     eps = spec.budget.value
@@ -119,6 +121,6 @@ def evaluate_zoo_model(spec: EvalSpec, data: Dataset, *, out: Path | None, commi
         refuse_smaller(out, key, possible_surrogate_attack_labels(spec.surrogate, spec.attack, card["surrogate"]), len(data))
     announce(f"{spec.model} on {spec.dataset} ({len(data)} examples): {spec.attack} {spec.norm} eps={spec.eps_text} "
              f"steps={spec.steps} surrogate={spec.surrogate or 'own'} grad={spec.grad}")
-    result = spec.run(model, card, data, device=device, progress=progress)
+    result = spec.run(model, card, data, device=device, progress=progress, resume_file=resume_file)
     s = result.settings
     return ZooEvaluation(result, result.row(command=spec.command(s["eot"], s["draws"], len(data)), commit=commit), data)
