@@ -520,3 +520,11 @@ def test_an_unreachable_ray_address_is_one_line_at_once(address, message, tmp_pa
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("rbsnn: error: ") and message in err and err.count("\n") == 1, err
     assert time.monotonic() - start < 60 and not (tmp_path / "out.csv").exists()
+
+
+def test_the_store_folder_ignores_the_batch_size_but_not_an_option_that_changes_numbers():
+    """A re-run with a smaller --batch-size (as the memory check may ask) reuses the stored shards."""
+    spec = EvalSpec("snn-cnn", attack="standard", n_examples=500)
+    assert spec.ident("c0ffee") == EvalSpec("snn-cnn", attack="standard", n_examples=500, batch_size=80).ident("c0ffee")
+    assert spec.ident("c0ffee") != EvalSpec("snn-cnn", attack="standard", n_examples=500, steps=20).ident("c0ffee")
+    assert spec.ident("c0ffee") != spec.ident("decaf0")

@@ -145,8 +145,11 @@ class EvalSpec:
         )
 
     def ident(self, commit: str) -> str:
-        """The store folder of this spec's shards: the options and the code's commit."""
-        text = json.dumps({**asdict(self), "commit": commit}, sort_keys=True)
+        """The store folder of this spec's shards: the options and the code's commit. Not the
+        batch size, which changes no number (per-example streams): a sweep re-run with a smaller
+        one, as a memory check may ask, reuses the shards already stored."""
+        options = {k: v for k, v in asdict(self).items() if k != "batch_size"}
+        text = json.dumps({**options, "commit": commit}, sort_keys=True)
         return f"{self.dataset}-{self.model}-{self.attack}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
