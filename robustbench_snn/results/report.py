@@ -161,9 +161,9 @@ def standard_table(src: Sources, name: str) -> str:
     for m in std.sort_values("robust_acc", ascending=False).index:
         r = std.loc[m]
         members = [pct(r.get(f"acc_{k}")) for k in STANDARD_MEMBERS]
-        rows.append([m, pct(r.clean_acc), pct(pgd.robust_acc.get(m)), f"**{pct(r.robust_acc)}**", *members, pct(after_transfers(r)),
-                     r["flags"] or "—"])
-    return markdown(["model", "clean", "PGD-10 8/255", "standard 8/255", "APGD-CE", "+APGD-T", "+worst surrogate", "+ASSG",
+        rows.append([m, f"{int(r.n_examples):,}", pct(r.clean_acc), pct(pgd.robust_acc.get(m)), f"**{pct(r.robust_acc)}**", *members,
+                     pct(after_transfers(r)), r["flags"] or "—"])
+    return markdown(["model", "images", "clean", "PGD-10 8/255", "standard 8/255", "APGD-CE", "+APGD-T", "+worst surrogate", "+ASSG",
                      "+APGD surrogates", "+Square", "+transfer", "flags"], rows)
 
 
