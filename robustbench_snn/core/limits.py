@@ -8,6 +8,7 @@ library argument (:meth:`Range.check`) and parses a command-line option
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,13 @@ class Range:
             return value
 
         return parse
+
+
+def is_number(value: Any, low: float = -math.inf, high: float = math.inf) -> bool:
+    """Whether ``value`` is a real number (an int or float, not a bool), finite, in [``low``,
+    ``high``]: what a number read from a file someone else wrote (a shard, a resume file, a
+    submission's answer) must be before it is used."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and low <= value <= high
 
 
 def _is_int(value: Any) -> bool:

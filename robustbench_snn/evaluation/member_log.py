@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from torch import nn
 
 from ..core.atomic import atomic_write_bytes
 from ..core.errors import UserInputError
+from ..core.limits import is_number
 from .cost import PassCount
 
 #: Format of the file's header; a file of another version is not resumed from.
@@ -126,10 +126,9 @@ def _header_problem(header: Any) -> str | None:
     for key in ("members", "forward", "backward"):
         if not (isinstance(header.get(key), int) and not isinstance(header.get(key), bool) and header[key] >= 0):
             return f"bad {key} {header.get(key)!r}"
-    finite = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0  # noqa: E731
-    if not finite(header.get("elapsed")):
+    if not is_number(header.get("elapsed"), low=0):
         return f"bad elapsed {header.get('elapsed')!r}"
     seconds = header.get("seconds")
-    if not (isinstance(seconds, dict) and all(isinstance(k, str) and finite(v) for k, v in seconds.items())):
+    if not (isinstance(seconds, dict) and all(isinstance(k, str) and is_number(v, low=0) for k, v in seconds.items())):
         return "bad seconds"
     return None

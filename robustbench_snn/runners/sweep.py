@@ -32,7 +32,6 @@ import ctypes
 import hashlib
 import json
 import logging
-import math
 import multiprocessing
 import os
 import signal
@@ -45,6 +44,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,7 @@ from ..api import benchmark
 from ..core.atomic import atomic_write_bytes
 from ..core.budget import DEFAULT_EPS_TEXT, Eps
 from ..core.errors import UserInputError, WorkerLostError
-from ..core.limits import BATCH_SIZE
+from ..core.limits import BATCH_SIZE, is_number
 from ..core.progress import stopping_when
 from ..core.streams import LIBRARY_BLOCK
 from ..data.catalog import load_dataset
@@ -240,9 +240,7 @@ class ShardResult:
 
 def _meta_types(meta: dict[str, Any]) -> str | None:
     """Why a shard's metadata does not have the types :func:`merge` reads, or None."""
-    def number(v: Any) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
-
+    number = partial(is_number, low=0)
     if not (isinstance(meta["members"], list) and all(isinstance(m, str) for m in meta["members"])):
         return "members is not a list of names"
     if not (isinstance(meta["flags"], list) and all(isinstance(f, str) for f in meta["flags"])):
@@ -645,9 +643,13 @@ def sweep(
     for spec, spec_shards in plan.items():  # specs complete from the store alone
         if all(s in parts for s in spec_shards):
             finish(spec)
-    for shard in todo:  # a killed shard's members are logged beside where it will be stored (local workers)
-        shard.path(store, commit).parent.mkdir(parents=True, exist_ok=True)
-    resume = lambda shard: shard.resume_path(store, commit)  # noqa: E731
+
+    def resume(shard: Shard) -> Path:
+        """A local shard's resume file, beside where the shard will be stored (its folder made now)."""
+        path = shard.resume_path(store, commit)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
     results = (_ray_results(todo, workers, device, address) if backend == "ray" else _local_results(todo, workers, device, resume)) if todo else iter(())
     with tqdm(total=len(todo), desc="shards", unit="shard", disable=not progress) as bar:
         for shard, result in results:

@@ -26,7 +26,6 @@ maintainer's review of ``model.py`` (docs/bring-your-own-snn.md) stays the first
 from __future__ import annotations
 
 import json
-import math
 import os
 import resource
 import shutil
@@ -40,6 +39,7 @@ from typing import Any
 from ..api import benchmark
 from ..core.errors import UserInputError
 from ..core.json_input import json_object
+from ..core.limits import is_number
 from ..data.catalog import load_dataset
 from ..evaluation.model_checks import check_model
 from ..interop.foreign_neurons import find_neurons
@@ -173,7 +173,7 @@ def result_from_payload(payload: dict[str, Any], card: dict[str, Any], eps: floa
         raise refuse(f"missing {', '.join(missing)}")
 
     def number(v: Any, low: float = 0.0, high: float = 100.0) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and low <= v <= high
+        return is_number(v, low, high)
 
     p = payload
     if not (number(p["clean_acc"]) and number(p["robust_acc"]) and number(p["seconds"], 0, MAX_TIME_LIMIT)):
