@@ -15,6 +15,7 @@ import atexit
 import os
 import signal
 import sys
+import threading
 from typing import NoReturn
 
 #: Exit status after a Ctrl-C (128 + SIGINT) ...
@@ -56,9 +57,38 @@ def end_while_loading() -> None:
 
 def stop_as_interrupt() -> None:
     """Handlers for the time a command runs: SIGINT raises KeyboardInterrupt, SIGTERM
-    :class:`Terminated`, so the command unwinds and says how it stopped."""
+    :class:`Terminated`, so the command unwinds and says how it stopped; and a stop that lands
+    where Python cannot raise it is sent again (:func:`redeliver_swallowed_stops`)."""
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, raise_terminated)
+    redeliver_swallowed_stops()
+
+
+#: How long after a swallowed stop the signal is sent again: long enough for the callback that
+#: swallowed it to have returned, short against a user's wait.
+REDELIVERY_DELAY_S = 0.05
+
+
+def redeliver_swallowed_stops() -> None:
+    """Wrap :data:`sys.unraisablehook` so a KeyboardInterrupt (or :class:`Terminated`) raised
+    inside a weak-reference callback or a finalizer, where CPython prints "Exception ignored"
+    and carries on, is not lost: the traceback is not printed, and the same signal is sent to
+    the process again shortly after, when the callback has returned. Measured: a Ctrl-C that
+    landed in a callback of torch.compile's weak-key dictionary printed a traceback and left
+    ``rbsnn eval`` attacking. Other unraisable exceptions go to the hook in place before."""
+    before = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        stop = unraisable.exc_value
+        if not isinstance(stop, KeyboardInterrupt):
+            before(unraisable)
+            return
+        signum = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
+        again = threading.Timer(REDELIVERY_DELAY_S, os.kill, (os.getpid(), signum))
+        again.daemon = True
+        again.start()
+
+    sys.unraisablehook = hook
 
 
 def close_progress_bars() -> None:
