@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from robustbench_snn.results import report
 from robustbench_snn.cli import main
+from robustbench_snn.results import report
 from robustbench_snn.results.provenance import ROOT
 
 
@@ -139,6 +139,33 @@ def test_peers_compare_standard_on_the_peers_images_through_its_per_example_file
         folder / leaderboard.per_example_name(std), index=False)
     cells = next(l for l in report.TABLES["mnist-peers"](src).splitlines() if l.startswith("| snn-cnn |")).strip("| ").split(" | ")
     assert cells[2:4] == ["500", "44.00"] and cells[5] == "52.00" and cells[7] == "45.20" and cells[-1] == "-1.20"
+
+
+@pytest.mark.artifacts
+@pytest.mark.parametrize("board", ["digits_linf", "mnist_linf", "cifar10-jpeg_linf"])
+def test_committed_standard_rows_are_at_most_half_a_point_above_their_best_peer(board):
+    """The ensemble contains the published SNN attacks: on every zoo model and eps with an
+    ``ensemble19`` or ``assg`` row, ``standard`` ends within ``PEER_TOLERANCE`` of the better
+    one, on the same images."""
+    comparisons = report.peer_comparisons(report.Sources(), board)
+    assert comparisons, f"{board} has no peer rows"
+    above = [(c.model, c.eps, c.robust) for c in comparisons if c.gap is not None and c.gap > report.PEER_TOLERANCE]
+    assert not above, above
+
+
+def test_a_standard_row_above_its_best_peer_is_measured_as_such(tmp_path):
+    """The gap is standard less the better peer: a peer that found more adversarials makes it positive."""
+    src = checkout_copy(tmp_path)
+    board = src.boards / "cifar10-jpeg_linf.csv"
+    from robustbench_snn.results import leaderboard
+
+    rows = leaderboard.read(board)
+    peer = rows[(rows.model == "snn-cnn") & (rows.attack == "assg")].iloc[0].to_dict()
+    leaderboard.upsert(board, {**peer, "robust_acc": 0.0})
+    std = rows[(rows.model == "snn-cnn") & (rows.attack == "standard")].iloc[0].to_dict()
+    leaderboard.upsert(board, {**std, "robust_acc": 1.5})
+    (c,) = [c for c in report.peer_comparisons(src, "cifar10-jpeg_linf") if c.model == "snn-cnn"]
+    assert c.gap == pytest.approx(1.5) and c.gap > report.PEER_TOLERANCE
 
 
 def test_the_transfer_column_is_the_selection_score_not_the_held_out_one():
