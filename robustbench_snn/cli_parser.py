@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--defense-param", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="defense hyper-parameter, repeatable (e.g. eps=0.1)")
     t.add_argument("--build", type=_key_value, action="append", default=[], metavar="KEY=VALUE", help="model build argument, repeatable (e.g. rate=0.5 for rsc-snn)")
     t.add_argument("--name", default=None, help="zoo name (default: the model, or MODEL+DEFENSE when --defense differs from the model's)")
-    t.add_argument("--resume", action="store_true", help="continue an interrupted run from its per-epoch training state")
+    t.add_argument("--resume", action="store_true", help="continue an interrupted run from its training state (written every epoch and every 10 minutes)")
     t.add_argument("--init-from", default=None, metavar="ZOO_MODEL", help="start from this zoo checkpoint's weights (any architecture whose weights fit the network tensor for tensor), e.g. to adversarially fine-tune it")
     t.add_argument("--augment", default=None, help="none or crop-flip (random 4-pixel crop and horizontal flip); default crop-flip on CIFAR-10, else none")
     t.add_argument("--compile", default="off", choices=["on", "off"], help="run the training forward through torch.compile (about 1.8x faster on CIFAR-sized SNNs; default off)")

@@ -1,10 +1,10 @@
-import torch
 import pytest
+import torch
 
 from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.defenses import Defense
 from robustbench_snn.models.registry import create_model
 from robustbench_snn.training.trainer import TrainConfig, fit, recalibrate_batchnorm
-from robustbench_snn.defenses import Defense
 
 
 def test_recalibrated_batchnorm_holds_the_exact_data_statistics():
@@ -70,6 +70,60 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
     assert len(losses) == 3
     a, b = straight.state_dict(), resumed.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_run_resumed_inside_an_epoch_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
+    """Killed mid-epoch after a state write inside the epoch (``save_every_s=0``: one after every
+    step), the resumed run starts at the next batch of that epoch, not at the epoch's start,
+    and ends with the same weights and epoch losses as a run never interrupted."""
+    from robustbench_snn.training.trainer import _load_state
+
+    data = load_dataset("digits", "train").head(192)
+    cfg = TrainConfig(epochs=2, batch_size=64, seed=3)
+
+    def fresh():
+        torch.manual_seed(0)
+        return create_model("rsc-snn", data.in_shape, 10, T=2)
+
+    straight = fresh()
+    expected = fit(straight, data, cfg, Defense(), quiet=True)
+
+    state = tmp_path / "run.train-state.pt"
+    with pytest.raises(_Interrupt):
+        fit(fresh(), data, cfg, _StopAfter(5), quiet=True, state_path=state, save_every_s=0.0)  # dies after step 2 of epoch 2
+    saved = _load_state(state)
+    assert saved["epoch_step"] == 64 and len(saved["losses"]) == 1  # written after step 1 of epoch 2
+    steps = _StepCounter()
+    resumed = fresh()
+    losses = fit(resumed, data, cfg, steps, quiet=True, state_path=state, resume=True)
+    assert steps.n == 2 and losses == expected
+    a, b = straight.state_dict(), resumed.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert "epoch_perm" not in _load_state(state)  # the last write is the epoch's end
+
+
+@pytest.mark.parametrize("edit", [{"epoch_step": 65}, {"epoch_step": 192}, {"epoch_total": float("nan")},
+                                  {"epoch_perm": torch.zeros(192, dtype=torch.long)}, {"epoch_perm": torch.arange(10)}])
+def test_a_broken_epoch_in_progress_is_refused_on_resume(edit, tmp_path):
+    from robustbench_snn.core.errors import UserInputError
+    from robustbench_snn.training.trainer import _load_state, _save_state
+
+    data = load_dataset("digits", "train").head(192)
+    cfg = TrainConfig(epochs=2, batch_size=64, seed=3)
+    state = tmp_path / "run.train-state.pt"
+    with pytest.raises(_Interrupt):
+        fit(create_model("snn-mlp", data.in_shape, 10, T=2), data, cfg, _StopAfter(2), quiet=True, state_path=state, save_every_s=0.0)
+    _save_state(state, **{**_load_state(state), **edit})
+    with pytest.raises(UserInputError, match="broken epoch in progress"):
+        fit(create_model("snn-mlp", data.in_shape, 10, T=2), data, cfg, Defense(), quiet=True, state_path=state, resume=True)
+
+
+class _StepCounter(Defense):
+    def __init__(self) -> None:
+        self.n = 0
+
+    def after_step(self, model) -> None:
+        self.n += 1
 
 
 def test_a_resumed_cards_training_time_counts_every_run(tmp_path):

@@ -1,6 +1,6 @@
 """``rbsnn train`` as a library call: train a registered model (:mod:`robustbench_snn.training`)
 and write its checkpoint and card into a zoo, every option checked before the first epoch, the
-run resumable per epoch."""
+run resumable (its training state is written after every epoch and every 10 minutes inside one)."""
 
 from __future__ import annotations
 

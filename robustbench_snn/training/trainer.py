@@ -123,6 +123,25 @@ def run_identity(model, defense: Defense, data: Dataset) -> dict[str, str]:
     }
 
 
+#: Seconds between the training-state writes inside an epoch: an epoch of a CIFAR-sized
+#: SEW-ResNet is about 40 minutes on a busy CPU core, longer than a session may leave a process.
+SAVE_EVERY_S = 600.0
+
+
+def _epoch_in_progress(state: dict, n: int, batch_size: int, path) -> tuple[torch.Tensor, int, float] | None:
+    """The interrupted epoch a training state carries (its example order, the next batch's
+    start, the loss summed so far), checked against the data; None for a state written at an
+    epoch's end."""
+    if "epoch_perm" not in state:
+        return None
+    perm, step, total = state["epoch_perm"], state["epoch_step"], state["epoch_total"]
+    ok = (isinstance(perm, torch.Tensor) and perm.shape == (n,) and torch.equal(perm.sort().values, torch.arange(n))
+          and isinstance(step, int) and 0 < step < n and step % batch_size == 0 and isinstance(total, float) and 0.0 <= total < float("inf"))
+    if not ok:
+        raise UserInputError(f"--resume: {path} holds a broken epoch in progress; delete it and start without --resume")
+    return perm, step, total
+
+
 def fit(
     model,
     data: Dataset,
@@ -133,13 +152,16 @@ def fit(
     state_path: str | Path | None = None,
     resume: bool = False,
     compile: bool = False,
+    save_every_s: float = SAVE_EVERY_S,
 ) -> list[float]:
     """Adam + cosine learning-rate schedule; returns the mean loss of each epoch.
 
-    ``state_path``: write the training state there after every epoch;
-    ``resume``: continue from that state (it must exist). ``compile``: the defense's loss
-    calls the model through ``torch.compile`` (the same weights; about 1.8x faster on
-    CIFAR-sized spiking CNNs, ``benchmarks/cifar_train_speed.py``).
+    ``state_path``: write the training state there after every epoch, and inside an epoch
+    every ``save_every_s`` seconds (with the epoch's example order and the next batch);
+    ``resume``: continue from that state (it must exist), to the same weights as a run never
+    interrupted. ``compile``: the defense's loss calls the model through ``torch.compile``
+    (the same weights; about 1.8x faster on CIFAR-sized spiking CNNs,
+    ``benchmarks/cifar_train_speed.py``).
     """
     defense = defense or Defense()
     model.to(device).train()
@@ -150,6 +172,7 @@ def fit(
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * n_batches)
     losses: list[float] = []
     prior_seconds = 0.0  # training seconds of the runs this one resumes (the state carries them)
+    in_progress = None
     if resume:
         if state_path is None or not Path(state_path).is_file():
             raise UserInputError(f"--resume: no training state at {state_path}; start the run without --resume")
@@ -162,6 +185,7 @@ def fit(
         if differ:
             shown = "; ".join(f"{k}: {theirs.get(k)!r} there, {ours[k]!r} here" for k in differ)
             raise UserInputError(f"--resume: {state_path} is from another run ({shown}); start without --resume")
+        in_progress = _epoch_in_progress(state, len(data), cfg.batch_size, state_path)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -169,12 +193,20 @@ def fit(
         torch.set_rng_state(state["torch_rng"])
         losses = state["losses"]
         prior_seconds = float(state.get("seconds", 0.0))
-    start = time.perf_counter()
+    start = last_save = time.perf_counter()
+
+    def save(**epoch) -> None:
+        _save_state(
+            Path(state_path), config=cfg.__dict__, identity=run_identity(model, defense, data), model=model.state_dict(), optimizer=opt.state_dict(),
+            scheduler=sched.state_dict(), perm_rng=g.get_state(), torch_rng=torch.get_rng_state(), losses=losses,
+            seconds=prior_seconds + time.perf_counter() - start, **epoch,
+        )
+
     bar = tqdm(range(len(losses), cfg.epochs), desc=f"train {data.name}", disable=quiet, unit="epoch")
     for _ in bar:
-        perm = torch.randperm(len(data), generator=g)
-        total = 0.0
-        for i in range(0, len(data), cfg.batch_size):
+        perm, first, total = in_progress or (torch.randperm(len(data), generator=g), 0, 0.0)
+        in_progress = None
+        for i in range(first, len(data), cfg.batch_size):
             idx = perm[i : i + cfg.batch_size]
             x, y = augmented(data.x[idx], cfg.augment, g).to(device), data.y[idx].to(device)
             loss = defense.loss(forward, x, y)
@@ -184,14 +216,14 @@ def fit(
             defense.after_step(model)
             sched.step()
             total += loss.item() * len(idx)
+            if state_path is not None and i + cfg.batch_size < len(data) and time.perf_counter() - last_save >= save_every_s:
+                save(epoch_perm=perm, epoch_step=i + cfg.batch_size, epoch_total=total)
+                last_save = time.perf_counter()
         losses.append(total / len(data))
         bar.set_postfix(loss=f"{losses[-1]:.4f}")
         if state_path is not None:
-            _save_state(
-                Path(state_path), config=cfg.__dict__, identity=run_identity(model, defense, data), model=model.state_dict(), optimizer=opt.state_dict(),
-                scheduler=sched.state_dict(), perm_rng=g.get_state(), torch_rng=torch.get_rng_state(), losses=losses,
-                seconds=prior_seconds + time.perf_counter() - start,
-            )
+            save()
+            last_save = time.perf_counter()
     return losses
 
 
