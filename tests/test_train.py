@@ -47,6 +47,17 @@ class _StopAfter(Defense):
             raise _Interrupt
 
 
+def _fresh_poisson(data):
+    """The same freshly initialised Poisson model each call (its encoder draws make RNG streams matter)."""
+    torch.manual_seed(0)
+    return create_model("rsc-snn", data.in_shape, 10, T=2)
+
+
+def _same_weights(a, b) -> bool:
+    a, b = a.state_dict(), b.state_dict()
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
     """Interrupt mid-epoch 2 of a Poisson model (so RNG streams matter), resume, compare bit for bit."""
     import pytest
@@ -54,22 +65,17 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
     data = load_dataset("digits", "train").head(192)
     cfg = TrainConfig(epochs=3, batch_size=64, seed=3)
 
-    def fresh():
-        torch.manual_seed(0)
-        return create_model("rsc-snn", data.in_shape, 10, T=2)
-
-    straight = fresh()
+    straight = _fresh_poisson(data)
     fit(straight, data, cfg, Defense(), quiet=True)
 
     state = tmp_path / "run.train-state.pt"
     with pytest.raises(_Interrupt):
-        fit(fresh(), data, cfg, _StopAfter(4), quiet=True, state_path=state)  # 3 steps per epoch: dies in epoch 2
+        fit(_fresh_poisson(data), data, cfg, _StopAfter(4), quiet=True, state_path=state)  # 3 steps per epoch: dies in epoch 2
     torch.manual_seed(123)  # whatever happened to the global RNG since
-    resumed = fresh()
+    resumed = _fresh_poisson(data)
     losses = fit(resumed, data, cfg, Defense(), quiet=True, state_path=state, resume=True)
     assert len(losses) == 3
-    a, b = straight.state_dict(), resumed.state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert _same_weights(straight, resumed)
 
 
 def test_a_run_resumed_inside_an_epoch_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
@@ -81,24 +87,19 @@ def test_a_run_resumed_inside_an_epoch_ends_with_the_weights_of_an_uninterrupted
     data = load_dataset("digits", "train").head(192)
     cfg = TrainConfig(epochs=2, batch_size=64, seed=3)
 
-    def fresh():
-        torch.manual_seed(0)
-        return create_model("rsc-snn", data.in_shape, 10, T=2)
-
-    straight = fresh()
+    straight = _fresh_poisson(data)
     expected = fit(straight, data, cfg, Defense(), quiet=True)
 
     state = tmp_path / "run.train-state.pt"
     with pytest.raises(_Interrupt):
-        fit(fresh(), data, cfg, _StopAfter(5), quiet=True, state_path=state, save_every_s=0.0)  # dies after step 2 of epoch 2
+        fit(_fresh_poisson(data), data, cfg, _StopAfter(5), quiet=True, state_path=state, save_every_s=0.0)  # dies after step 2 of epoch 2
     saved = _load_state(state)
     assert saved["epoch_step"] == 64 and len(saved["losses"]) == 1  # written after step 1 of epoch 2
     steps = _StepCounter()
-    resumed = fresh()
+    resumed = _fresh_poisson(data)
     losses = fit(resumed, data, cfg, steps, quiet=True, state_path=state, resume=True)
     assert steps.n == 2 and losses == expected
-    a, b = straight.state_dict(), resumed.state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert _same_weights(straight, resumed)
     assert "epoch_perm" not in _load_state(state)  # the last write is the epoch's end
 
 
