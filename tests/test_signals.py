@@ -5,6 +5,7 @@ import signal
 import sys
 import time
 import weakref
+from typing import NoReturn
 
 import pytest
 
@@ -26,9 +27,9 @@ class _Owner:
     pass
 
 
-def _swallowed_then_wait(stop: KeyboardInterrupt, seconds: float = 10.0) -> float:
-    """Raise ``stop`` inside a weakref callback (as a signal landing there does), then busy-wait;
-    returns how long it took the stop to arrive, or raises AssertionError if it never did."""
+def _swallowed_then_wait(stop: KeyboardInterrupt, seconds: float = 10.0) -> NoReturn:
+    """Raise ``stop`` inside a weakref callback (as a signal landing there does), then busy-wait
+    until the re-sent stop interrupts the wait; AssertionError if it never arrives."""
 
     def callback(ref):
         raise stop

@@ -60,8 +60,6 @@ def _same_weights(a, b) -> bool:
 
 def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
     """Interrupt mid-epoch 2 of a Poisson model (so RNG streams matter), resume, compare bit for bit."""
-    import pytest
-
     data = load_dataset("digits", "train").head(192)
     cfg = TrainConfig(epochs=3, batch_size=64, seed=3)
 
@@ -103,7 +101,7 @@ def test_a_run_resumed_inside_an_epoch_ends_with_the_weights_of_an_uninterrupted
     assert "epoch_perm" not in _load_state(state)  # the last write is the epoch's end
 
 
-@pytest.mark.parametrize("edit", [{"epoch_step": 65}, {"epoch_step": 192}, {"epoch_total": float("nan")},
+@pytest.mark.parametrize("edit", [{"epoch_step": 65}, {"epoch_step": 192}, {"epoch_step": None}, {"epoch_total": float("nan")},
                                   {"epoch_perm": torch.zeros(192, dtype=torch.long)}, {"epoch_perm": torch.arange(10)}])
 def test_a_broken_epoch_in_progress_is_refused_on_resume(edit, tmp_path):
     from robustbench_snn.core.errors import UserInputError
@@ -114,7 +112,8 @@ def test_a_broken_epoch_in_progress_is_refused_on_resume(edit, tmp_path):
     state = tmp_path / "run.train-state.pt"
     with pytest.raises(_Interrupt):
         fit(create_model("snn-mlp", data.in_shape, 10, T=2), data, cfg, _StopAfter(2), quiet=True, state_path=state, save_every_s=0.0)
-    _save_state(state, **{**_load_state(state), **edit})
+    edited = {k: v for k, v in {**_load_state(state), **edit}.items() if v is not None}  # None: the field is missing
+    _save_state(state, **edited)
     with pytest.raises(UserInputError, match="broken epoch in progress"):
         fit(create_model("snn-mlp", data.in_shape, 10, T=2), data, cfg, Defense(), quiet=True, state_path=state, resume=True)
 
@@ -130,8 +129,6 @@ class _StepCounter(Defense):
 def test_a_resumed_cards_training_time_counts_every_run(tmp_path):
     """The card's train_seconds of a resumed run is the earlier runs' seconds (kept in the
     training state) plus this run's, not this run's alone."""
-    import pytest
-
     from robustbench_snn.training.trainer import _load_state, _save_state, train_model
 
     data = load_dataset("digits", "train").head(128)
@@ -148,8 +145,6 @@ def test_a_resumed_cards_training_time_counts_every_run(tmp_path):
 
 
 def test_resume_without_state_is_a_clear_error(tmp_path):
-    import pytest
-
     from robustbench_snn.core.errors import UserInputError
 
     data = load_dataset("digits", "train").head(64)

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from ..core.atomic import atomic_write_bytes
 from ..core.errors import UserInputError
+from ..core.limits import is_number
 from ..data.catalog import load_dataset
 from ..data.dataset import Dataset
 from ..defenses import Defense, get_defense, majority_vote
@@ -134,9 +135,10 @@ def _epoch_in_progress(state: dict, n: int, batch_size: int, path) -> tuple[torc
     epoch's end."""
     if "epoch_perm" not in state:
         return None
-    perm, step, total = state["epoch_perm"], state["epoch_step"], state["epoch_total"]
+    perm, step, total = state.get("epoch_perm"), state.get("epoch_step"), state.get("epoch_total")
     ok = (isinstance(perm, torch.Tensor) and perm.shape == (n,) and torch.equal(perm.sort().values, torch.arange(n))
-          and isinstance(step, int) and 0 < step < n and step % batch_size == 0 and isinstance(total, float) and 0.0 <= total < float("inf"))
+          and isinstance(step, int) and is_number(step, 1, n - 1) and step % batch_size == 0
+          and isinstance(total, float) and is_number(total, low=0))
     if not ok:
         raise UserInputError(f"--resume: {path} holds a broken epoch in progress; delete it and start without --resume")
     return perm, step, total
@@ -196,11 +198,13 @@ def fit(
     start = last_save = time.perf_counter()
 
     def save(**epoch) -> None:
+        nonlocal last_save
         _save_state(
             Path(state_path), config=cfg.__dict__, identity=run_identity(model, defense, data), model=model.state_dict(), optimizer=opt.state_dict(),
             scheduler=sched.state_dict(), perm_rng=g.get_state(), torch_rng=torch.get_rng_state(), losses=losses,
             seconds=prior_seconds + time.perf_counter() - start, **epoch,
         )
+        last_save = time.perf_counter()
 
     bar = tqdm(range(len(losses), cfg.epochs), desc=f"train {data.name}", disable=quiet, unit="epoch")
     for _ in bar:
@@ -218,12 +222,10 @@ def fit(
             total += loss.item() * len(idx)
             if state_path is not None and i + cfg.batch_size < len(data) and time.perf_counter() - last_save >= save_every_s:
                 save(epoch_perm=perm, epoch_step=i + cfg.batch_size, epoch_total=total)
-                last_save = time.perf_counter()
         losses.append(total / len(data))
         bar.set_postfix(loss=f"{losses[-1]:.4f}")
         if state_path is not None:
             save()
-            last_save = time.perf_counter()
     return losses
 
 
