@@ -16,7 +16,7 @@ survives the 20% swings of a shared CPU that absolute times do not:
   rate as a share of a 1024x1024 ``torch.mm`` peer, and on MNIST also
   against the same graph with inductor's channels-last activations (the
   layout the compiled path turns off for spiking modules), with the
-  first layer run at every step (:mod:`robustbench_snn.attacks.projection`) and
+  first layer run at every step (:mod:`robustbench_snn.evaluation.first_layer`) and
   with inductor's own ``avg_pool2d`` (:mod:`robustbench_snn.evaluation.block_pooling`);
 * for each SpikingJelly-built architecture of the natural-image track at 3x32x32 (random
   weights, CPU configuration): the compiled attack gradient and training step against eager

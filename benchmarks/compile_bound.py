@@ -15,9 +15,12 @@ configuration, 3x32x32 input):
   compiled path freezes them) profiled with ``torch.profiler``: the share ``d`` of self CPU time
   in convolution, matrix-product and batched-matrix-product kernels (forward and backward);
 * the bound ``1 / d``;
-* the measured ratio eager / compiled (:func:`robustbench_snn.evaluation.compiled.compiled_path`).
+* the measured ratio eager / compiled (:func:`robustbench_snn.evaluation.compiled.compiled_path`);
+* with ``--first-layer``, the compiled gradient again with every step through the network's
+  first layers (``compiled.FIRST_LAYER_ONCE`` off, :mod:`robustbench_snn.evaluation.first_layer`),
+  in the same run.
 
-    .venv/bin/python benchmarks/compile_bound.py --models sew-resnet spiking-vgg sdt qkformer [--batch 32] [--threads 1]
+    .venv/bin/python benchmarks/compile_bound.py --models sew-resnet spiking-vgg sdt qkformer [--batch 32] [--threads 1] [--first-layer]
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from robustbench_snn.evaluation import compiled as compiled_module  # noqa: E402
 from robustbench_snn.evaluation.allocator import keep_freed_memory  # noqa: E402
 from robustbench_snn.evaluation.compiled import compiled_path, frozen_weights  # noqa: E402
 from robustbench_snn.models.registry import create_model  # noqa: E402
@@ -54,10 +58,11 @@ def dense_share(step) -> float:
     return dense / total
 
 
-def measure(name: str, batch: int, reps: int) -> dict:
+def measure(name: str, batch: int, reps: int, every_step: bool = False) -> dict:
     """Eager and compiled attack-gradient seconds of ``name`` (random weights, CPU
     configuration) on a random batch, the eager gradient's dense share and its bound, and the
-    FLOPs of the convolutions and linear layers the gradient runs (forward and input gradient)."""
+    FLOPs of the convolutions and linear layers the gradient runs (forward and input gradient);
+    with ``every_step`` also the compiled seconds with the first layers run at every step."""
     torch.manual_seed(0)
     model = create_model(name, SHAPE, 10).eval()
     x, y = torch.rand(batch, *SHAPE), torch.randint(0, 10, (batch,))
@@ -71,8 +76,16 @@ def measure(name: str, batch: int, reps: int) -> dict:
         share = dense_share(step)
     with compiled_path(model, "on"):
         compiled = best_of(step, reps)
-    return {"model": name, "eager_s": eager, "compiled_s": compiled, "ratio": eager / compiled, "dense": share, "bound": 1 / share,
-            "flops": flops}
+    out = {"model": name, "eager_s": eager, "compiled_s": compiled, "ratio": eager / compiled, "dense": share, "bound": 1 / share,
+           "flops": flops}
+    if every_step:
+        compiled_module.FIRST_LAYER_ONCE = False
+        try:
+            with compiled_path(model, "on"):
+                out["every_step_s"] = best_of(step, reps)
+        finally:
+            compiled_module.FIRST_LAYER_ONCE = True
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,16 +94,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--first-layer", action="store_true", help="also time the compiled gradient with the first layers at every step")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     keep_freed_memory()
     print(f"Attack gradient at 3x32x32, batch {args.batch}, {args.threads} thread(s), torch {torch.__version__}, "
           f"{torch.backends.cpu.get_cpu_capability()}\n")
-    print("| model | eager s | compiled s | compiled speed-up | dense share of eager | bound 1/share |")
-    print("|---|---:|---:|---:|---:|---:|")
+    extra = " compiled, first layers at every step |" if args.first_layer else ""
+    print(f"| model | eager s | compiled s | compiled speed-up | dense share of eager | bound 1/share |{extra}")
+    print("|---|---:|---:|---:|---:|---:|" + ("---:|" if args.first_layer else ""))
     for name in args.models:
-        r = measure(name, args.batch, args.repeats)
-        print(f"| {r['model']} | {r['eager_s']:.3f} | {r['compiled_s']:.3f} | {r['ratio']:.2f}x | {100 * r['dense']:.0f}% | {r['bound']:.2f}x |", flush=True)
+        r = measure(name, args.batch, args.repeats, args.first_layer)
+        every = f" {r['every_step_s']:.3f} s ({r['eager_s'] / r['every_step_s']:.2f}x) |" if args.first_layer else ""
+        print(f"| {r['model']} | {r['eager_s']:.3f} | {r['compiled_s']:.3f} | {r['ratio']:.2f}x | {100 * r['dense']:.0f}% | {r['bound']:.2f}x |{every}",
+              flush=True)
     return 0
 
 

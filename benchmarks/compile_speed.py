@@ -22,7 +22,7 @@ scoring pass with and without inductor's channels-last activations
 (``compiled.SPIKING_CHANNELS_LAST``, the layout the compiled path turns off for
 spiking modules), in the same run (ours just before). ``--first-layer`` does the
 same with the first layer run at every step (``compiled.FIRST_LAYER_ONCE`` off,
-:mod:`robustbench_snn.attacks.projection`), on the models where it runs once, and
+:mod:`robustbench_snn.evaluation.first_layer`), on the models where it runs once, and
 ``--pooling`` with inductor's own ``avg_pool2d`` (``compiled.BLOCK_MEAN_POOLING``
 off, :mod:`robustbench_snn.evaluation.block_pooling`).
 
@@ -59,7 +59,7 @@ from robustbench_snn.data.catalog import load_dataset
 from robustbench_snn.core.errors import UserInputError
 from robustbench_snn.interop.foreign_neurons import attack_surrogate, find_neurons
 from robustbench_snn.core.limits import positive_int
-from robustbench_snn.evaluation.first_layer import projected_body
+from robustbench_snn.evaluation.first_layer import equal_step_modules, projected_body
 from robustbench_snn.core.surrogate import Surrogate
 from robustbench_snn.models.zoo import load_checkpoint, zoo_models
 from standard_cost import forward_flops
@@ -140,11 +140,12 @@ class Variant:
 
 
 #: ``--layouts``: inductor's channels-last activations (off for spiking modules; an ANN has them
-#: already). ``--first-layer``: the first layer at every step (:mod:`robustbench_snn.attacks.projection`).
+#: already). ``--first-layer``: the first layer at every step (:mod:`robustbench_snn.evaluation.first_layer`).
 #: ``--pooling``: inductor's own ``avg_pool2d`` instead of a block mean (:mod:`robustbench_snn.evaluation.block_pooling`).
 VARIANTS = {
     "layouts": Variant(("SPIKING_CHANNELS_LAST", True), lambda m: bool(find_neurons(m)), "with inductor's channels-last layout"),
-    "first-layer": Variant(("FIRST_LAYER_ONCE", False), lambda m: projected_body(m) is not None, "with the first layer at every step"),
+    "first-layer": Variant(("FIRST_LAYER_ONCE", False), lambda m: projected_body(m) is not None or bool(equal_step_modules(m, getattr(m, "net", m))),
+                           "with the first layer at every step"),
     "pooling": Variant(("BLOCK_MEAN_POOLING", False), lambda m: bool(swappable_pools(m)), "with inductor's own avg_pool2d"),
 }
 

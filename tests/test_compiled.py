@@ -420,7 +420,7 @@ def test_spikingjelly_architectures_run_compiled_with_the_eager_gradient(name):
     with compiled_path(model, "auto") as stats:
         compiled = logits_and_gradient(model, x)
     (o1, g1), (o2, g2) = eager, compiled
-    assert stats.compiles == 1 and stats.fallback is None and stats.compiled_parts == ["ResetEachPass.model.net"]
+    assert stats.compiles == 1 and stats.fallback is None and stats.compiled_parts[0].startswith("ResetEachPass.model.net (first layers once: ")
     assert (o1 - o2).abs().max() <= 1e-4 and g1.norm() > 0
     assert (g1 - g2).norm() <= 1e-4 * g1.norm()
 

@@ -1,18 +1,22 @@
-"""The first layer once (robustbench_snn.attacks.projection): the same logits as the model's own
+"""The first layer once (robustbench_snn.evaluation.first_layer): the same logits as the model's own
 forward, the same input gradients up to rounding, the layer's backward on B rows instead of
-T x B, and the model's own forward wherever the projection would not be exact."""
+T x B, and the model's own forward wherever the projection would not be exact; for a
+SpikingJelly network behind direct coding, its step-wise first layers on one step."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from spikingjelly.activation_based import layer
 from torch import nn
 
 from robustbench_snn.core import streams
 from robustbench_snn.evaluation.block_pooling import BlockMeanAvgPool2d
 from robustbench_snn.data.catalog import load_dataset
 from robustbench_snn.models.snn import build_snn, spiking_cnn_body, spiking_mlp_body
-from robustbench_snn.evaluation.first_layer import ProjectedForward, is_affine, projected_body
+from robustbench_snn.evaluation.first_layer import ProjectedForward, StepsOnce, equal_step_modules, is_affine, is_stepwise, projected_body
+from robustbench_snn.models.registry import create_model
+from robustbench_snn.models.spikingjelly_nets import GreyAsRGB
 from robustbench_snn.models.zoo import load_checkpoint
 from test_compiled import logits_and_gradient  # (model, x) -> logits and input gradient, per-example streams
 
@@ -102,3 +106,83 @@ def test_where_the_projection_would_not_be_exact_the_models_own_forward_runs():
 ])
 def test_affine_layers(module, affine):
     assert is_affine(module) is affine
+
+
+def _spikingjelly(name: str, shape=(3, 16, 16), **kwargs):
+    """A registered SpikingJelly architecture with random weights and random batch-norm statistics, in eval mode."""
+    pytest.importorskip("spikingjelly")
+    torch.manual_seed(3)
+    model = create_model(name, shape, 10, **kwargs)
+    for bn in (m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)):
+        bn.running_mean.uniform_(-0.2, 0.2)
+        bn.running_var.uniform_(0.05, 0.2)  # small variances: the neurons fire
+    return model.eval()
+
+
+def steps_once(model) -> list[str]:
+    """Run ``model``'s equal-step first layers on one step (as the compiled path does); their names."""
+    found = equal_step_modules(model, model.net)
+    for _, module in found:
+        module.forward = StepsOnce(module, module.forward)
+    return [name for name, _ in found]
+
+
+@pytest.mark.parametrize("name, shape, stem", [
+    ("sew-resnet", (3, 16, 16), ["conv1", "bn1"]),
+    ("sew-resnet", (1, 16, 16), ["0", "1.conv1", "1.bn1"]),  # grey images as three equal channels first
+    ("spiking-vgg", (3, 16, 16), ["features.0", "features.1"]),
+    ("ms-resnet", (3, 16, 16), ["stem", "layer1.0.downsample"]),  # the membrane shortcut also takes the stem's output
+    ("spikformer", (3, 16, 16), ["patch_embed.stages.0.conv_bn.block"]),
+    ("sdt", (3, 16, 16), ["patch_embed.stages.0.0", "patch_embed.stages.0.1"]),
+    ("qkformer", (3, 16, 16), ["patch_embed1.conv1", "patch_embed1.bn1", "patch_embed1.pool1"]),
+    ("psn-cnn", (1, 8, 8), ["0"]),
+])
+def test_a_spikingjelly_networks_first_layers_run_once_with_its_logits_and_gradients(name, shape, stem):
+    """Behind direct coding the stem's step-wise layers run on one step: the same logits and input
+    gradients as the network's own forward (up to rounding), and the stem's first layer sees B rows."""
+    model = _spikingjelly(name, shape)
+    x = torch.rand(6, *shape, generator=torch.Generator().manual_seed(4))
+    own_logits, own_grad = logits_and_gradient(model, x)
+    assert steps_once(model) == stem
+    seen = []
+    first = dict(model.net.named_modules())[stem[0]]
+    handle = first.register_forward_hook(lambda module, args, out: seen.append((tuple(out.shape[:2]), out.stride(0))))
+    logits, grad = logits_and_gradient(model, x)
+    handle.remove()
+    assert seen == [((model.T, 6), 0)]  # one step computed, repeated (a view) over T
+    assert torch.allclose(logits, own_logits, atol=1e-5, rtol=0) and own_grad.norm() > 0
+    assert (grad - own_grad).norm() <= 1e-5 * own_grad.norm()
+
+
+def test_no_first_layer_runs_once_where_the_steps_differ_or_the_layer_is_not_step_wise():
+    model = _spikingjelly("sew-resnet")
+    assert equal_step_modules(model, model) == []  # a model, not the network inside a SpikingJelly classifier
+    poisson = _spikingjelly("sew-resnet", encoder="poisson")
+    assert equal_step_modules(poisson, poisson.net) == []  # Poisson draws differ from step to step
+    ours = build_snn(spiking_cnn_body, (1, 8, 8), 10, encoder="direct", T=2).eval()
+    assert equal_step_modules(ours, ours.body) == []  # our own SNNs take the projection above
+    x = torch.rand(4, 3, 16, 16)
+    own = logits_and_gradient(model.train(), x)
+    steps_once(model.eval())
+    model.train()  # batch norm on the batch's statistics: its own forward runs
+    strides = []
+    handle = model.net.bn1.register_forward_hook(lambda module, args, out: strides.append(out.stride(0)))
+    trained = logits_and_gradient(model, x)
+    handle.remove()
+    assert strides[0] > 0 and not is_stepwise(model.net.bn1)  # every step computed
+    assert torch.allclose(trained[0], own[0], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("module, stepwise", [
+    (layer.SeqToANNContainer(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2).eval(), nn.MaxPool2d(2)), True),
+    (layer.Conv2d(1, 2, 3, step_mode="m"), True),
+    (layer.Conv2d(1, 2, 3, step_mode="s"), False),  # single-step: [T, B, ...] is not its input
+    (layer.BatchNorm2d(2, step_mode="m").eval(), True),
+    (layer.BatchNorm2d(2, step_mode="m").train(), False),
+    (nn.Sequential(layer.Conv2d(1, 2, 3, step_mode="m"), layer.MaxPool2d(2, step_mode="m")), True),
+    (layer.SeqToANNContainer(nn.Conv2d(1, 2, 3), nn.ReLU()), False),
+    (nn.Conv2d(1, 2, 3), False),  # a plain convolution takes [B, C, H, W]
+    (GreyAsRGB(), True),
+])
+def test_step_wise_layers(module, stepwise):
+    assert is_stepwise(module) is stepwise

@@ -74,7 +74,7 @@ class Encoder(nn.Module):
         ``forward(x)`` has the values of ``value`` (``[T, B, ...]``, no gradient; ``None``:
         ``source`` repeated over T) and the gradient of ``source`` (``[B, ...]``) repeated
         over T, so a first affine layer can carry the gradient of all T steps in one
-        product (:mod:`.projection`). ``None`` (the default): the steps' gradients differ."""
+        product (:mod:`robustbench_snn.evaluation.first_layer`). ``None`` (the default): the steps' gradients differ."""
         return None
 
 

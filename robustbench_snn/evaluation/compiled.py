@@ -53,9 +53,11 @@ loops. Seven choices make the compiled path pay inside an evaluation:
   gradient at every step (direct and Poisson coding) and its body starts with
   an affine layer, that layer's input gradient runs once on the summed steps
   instead of once per step, and under direct coding its forward too
-  (:mod:`.projection`: exact algebra, the sum taken in another order). Its
+  (:mod:`.first_layer`: exact algebra, the sum taken in another order). Its
   eager fallback rebuilds the encoder's output, so a failed compile still
-  gives the reference numbers to the bit.
+  gives the reference numbers to the bit. A SpikingJelly architecture behind
+  direct coding runs the step-wise layers its input meets first (its stem's
+  convolution and batch norm) on one step, repeated over T.
 * **Pooling as a block mean.** Average pooling of disjoint blocks compiles
   as a mean over a view of the blocks, whose backward inductor vectorises
   (its ``avg_pool2d`` backward is a scalar gather; :mod:`.block_pooling`),
@@ -90,7 +92,7 @@ from ..models import ANNClassifier, SpikingClassifier
 from ..models.qcfs_snn import QCFSClassifier
 from ..models.spikingjelly_nets import SpikingJellyClassifier
 from .block_pooling import block_mean_pooling
-from .first_layer import ProjectedForward, projected_body
+from .first_layer import ProjectedForward, StepsOnce, equal_step_modules, projected_body
 
 #: ``--compile`` choices: ``auto`` compiles the parts of a model whose structure is known,
 #: ``on`` also a foreign model's whole forward, ``off`` runs everything eagerly.
@@ -113,7 +115,7 @@ RETRY_SECONDS = 2.0
 #: ``benchmarks/compile_speed.py --layouts`` sets it to time both in one run.
 SPIKING_CHANNELS_LAST = False
 #: Whether a zoo SNN's first affine layer runs once for all T steps where that is exact
-#: (:mod:`.projection`); ``benchmarks/compile_speed.py --first-layer`` turns it off to time both.
+#: (:mod:`.first_layer`); ``benchmarks/compile_speed.py --first-layer`` turns it off to time both.
 FIRST_LAYER_ONCE = True
 #: Whether average pooling of disjoint blocks compiles as a mean over the blocks
 #: (:mod:`.block_pooling`); ``benchmarks/compile_speed.py --pooling`` turns it off to time both.
@@ -368,11 +370,17 @@ def compiled_path(model: nn.Module, mode: str, stats: CompileStats | None = None
             stack.enter_context(block_mean_pooling(model))
         for name, module, batch_dim, out_dim in parts:
             label = f"{type(model).__name__}.{name}" if name != "forward" else type(model).__name__
+            stem = equal_step_modules(model, module) if FIRST_LAYER_ONCE else []
+            for _, layer in stem:  # a SpikingJelly network's step-wise first layers on one step (:mod:`.first_layer`)
+                stack.callback(_restore_forward, layer, layer.__dict__.get("forward"))
+                layer.forward = StepsOnce(layer, layer.forward)
+            if stem:
+                label += f" (first layers once: {', '.join(layer_name for layer_name, _ in stem)})"
             projection = projected_body(model) if FIRST_LAYER_ONCE and module is getattr(model, "body", None) else None
             if projection is None:
                 owner, forward = module, CompiledPart(module, type(module).forward.__get__(module), batch_dim, stats, label, inference,
                                                       out_dim=out_dim)
-            else:  # the first layer once (:mod:`.projection`): the model's forward calls the compiled body
+            else:  # the first layer once (:mod:`.first_layer`): the model's forward calls the compiled body
                 label += " (first layer once)"
                 part = CompiledPart(module, projection, batch_dim, stats, label, inference, eager=projection.reference)
                 owner, forward = model, ProjectedForward(model, projection, part)

@@ -16,4 +16,4 @@ from .spikingjelly_nets import SpikingJellyClassifier
 @register_model("psn-cnn", description="spiking CNN (the snn-cnn body) with SpikingJelly's PSN neurons, direct coding")
 def psn_cnn(in_shape, num_classes, T: int = 4, channels: Sequence[int] = (16, 32), hidden: int = 128, encoder: str = "direct"):
     body = spiking_cnn_body(in_shape, num_classes, lambda: neuron.PSN(T=T, surrogate_function=surrogate.ATan()), channels, hidden)
-    return SpikingJellyClassifier(create_encoder(encoder, T), body, "mean")
+    return SpikingJellyClassifier(create_encoder(encoder, T), body, "mean", in_shape=in_shape)

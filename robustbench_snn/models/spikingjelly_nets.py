@@ -102,13 +102,15 @@ class SpikingJellyClassifier(EncodedClassifier):
     pass the benchmark makes resets them first (``interop.ResetEachPass``), and so does
     :meth:`forward` here, so a training step and an evaluation see the same function."""
 
-    def __init__(self, encoder: Encoder, net: nn.Module, readout: str, config: str = "") -> None:
+    def __init__(self, encoder: Encoder, net: nn.Module, readout: str, config: str = "", in_shape: tuple[int, ...] | None = None) -> None:
         super().__init__(encoder)
         if readout not in READOUTS:
             raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
         self.net = net
         self.readout = readout
         self.config_name = config
+        #: the image shape ``[C, H, W]`` the network was built for (None: not known)
+        self.in_shape = tuple(in_shape) if in_shape is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         functional.reset_net(self.net)
@@ -150,7 +152,7 @@ def build_spikingjelly(label: str, configs: dict[str, NetBuilder], readout: str,
     if len(in_shape) != 3:
         raise UserInputError(f"model {label!r} takes images [C, H, W], got inputs of shape {list(in_shape)}")
     net = multi_step(configs[config](tuple(in_shape), num_classes, T))
-    return SpikingJellyClassifier(create_encoder(encoder, T, **(encoder_kwargs or {})), net, readout, config)
+    return SpikingJellyClassifier(create_encoder(encoder, T, **(encoder_kwargs or {})), net, readout, config, in_shape)
 
 
 def needs_input(in_shape: tuple[int, ...], channels: int, size: tuple[int, int], config: str) -> None:
@@ -160,7 +162,7 @@ def needs_input(in_shape: tuple[int, ...], channels: int, size: tuple[int, int],
                              "use config=small for other inputs")
 
 
-class _ThreeChannels(nn.Module):
+class GreyAsRGB(nn.Module):
     """``[T, B, 1, H, W]`` -> ``[T, B, 3, H, W]`` (the grey channel three times), for a network whose stem takes RGB."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -168,9 +170,9 @@ class _ThreeChannels(nn.Module):
 
 
 def three_channels(net: nn.Module, in_shape: tuple[int, ...]) -> nn.Module:
-    """``net`` (an RGB stem) behind :class:`_ThreeChannels` when the images are grey."""
+    """``net`` (an RGB stem) behind :class:`GreyAsRGB` when the images are grey."""
     if in_shape[0] == 3:
         return net
     if in_shape[0] != 1:
         raise UserInputError(f"this network takes 1 or 3 image channels, got {in_shape[0]}")
-    return nn.Sequential(_ThreeChannels(), net)
+    return nn.Sequential(GreyAsRGB(), net)
