@@ -46,24 +46,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from standard_cost import forward_flops
+from timing import best_of
 
-from robustbench_snn.evaluation import compiled as compiled_module
-from robustbench_snn.core import streams
-from robustbench_snn.evaluation.allocator import keep_freed_memory
 from robustbench_snn.attacks.assg import adaptive_sharpness
 from robustbench_snn.attacks.gradient import eot_loss_and_gradient
 from robustbench_snn.attacks.losses import cross_entropy
+from robustbench_snn.core import streams
+from robustbench_snn.core.errors import UserInputError
+from robustbench_snn.core.limits import positive_int
+from robustbench_snn.core.surrogate import Surrogate
+from robustbench_snn.data.catalog import load_dataset
+from robustbench_snn.evaluation import compiled as compiled_module
+from robustbench_snn.evaluation.allocator import keep_freed_memory
 from robustbench_snn.evaluation.block_pooling import swappable_pools
 from robustbench_snn.evaluation.compiled import CompileStats, compiled_path
-from robustbench_snn.data.catalog import load_dataset
-from robustbench_snn.core.errors import UserInputError
-from robustbench_snn.interop.foreign_neurons import attack_surrogate, find_neurons
-from robustbench_snn.core.limits import positive_int
 from robustbench_snn.evaluation.first_layer import equal_step_modules, projected_body
-from robustbench_snn.core.surrogate import Surrogate
+from robustbench_snn.interop.foreign_neurons import attack_surrogate, find_neurons
 from robustbench_snn.models.zoo import load_checkpoint, zoo_models
-from standard_cost import forward_flops
-from timing import best_of
 
 
 def gradient(model, x, y, eot):

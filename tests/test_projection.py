@@ -8,17 +8,19 @@ from __future__ import annotations
 import pytest
 import torch
 from spikingjelly.activation_based import layer
+from test_compiled import logits_and_gradient  # (model, x) -> logits and input gradient, per-example streams
 from torch import nn
 
 from robustbench_snn.core import streams
-from robustbench_snn.evaluation.block_pooling import BlockMeanAvgPool2d
 from robustbench_snn.data.catalog import load_dataset
-from robustbench_snn.models.snn import build_snn, spiking_cnn_body, spiking_mlp_body
-from robustbench_snn.evaluation.first_layer import ProjectedForward, StepsOnce, equal_step_modules, is_affine, is_stepwise, projected_body
+from robustbench_snn.evaluation.block_pooling import BlockMeanAvgPool2d
+from robustbench_snn.evaluation.first_layer import (
+    ProjectedForward, StepsOnce, equal_step_modules, is_affine, is_stepwise, projected_body,
+)
 from robustbench_snn.models.registry import create_model
+from robustbench_snn.models.snn import build_snn, spiking_cnn_body, spiking_mlp_body
 from robustbench_snn.models.spikingjelly_nets import GreyAsRGB
 from robustbench_snn.models.zoo import load_checkpoint
-from test_compiled import logits_and_gradient  # (model, x) -> logits and input gradient, per-example streams
 
 
 def projected(model):
