@@ -34,11 +34,10 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from robustbench_snn.evaluation import compiled as compiled_module  # noqa: E402
 from robustbench_snn.evaluation.allocator import keep_freed_memory  # noqa: E402
 from robustbench_snn.evaluation.compiled import compiled_path, frozen_weights  # noqa: E402
 from robustbench_snn.models.registry import create_model  # noqa: E402
-from compile_speed import gradient  # noqa: E402  (the attacks' gradient with per-example streams)
+from compile_speed import compiled_setting, gradient  # noqa: E402  (the attacks' gradient with per-example streams)
 from standard_cost import forward_flops  # noqa: E402
 from timing import best_of  # noqa: E402
 
@@ -79,12 +78,8 @@ def measure(name: str, batch: int, reps: int, every_step: bool = False) -> dict:
     out = {"model": name, "eager_s": eager, "compiled_s": compiled, "ratio": eager / compiled, "dense": share, "bound": 1 / share,
            "flops": flops}
     if every_step:
-        compiled_module.FIRST_LAYER_ONCE = False
-        try:
-            with compiled_path(model, "on"):
-                out["every_step_s"] = best_of(step, reps)
-        finally:
-            compiled_module.FIRST_LAYER_ONCE = True
+        with compiled_setting("FIRST_LAYER_ONCE", False), compiled_path(model, "on"):
+            out["every_step_s"] = best_of(step, reps)
     return out
 
 

@@ -42,7 +42,8 @@ import argparse
 import itertools
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -156,18 +157,24 @@ def scoring_time(model, x, reps: int) -> float:
         return best_of(lambda: scoring_pass(model, x), reps)
 
 
-def variant_times(model, x, step, reps: int, ours: tuple[float, float], setting: tuple[str, object]) -> dict[str, tuple[float, float]]:
-    """Seconds of the compiled gradient (``step``) and of a frozen scoring pass, each as
-    ``(ours, with the compiled module's setting)``; ``ours``: the two already timed."""
-    name, value = setting
+@contextmanager
+def compiled_setting(name: str, value: object) -> Iterator[None]:
+    """Within the block the ``compiled`` module's setting ``name`` is ``value`` (restored after)."""
     saved = getattr(compiled_module, name)
     setattr(compiled_module, name, value)
     try:
+        yield
+    finally:
+        setattr(compiled_module, name, saved)
+
+
+def variant_times(model, x, step, reps: int, ours: tuple[float, float], setting: tuple[str, object]) -> dict[str, tuple[float, float]]:
+    """Seconds of the compiled gradient (``step``) and of a frozen scoring pass, each as
+    ``(ours, with the compiled module's setting)``; ``ours``: the two already timed."""
+    with compiled_setting(*setting):
         with compiled_path(model, "on"):
             gradient_other = best_of(step, reps)
         scoring_other = scoring_time(model, x, reps)
-    finally:
-        setattr(compiled_module, name, saved)
     return {"gradient": (ours[0], gradient_other), "inference": (ours[1], scoring_other)}
 
 
