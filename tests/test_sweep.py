@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,9 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from robustbench_snn.cli import main
 from robustbench_snn.core.errors import UserInputError
+from robustbench_snn.models.zoo import load_checkpoint, save_checkpoint
 from robustbench_snn.runners.sweep import EvalSpec, shard_ranges, sweep
 
 #: Columns that are timings or dates, not measurements.
@@ -525,6 +528,29 @@ def test_an_unreachable_ray_address_is_one_line_at_once(address, message, tmp_pa
 def test_the_store_folder_ignores_the_batch_size_but_not_an_option_that_changes_numbers():
     """A re-run with a smaller --batch-size (as the memory check may ask) reuses the stored shards."""
     spec = EvalSpec("snn-cnn", attack="standard", n_examples=500)
-    assert spec.ident("c0ffee") == EvalSpec("snn-cnn", attack="standard", n_examples=500, batch_size=80).ident("c0ffee")
-    assert spec.ident("c0ffee") != EvalSpec("snn-cnn", attack="standard", n_examples=500, steps=20).ident("c0ffee")
-    assert spec.ident("c0ffee") != spec.ident("decaf0")
+    assert spec.ident("c0ffee", "ab") == EvalSpec("snn-cnn", attack="standard", n_examples=500, batch_size=80).ident("c0ffee", "ab")
+    assert spec.ident("c0ffee", "ab") != EvalSpec("snn-cnn", attack="standard", n_examples=500, steps=20).ident("c0ffee", "ab")
+    assert spec.ident("c0ffee", "ab") != spec.ident("decaf0", "ab")
+    assert spec.ident("c0ffee", "ab") != spec.ident("c0ffee", "cd")
+
+
+def test_a_checkpoint_retrained_under_the_same_name_never_reuses_the_old_weights_shards(tmp_path):
+    """The store folder names the weights file's hash: a sweep after the zoo model was replaced
+    computes its shard again (and its row is the new weights' row), then reuses that one."""
+    zoo = tmp_path / "zoo"
+    (zoo / "digits").mkdir(parents=True)
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(Path("zoo/digits/snn-mlp").with_suffix(suffix), zoo / "digits")
+    spec = EvalSpec("snn-mlp", attack="fgsm", n_examples=40, zoo_dir=str(zoo))
+    store, out = tmp_path / "store", tmp_path / "sweep.csv"
+    first = sweep([spec], store=store, out=lambda s: out, progress=False)
+    model, card = load_checkpoint("snn-mlp", "digits", zoo)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(-1.0)  # another network under the same name: its accuracy differs
+    save_checkpoint(model, {k: v for k, v in card.items() if k != "weights_sha256"}, zoo)
+    retrained = sweep([spec], store=store, out=lambda s: out, progress=False)
+    assert (first.computed, retrained.computed, retrained.reused) == (1, 1, 0)
+    assert retrained.rows[0]["clean_acc"] != first.rows[0]["clean_acc"]
+    assert sweep([spec], store=store, out=lambda s: out, progress=False).reused == 1
+    assert len(list(store.iterdir())) == 2

@@ -14,8 +14,9 @@ process gives with the same seed (only the timing differs).
 
 Finished shards are kept as per-example files (safetensors: tensors and a JSON
 header, nothing unpickled) under ``store/<spec id>/``, where the spec id hashes
-the reproducing command and the code's commit: a killed sweep re-run computes
-only the shards it lacks, and a shard made by other code is never merged.
+the reproducing command, the code's commit and the checkpoint's weights file: a
+killed sweep re-run computes only the shards it lacks, and a shard made by other
+code or on other weights is never merged.
 Rows go through the same locked upsert as ``rbsnn eval``.
 
 Backends: ``local`` (a pool of worker processes, or this process for one
@@ -64,7 +65,7 @@ from ..core.progress import stopping_when
 from ..core.streams import LIBRARY_BLOCK
 from ..data.catalog import load_dataset
 from ..evaluation.settings import check_budget
-from ..models.zoo import is_committed_zoo, load_checkpoint, read_card
+from ..models.zoo import checkpoint_paths, is_committed_zoo, load_checkpoint, read_card
 from ..results.benchmark_result import BenchmarkResult, percent
 from ..results.leaderboard import check_folder_writable, default_path, upsert
 from ..results.provenance import command_line, git_commit
@@ -144,12 +145,14 @@ class EvalSpec:
             resume_file=resume_file,
         )
 
-    def ident(self, commit: str) -> str:
-        """The store folder of this spec's shards: the options and the code's commit. Not the
-        batch size, which changes no number (per-example streams): a sweep re-run with a smaller
-        one, as a memory check may ask, reuses the shards already stored."""
+    def ident(self, commit: str, weights: str) -> str:
+        """The store folder of this spec's shards: the options, the code's commit and the
+        checkpoint's ``weights`` (its weights file's SHA-256), so a model retrained under the same name
+        never reuses the shards of the old weights. Not the batch size, which changes no number
+        (per-example streams): a sweep re-run with a smaller one, as a memory check may ask,
+        reuses the shards already stored."""
         options = {k: v for k, v in asdict(self).items() if k != "batch_size"}
-        text = json.dumps({**options, "commit": commit}, sort_keys=True)
+        text = json.dumps({**options, "commit": commit, "weights": weights}, sort_keys=True)
         return f"{self.dataset}-{self.model}-{self.attack}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
@@ -169,9 +172,10 @@ class Shard:
     spec: EvalSpec
     start: int
     stop: int
+    weights: str  # SHA-256 of the checkpoint's weights file, part of the store folder's name
 
     def path(self, store: Path, commit: str) -> Path:
-        return store / self.spec.ident(commit) / f"shard-{self.start:06d}-{self.stop:06d}.safetensors"
+        return store / self.spec.ident(commit, self.weights) / f"shard-{self.start:06d}-{self.stop:06d}.safetensors"
 
     def resume_path(self, store: Path, commit: str) -> Path:
         """Where a composite attack's members of this shard are logged while it runs
@@ -616,7 +620,8 @@ def sweep(
             loaded[key] = spec.examples()
         examples[spec] = loaded[key]
         check_budget(spec.budget, examples[spec].x[0].numel())
-        plan[spec] = [Shard(spec, a, b) for a, b in shard_ranges(len(examples[spec]), shards)]
+        weights = hashlib.sha256(checkpoint_paths(spec.model, spec.dataset, spec.zoo_dir)[0].read_bytes()).hexdigest()
+        plan[spec] = [Shard(spec, a, b, weights) for a, b in shard_ranges(len(examples[spec]), shards)]
     check_folder_writable(store, "--store")  # before any work: a finished shard with nowhere to go is lost
     report = SweepReport()
     todo, parts = [], {}  # parts: each finished shard's result, read from the store once or returned by its worker
