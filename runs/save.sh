@@ -1,0 +1,18 @@
+#!/bin/bash
+# Carry the pending work's progress into the repository before a work session ends:
+# runs/save.sh copies every training state and stored shard (and shard ledger) of $WORKDIR
+# into runs/state/, replacing what was there; commit runs/state afterwards. Pause the lanes
+# first (kill -STOP), so no file is copied half-written.
+set -eu
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+WORKDIR=${WORKDIR:-$(dirname "$REPO")/rbsnn-runs}
+rm -rf "$REPO/runs/state"
+mkdir -p "$REPO/runs/state"
+(cd "$WORKDIR/home" && find zoo -name '*.train-state.pt' -exec cp --parents {} "$REPO/runs/state" \;)
+(cd "$WORKDIR" && find shards \( -name 'shard-*.safetensors' -o -name 'shard-*.resume' \) -exec cp --parents {} "$REPO/runs/state" \;)
+for card in "$WORKDIR"/home/zoo/*/*.json; do
+  [ -f "$card" ] || continue
+  rel=${card#"$WORKDIR/home/"}
+  [ -f "$REPO/$rel" ] || echo "save.sh: $rel is trained but not published; publish it (runs/README.md)"
+done
+du -sh "$REPO/runs/state"
