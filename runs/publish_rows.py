@@ -18,9 +18,9 @@ from robustbench_snn.results.leaderboard import read, upsert
 COMMITTED = Path(__file__).resolve().parent.parent / "leaderboards"
 
 
-def main(board: str, picks: list[str]) -> None:
+def main(board: str, picks: list[str], committed: Path = COMMITTED) -> None:
     rows = read(board)
-    target = COMMITTED / Path(board).name
+    target = committed / Path(board).name
     for pick in picks:
         model, _, attack = pick.partition(":")
         chosen = rows[(rows["model"] == model) & (rows["attack"] == attack)]

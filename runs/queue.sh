@@ -7,7 +7,7 @@
 # runs/start.sh sets up the rest.
 set -u
 : "${RBSNN_DATA:?the data root (mnist/, cifar10-jpeg/)}" "${WORKDIR:?}" "${REPO:?}"
-export RBSNN_HOME=$WORKDIR/home OMP_NUM_THREADS=1 PYTHONPATH=$WORKDIR/checkout
+export RBSNN_HOME=$WORKDIR/rbsnn-home OMP_NUM_THREADS=1 PYTHONPATH=$WORKDIR/checkout
 R="$REPO/.venv/bin/rbsnn"
 cd "$WORKDIR/checkout" || exit 1
 

@@ -8,11 +8,11 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 WORKDIR=${WORKDIR:-$(dirname "$REPO")/rbsnn-runs}
 rm -rf "$REPO/runs/state"
 mkdir -p "$REPO/runs/state"
-(cd "$WORKDIR/home" && find zoo -name '*.train-state.pt' -exec cp --parents {} "$REPO/runs/state" \;)
+(cd "$WORKDIR/rbsnn-home" && find zoo -name '*.train-state.pt' -exec cp --parents {} "$REPO/runs/state" \;)
 (cd "$WORKDIR" && find shards \( -name 'shard-*.safetensors' -o -name 'shard-*.resume' \) -exec cp --parents {} "$REPO/runs/state" \;)
-for card in "$WORKDIR"/home/zoo/*/*.json; do
+for card in "$WORKDIR"/rbsnn-home/zoo/*/*.json; do
   [ -f "$card" ] || continue
-  rel=${card#"$WORKDIR/home/"}
+  rel=${card#"$WORKDIR/rbsnn-home/"}
   [ -f "$REPO/$rel" ] || echo "save.sh: $rel is trained but not published; publish it (runs/README.md)"
 done
 du -sh "$REPO/runs/state"

@@ -9,8 +9,8 @@ set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 WORKDIR=${WORKDIR:-$(dirname "$REPO")/rbsnn-runs}
 export REPO WORKDIR RBSNN_DATA
-mkdir -p "$WORKDIR/home/zoo" "$WORKDIR/shards"
-[ -d "$REPO/runs/state/zoo" ] && cp -rn "$REPO/runs/state/zoo/." "$WORKDIR/home/zoo/"
+mkdir -p "$WORKDIR/rbsnn-home/zoo" "$WORKDIR/shards"
+[ -d "$REPO/runs/state/zoo" ] && cp -rn "$REPO/runs/state/zoo/." "$WORKDIR/rbsnn-home/zoo/"
 [ -d "$REPO/runs/state/shards" ] && cp -rn "$REPO/runs/state/shards/." "$WORKDIR/shards/"
 [ -d "$WORKDIR/checkout" ] || git -C "$REPO" worktree add -q --detach "$WORKDIR/checkout" "$(cat "$REPO/runs/COMMIT")"
 for lane in a b; do

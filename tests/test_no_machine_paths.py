@@ -14,7 +14,8 @@ from robustbench_snn.core.home import ROOT
 
 MACHINE_LOCAL = re.compile(r"\.\./shared\b|(?<![\w.])/(?:tmp|root|home|work|Users)/")
 PUBLISHED = ("leaderboards/**/*.csv", "zoo/**/*.json", "submissions/**/*.json", "examples/**/*.json", "README.md",
-             "CHANGELOG.md", "docs/**/*.md", "site/*.html", "benchmarks/README.md")
+             "CHANGELOG.md", "docs/**/*.md", "site/*.html", "benchmarks/README.md",
+             "runs/*.md", "runs/*.sh")
 
 
 def published_files() -> list[Path]:
