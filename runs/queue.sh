@@ -45,9 +45,11 @@ case "${1:-}" in
     ;;
   b)
     for m in plif-net sdt spikformer sew-resnet; do train mnist "$m" 2 || exit 1; done
+    rows cifar10-jpeg rsc-snn pgd 500 2
     rows mnist qkformer,plif-net,sdt,spikformer,sew-resnet standard 500 2
-    rows cifar10-jpeg rsc-snn pgd,standard 500 2
-    rows cifar10-jpeg spikformer,sew-resnet pgd,standard 1000 4
+    rows cifar10-jpeg spikformer,sew-resnet pgd 1000 4
+    rows cifar10-jpeg rsc-snn standard 500 2
+    rows cifar10-jpeg spikformer,sew-resnet standard 1000 4
     ;;
   *) echo "usage: runs/queue.sh a|b" >&2; exit 2 ;;
 esac
