@@ -9,6 +9,7 @@ set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 WORKDIR=${WORKDIR:-$(dirname "$REPO")/rbsnn-runs}
 export REPO WORKDIR RBSNN_DATA
+[ -x "$REPO/.venv/bin/rbsnn" ] || make -C "$REPO" install  # a new machine: the pinned venv first
 mkdir -p "$WORKDIR/rbsnn-home/zoo" "$WORKDIR/shards"
 [ -d "$REPO/runs/state/zoo" ] && cp -rn "$REPO/runs/state/zoo/." "$WORKDIR/rbsnn-home/zoo/"
 [ -d "$REPO/runs/state/shards" ] && cp -rn "$REPO/runs/state/shards/." "$WORKDIR/shards/"
