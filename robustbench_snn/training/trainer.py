@@ -210,7 +210,8 @@ def fit(
     for _ in bar:
         perm, first, total = in_progress or (torch.randperm(len(data), generator=g), 0, 0.0)
         in_progress = None
-        for i in range(first, len(data), cfg.batch_size):
+        steps = tqdm(range(first, len(data), cfg.batch_size), desc=f"epoch {len(losses) + 1}", disable=quiet, unit="batch", leave=False)
+        for i in steps:  # a CIFAR epoch of a transformer takes about 25 minutes on a CPU core: show its batches
             idx = perm[i : i + cfg.batch_size]
             x, y = augmented(data.x[idx], cfg.augment, g).to(device), data.y[idx].to(device)
             loss = defense.loss(forward, x, y)
