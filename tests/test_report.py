@@ -240,3 +240,15 @@ def test_natural_images_table_shows_each_card_its_rows_and_what_is_missing(tmp_p
     df.to_csv(board, index=False)
     lines = {line.split("|")[1].strip(" `"): line for line in report.natural_images(src).splitlines()[2:]}
     assert lines["snn-cnn"].rstrip().endswith("| — |") and "12.30 (1,000)" in lines[fine_tuned]
+
+
+def test_the_zoo_table_lists_every_digits_or_mnist_card_once():
+    """A model with a card on only one of the two data sets (plif-net takes 28x28 and up) has its
+    line, a dash where it has no card."""
+    src = report.Sources()
+    digits, mnist = src.zoo_cards("digits"), src.zoo_cards("mnist")
+    lines = {line.split("|")[1].strip(" `"): [c.strip() for c in line.split("|")[3:7]] for line in report.zoo_table(src).splitlines()[2:]}
+    assert set(lines) == digits.keys() | mnist.keys() and mnist.keys() - digits.keys()
+    for m, (d_clean, d_time, m_clean, _) in lines.items():
+        assert (d_clean == "—") == (m not in digits) and (d_time == "—") == (m not in digits)
+        assert m_clean == (f"{mnist[m]['clean_acc']:.2f}" if m in mnist else "—")

@@ -314,10 +314,11 @@ def described(card: dict) -> str:
 def zoo_table(src: Sources) -> str:
     digits, mnist = src.zoo_cards("digits"), src.zoo_cards("mnist")
     rows = []
-    for m, c in digits.items():
-        vote = f" (vote of {c['vote_draws']}: {c['vote_acc']:.2f})" if "vote_acc" in c else ""
-        mc = mnist.get(m)
-        rows.append([f"`{m}`", WHAT.get(m) or described(c), f"{c['clean_acc']:.2f}{vote}", f"{c['train_seconds']:.0f} s",
+    for m in sorted(digits.keys() | mnist.keys()):  # a model may have one of the two (plif-net takes 28x28 and up)
+        c, mc = digits.get(m), mnist.get(m)
+        vote = f" (vote of {c['vote_draws']}: {c['vote_acc']:.2f})" if c and "vote_acc" in c else ""
+        rows.append([f"`{m}`", WHAT.get(m) or described(c or mc), f"{c['clean_acc']:.2f}{vote}" if c else "—",
+                     f"{c['train_seconds']:.0f} s" if c else "—",
                      f"{mc['clean_acc']:.2f}" if mc else "—", f"{mc['epochs']}, {mc['train_seconds']:.0f} s" if mc else "—"])
     return markdown(["model", "what", "digits clean", "digits train time", "MNIST clean (10,000)", "MNIST epochs, time"], rows)
 
