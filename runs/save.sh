@@ -8,7 +8,11 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 WORKDIR=${WORKDIR:-$(dirname "$REPO")/rbsnn-runs}
 rm -rf "$REPO/runs/state"
 mkdir -p "$REPO/runs/state"
-(cd "$WORKDIR/rbsnn-home" && find zoo -name '*.train-state.pt' -exec cp --parents {} "$REPO/runs/state" \;)
+for state in "$WORKDIR"/rbsnn-home/zoo/*/*.train-state.pt; do  # not the state of a card already published
+  [ -f "$state" ] || continue
+  rel=${state#"$WORKDIR/rbsnn-home/"}
+  [ -f "$REPO/${rel%.train-state.pt}.json" ] || (cd "$WORKDIR/rbsnn-home" && cp --parents "$rel" "$REPO/runs/state")
+done
 (cd "$WORKDIR" && find shards \( -name 'shard-*.safetensors' -o -name 'shard-*.resume' \) -exec cp --parents {} "$REPO/runs/state" \;)
 for card in "$WORKDIR"/rbsnn-home/zoo/*/*.json; do
   [ -f "$card" ] || continue
