@@ -77,7 +77,7 @@ MNIST_FAMILY  := ann-cnn,at-snn,gnr-snn,mps-snn,qcfs-snn,rat-snn,rsc-snn,smooth-
 # The SpikingJelly-built architectures: PGD-10 and standard at 8/255 and 0.1 on digits, standard on
 # the first 500 MNIST test images (docs/models-and-defenses.md).
 DIGITS_ARCHS  := ilif-cnn,ms-resnet,psn-cnn,qkformer,sdt,sew-resnet,spikformer,spiking-vgg
-MNIST_ARCHS   := ilif-cnn,ms-resnet,plif-net,psn-cnn,qkformer,sdt,spiking-vgg
+MNIST_ARCHS   := ilif-cnn,ms-resnet,plif-net,psn-cnn,qkformer,sdt,spikformer,spiking-vgg
 # CIFAR-10 (JPEG): PGD-10 and standard on the first 1,000 test images, on 500 for a stochastic
 # model (its attacks take EOT); the peers on at least three models.
 CIFAR_MODELS     := ann-cnn,at-snn,qcfs-snn,sdt,snn-cnn
