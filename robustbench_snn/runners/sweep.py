@@ -613,6 +613,7 @@ def sweep(
     plan: dict[EvalSpec, list[Shard]] = {}
     loaded: dict[tuple, Any] = {}  # the examples of each (dataset, data_dir, n_examples), each loaded once
     examples: dict[EvalSpec, Any] = {}
+    hashed: dict[tuple, str] = {}  # the SHA-256 of each checkpoint's weights file, part of its shards' store folder
     for spec in specs:
         read_card(spec.model, spec.dataset, spec.zoo_dir)  # the checkpoint exists, before any work
         key = (spec.dataset, spec.data_dir, spec.n_examples)
@@ -620,8 +621,10 @@ def sweep(
             loaded[key] = spec.examples()
         examples[spec] = loaded[key]
         check_budget(spec.budget, examples[spec].x[0].numel())
-        weights = hashlib.sha256(checkpoint_paths(spec.model, spec.dataset, spec.zoo_dir)[0].read_bytes()).hexdigest()
-        plan[spec] = [Shard(spec, a, b, weights) for a, b in shard_ranges(len(examples[spec]), shards)]
+        checkpoint = (spec.model, spec.dataset, spec.zoo_dir)
+        if checkpoint not in hashed:  # each weights file read once, however many attacks and eps use it
+            hashed[checkpoint] = hashlib.sha256(checkpoint_paths(*checkpoint)[0].read_bytes()).hexdigest()
+        plan[spec] = [Shard(spec, a, b, hashed[checkpoint]) for a, b in shard_ranges(len(examples[spec]), shards)]
     check_folder_writable(store, "--store")  # before any work: a finished shard with nowhere to go is lost
     report = SweepReport()
     todo, parts = [], {}  # parts: each finished shard's result, read from the store once or returned by its worker
